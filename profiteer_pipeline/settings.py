@@ -191,6 +191,7 @@ def environment(settings: Settings) -> dict[str, str]:
         "PROFITEER_PG_PORT": str(w.port),
         "PROFITEER_PG_USER": w.user,
         "PROFITEER_PG_PASSWORD": w.password,
+        "PROFITEER_WAREHOUSE_DB": w.database,
         "PROFITEER_DAGSTER_DB": settings.dagster_db,
         "PROFITEER_SHOP_DB": settings.shop_db,
         "PROFITEER_READER_USER": settings.reader_user,

@@ -1,0 +1,26 @@
+"""The shop's catalog and the generator's seed, as configuration of the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+DEFAULT_SEED = 20261124
+
+
+class CatalogResource(dg.ConfigurableResource):
+    """The products to simulate: the shipped default catalog unless `path` names a JSON file."""
+
+    path: str | None = None
+    seed: int = DEFAULT_SEED
+
+    def products(self) -> list:
+        """Validated products; a bad catalog raises CatalogError naming each product and field."""
+        from profiteer_pipeline.synth import load_default_catalog, validate_catalog
+
+        if self.path is None:
+            return load_default_catalog()
+        raw = json.loads(Path(self.path).read_text())
+        return validate_catalog(raw["products"] if isinstance(raw, dict) else raw)
