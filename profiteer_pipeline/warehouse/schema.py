@@ -23,3 +23,39 @@ SALES_DDL = (
     + ");\n"
     + 'CREATE INDEX IF NOT EXISTS sales_timestamp_idx ON public.sales ("timestamp");\n'
 )
+
+# The model's training set: the original's features plus time and category context.
+SALES_FEATURES_COLUMNS = [
+    "product_id",
+    "timestamp",
+    "category",
+    "time_of_day_bucket",
+    "hour_of_day",
+    "views",
+    "cart_adds",
+    "price_ratio",
+    "popularity_factor",
+    "rating",
+    "current_price",
+    "base_price",
+    "purchases",
+]
+
+SALES_FEATURES_DDL = """
+CREATE OR REPLACE VIEW public.sales_features AS
+SELECT
+    product_id,
+    "timestamp",
+    category,
+    time_of_day_bucket,
+    extract(hour FROM "timestamp" AT TIME ZONE 'UTC')::int AS hour_of_day,
+    views,
+    cart_adds,
+    round((current_price / base_price)::numeric, 4)::double precision AS price_ratio,
+    popularity_factor,
+    rating,
+    current_price,
+    base_price,
+    purchases
+FROM public.sales;
+"""
