@@ -1,0 +1,329 @@
+"""The simulated shop: the original ProfiteerIO generator's formulas, vectorized and deterministic.
+
+Every random number is a pure function of its key (counter-based randomness), never of a stream
+position: a keyed 64-bit hash (SplitMix64's finaliser) of ``(seed, product_id, hour, stream)``
+gives two 32-bit uniforms. So the rows of one hour are the same whether that hour is generated
+alone, inside a longer request, in any order, or with other products in the catalog, and nothing
+is read from earlier partitions.
+
+Per product and hour (SEED-GENERATOR.md), with ``h`` the hour and ``cp`` the category popularity:
+
+1. rating: a walk from ``base_rating`` (clamped to [2, 5], rounded to 0.1); each hour a 10% chance
+   of a U(-0.2, 0.2) step, then clamp and round. The hour's row shows the rating after its step.
+2. ``rf = ((rating - 2) / 3) ** 0.9 * 1.8``
+3. ``popularity_factor = cp * rf * (U(0.95, 1.05) * cp)``. **cp enters twice**: that is the
+   original code's behaviour and we keep it (so Laptops get 1.21x, Consoles 0.81x). The column is
+   rounded to 2 decimals; the unrounded value feeds the views.
+4. price by strategy (aggressive U(0.85b, 1.05b), moderate N(b, 0.05b), random U(0.9b, 1.1b)),
+   clamped to [min_price, max_price], rounded to 2 decimals.
+5. views ``max(100, int(base_views * popularity_factor * time_factor))``, ``base_views`` an integer
+   in [8000, 12000] drawn once per (seed, product).
+6. cart adds ``max(1, int(views * U(0.045, 0.055) * rf))``.
+7. purchases ``max(1, int(cart_adds * U(0.16, 0.19) * demand))``,
+   ``demand = 1 / (1 + exp(2 * (price - base) / (0.1 * base)))`` (on the rounded price).
+
+**Rating epochs.** A clamped, rounded walk has no closed form, and walking from the start of time
+would make an hour's cost grow with the calendar. So the walk restarts from ``base_rating`` at
+every epoch anchor, **Monday 00:00 UTC** (``RATING_EPOCH_HOURS`` = 168): an hour's rating is the
+walk from its week's anchor, at most 168 steps, computed for all products and weeks at once (a
+loop over the 168 offsets of the week, vectorized over everything else). The walk runs on integer
+tenths: clamping to [2, 5] and rounding to 0.1 commute because 2 and 5 are on the 0.1 grid, so
+``round(clamp(r + U(-0.2, 0.2)), 1)`` is ``clamp(r + rint(10 U))/10`` exactly, except on ties of
+probability zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from profiteer_pipeline.synth.fields import RECORD_FIELDS
+from profiteer_pipeline.synth.models import (
+    DEFAULT_SEED,
+    CatalogError,
+    Product,
+    SalesRequest,
+    coerce_request,
+)
+
+# --- constants of the original generator ---------------------------------------------------------
+
+RATING_STEP_PROBABILITY = 0.1
+RATING_STEP = 0.2
+RATING_EPOCH_HOURS = 168
+#: Hours from 1970-01-01 00:00 UTC (a Thursday) to the first Monday 00:00 UTC (1970-01-05).
+RATING_EPOCH_ORIGIN = 96
+BASE_VIEWS_RANGE = (8000, 12000)  # inclusive
+POPULARITY_NOISE = (0.95, 1.05)
+CART_RATE = (0.045, 0.055)
+PURCHASE_RATE = (0.16, 0.19)
+PRICE_SENSITIVITY = 0.1  # of base price
+DEMAND_STEEPNESS = 2.0
+STRATEGY_BOUNDS = {"aggressive": (0.85, 1.05), "random": (0.9, 1.1)}
+MODERATE_SIGMA = 0.05  # of base price
+VIEWS_FLOOR, CART_FLOOR, PURCHASE_FLOOR = 100, 1, 1
+
+#: (name, views factor) of each UTC hour of the day.
+BUCKETS = ("Overnight", "Morning", "Afternoon", "Evening")
+BUCKET_FACTORS = {"Overnight": 0.5, "Morning": 0.8, "Afternoon": 1.5, "Evening": 1.0}
+
+
+def bucket_of_hour(hour: int) -> str:
+    """Overnight 22:00-05:59, Morning 06-11, Afternoon 12-17, Evening 18-21."""
+    if 6 <= hour < 12:
+        return "Morning"
+    if 12 <= hour < 18:
+        return "Afternoon"
+    if 18 <= hour < 22:
+        return "Evening"
+    return "Overnight"
+
+
+_BUCKET_OF_HOUR = np.array([BUCKETS.index(bucket_of_hour(h)) for h in range(24)], dtype=np.int8)
+_FACTOR_OF_HOUR = np.array([BUCKET_FACTORS[bucket_of_hour(h)] for h in range(24)])
+_BUCKET_NAMES = np.array(BUCKETS, dtype=object)
+
+#: rf for each rating in tenths 20..50, computed exactly as the per-row formula would.
+_RF_OF_TENTHS = np.array([((t / 10 - 2) / 3) ** 0.9 * 1.8 for t in range(20, 51)])
+
+# --- counter-based randomness ------------------------------------------------------------------------
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_S30, _S27, _S31, _S32 = (np.uint64(n) for n in (30, 27, 31, 32))
+_LOW32 = np.uint64(0xFFFFFFFF)
+_TO_UNIT = 2.0**-32
+
+#: One 64-bit draw (two 32-bit uniforms) per stream and (product, hour).
+STREAMS = {"rating": 1, "popularity_cart": 2, "price": 3, "purchase": 4, "base_views": 5}
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser, in place on a uint64 array: a bijection with full avalanche."""
+    x ^= x >> _S30
+    x *= _M1
+    x ^= x >> _S27
+    x *= _M2
+    x ^= x >> _S31
+    return x
+
+
+def product_key(product_id: str) -> int:
+    """A stable 64-bit key of a product id (independent of Python's hash seed)."""
+    return int.from_bytes(hashlib.blake2b(product_id.encode(), digest_size=8).digest(), "little")
+
+
+def _product_keys(seed: int, product_ids: Sequence[str]) -> np.ndarray:
+    seed_key = mix64(np.array([seed % 2**64], dtype=np.uint64) ^ _GOLDEN)
+    keys = np.array([product_key(pid) for pid in product_ids], dtype=np.uint64)
+    return mix64(keys ^ seed_key)
+
+
+def _hour_keys(hours: np.ndarray, stream: int) -> np.ndarray:
+    x = hours.astype(np.int64).view(np.uint64) * _GOLDEN
+    return mix64(x ^ mix64(np.array([stream], dtype=np.uint64)))
+
+
+def draws(pkeys: np.ndarray, hours: np.ndarray, stream: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent U[0, 1) arrays of shape (hours, products) for one stream."""
+    bits = mix64(_hour_keys(hours, stream)[:, None] ^ pkeys[None, :])
+    high = (bits >> _S32).astype(np.float64)
+    high *= _TO_UNIT
+    bits &= _LOW32
+    low = bits.astype(np.float64)
+    low *= _TO_UNIT
+    return high, low
+
+
+def uniform(low: float | np.ndarray, high: float | np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``random.uniform(low, high)`` for a given U[0, 1) draw: ``low + (high - low) * u``."""
+    return low + (high - low) * u
+
+
+# --- the walk ---------------------------------------------------------------------------------------
+
+
+def hour_index(moment: datetime) -> int:
+    """Hours since 1970-01-01 00:00 UTC of an aware (or naive = UTC) datetime on the hour."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return int(moment.timestamp()) // 3600
+
+
+def epoch_start(hour: int) -> int:
+    """The hour index of the rating epoch anchor (Monday 00:00 UTC) at or before ``hour``."""
+    return hour - (hour - RATING_EPOCH_ORIGIN) % RATING_EPOCH_HOURS
+
+
+def rating_tenths(
+    pkeys: np.ndarray, start_tenths: np.ndarray, first: int, hours: int
+) -> np.ndarray:
+    """Ratings in tenths, shape (hours, products), for hours ``first ..first+hours-1``."""
+    begin = epoch_start(first)
+    epochs = -(-(first + hours - begin) // RATING_EPOCH_HOURS)
+    span = np.arange(begin, begin + epochs * RATING_EPOCH_HOURS, dtype=np.int64)
+    gate, u = draws(pkeys, span, STREAMS["rating"])
+    step = np.rint(uniform(-RATING_STEP, RATING_STEP, u) * 10).astype(np.int16)
+    step[gate >= RATING_STEP_PROBABILITY] = 0
+    step = step.reshape(epochs, RATING_EPOCH_HOURS, -1)
+    walk = np.empty_like(step)
+    current = np.repeat(start_tenths.astype(np.int16)[None, :], epochs, axis=0)
+    for offset in range(RATING_EPOCH_HOURS):  # bounded: 168 vector steps, whatever the calendar
+        current += step[:, offset, :]
+        np.clip(current, 20, 50, out=current)
+        walk[:, offset, :] = current
+    skip = first - begin
+    return walk.reshape(epochs * RATING_EPOCH_HOURS, -1)[skip : skip + hours]
+
+
+# --- generation -------------------------------------------------------------------------------------
+
+
+def generate_sales(request: SalesRequest | Mapping[str, Any]) -> pd.DataFrame:
+    """One row per product per hour with the 15 ``RECORD_FIELDS``, sorted by (timestamp, product_id).
+
+    ``request`` is a ``SalesRequest`` or a dict of the same shape (the original POST /sales body);
+    invalid input raises ``CatalogError`` listing every problem.
+    """
+    req = coerce_request(request)
+    assert req.start is not None
+    return _generate(req.products, hour_index(req.start), req.hours, req.seed, req)
+
+
+def generate_window(
+    products: Sequence[Product | Mapping[str, Any]],
+    start: datetime | str,
+    end: datetime | str,
+    seed: int = DEFAULT_SEED,
+    category_popularity: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """The rows of the hours in ``[start, end)`` (UTC hours): what one hourly partition writes."""
+    first, stop = _as_datetime(start, "start"), _as_datetime(end, "end")
+    hours = int((stop - first).total_seconds() // 3600) if stop > first else 0
+    if hours < 1:
+        raise CatalogError(
+            [f"window: end {stop.isoformat()} is not after start {first.isoformat()}"]
+        )
+    body: dict[str, Any] = {
+        "hours": hours,
+        "products": list(products),
+        "start": first,
+        "seed": seed,
+    }
+    if category_popularity is not None:
+        body["category_popularity"] = dict(category_popularity)
+    return generate_sales(body)
+
+
+def _as_datetime(value: datetime | str, field: str) -> datetime:
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise CatalogError([f"window: {field}: not a date-time ({value!r})"]) from exc
+    if stamp is pd.NaT:
+        raise CatalogError([f"window: {field}: not a date-time ({value!r})"])
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()
+
+
+def _generate(
+    products: Sequence[Product], first: int, hours: int, seed: int, req: SalesRequest
+) -> pd.DataFrame:
+    products = sorted(products, key=lambda p: p.product_id)
+    n = len(products)
+    ids = [p.product_id for p in products]
+    pkeys = _product_keys(seed, ids)
+    hour = np.arange(first, first + hours, dtype=np.int64)
+
+    base = np.array([p.base_price for p in products])
+    low = np.array([p.min_price for p in products])
+    high = np.array([p.max_price for p in products])
+    cp = np.array([req.popularity(p.category) for p in products])
+    start_tenths = np.array([round(min(5.0, max(2.0, p.base_rating)), 1) * 10 for p in products])
+    start_tenths = np.rint(start_tenths).astype(np.int16)
+
+    base_views_u, _ = draws(pkeys, np.array([0], dtype=np.int64), STREAMS["base_views"])
+    lo_v, hi_v = BASE_VIEWS_RANGE
+    base_views = (lo_v + np.floor(base_views_u[0] * (hi_v - lo_v + 1))).astype(np.float64)
+
+    tenths = rating_tenths(pkeys, start_tenths, first, hours)
+    rating = tenths / 10
+    rf = _RF_OF_TENTHS[tenths - 20]
+
+    u_pop, u_cart = draws(pkeys, hour, STREAMS["popularity_cart"])
+    pop = (cp * rf) * (uniform(*POPULARITY_NOISE, u_pop) * cp)
+    time_factor = _FACTOR_OF_HOUR[hour % 24]
+    views = np.floor((base_views * pop) * time_factor[:, None])
+    np.maximum(views, VIEWS_FLOOR, out=views)
+    cart = np.floor((views * uniform(*CART_RATE, u_cart)) * rf)
+    np.maximum(cart, CART_FLOOR, out=cart)
+
+    price = _prices(products, base, pkeys, hour)
+    np.clip(price, low, high, out=price)
+    price = np.round(price, 2)
+    demand = 1.0 / (1.0 + np.exp((DEMAND_STEEPNESS * (price - base)) / (PRICE_SENSITIVITY * base)))
+    u_buy, _ = draws(pkeys, hour, STREAMS["purchase"])
+    purchases = np.floor((cart * uniform(*PURCHASE_RATE, u_buy)) * demand)
+    np.maximum(purchases, PURCHASE_FLOOR, out=purchases)
+
+    def per_product(values: Sequence[Any], dtype: Any = object) -> np.ndarray:
+        return np.tile(np.array(values, dtype=dtype), hours)
+
+    stamps = np.repeat((hour * 3600 * 10**9).view("M8[ns]"), n)
+    columns = {
+        "timestamp": pd.DatetimeIndex(stamps).tz_localize("UTC"),
+        "product_id": per_product(ids),
+        "product_name": per_product([p.product_name for p in products]),
+        "product_image": per_product([p.product_image for p in products]),
+        "category": per_product([p.category for p in products]),
+        "price_strategy": per_product([p.price_strategy for p in products]),
+        "category_popularity": per_product(cp, np.float64),
+        "base_price": per_product(base, np.float64),
+        "current_price": price.ravel(),
+        "popularity_factor": np.round(pop, 2).ravel(),
+        "rating": rating.ravel(),
+        "time_of_day_bucket": np.repeat(_BUCKET_NAMES[_BUCKET_OF_HOUR[hour % 24]], n),
+        "views": views.astype(np.int64).ravel(),
+        "cart_adds": cart.astype(np.int64).ravel(),
+        "purchases": purchases.astype(np.int64).ravel(),
+    }
+    frame = pd.DataFrame(columns, copy=False)
+    return frame[list(RECORD_FIELDS)]
+
+
+def _prices(
+    products: Sequence[Product], base: np.ndarray, pkeys: np.ndarray, hour: np.ndarray
+) -> np.ndarray:
+    """Unclamped prices, shape (hours, products), each product by its strategy."""
+    u1, u2 = draws(pkeys, hour, STREAMS["price"])
+    strategy = np.array([p.price_strategy for p in products])
+    lo = np.ones_like(base)
+    hi = np.ones_like(base)
+    for name, (a, b) in STRATEGY_BOUNDS.items():
+        lo[strategy == name] = a
+        hi[strategy == name] = b
+    price = uniform(base * lo, base * hi, u1)
+    moderate = strategy == "moderate"
+    if moderate.any():
+        # Box-Muller: N(base, 0.05 base) from the same two uniforms (1 - u1 is in (0, 1]).
+        z = np.sqrt(-2.0 * np.log1p(-u1[:, moderate])) * np.cos(2.0 * np.pi * u2[:, moderate])
+        price[:, moderate] = base[moderate] + (MODERATE_SIGMA * base[moderate]) * z
+    return price
+
+
+def empty_sales_frame() -> pd.DataFrame:
+    """A frame with no rows and the generator's columns and dtypes."""
+    dtypes = {
+        "timestamp": "datetime64[ns, UTC]",
+        "text": object,
+        "float": np.float64,
+        "integer": np.int64,
+    }
+    return pd.DataFrame(
+        {name: pd.Series(dtype=dtypes[kind]) for name, kind in RECORD_FIELDS.items()}
+    )
