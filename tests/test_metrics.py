@@ -1,0 +1,312 @@
+"""The metric tables on the real embedded PostgreSQL: values against pandas, incremental vs full.
+
+Each test works in its own database (created here on the session server), so `sales` and the
+`analytics` schema are not shared with other test modules.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import psycopg2
+import pytest
+
+from profiteer_pipeline.synth import generate_window, load_default_catalog
+from profiteer_pipeline.warehouse import metrics as m
+from profiteer_pipeline.warehouse.io import copy_dataframe, replace_window
+from profiteer_pipeline.warehouse.schema import SALES_DDL
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+HOURS = 60  # two full UTC days and half of a third: the latest day is partial
+
+
+@pytest.fixture(scope="module")
+def metrics_dsn(settings) -> str:
+    """A private database on the session server, with `sales` and the metric tables."""
+    name = "profiteer_metrics_test"
+    admin = psycopg2.connect(settings.warehouse.with_database("postgres").dsn())
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    dsn = settings.warehouse.with_database(name).dsn()
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(SALES_DDL)
+    conn.close()
+    return dsn
+
+
+@pytest.fixture
+def conn(metrics_dsn):
+    conn = psycopg2.connect(metrics_dsn)
+    m.ensure_metric_tables(conn)
+    with conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE public.sales, " + ", ".join(f"analytics.{t}" for t in m.TABLES))
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def sales_df() -> pd.DataFrame:
+    return generate_window(load_default_catalog(), START, START + timedelta(hours=HOURS))
+
+
+def load(conn, df: pd.DataFrame) -> None:
+    with conn:
+        copy_dataframe(conn, "sales", df)
+
+
+def read(conn, table: str, order: str) -> pd.DataFrame:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT * FROM analytics.{table} ORDER BY {order}")  # noqa: S608
+        out = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+    conn.rollback()
+    return out
+
+
+def expected_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    out["revenue"] = out["current_price"] * out["purchases"]
+    out["day"] = out["timestamp"].dt.tz_convert("UTC").dt.date
+    return out
+
+
+def test_dashboard_summary_matches_pandas(conn, sales_df):
+    load(conn, sales_df)
+    stats = m.refresh_metrics(conn)
+    e = expected_frame(sales_df)
+    per_day = e.groupby("day").agg(
+        revenue=("revenue", "sum"),
+        items=("purchases", "sum"),
+        views=("views", "sum"),
+        hours=("timestamp", "nunique"),
+    )
+    per_day["conv"] = per_day["items"] / per_day["views"] * 100
+    latest, previous, before = per_day.index[-1], per_day.index[-2], per_day.index[-3]
+    assert stats.latest_day == latest
+
+    got = read(conn, "dashboard_summary", "day").set_index("day")
+    assert list(got.index) == [previous, latest]
+    assert got.loc[latest, "is_latest"] and not got.loc[previous, "is_latest"]
+    for day, prev in [(latest, previous), (previous, before)]:
+        row, want, base = got.loc[day], per_day.loc[day], per_day.loc[prev]
+        assert row["hours"] == want["hours"]
+        assert row["revenue"] == pytest.approx(want["revenue"], abs=0.005)
+        assert row["items_sold"] == want["items"]
+        assert row["views"] == want["views"]
+        assert row["conversion_rate"] == pytest.approx(want["conv"], rel=1e-9)
+        assert row["revenue_change_pct"] == pytest.approx(
+            (want["revenue"] - base["revenue"]) / base["revenue"] * 100, rel=1e-9
+        )
+        assert row["items_sold_change_pct"] == pytest.approx(
+            (want["items"] - base["items"]) / base["items"] * 100, rel=1e-9
+        )
+        assert row["conversion_rate_change_pct"] == pytest.approx(
+            (want["conv"] - base["conv"]) / base["conv"] * 100, rel=1e-9
+        )
+        cats = e[e["day"] == day].groupby("category")["revenue"].sum()
+        assert row["top_category"] == cats.idxmax()
+        assert row["top_category_revenue"] == pytest.approx(cats.max(), abs=0.005)
+    assert got.loc[latest, "hours"] == 12  # the partial latest day
+
+
+def test_hourly_totals_category_revenue_and_hot_products(conn, sales_df):
+    load(conn, sales_df)
+    m.refresh_metrics(conn)
+    e = expected_frame(sales_df)
+    latest = e["day"].max()
+
+    hourly = read(conn, "hourly_totals", "hour")
+    want = (
+        e[e["day"] == latest]
+        .groupby("timestamp")[["views", "cart_adds", "purchases", "revenue"]]
+        .sum()
+    )
+    assert len(hourly) == 12
+    assert list(hourly["hour"]) == [t.to_pydatetime() for t in want.index]
+    assert list(hourly["hour_of_day"]) == list(range(12))
+    assert list(hourly["purchases"]) == list(want["purchases"])
+    assert list(hourly["views"]) == list(want["views"])
+    assert list(hourly["cart_adds"]) == list(want["cart_adds"])
+    assert hourly["revenue"].tolist() == pytest.approx(want["revenue"].tolist(), abs=0.005)
+    assert list(hourly["products"]) == [15] * 12
+
+    cat = read(conn, "category_revenue", "day, category")
+    want = e.groupby(["day", "category"])["revenue"].sum().unstack()
+    assert len(cat) == want.size == 9
+    for row in cat.itertuples():
+        assert row.revenue == pytest.approx(want.loc[row.day, row.category], abs=0.005)
+        prev_day = row.day - timedelta(days=1)
+        if prev_day in want.index:
+            prev = want.loc[prev_day, row.category]
+            assert row.previous_revenue == pytest.approx(prev, abs=0.005)
+            assert row.has_increased == (want.loc[row.day, row.category] > prev)
+            assert row.revenue_change_pct == pytest.approx(
+                (want.loc[row.day, row.category] - prev) / prev * 100, rel=1e-9
+            )
+        else:
+            assert pd.isna(row.previous_revenue) and pd.isna(row.revenue_change_pct)
+            assert not row.has_increased
+    # the partial latest day earns less than the full day before: a known answer by hand
+    assert not cat[cat["day"] == latest]["has_increased"].any()
+
+    hot = read(conn, "hot_products", "rank")
+    day = (
+        e[e["day"] == latest]
+        .groupby("product_id")
+        .agg(purchases=("purchases", "sum"), revenue=("revenue", "sum"))
+    )
+    day = day.reset_index().sort_values(
+        ["purchases", "revenue", "product_id"], ascending=[False, False, True]
+    )
+    assert list(hot["rank"]) == list(range(1, 11))
+    assert list(hot["product_id"]) == list(day["product_id"][:10])
+    assert list(hot["purchases"]) == list(day["purchases"][:10])
+    assert hot["revenue"].tolist() == pytest.approx(day["revenue"][:10].tolist(), abs=0.005)
+    catalog = {p.product_id: p for p in load_default_catalog()}
+    first = hot.iloc[0]
+    assert first["product_name"] == catalog[first["product_id"]].product_name
+    assert first["product_image"] == catalog[first["product_id"]].product_image
+    assert first["category"] == catalog[first["product_id"]].category
+
+
+def test_product_stats_and_bucket_averages(conn, sales_df):
+    load(conn, sales_df)
+    m.refresh_metrics(conn)
+    e = expected_frame(sales_df)
+    latest = e["day"].max()
+
+    stats = read(conn, "product_stats", "product_id").set_index("product_id")
+    g = e.groupby("product_id")
+    assert list(stats.index) == sorted(e["product_id"].unique())
+    assert stats["hours"].tolist() == [HOURS] * 15
+    assert stats["total_purchases"].tolist() == g["purchases"].sum().tolist()
+    assert stats["total_views"].tolist() == g["views"].sum().tolist()
+    assert stats["total_cart_adds"].tolist() == g["cart_adds"].sum().tolist()
+    assert stats["total_revenue"].tolist() == pytest.approx(g["revenue"].sum().tolist(), abs=0.005)
+    assert stats["avg_rating"].tolist() == pytest.approx(g["rating"].mean().tolist(), rel=1e-12)
+    assert stats["avg_price"].tolist() == pytest.approx(
+        g["current_price"].mean().tolist(), rel=1e-12
+    )
+    last = e.sort_values("timestamp").groupby("product_id").last()
+    assert stats["latest_rating"].tolist() == last["rating"].tolist()
+    assert (stats["latest_hour"] == START + timedelta(hours=HOURS - 1)).all()
+    today = e[e["day"] == latest].groupby("product_id")
+    assert stats["latest_day_revenue"].tolist() == pytest.approx(
+        today["revenue"].sum().tolist(), abs=0.005
+    )
+    assert stats["latest_day_purchases"].tolist() == today["purchases"].sum().tolist()
+    assert (stats["latest_day"] == latest).all()
+
+    avg = read(conn, "avg_purchases_by_bucket", "product_id, time_of_day_bucket")
+    want = (
+        e.groupby(["product_id", "time_of_day_bucket"])
+        .agg(
+            hours=("views", "size"),
+            v=("views", "mean"),
+            c=("cart_adds", "mean"),
+            p=("purchases", "mean"),
+        )
+        .reset_index()
+        .sort_values(["product_id", "time_of_day_bucket"])
+    )
+    assert len(avg) == 15 * 4
+    assert avg["hours"].tolist() == want["hours"].tolist()
+    assert avg["avg_purchases"].tolist() == pytest.approx(want["p"].tolist(), rel=1e-12)
+    assert avg["avg_views"].tolist() == pytest.approx(want["v"].tolist(), rel=1e-12)
+    assert avg["avg_cart_adds"].tolist() == pytest.approx(want["c"].tolist(), rel=1e-12)
+
+
+def snapshot(conn) -> dict[str, pd.DataFrame]:
+    """Every metric table without the refresh timestamp, in key order."""
+    out = {}
+    for table in m.METRIC_TABLES:
+        df = read(conn, table, ", ".join(m.PRIMARY_KEYS[table]))
+        out[table] = df.drop(columns=["updated_at"], errors="ignore")
+    return out
+
+
+def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
+    for table in m.METRIC_TABLES:
+        pd.testing.assert_frame_equal(a[table], b[table], check_exact=True, obj=table)
+
+
+def test_incremental_hour_by_hour_equals_full_rebuild(conn, sales_df):
+    hours = sorted(sales_df["timestamp"].unique())
+    # partitions arrive out of order, as a backfill and the schedule would interleave them
+    order = hours[30:] + hours[:30]
+    for ts in order:
+        t = pd.Timestamp(ts).to_pydatetime()
+        replace_window(
+            conn, "sales", sales_df[sales_df["timestamp"] == ts], t, t + timedelta(hours=1)
+        )
+        m.refresh_metrics(conn, t, t + timedelta(hours=1))
+    incremental = snapshot(conn)
+    assert len(incremental["daily_product_sales"]) > 0
+
+    # a re-materialized old hour with different numbers, then a deleted hour
+    old = pd.Timestamp(hours[5]).to_pydatetime()
+    changed = sales_df[sales_df["timestamp"] == hours[5]].copy()
+    changed["purchases"] = changed["purchases"] + 7
+    replace_window(conn, "sales", changed, old, old + timedelta(hours=1))
+    m.refresh_metrics(conn, old, old + timedelta(hours=1))
+    gone = pd.Timestamp(hours[40]).to_pydatetime()
+    replace_window(conn, "sales", sales_df.iloc[:0], gone, gone + timedelta(hours=1))
+    m.refresh_metrics(conn, gone, gone + timedelta(hours=1))
+    after_changes = snapshot(conn)
+    assert after_changes["hourly_sales"]["purchases"].sum() == (
+        incremental["hourly_sales"]["purchases"].sum()
+        + 7 * 15
+        - sales_df[sales_df["timestamp"] == hours[40]]["purchases"].sum()
+    )
+
+    full = m.refresh_metrics(conn)
+    assert full.mode == "full"
+    assert_same(after_changes, snapshot(conn))
+
+
+def test_range_refresh_equals_full_and_logs(conn, sales_df):
+    load(conn, sales_df)
+    stats = m.refresh_metrics(conn, START + timedelta(hours=20), START + timedelta(hours=50))
+    assert stats.mode == "incremental"
+    # hours 20..49 touch the three days, so the whole table is covered
+    assert stats.window_start == START and stats.window_end == START + timedelta(days=3)
+    assert stats.sales_rows == len(sales_df)
+    ranged = snapshot(conn)
+    m.refresh_metrics(conn)
+    assert_same(ranged, snapshot(conn))
+
+    log = read(conn, "refresh_log", "id")
+    assert list(log["mode"]) == ["incremental", "full"]
+    assert (log["latest_hour"] == START + timedelta(hours=HOURS - 1)).all()
+    assert (log["sales_rows"] == len(sales_df)).all()
+
+
+def test_empty_sales_gives_empty_metrics(conn):
+    stats = m.refresh_metrics(conn)
+    assert stats.latest_day is None and stats.sales_rows == 0
+    assert all(n == 0 for t, n in m.table_counts(conn, m.APP_TABLES).items())
+
+
+def test_bad_window_is_refused_and_changes_nothing(conn, sales_df):
+    load(conn, sales_df)
+    m.refresh_metrics(conn)
+    before = snapshot(conn)
+    with pytest.raises(ValueError, match="not after"):
+        m.refresh_metrics(conn, START + timedelta(hours=5), START + timedelta(hours=5))
+    with pytest.raises(ValueError, match="both start and end"):
+        m.refresh_metrics(conn, START, None)
+    assert_same(before, snapshot(conn))
+
+
+def test_day_window():
+    assert m.day_window(START + timedelta(hours=23), START + timedelta(hours=24)) == (
+        START.date(),
+        START.date() + timedelta(days=1),
+    )
+    assert m.day_window(START + timedelta(hours=23), START + timedelta(hours=25)) == (
+        START.date(),
+        START.date() + timedelta(days=2),
+    )
