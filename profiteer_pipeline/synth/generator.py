@@ -45,6 +45,8 @@ import pandas as pd
 from profiteer_pipeline.synth.fields import RECORD_FIELDS
 from profiteer_pipeline.synth.models import (
     DEFAULT_SEED,
+    RATING_MAX,
+    RATING_MIN,
     CatalogError,
     Product,
     SalesRequest,
@@ -88,8 +90,8 @@ _BUCKET_OF_HOUR = np.array([BUCKETS.index(bucket_of_hour(h)) for h in range(24)]
 _FACTOR_OF_HOUR = np.array([BUCKET_FACTORS[bucket_of_hour(h)] for h in range(24)])
 _BUCKET_NAMES = np.array(BUCKETS, dtype=object)
 
-#: rf for each rating in tenths 20..50, computed exactly as the per-row formula would.
-_RF_OF_TENTHS = np.array([((t / 10 - 2) / 3) ** 0.9 * 1.8 for t in range(20, 51)])
+#: rf by rating in tenths (index 20..50; below 20 unused), exactly as the per-row formula computes it.
+_RF_BY_TENTHS = np.array([((max(t, 20) / 10 - 2) / 3) ** 0.9 * 1.8 for t in range(51)])
 
 # --- counter-based randomness ------------------------------------------------------------------------
 
@@ -103,14 +105,19 @@ _TO_UNIT = 2.0**-32
 #: One 64-bit draw (two 32-bit uniforms) per stream and (product, hour).
 STREAMS = {"rating": 1, "popularity_cart": 2, "price": 3, "purchase": 4, "base_views": 5}
 
+#: Rows per vectorized chunk: small enough that the temporaries stay in cache and are reused.
+CHUNK_ROWS = 32_768
+
 
 def mix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64's finaliser, in place on a uint64 array: a bijection with full avalanche."""
-    x ^= x >> _S30
-    x *= _M1
-    x ^= x >> _S27
-    x *= _M2
-    x ^= x >> _S31
+    tmp = np.empty_like(x)
+    for shift, mult in ((_S30, _M1), (_S27, _M2)):
+        np.right_shift(x, shift, out=tmp)
+        x ^= tmp
+        x *= mult
+    np.right_shift(x, _S31, out=tmp)
+    x ^= tmp
     return x
 
 
@@ -119,7 +126,8 @@ def product_key(product_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(product_id.encode(), digest_size=8).digest(), "little")
 
 
-def _product_keys(seed: int, product_ids: Sequence[str]) -> np.ndarray:
+def product_keys(seed: int, product_ids: Sequence[str]) -> np.ndarray:
+    """Per-product keys for ``seed``: a product's draws depend on nothing else in the catalog."""
     seed_key = mix64(np.array([seed % 2**64], dtype=np.uint64) ^ _GOLDEN)
     keys = np.array([product_key(pid) for pid in product_ids], dtype=np.uint64)
     return mix64(keys ^ seed_key)
@@ -131,8 +139,12 @@ def _hour_keys(hours: np.ndarray, stream: int) -> np.ndarray:
 
 
 def draws(pkeys: np.ndarray, hours: np.ndarray, stream: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two independent U[0, 1) arrays of shape (hours, products) for one stream."""
-    bits = mix64(_hour_keys(hours, stream)[:, None] ^ pkeys[None, :])
+    """Two independent U[0, 1) arrays of shape (hours, products) for one stream.
+
+    Each element is a pure function of (product key, hour, stream): ``mix64(hour_key ^ pkey)``,
+    whose high and low 32 bits are the two uniforms (exact multiples of 2**-32).
+    """
+    bits = mix64(np.bitwise_xor(_hour_keys(hours, stream)[:, None], pkeys[None, :]))
     high = (bits >> _S32).astype(np.float64)
     high *= _TO_UNIT
     bits &= _LOW32
@@ -144,6 +156,12 @@ def draws(pkeys: np.ndarray, hours: np.ndarray, stream: int) -> tuple[np.ndarray
 def uniform(low: float | np.ndarray, high: float | np.ndarray, u: np.ndarray) -> np.ndarray:
     """``random.uniform(low, high)`` for a given U[0, 1) draw: ``low + (high - low) * u``."""
     return low + (high - low) * u
+
+
+def _uniform_inplace(low: float, high: float, u: np.ndarray) -> np.ndarray:
+    u *= high - low
+    u += low
+    return u
 
 
 # --- the walk ---------------------------------------------------------------------------------------
@@ -160,25 +178,40 @@ def epoch_start(hour: int) -> int:
     return hour - (hour - RATING_EPOCH_ORIGIN) % RATING_EPOCH_HOURS
 
 
+def _chunks(total: int, products: int) -> range:
+    return range(0, total, max(1, CHUNK_ROWS // products))
+
+
 def rating_tenths(
     pkeys: np.ndarray, start_tenths: np.ndarray, first: int, hours: int
 ) -> np.ndarray:
-    """Ratings in tenths, shape (hours, products), for hours ``first ..first+hours-1``."""
+    """Ratings in tenths (int8), shape (hours, products), for hours ``first .. first+hours-1``.
+
+    Each hour's step is drawn from its own key; the walk restarts at every epoch anchor, so the
+    work is the request plus at most one epoch on each side, whatever the date.
+    """
     begin = epoch_start(first)
     epochs = -(-(first + hours - begin) // RATING_EPOCH_HOURS)
-    span = np.arange(begin, begin + epochs * RATING_EPOCH_HOURS, dtype=np.int64)
-    gate, u = draws(pkeys, span, STREAMS["rating"])
-    step = np.rint(uniform(-RATING_STEP, RATING_STEP, u) * 10).astype(np.int16)
-    step[gate >= RATING_STEP_PROBABILITY] = 0
-    step = step.reshape(epochs, RATING_EPOCH_HOURS, -1)
+    span = epochs * RATING_EPOCH_HOURS
+    n = len(pkeys)
+    step = np.empty((span, n), dtype=np.int8)
+    size = max(1, CHUNK_ROWS // n)
+    for a in _chunks(span, n):
+        gate, u = draws(pkeys, np.arange(begin + a, begin + min(a + size, span)), STREAMS["rating"])
+        u = _uniform_inplace(-RATING_STEP, RATING_STEP, u)
+        u *= 10
+        np.rint(u, out=u)
+        u[gate >= RATING_STEP_PROBABILITY] = 0
+        step[a : a + len(u)] = u
+    step = step.reshape(epochs, RATING_EPOCH_HOURS, n)
     walk = np.empty_like(step)
-    current = np.repeat(start_tenths.astype(np.int16)[None, :], epochs, axis=0)
+    current = np.repeat(start_tenths.astype(np.int8)[None, :], epochs, axis=0)
     for offset in range(RATING_EPOCH_HOURS):  # bounded: 168 vector steps, whatever the calendar
         current += step[:, offset, :]
         np.clip(current, 20, 50, out=current)
         walk[:, offset, :] = current
     skip = first - begin
-    return walk.reshape(epochs * RATING_EPOCH_HOURS, -1)[skip : skip + hours]
+    return walk.reshape(span, n)[skip : skip + hours]
 
 
 # --- generation -------------------------------------------------------------------------------------
@@ -231,88 +264,127 @@ def _as_datetime(value: datetime | str, field: str) -> datetime:
     return stamp.to_pydatetime()
 
 
+class _Catalog:
+    """Per-product constants as arrays, in product_id order."""
+
+    def __init__(self, products: Sequence[Product], req: SalesRequest):
+        self.products = sorted(products, key=lambda p: p.product_id)
+        ps = self.products
+        self.ids = [p.product_id for p in ps]
+        self.pkeys = product_keys(req.seed, self.ids)
+        self.base = np.array([p.base_price for p in ps])
+        self.low = np.array([p.min_price for p in ps])
+        self.high = np.array([p.max_price for p in ps])
+        self.cp = np.array([req.popularity(p.category) for p in ps])
+        tenths = [round(round(min(RATING_MAX, max(RATING_MIN, p.base_rating)), 1) * 10) for p in ps]
+        self.start_tenths = np.array(tenths, dtype=np.int8)
+        u, _ = draws(self.pkeys, np.zeros(1, dtype=np.int64), STREAMS["base_views"])
+        lo, hi = BASE_VIEWS_RANGE
+        self.base_views = lo + np.floor(u[0] * (hi - lo + 1))
+        strategy = np.array([p.price_strategy for p in ps])
+        bounds = np.array([STRATEGY_BOUNDS.get(s, (1.0, 1.0)) for s in strategy]).reshape(-1, 2)
+        self.price_low = self.base * bounds[:, 0]
+        self.price_high = self.base * bounds[:, 1]
+        self.moderate = np.flatnonzero(strategy == "moderate")
+        self.sensitivity = PRICE_SENSITIVITY * self.base
+
+
 def _generate(
     products: Sequence[Product], first: int, hours: int, seed: int, req: SalesRequest
 ) -> pd.DataFrame:
-    products = sorted(products, key=lambda p: p.product_id)
-    n = len(products)
-    ids = [p.product_id for p in products]
-    pkeys = _product_keys(seed, ids)
+    cat = _Catalog(products, req)
+    n = len(cat.ids)
     hour = np.arange(first, first + hours, dtype=np.int64)
+    tenths = rating_tenths(cat.pkeys, cat.start_tenths, first, hours)
 
-    base = np.array([p.base_price for p in products])
-    low = np.array([p.min_price for p in products])
-    high = np.array([p.max_price for p in products])
-    cp = np.array([req.popularity(p.category) for p in products])
-    start_tenths = np.array([round(min(5.0, max(2.0, p.base_rating)), 1) * 10 for p in products])
-    start_tenths = np.rint(start_tenths).astype(np.int16)
-
-    base_views_u, _ = draws(pkeys, np.array([0], dtype=np.int64), STREAMS["base_views"])
-    lo_v, hi_v = BASE_VIEWS_RANGE
-    base_views = (lo_v + np.floor(base_views_u[0] * (hi_v - lo_v + 1))).astype(np.float64)
-
-    tenths = rating_tenths(pkeys, start_tenths, first, hours)
-    rating = tenths / 10
-    rf = _RF_OF_TENTHS[tenths - 20]
-
-    u_pop, u_cart = draws(pkeys, hour, STREAMS["popularity_cart"])
-    pop = (cp * rf) * (uniform(*POPULARITY_NOISE, u_pop) * cp)
-    time_factor = _FACTOR_OF_HOUR[hour % 24]
-    views = np.floor((base_views * pop) * time_factor[:, None])
-    np.maximum(views, VIEWS_FLOOR, out=views)
-    cart = np.floor((views * uniform(*CART_RATE, u_cart)) * rf)
-    np.maximum(cart, CART_FLOOR, out=cart)
-
-    price = _prices(products, base, pkeys, hour)
-    np.clip(price, low, high, out=price)
-    price = np.round(price, 2)
-    demand = 1.0 / (1.0 + np.exp((DEMAND_STEEPNESS * (price - base)) / (PRICE_SENSITIVITY * base)))
-    u_buy, _ = draws(pkeys, hour, STREAMS["purchase"])
-    purchases = np.floor((cart * uniform(*PURCHASE_RATE, u_buy)) * demand)
-    np.maximum(purchases, PURCHASE_FLOOR, out=purchases)
+    shape = (hours, n)
+    rating = np.empty(shape)
+    popularity = np.empty(shape)
+    price = np.empty(shape)
+    views = np.empty(shape, dtype=np.int64)
+    cart_adds = np.empty(shape, dtype=np.int64)
+    purchases = np.empty(shape, dtype=np.int64)
+    size = max(1, CHUNK_ROWS // n)
+    for a in _chunks(hours, n):
+        b = min(a + size, hours)
+        part = slice(a, b)
+        rating[part], popularity[part], price[part], v, c, pu = _rows(cat, hour[part], tenths[part])
+        views[part], cart_adds[part], purchases[part] = v, c, pu
 
     def per_product(values: Sequence[Any], dtype: Any = object) -> np.ndarray:
-        return np.tile(np.array(values, dtype=dtype), hours)
+        out = np.empty(shape, dtype=dtype)
+        out[:] = np.asarray(values, dtype=dtype)
+        return out.ravel()
 
     stamps = np.repeat((hour * 3600 * 10**9).view("M8[ns]"), n)
     columns = {
         "timestamp": pd.DatetimeIndex(stamps).tz_localize("UTC"),
-        "product_id": per_product(ids),
-        "product_name": per_product([p.product_name for p in products]),
-        "product_image": per_product([p.product_image for p in products]),
-        "category": per_product([p.category for p in products]),
-        "price_strategy": per_product([p.price_strategy for p in products]),
-        "category_popularity": per_product(cp, np.float64),
-        "base_price": per_product(base, np.float64),
+        "product_id": per_product(cat.ids),
+        "product_name": per_product([p.product_name for p in cat.products]),
+        "product_image": per_product([p.product_image for p in cat.products]),
+        "category": per_product([p.category for p in cat.products]),
+        "price_strategy": per_product([p.price_strategy for p in cat.products]),
+        "category_popularity": per_product(cat.cp, np.float64),
+        "base_price": per_product(cat.base, np.float64),
         "current_price": price.ravel(),
-        "popularity_factor": np.round(pop, 2).ravel(),
+        "popularity_factor": popularity.ravel(),
         "rating": rating.ravel(),
         "time_of_day_bucket": np.repeat(_BUCKET_NAMES[_BUCKET_OF_HOUR[hour % 24]], n),
-        "views": views.astype(np.int64).ravel(),
-        "cart_adds": cart.astype(np.int64).ravel(),
-        "purchases": purchases.astype(np.int64).ravel(),
+        "views": views.ravel(),
+        "cart_adds": cart_adds.ravel(),
+        "purchases": purchases.ravel(),
     }
-    frame = pd.DataFrame(columns, copy=False)
-    return frame[list(RECORD_FIELDS)]
+    assert list(columns) == list(RECORD_FIELDS)
+    return pd.DataFrame(columns, copy=False)
 
 
-def _prices(
-    products: Sequence[Product], base: np.ndarray, pkeys: np.ndarray, hour: np.ndarray
-) -> np.ndarray:
+def _rows(cat: _Catalog, hour: np.ndarray, tenths: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The spec's formulas for a chunk of hours x all products (arrays of shape (hours, products))."""
+    rating = tenths / 10
+    rf = _RF_BY_TENTHS.take(tenths)
+
+    noise, u_cart = draws(cat.pkeys, hour, STREAMS["popularity_cart"])
+    noise = _uniform_inplace(*POPULARITY_NOISE, noise)
+    noise *= cat.cp
+    pop = cat.cp * rf
+    pop *= noise  # cp * rf * (U * cp): cp enters twice, as in the original
+    views = cat.base_views * pop
+    views *= _FACTOR_OF_HOUR[hour % 24][:, None]
+    np.floor(views, out=views)
+    np.maximum(views, VIEWS_FLOOR, out=views)
+    cart = _uniform_inplace(*CART_RATE, u_cart)
+    cart *= views
+    cart *= rf
+    np.floor(cart, out=cart)
+    np.maximum(cart, CART_FLOOR, out=cart)
+
+    price = _prices(cat, hour)
+    np.clip(price, cat.low, cat.high, out=price)
+    price = np.round(price, 2)
+    demand = price - cat.base
+    demand *= DEMAND_STEEPNESS
+    demand /= cat.sensitivity
+    np.exp(demand, out=demand)
+    demand += 1.0
+    np.divide(1.0, demand, out=demand)
+    buy, _ = draws(cat.pkeys, hour, STREAMS["purchase"])
+    buy = _uniform_inplace(*PURCHASE_RATE, buy)
+    buy = np.multiply(cart, buy, out=buy)
+    buy *= demand
+    np.floor(buy, out=buy)
+    np.maximum(buy, PURCHASE_FLOOR, out=buy)
+    return rating, np.round(pop, 2), price, views, cart, buy
+
+
+def _prices(cat: _Catalog, hour: np.ndarray) -> np.ndarray:
     """Unclamped prices, shape (hours, products), each product by its strategy."""
-    u1, u2 = draws(pkeys, hour, STREAMS["price"])
-    strategy = np.array([p.price_strategy for p in products])
-    lo = np.ones_like(base)
-    hi = np.ones_like(base)
-    for name, (a, b) in STRATEGY_BOUNDS.items():
-        lo[strategy == name] = a
-        hi[strategy == name] = b
-    price = uniform(base * lo, base * hi, u1)
-    moderate = strategy == "moderate"
-    if moderate.any():
+    u1, u2 = draws(cat.pkeys, hour, STREAMS["price"])
+    price = cat.price_low + (cat.price_high - cat.price_low) * u1
+    if cat.moderate.size:
+        m = cat.moderate
         # Box-Muller: N(base, 0.05 base) from the same two uniforms (1 - u1 is in (0, 1]).
-        z = np.sqrt(-2.0 * np.log1p(-u1[:, moderate])) * np.cos(2.0 * np.pi * u2[:, moderate])
-        price[:, moderate] = base[moderate] + (MODERATE_SIGMA * base[moderate]) * z
+        z = np.sqrt(-2.0 * np.log1p(-u1[:, m])) * np.cos(2.0 * np.pi * u2[:, m])
+        price[:, m] = cat.base[m] + (MODERATE_SIGMA * cat.base[m]) * z
     return price
 
 
