@@ -1,0 +1,204 @@
+{{/* Names ------------------------------------------------------------------------------- */}}
+
+{{- define "profiteer.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "profiteer.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* "<fullname>-<component>", e.g. profiteer-webserver (component names stay under 63 chars). */}}
+{{- define "profiteer.componentName" -}}
+{{- printf "%s-%s" (include "profiteer.fullname" .ctx) .component }}
+{{- end }}
+
+{{- define "profiteer.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels: call with (dict "ctx" $ "component" "webserver"). */}}
+{{- define "profiteer.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "profiteer.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "profiteer.labels" -}}
+helm.sh/chart: {{ include "profiteer.chart" .ctx }}
+{{ include "profiteer.selectorLabels" . }}
+app.kubernetes.io/part-of: profiteer
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+{{- with .ctx.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Images and accounts -------------------------------------------------------------------- */}}
+
+{{/* The project image: code location, run pods, webserver, daemon, shop API, app. */}}
+{{- define "profiteer.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{- define "profiteer.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "profiteer.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Where things are ---------------------------------------------------------------------- */}}
+
+{{- define "profiteer.pgHost" -}}
+{{- if .Values.postgresql.enabled }}
+{{- printf "%s.%s.svc" (include "profiteer.componentName" (dict "ctx" . "component" "postgresql")) .Release.Namespace }}
+{{- else }}
+{{- required "postgresql.external.host is required when postgresql.enabled is false" .Values.postgresql.external.host }}
+{{- end }}
+{{- end }}
+
+{{- define "profiteer.pgPort" -}}
+{{- if .Values.postgresql.enabled }}{{ .Values.postgresql.service.port }}{{ else }}{{ .Values.postgresql.external.port }}{{ end }}
+{{- end }}
+
+{{- define "profiteer.mindsdbUrl" -}}
+{{- if .Values.mindsdb.enabled }}
+{{- printf "http://%s.%s.svc:%v" (include "profiteer.componentName" (dict "ctx" . "component" "mindsdb")) .Release.Namespace .Values.mindsdb.port }}
+{{- else }}
+{{- required "mindsdb.externalUrl is required when mindsdb.enabled is false" .Values.mindsdb.externalUrl }}
+{{- end }}
+{{- end }}
+
+{{- define "profiteer.shopApiUrl" -}}
+{{- printf "http://%s.%s.svc:%v" (include "profiteer.componentName" (dict "ctx" . "component" "shop-api")) .Release.Namespace .Values.shopApi.port }}
+{{- end }}
+
+{{- define "profiteer.codeLocationHost" -}}
+{{- include "profiteer.componentName" (dict "ctx" . "component" "code-location") }}
+{{- end }}
+
+{{/* Secrets: the chart's own, or the one values name ------------------------------------------ */}}
+
+{{- define "profiteer.pgSecretName" -}}
+{{- default (include "profiteer.componentName" (dict "ctx" . "component" "postgresql")) .Values.postgresql.auth.existingSecret }}
+{{- end }}
+
+{{- define "profiteer.shopApiSecretName" -}}
+{{- default (include "profiteer.componentName" (dict "ctx" . "component" "shop-api")) .Values.shopApi.existingSecret }}
+{{- end }}
+
+{{- define "profiteer.airbyteSecretName" -}}
+{{- default (include "profiteer.componentName" (dict "ctx" . "component" "airbyte")) .Values.airbyte.existingSecret }}
+{{- end }}
+
+{{- define "profiteer.mindsdbSecretName" -}}
+{{- default (include "profiteer.componentName" (dict "ctx" . "component" "mindsdb")) .Values.mindsdb.auth.existingSecret }}
+{{- end }}
+
+{{- define "profiteer.mindsdbAuth" -}}
+{{- if and .Values.mindsdb.enabled .Values.mindsdb.auth.enabled }}true{{ end }}
+{{- end }}
+
+{{/* Secrets whose keys are env var names: every pipeline process gets them with envFrom. */}}
+{{- define "profiteer.envSecretNames" -}}
+{{- $names := list (include "profiteer.pgSecretName" .) (include "profiteer.shopApiSecretName" .) }}
+{{- if .Values.airbyte.enabled }}
+{{- $names = append $names (include "profiteer.airbyteSecretName" .) }}
+{{- end }}
+{{- if include "profiteer.mindsdbAuth" . }}
+{{- $names = append $names (include "profiteer.mindsdbSecretName" .) }}
+{{- end }}
+{{- toJson $names }}
+{{- end }}
+
+{{/*
+A secret value that survives upgrades: the value given in values, else the one already in the
+cluster (lookup), else a new random one. Call with (list $ "secret-name" "KEY" given length).
+*/}}
+{{- define "profiteer.secretValue" -}}
+{{- $ctx := index . 0 }}{{ $name := index . 1 }}{{ $key := index . 2 }}{{ $given := index . 3 }}{{ $length := index . 4 }}
+{{- if $given }}
+{{- $given }}
+{{- else }}
+{{- $existing := lookup "v1" "Secret" $ctx.Release.Namespace $name }}
+{{- if and $existing $existing.data (hasKey $existing.data $key) }}
+{{- index $existing.data $key | b64dec }}
+{{- else }}
+{{- randAlphaNum $length }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Pod building blocks for the project image --------------------------------------------- */}}
+
+{{- define "profiteer.envFrom" -}}
+- configMapRef:
+    name: {{ include "profiteer.componentName" (dict "ctx" . "component" "env") }}
+{{- range (include "profiteer.envSecretNames" . | fromJsonArray) }}
+- secretRef:
+    name: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* Writable places under a read-only root filesystem. */}}
+{{- define "profiteer.scratchVolumes" -}}
+- name: tmp
+  emptyDir: {}
+- name: state
+  emptyDir: {}
+{{- end }}
+
+{{- define "profiteer.scratchMounts" -}}
+- name: tmp
+  mountPath: /tmp
+- name: state
+  mountPath: /var/lib/profiteer
+{{- end }}
+
+{{/* DAGSTER_HOME: a writable folder with the instance's dagster.yaml in it. */}}
+{{- define "profiteer.dagsterHomeVolumes" -}}
+- name: dagster-home
+  emptyDir: {}
+- name: dagster-instance
+  configMap:
+    name: {{ include "profiteer.componentName" (dict "ctx" . "component" "instance") }}
+{{- end }}
+
+{{- define "profiteer.dagsterHomeMounts" -}}
+- name: dagster-home
+  mountPath: {{ .Values.dagster.home }}
+- name: dagster-instance
+  mountPath: {{ .Values.dagster.home }}/dagster.yaml
+  subPath: dagster.yaml
+{{- end }}
+
+{{- define "profiteer.podScheduling" -}}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,663 @@
+"""The Helm chart, rendered by Helm's own engine (helm-python-sdk, no binary, no cluster).
+
+Every rendered document is validated against the Kubernetes 1.30 schemas (kubernetes-validate,
+strict: an unknown field or kind fails), the chart lints clean, and the wiring between the
+objects is checked: the workspace reaches the code location, every reference names an object
+that exists, run pods use the code location's image, and data lands on the volumes.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+from profiteer_pipeline.settings import PgUrl, Settings, environment
+
+ROOT = Path(__file__).resolve().parents[1]
+CHART = ROOT / "helm" / "profiteer"
+VALUES_DIR = Path(__file__).resolve().parent / "helm_values"
+OVERRIDE = VALUES_DIR / "external-airbyte.yaml"
+KUBE_VERSION = "1.30.0"  # the pinned Kubernetes version for lint and schema validation
+RELEASE, NAMESPACE = "profiteer", "profiteer"
+
+WORKLOADS = {"Deployment", "StatefulSet"}
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+def load_values(path: Path) -> dict:
+    return yaml.safe_load(path.read_text()) or {}
+
+
+@pytest.fixture(scope="module")
+def chart():
+    with helm.Chart.load(CHART) as loaded:
+        yield loaded
+
+
+def render(chart, values: dict | None = None) -> list[dict]:
+    """Every manifest the chart renders for `values` (NOTES.txt left out), as dicts."""
+    out = chart.render(values or {}, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    docs = []
+    for path, text in sorted(out.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        docs.extend(d for d in yaml.safe_load_all(text) if d)
+    return docs
+
+
+@pytest.fixture(scope="module")
+def default_docs(chart):
+    return render(chart)
+
+
+@pytest.fixture(scope="module")
+def override_values():
+    return load_values(OVERRIDE)
+
+
+@pytest.fixture(scope="module")
+def override_docs(chart, override_values):
+    return render(chart, override_values)
+
+
+@pytest.fixture(params=["default", "override"])
+def case(request, default_docs, override_docs, override_values):
+    """(values, docs) for the default values and for the override file."""
+    if request.param == "default":
+        return {}, default_docs
+    return override_values, override_docs
+
+
+def find(docs: list[dict], kind: str, name: str) -> dict:
+    for d in docs:
+        if d["kind"] == kind and d["metadata"]["name"] == name:
+            return d
+    raise AssertionError(f"no {kind} {name!r} rendered; have {sorted(names(docs))}")
+
+
+def names(docs: list[dict]) -> set[tuple[str, str]]:
+    return {(d["kind"], d["metadata"]["name"]) for d in docs}
+
+
+def containers(doc: dict) -> list[dict]:
+    spec = doc["spec"]["template"]["spec"]
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def env_value(container: dict, name: str) -> str | None:
+    for e in container.get("env", []):
+        if e["name"] == name:
+            return e.get("value")
+    return None
+
+
+def instance_yaml(docs: list[dict]) -> dict:
+    return yaml.safe_load(find(docs, "ConfigMap", "profiteer-instance")["data"]["dagster.yaml"])
+
+
+def arg_after(command: list[str], flag: str) -> str:
+    return command[command.index(flag) + 1]
+
+
+# --- Helm and Kubernetes validity ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("values_file", [None, OVERRIDE], ids=["default", "override"])
+def test_lint_strict_has_no_warnings_or_errors(values_file):
+    values = load_values(values_file) if values_file else {}
+    report = helm.lint(CHART, values, strict=True, kube_version=f"v{KUBE_VERSION}")
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert report["errors"] == [] and problems == [], problems or report["errors"]
+
+
+def test_every_document_is_valid_kubernetes_1_30(case):
+    _, docs = case
+    assert docs
+    for doc in docs:
+        # Raises ValidationError on an unknown field, SchemaNotFoundError on an unknown kind.
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+def test_validator_rejects_unknown_kinds_and_fields():
+    """The check above can fail: the validator knows neither made-up kinds nor fields."""
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        kubernetes_validate.validate(
+            {"apiVersion": "profiteer.example/v1", "kind": "Pricer", "metadata": {"name": "x"}},
+            KUBE_VERSION,
+            strict=True,
+        )
+    bad = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "datta": {}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, KUBE_VERSION, strict=True)
+
+
+def test_templates_do_not_depend_on_cluster_capabilities():
+    """Rendering offline equals rendering for the pinned version: nothing reads .Capabilities."""
+    used = [p.name for p in (CHART / "templates").iterdir() if ".Capabilities" in p.read_text()]
+    assert used == []
+    assert yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"] == ">=1.25.0-0"
+
+
+def test_default_values_render_the_whole_stack(default_docs):
+    assert names(default_docs) == {
+        ("ConfigMap", "profiteer-env"),
+        ("ConfigMap", "profiteer-instance"),
+        ("ConfigMap", "profiteer-workspace"),
+        ("ConfigMap", "profiteer-mindsdb-config"),
+        ("ConfigMap", "profiteer-postgresql-initdb"),
+        ("Secret", "profiteer-postgresql"),
+        ("Secret", "profiteer-shop-api"),
+        ("ServiceAccount", "profiteer"),
+        ("Role", "profiteer-run-launcher"),
+        ("RoleBinding", "profiteer-run-launcher"),
+        ("Deployment", "profiteer-webserver"),
+        ("Deployment", "profiteer-daemon"),
+        ("Deployment", "profiteer-code-location"),
+        ("Deployment", "profiteer-shop-api"),
+        ("Deployment", "profiteer-app"),
+        ("Deployment", "profiteer-mindsdb"),
+        ("StatefulSet", "profiteer-postgresql"),
+        ("PersistentVolumeClaim", "profiteer-mindsdb-storage"),
+        ("Service", "profiteer-webserver"),
+        ("Service", "profiteer-code-location"),
+        ("Service", "profiteer-shop-api"),
+        ("Service", "profiteer-app"),
+        ("Service", "profiteer-mindsdb"),
+        ("Service", "profiteer-postgresql"),
+        ("Service", "profiteer-postgresql-headless"),
+        ("Ingress", "profiteer"),
+    }
+
+
+def test_override_uses_external_postgres_and_no_ingress(override_docs):
+    kinds = {k for k, _ in names(override_docs)}
+    assert "StatefulSet" not in kinds and "Ingress" not in kinds
+    assert ("Service", "profiteer-postgresql") not in names(override_docs)
+    env = find(override_docs, "ConfigMap", "profiteer-env")["data"]
+    assert env["PROFITEER_PG_HOST"] == "pg.data.svc.cluster.local"
+    assert env["PROFITEER_PG_PORT"] == "5433"
+    assert env["PROFITEER_PG_USER"] == "profiteer_app"
+    assert env["PGSSLMODE"] == "require"
+
+
+def test_install_dry_run_gives_the_same_objects_and_notes(chart, override_values):
+    """The install path (what `helm install --dry-run` runs) agrees with the plain render."""
+    with helm.Config(namespace=NAMESPACE, storage_driver="memory") as cfg:
+        release = cfg.install(chart, RELEASE, override_values, dry_run="client")
+    docs = [d for d in yaml.safe_load_all(release["manifest"]) if d]
+    assert names(docs) == names(render(chart, override_values))
+    assert "port-forward svc/profiteer-webserver" in release["notes"]
+    assert "Airbyte server mode" in release["notes"]
+
+
+# --- wiring -------------------------------------------------------------------------------
+
+
+def test_workspace_points_at_the_code_location_service(case):
+    values, docs = case
+    workspace = yaml.safe_load(
+        find(docs, "ConfigMap", "profiteer-workspace")["data"]["workspace.yaml"]
+    )
+    (entry,) = workspace["load_from"]
+    grpc = entry["grpc_server"]
+    service = find(docs, "Service", grpc["host"])
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == grpc["port"]
+
+    deployment = find(docs, "Deployment", "profiteer-code-location")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    (container,) = containers(deployment)
+    (cport,) = [p for p in container["ports"] if p["name"] == port["targetPort"]]
+    assert int(arg_after(container["command"], "--port")) == cport["containerPort"]
+    assert arg_after(container["command"], "--module-name") == "profiteer_pipeline.definitions"
+    assert arg_after(container["command"], "--location-name") == grpc["location_name"]
+
+    # Both readers of the workspace mount this ConfigMap where their command looks for it.
+    for name in ("profiteer-webserver", "profiteer-daemon"):
+        pod = find(docs, "Deployment", name)["spec"]["template"]["spec"]
+        (c,) = pod["containers"]
+        path = Path(arg_after(c["command"], "--workspace"))
+        (vol,) = [
+            v for v in pod["volumes"] if v.get("configMap", {}).get("name") == "profiteer-workspace"
+        ]
+        (mount,) = [m for m in c["volumeMounts"] if m["name"] == vol["name"]]
+        assert Path(mount["mountPath"]) / "workspace.yaml" == path
+
+
+def test_run_launcher_runs_the_code_location_image(case):
+    values, docs = case
+    (container,) = containers(find(docs, "Deployment", "profiteer-code-location"))
+    launcher = instance_yaml(docs)["run_launcher"]
+    assert (launcher["module"], launcher["class"]) == ("dagster_k8s", "K8sRunLauncher")
+    config = launcher["config"]
+    assert (
+        config["job_image"] == container["image"] == env_value(container, "DAGSTER_CURRENT_IMAGE")
+    )
+    image = values.get("image", {})
+    expected = f"{image.get('repository', 'profiteer')}:{image.get('tag', '0.1.0')}"
+    assert container["image"] == expected
+    # Every other pod that runs project code runs the same image.
+    for name in ("profiteer-webserver", "profiteer-daemon", "profiteer-shop-api", "profiteer-app"):
+        (c,) = containers(find(docs, "Deployment", name))
+        assert c["image"] == expected, name
+    assert config["instance_config_map"] == "profiteer-instance"
+    assert config["job_namespace"] == NAMESPACE
+    assert config["service_account_name"] == "profiteer"
+    assert config.get("image_pull_secrets") == values.get("imagePullSecrets")
+
+
+def test_run_pods_get_the_same_environment_as_the_code_location(case):
+    _, docs = case
+    config = instance_yaml(docs)["run_launcher"]["config"]
+    (container,) = containers(find(docs, "Deployment", "profiteer-code-location"))
+    env_from = container["envFrom"]
+    assert [e["configMapRef"]["name"] for e in env_from if "configMapRef" in e] == config[
+        "env_config_maps"
+    ]
+    code_secrets = [e["secretRef"]["name"] for e in env_from if "secretRef" in e]
+    assert config["env_secrets"][: len(code_secrets)] == code_secrets
+    # The run pod mounts the instance under DAGSTER_HOME; its writable folders match the others.
+    assert (
+        config["dagster_home"] == find(docs, "ConfigMap", "profiteer-env")["data"]["DAGSTER_HOME"]
+    )
+    mounts = {m["mount_path"] for m in config["volume_mounts"]}
+    assert {"/tmp", "/var/lib/profiteer", config["dagster_home"]} <= mounts
+    assert config["security_context"]["readOnlyRootFilesystem"] is True
+    assert config["run_k8s_config"]["pod_spec_config"]["security_context"]["runAsNonRoot"] is True
+
+
+def test_instance_uses_postgres_storage_and_queued_runs(default_docs):
+    instance = instance_yaml(default_docs)
+    db = instance["storage"]["postgres"]["postgres_db"]
+    assert db["scheme"] == "postgresql+psycopg2"
+    assert db["password"] == {"env": "PROFITEER_PG_PASSWORD"}
+    assert db["db_name"] == {"env": "PROFITEER_DAGSTER_DB"}
+    coordinator = instance["run_coordinator"]
+    assert coordinator["class"] == "QueuedRunCoordinator"
+    assert coordinator["config"]["max_concurrent_runs"] == 4
+    assert coordinator["config"]["tag_concurrency_limits"] == [
+        {"key": "dagster/backfill", "limit": 2}
+    ]
+
+
+def _existing_from_values(values: dict) -> set[tuple[str, str]]:
+    """Objects the values say exist outside the chart."""
+    out = set()
+    for section, key in (
+        (values.get("postgresql", {}).get("auth", {}), "existingSecret"),
+        (values.get("shopApi", {}), "existingSecret"),
+        (values.get("airbyte", {}), "existingSecret"),
+        (values.get("mindsdb", {}).get("auth", {}), "existingSecret"),
+    ):
+        if section.get(key):
+            out.add(("Secret", section[key]))
+    launcher = values.get("dagster", {}).get("runLauncher", {})
+    out |= {("Secret", n) for n in launcher.get("envSecrets", [])}
+    out |= {("ConfigMap", n) for n in launcher.get("envConfigMaps", [])}
+    return out
+
+
+def _references(docs: list[dict]) -> list[tuple[str, str, str | None, str]]:
+    """(kind, name, key, where) for every reference a pod or the run launcher makes."""
+    refs = []
+    for doc in docs:
+        if doc["kind"] not in WORKLOADS:
+            continue
+        where = f"{doc['kind']}/{doc['metadata']['name']}"
+        spec = doc["spec"]["template"]["spec"]
+        for c in spec.get("initContainers", []) + spec["containers"]:
+            for e in c.get("env", []):
+                source = e.get("valueFrom", {})
+                if "secretKeyRef" in source:
+                    ref = source["secretKeyRef"]
+                    refs.append(("Secret", ref["name"], ref["key"], where))
+                if "configMapKeyRef" in source:
+                    ref = source["configMapKeyRef"]
+                    refs.append(("ConfigMap", ref["name"], ref["key"], where))
+            for e in c.get("envFrom", []):
+                if "secretRef" in e:
+                    refs.append(("Secret", e["secretRef"]["name"], None, where))
+                if "configMapRef" in e:
+                    refs.append(("ConfigMap", e["configMapRef"]["name"], None, where))
+        for v in spec.get("volumes", []):
+            if "configMap" in v:
+                refs.append(("ConfigMap", v["configMap"]["name"], None, where))
+            if "secret" in v:
+                refs.append(("Secret", v["secret"]["secretName"], None, where))
+            if "persistentVolumeClaim" in v:
+                refs.append(
+                    ("PersistentVolumeClaim", v["persistentVolumeClaim"]["claimName"], None, where)
+                )
+        if "serviceAccountName" in spec:
+            refs.append(("ServiceAccount", spec["serviceAccountName"], None, where))
+    config = instance_yaml(docs)["run_launcher"]["config"]
+    refs += [("ConfigMap", n, None, "run_launcher") for n in config["env_config_maps"]]
+    refs += [("Secret", n, None, "run_launcher") for n in config["env_secrets"]]
+    refs.append(("ConfigMap", config["instance_config_map"], None, "run_launcher"))
+    refs.append(("ServiceAccount", config["service_account_name"], None, "run_launcher"))
+    return refs
+
+
+def test_every_reference_names_an_object_that_exists(case):
+    values, docs = case
+    created = names(docs)
+    outside = _existing_from_values(values)
+    refs = _references(docs)
+    assert any(r[2] for r in refs), "no secretKeyRef found: the walk is broken"
+    for kind, name, key, where in refs:
+        if (kind, name) in outside:
+            continue
+        assert (kind, name) in created, f"{where} refers to {kind} {name!r}, which nothing creates"
+        if key is not None:
+            obj = find(docs, kind, name)
+            assert key in obj.get("data", {}), f"{where}: {kind} {name!r} has no key {key!r}"
+
+
+def test_references_to_missing_objects_are_caught(default_docs):
+    """The walk above notices a dangling reference (so that test can fail)."""
+    docs = [d for d in default_docs if d["kind"] != "Secret"]
+    created = names(docs)
+    dangling = [r for r in _references(docs) if (r[0], r[1]) not in created]
+    assert ("Secret", "profiteer-postgresql") in {(k, n) for k, n, _, _ in dangling}
+
+
+def test_pipeline_processes_get_every_variable_the_settings_define(case):
+    """The chart provides every variable `settings.environment()` gives local processes."""
+    values, docs = case
+    local = environment(
+        Settings(
+            warehouse=PgUrl("u", "p", "h", 5432, "warehouse"), shop_api_key="k", reader_password="r"
+        )
+    )
+    provided = set(find(docs, "ConfigMap", "profiteer-env")["data"])
+    secret_keys = {
+        "profiteer-postgresql": {
+            "PROFITEER_PG_PASSWORD",
+            "PROFITEER_READER_PASSWORD",
+            "PROFITEER_DATABASE_URL",
+        },
+        "profiteer-shop-api": {"PROFITEER_SHOP_API_KEY"},
+    }
+    config = instance_yaml(docs)["run_launcher"]["config"]
+    created = {n for k, n in names(docs) if k == "Secret"}
+    for secret in config["env_secrets"]:
+        if secret in created:
+            provided |= set(find(docs, "Secret", secret)["data"])
+    if not {"profiteer-postgresql"} & created:  # the override's existing Secret holds these keys
+        provided |= secret_keys["profiteer-postgresql"]
+    missing = set(local) - provided
+    assert missing == set(), f"run pods lack {sorted(missing)}"
+
+
+def test_airbyte_server_mode_only_when_enabled(default_docs, override_docs, override_values):
+    default_env = find(default_docs, "ConfigMap", "profiteer-env")["data"]
+    assert not [k for k in default_env if k.startswith("AIRBYTE_")]  # embedded PyAirbyte path
+    env = find(override_docs, "ConfigMap", "profiteer-env")["data"]
+    airbyte = override_values["airbyte"]
+    assert env["AIRBYTE_REST_API_BASE_URL"] == airbyte["restApiBaseUrl"]
+    assert env["AIRBYTE_CONFIGURATION_API_BASE_URL"] == airbyte["configurationApiBaseUrl"]
+    assert env["AIRBYTE_WORKSPACE_ID"] == airbyte["workspaceId"]
+    assert env["AIRBYTE_CONNECTION_ID"] == airbyte["connectionId"]
+    config = instance_yaml(override_docs)["run_launcher"]["config"]
+    assert airbyte["existingSecret"] in config["env_secrets"]
+    assert "profiteer-mindsdb" in config["env_secrets"]  # mindsdb.auth.enabled
+
+
+def test_pvcs_mount_where_mindsdb_and_postgres_keep_data(default_docs):
+    mindsdb = find(default_docs, "Deployment", "profiteer-mindsdb")
+    (c,) = containers(mindsdb)
+    storage_dir = env_value(c, "MINDSDB_STORAGE_DIR")
+    (vol,) = [
+        v for v in mindsdb["spec"]["template"]["spec"]["volumes"] if "persistentVolumeClaim" in v
+    ]
+    claim = find(default_docs, "PersistentVolumeClaim", vol["persistentVolumeClaim"]["claimName"])
+    (mount,) = [m for m in c["volumeMounts"] if m["name"] == vol["name"]]
+    assert mount["mountPath"] == storage_dir == "/var/lib/mindsdb"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert mindsdb["spec"]["strategy"]["type"] == "Recreate"  # one writer on a RWO volume
+
+    sts = find(default_docs, "StatefulSet", "profiteer-postgresql")
+    (pg,) = containers(sts)
+    (template,) = sts["spec"]["volumeClaimTemplates"]
+    (data_mount,) = [m for m in pg["volumeMounts"] if m["name"] == template["metadata"]["name"]]
+    pgdata = Path(env_value(pg, "PGDATA"))
+    assert Path(data_mount["mountPath"]) in pgdata.parents
+    assert pg["image"] == "postgres:17"
+
+
+def test_postgres_init_script_creates_the_three_databases_and_reader(default_docs):
+    script = find(default_docs, "ConfigMap", "profiteer-postgresql-initdb")["data"][
+        "10-profiteer.sh"
+    ]
+    assert "ARRAY['warehouse', 'shop', 'dagster']" in script
+    assert "pg_read_all_data" in script
+    sts = find(default_docs, "StatefulSet", "profiteer-postgresql")
+    (pg,) = containers(sts)
+    (mount,) = [m for m in pg["volumeMounts"] if m["name"] == "initdb"]
+    assert mount["mountPath"] == "/docker-entrypoint-initdb.d"
+
+
+def test_mindsdb_is_pinned_to_the_local_version(default_docs):
+    pinned = (ROOT / "requirements" / "mindsdb.in").read_text()
+    version = re.search(r"mindsdb\[lightwood\]==([\d.]+)", pinned).group(1)
+    (c,) = containers(find(default_docs, "Deployment", "profiteer-mindsdb"))
+    assert c["image"] == f"mindsdb/mindsdb:v{version}-lightwood"
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+GUESSABLE = {"", "password", "postgres", "profiteer", "changeme", "secret", "admin", "mindsdb"}
+
+
+def _decoded(doc: dict) -> dict[str, str]:
+    import base64
+
+    return {k: base64.b64decode(v).decode() for k, v in doc["data"].items()}
+
+
+def test_generated_secrets_are_random_and_consistent(chart):
+    first = _decoded(find(render(chart), "Secret", "profiteer-postgresql"))
+    second = _decoded(find(render(chart), "Secret", "profiteer-postgresql"))
+    for key in ("PROFITEER_PG_PASSWORD", "PROFITEER_READER_PASSWORD"):
+        assert len(first[key]) == 32 and first[key] not in GUESSABLE
+        assert first[key] != second[key]
+    assert first["PROFITEER_PG_PASSWORD"] != first["PROFITEER_READER_PASSWORD"]
+    url = PgUrl.parse(first["PROFITEER_DATABASE_URL"])
+    assert (url.user, url.password, url.port, url.database) == (
+        "profiteer",
+        first["PROFITEER_PG_PASSWORD"],
+        5432,
+        "warehouse",
+    )
+    assert url.host == "profiteer-postgresql.profiteer.svc"
+    key = _decoded(find(render(chart), "Secret", "profiteer-shop-api"))["PROFITEER_SHOP_API_KEY"]
+    assert len(key) == 48
+
+
+def test_given_secrets_are_used_as_is(chart):
+    docs = render(
+        chart, {"postgresql": {"auth": {"password": "p@ss/w:rd"}}, "shopApi": {"apiKey": "k1"}}
+    )
+    pg = _decoded(find(docs, "Secret", "profiteer-postgresql"))
+    assert pg["PROFITEER_PG_PASSWORD"] == "p@ss/w:rd"
+    assert PgUrl.parse(pg["PROFITEER_DATABASE_URL"]).password == "p@ss/w:rd"  # URL-encoded
+    assert _decoded(find(docs, "Secret", "profiteer-shop-api"))["PROFITEER_SHOP_API_KEY"] == "k1"
+
+
+def test_app_gets_only_the_read_only_login(default_docs):
+    (c,) = containers(find(default_docs, "Deployment", "profiteer-app"))
+    assert not [e for e in c.get("envFrom", []) if "secretRef" in e]
+    keys = {e["valueFrom"]["secretKeyRef"]["key"] for e in c["env"] if "valueFrom" in e}
+    assert keys == {"PROFITEER_READER_PASSWORD"}
+    assert PgUrl.parse(env_value(c, "PROFITEER_DATABASE_URL")).password == ""
+
+
+# --- values that must be refused ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values_file", "message"),
+    [
+        (
+            "bad-type.yaml",
+            "at '/dagster/runCoordinator/maxConcurrentRuns': got string, want integer",
+        ),
+        (
+            "bad-unknown-key.yaml",
+            "at '/postgresql': additional properties 'externalHost' not allowed",
+        ),
+        ("bad-database-name.yaml", "at '/postgresql/databases/warehouse'"),
+    ],
+)
+def test_bad_values_fail_with_the_schema_message(chart, values_file, message):
+    with pytest.raises(helm.HelmValuesError) as err:
+        render(chart, load_values(VALUES_DIR / values_file))
+    assert message in str(err.value)
+    report = helm.lint(
+        CHART, load_values(VALUES_DIR / values_file), strict=True, kube_version=f"v{KUBE_VERSION}"
+    )
+    assert any(message in e for e in report["errors"])
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"postgresql": {"enabled": False}}, "postgresql.external.host is required"),
+        (
+            {"postgresql": {"enabled": False, "external": {"host": "db.internal"}}},
+            "set postgresql.auth.password and postgresql.auth.readerPassword",
+        ),
+        ({"airbyte": {"enabled": True}}, "airbyte."),
+        ({"mindsdb": {"enabled": False}}, "mindsdb.externalUrl is required"),
+    ],
+)
+def test_incomplete_values_fail_with_a_clear_message(chart, values, message):
+    with pytest.raises(helm.HelmError) as err:
+        render(chart, values)
+    assert message in str(err.value)
+
+
+# --- resources, probes, security ----------------------------------------------------------
+
+CPU = {"m": 0.001}
+MEM = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+
+
+def cpu(q: str | int) -> float:
+    q = str(q)
+    return float(q[:-1]) * CPU["m"] if q.endswith("m") else float(q)
+
+
+def mem(q: str) -> float:
+    for unit, factor in MEM.items():
+        if q.endswith(unit):
+            return float(q[: -len(unit)]) * factor
+    return float(q)
+
+
+def test_every_container_has_resources_and_probes(case):
+    _, docs = case
+    for doc in docs:
+        if doc["kind"] not in WORKLOADS:
+            continue
+        for c in containers(doc):
+            where = f"{doc['metadata']['name']}/{c['name']}"
+            for bound in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(c["resources"][bound]), where
+                assert cpu(c["resources"][bound]["cpu"]) > 0, where
+            assert cpu(c["resources"]["requests"]["cpu"]) <= cpu(c["resources"]["limits"]["cpu"]), (
+                where
+            )
+            assert mem(c["resources"]["requests"]["memory"]) <= mem(
+                c["resources"]["limits"]["memory"]
+            ), where
+            assert "livenessProbe" in c and "readinessProbe" in c, where
+            assert c["securityContext"]["allowPrivilegeEscalation"] is False, where
+
+
+def test_project_pods_run_as_non_root(case):
+    _, docs = case
+    for doc in docs:
+        if doc["kind"] not in WORKLOADS or doc["metadata"]["name"] == "profiteer-mindsdb":
+            continue  # MindsDB's official image runs as root (see values.yaml)
+        pod = doc["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, doc["metadata"]["name"]
+        for c in pod["containers"]:
+            assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+            assert c["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_total_requests_fit_in_the_original_budget(default_docs):
+    """The original chart asked for about 7 GiB and 2 CPUs; the idle stack must fit in that."""
+    total_cpu = total_mem = 0.0
+    for doc in default_docs:
+        if doc["kind"] in WORKLOADS:
+            for c in containers(doc):
+                replicas = doc["spec"].get("replicas", 1)
+                total_cpu += replicas * cpu(c["resources"]["requests"]["cpu"])
+                total_mem += replicas * mem(c["resources"]["requests"]["memory"])
+    assert total_cpu <= 2.0 and total_mem <= 7 * 2**30, (total_cpu, total_mem / 2**30)
+    # Plus one run pod per concurrent run, launched on demand.
+    run = instance_yaml(default_docs)["run_launcher"]["config"]["resources"]["requests"]
+    assert cpu(run["cpu"]) > 0 and mem(run["memory"]) > 0
+
+
+# --- the image the chart runs -------------------------------------------------------------
+
+
+def test_chart_commands_match_the_project_image():
+    """What the pods start exists in the code and the Dockerfile puts it where the chart looks."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim", dockerfile, re.M)
+    stages = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r"^FROM \S+ AS (\w+)\n(?:(?!^FROM ).*\n?)*", dockerfile, re.M)
+    }
+    assert "--require-hashes -r requirements/pipeline.lock.txt" in stages["build"]
+    runtime = stages["runtime"]
+    values = load_values(CHART / "values.yaml")
+    uid = values["podSecurityContext"]["runAsUser"]
+    assert re.search(rf"^USER {uid}:", runtime, re.M)
+    assert "COPY --from=build /src/profiteer_app /opt/profiteer/profiteer_app" in runtime
+    assert "--target mindsdb" in dockerfile and "requirements/mindsdb.lock.txt" in stages["mindsdb"]
+    assert (ROOT / "profiteer_app" / "Home.py").exists()
+    assert (ROOT / "profiteer_pipeline" / "definitions.py").exists()
+    api = ast.parse((ROOT / "profiteer_pipeline" / "shop" / "api.py").read_text())
+    assigned = {
+        t.id
+        for n in ast.walk(api)
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
+    assert "app" in assigned
+
+
+def test_schema_closes_every_section():
+    """Every section with declared keys refuses unknown ones (a typo fails, it is not ignored)."""
+    import json
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    open_sections = []
+
+    def walk(node: dict, path: str) -> None:
+        if "$ref" in node:
+            node = schema["definitions"][node["$ref"].rsplit("/", 1)[1]]
+        if node.get("type") == "object" and "properties" in node:
+            if node.get("additionalProperties") is not False:
+                open_sections.append(path)
+            for key, child in node["properties"].items():
+                walk(child, f"{path}.{key}")
+
+    walk(schema, "")
+    assert open_sections == []
+    assert set(schema["properties"]) >= set(load_values(CHART / "values.yaml"))
