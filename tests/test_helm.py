@@ -271,8 +271,10 @@ def test_run_pods_get_the_same_environment_as_the_code_location(case):
     )
     mounts = {m["mount_path"] for m in config["volume_mounts"]}
     assert {"/tmp", "/var/lib/profiteer", config["dagster_home"]} <= mounts
-    assert config["security_context"]["readOnlyRootFilesystem"] is True
-    assert config["run_k8s_config"]["pod_spec_config"]["security_context"]["runAsNonRoot"] is True
+    assert config["security_context"]["read_only_root_filesystem"] is True
+    assert (
+        config["run_k8s_config"]["pod_spec_config"]["security_context"]["run_as_non_root"] is True
+    )
 
 
 def test_instance_uses_postgres_storage_and_queued_runs(default_docs):
@@ -287,6 +289,54 @@ def test_instance_uses_postgres_storage_and_queued_runs(default_docs):
     assert coordinator["config"]["tag_concurrency_limits"] == [
         {"key": "dagster/backfill", "limit": 2}
     ]
+
+
+def test_instance_yaml_passes_dagsters_own_schema(case, tmp_path, monkeypatch):
+    """dagster.yaml loads with Dagster's instance schema (the run launcher's class, dagster-k8s,
+    lives only in the image, so its section is checked separately below)."""
+    from dagster._core.instance.config import dagster_instance_config
+
+    _, docs = case
+    instance = instance_yaml(docs)
+    instance.pop("run_launcher")
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(instance))
+    for name in (
+        "PROFITEER_PG_HOST",
+        "PROFITEER_PG_USER",
+        "PROFITEER_PG_PASSWORD",
+        "PROFITEER_DAGSTER_DB",
+    ):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("PROFITEER_PG_PORT", "5432")
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert config["compute_logs"]["class"] == "NoOpComputeLogManager"
+
+
+def test_run_launcher_kubernetes_config_is_snake_case(case):
+    """dagster-k8s builds run pods from Kubernetes' Python models: camelCase keys there are
+    rejected at launch time ("Unexpected keys in model class V1SecurityContext")."""
+    _, docs = case
+    config = instance_yaml(docs)["run_launcher"]["config"]
+    camel = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not re.fullmatch(r"[a-z0-9_]+", key):
+                    camel.append(f"{path}.{key}")
+                if key not in ("node_selector", "labels", "annotations"):  # user data, not fields
+                    walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{path}[{i}]")
+
+    for section in ("security_context", "volumes", "volume_mounts", "run_k8s_config"):
+        walk(config[section], section)
+    assert camel == []
+    assert config["security_context"]["read_only_root_filesystem"] is True
+    pod_security = config["run_k8s_config"]["pod_spec_config"]["security_context"]
+    assert pod_security["run_as_user"] == 10001
 
 
 def _existing_from_values(values: dict) -> set[tuple[str, str]]:

@@ -202,3 +202,29 @@ imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/*
+A map with its keys in snake_case, recursively (readOnlyRootFilesystem -> read_only_root_filesystem):
+dagster-k8s builds run pods from Kubernetes' Python models, which take snake_case keys.
+*/}}
+{{- define "profiteer.snakeKeys" -}}
+{{- $out := dict }}
+{{- range $key, $value := . }}
+{{- if kindIs "map" $value }}
+{{- $_ := set $out (snakecase $key) (include "profiteer.snakeKeys" $value | fromYaml) }}
+{{- else if kindIs "slice" $value }}
+{{- $items := list }}
+{{- range $value }}
+{{- if kindIs "map" . }}
+{{- $items = append $items (include "profiteer.snakeKeys" . | fromYaml) }}
+{{- else }}
+{{- $items = append $items . }}
+{{- end }}
+{{- end }}
+{{- $_ := set $out (snakecase $key) $items }}
+{{- else }}
+{{- $_ := set $out (snakecase $key) $value }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
