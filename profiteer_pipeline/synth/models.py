@@ -218,12 +218,22 @@ class SalesRequest(BaseModel):
 # --- ValidationError -> readable lines -----------------------------------------------------------
 
 
-def _label(raw: Any, index: int) -> str:
-    """How a product is named in an error: its id, else its position."""
+_UNNAMED = "product (no product_id)"
+
+
+def _label(raw: Any, index: int | None) -> str:
+    """How a product is named in an error: its id, else its position in the list (if known)."""
     pid = raw.get("product_id") if isinstance(raw, Mapping) else None
     if isinstance(pid, str) and pid.strip():
         return f"product {pid.strip()}"
-    return f"product #{index + 1} (no product_id)"
+    return _UNNAMED if index is None else f"product #{index + 1} (no product_id)"
+
+
+def _relabel(problems: Sequence[str], label: str) -> list[str]:
+    """Lines from ``Product(...)`` itself, which cannot know the product's position in a list."""
+    return [
+        label + line[len(_UNNAMED) :] if line.startswith(_UNNAMED) else line for line in problems
+    ]
 
 
 def _message(err: Mapping[str, Any]) -> str:
@@ -263,7 +273,7 @@ def _product_lines(errors: Sequence[Mapping[str, Any]], raw: Any, label: str) ->
         loc = [str(part) for part in err.get("loc", ())]
         nested = (err.get("ctx") or {}).get("error")
         if isinstance(nested, CatalogError):  # Product.__init__ already translated it
-            lines += nested.problems
+            lines += _relabel(nested.problems, label)
         elif err.get("type") == "price_range":
             lines += [f"{label}: {line}" for line in str(err["msg"]).splitlines()]
         elif not loc:
@@ -276,7 +286,7 @@ def _product_lines(errors: Sequence[Mapping[str, Any]], raw: Any, label: str) ->
     return lines
 
 
-def product_problems(exc: ValidationError, raw: Any, index: int = 0) -> list[str]:
+def product_problems(exc: ValidationError, raw: Any, index: int | None = None) -> list[str]:
     return _product_lines(exc.errors(), raw, _label(raw, index))
 
 
@@ -334,10 +344,13 @@ def validate_catalog(raw: Sequence[Mapping[str, Any] | Product]) -> list[Product
         if not isinstance(item, Mapping):
             lines.append(f"product #{index + 1}: expected an object, got {type(item).__name__}")
             continue
+        if not all(isinstance(key, str) for key in item):
+            lines.append(f"{_label(item, index)}: field names must be text")
+            continue
         try:
-            products.append(Product.model_validate(dict(item)))
-        except ValidationError as exc:
-            lines += product_problems(exc, item, index)
+            products.append(Product(**item))
+        except CatalogError as exc:
+            lines += _relabel(exc.problems, _label(item, index))
     lines += duplicate_problems(i for i in map(_raw_id, raw) if i)
     if lines:
         raise CatalogError(lines)
