@@ -42,7 +42,8 @@ analytics.refresh_log (append-only; PK id)
 
 Base aggregates (incremental; the derived tables above are refreshed from these)
 ------------------------------------------------------------------------------
-analytics.daily_product_sales: per UTC day × product × bucket (exact `numeric` sums).
+analytics.daily_product_sales: per UTC day × product × bucket.
+(Integer sums, so that adding and removing days is exact: money in cents, ratings in thousandths.)
 analytics.hourly_sales: per hour, all products (the whole hourly history).
 analytics.product_bucket_totals: per product × bucket over all history, kept by deltas.
 
@@ -78,13 +79,11 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("views", "bigint NOT NULL"),
         ("cart_adds", "bigint NOT NULL"),
         ("purchases", "bigint NOT NULL"),
-        ("revenue", "numeric NOT NULL"),
-        ("price_sum", "numeric NOT NULL"),
-        ("rating_sum", "numeric NOT NULL"),
+        ("revenue_cents", "bigint NOT NULL"),
+        ("price_cents_sum", "bigint NOT NULL"),
+        ("rating_milli_sum", "bigint NOT NULL"),
         ("min_price", "double precision NOT NULL"),
         ("max_price", "double precision NOT NULL"),
-        ("last_hour", "timestamptz NOT NULL"),
-        ("last_rating", "double precision NOT NULL"),
     ],
     "hourly_sales": [
         ("hour", "timestamptz NOT NULL"),
@@ -93,7 +92,7 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("views", "bigint NOT NULL"),
         ("cart_adds", "bigint NOT NULL"),
         ("purchases", "bigint NOT NULL"),
-        ("revenue", "numeric NOT NULL"),
+        ("revenue_cents", "bigint NOT NULL"),
     ],
     "product_bucket_totals": [
         ("product_id", "text NOT NULL"),
@@ -102,9 +101,9 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("views", "bigint NOT NULL"),
         ("cart_adds", "bigint NOT NULL"),
         ("purchases", "bigint NOT NULL"),
-        ("revenue", "numeric NOT NULL"),
-        ("price_sum", "numeric NOT NULL"),
-        ("rating_sum", "numeric NOT NULL"),
+        ("revenue_cents", "bigint NOT NULL"),
+        ("price_cents_sum", "bigint NOT NULL"),
+        ("rating_milli_sum", "bigint NOT NULL"),
     ],
     "dashboard_summary": [
         ("day", "date NOT NULL"),
@@ -218,10 +217,10 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 BASE_TABLES = ["daily_product_sales", "hourly_sales", "product_bucket_totals"]
-APP_TABLES = [
+APP_TABLES = [  # in dependency order (category_revenue feeds the dashboard's top category)
+    "category_revenue",
     "dashboard_summary",
     "hourly_totals",
-    "category_revenue",
     "hot_products",
     "product_stats",
     "avg_purchases_by_bucket",
@@ -239,12 +238,7 @@ def _table_ddl(table: str) -> str:
     return f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{table} (\n" + ",\n".join(body) + "\n);\n"
 
 
-METRICS_DDL = (
-    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA};\n"
-    + "".join(_table_ddl(t) for t in TABLES)
-    + "CREATE INDEX IF NOT EXISTS daily_product_sales_latest_idx\n"
-    + "    ON analytics.daily_product_sales (product_id, last_hour DESC);\n"
-)
+METRICS_DDL = f"CREATE SCHEMA IF NOT EXISTS {SCHEMA};\n" + "".join(_table_ddl(t) for t in TABLES)
 
 # --- the refresh, statement by statement ------------------------------------------------------
 # Parameters: %(day0)s/%(day1)s are the UTC days [day0, day1) to re-aggregate, and %(ts0)s/%(ts1)s
@@ -253,11 +247,11 @@ METRICS_DDL = (
 CAPTURE_OLD_TOTALS = """
 CREATE TEMP TABLE IF NOT EXISTS _bucket_delta (
     product_id text, time_of_day_bucket text, hours bigint, views bigint, cart_adds bigint,
-    purchases bigint, revenue numeric, price_sum numeric, rating_sum numeric
+    purchases bigint, revenue_cents bigint, price_cents_sum bigint, rating_milli_sum bigint
 ) ON COMMIT DROP;
 INSERT INTO _bucket_delta
-SELECT product_id, time_of_day_bucket, -hours, -views, -cart_adds, -purchases, -revenue,
-       -price_sum, -rating_sum
+SELECT product_id, time_of_day_bucket, -hours, -views, -cart_adds, -purchases,
+       -revenue_cents, -price_cents_sum, -rating_milli_sum
 FROM analytics.daily_product_sales
 WHERE day >= %(day0)s AND day < %(day1)s;
 """
@@ -266,23 +260,23 @@ DELETE_DAILY = "DELETE FROM analytics.daily_product_sales WHERE day >= %(day0)s 
 
 INSERT_DAILY = """
 INSERT INTO analytics.daily_product_sales (day, product_id, time_of_day_bucket, product_name,
-    product_image, category, hours, views, cart_adds, purchases, revenue, price_sum, rating_sum,
-    min_price, max_price, last_hour, last_rating)
+    product_image, category, hours, views, cart_adds, purchases, revenue_cents, price_cents_sum,
+    rating_milli_sum, min_price, max_price)
 SELECT ("timestamp" AT TIME ZONE 'UTC')::date, product_id, time_of_day_bucket,
        max(product_name), max(product_image), max(category),
        count(*), sum(views), sum(cart_adds), sum(purchases),
-       sum(current_price::numeric * purchases), sum(current_price::numeric), sum(rating::numeric),
-       min(current_price), max(current_price),
-       max("timestamp"), (array_agg(rating ORDER BY "timestamp" DESC))[1]
+       sum(round(current_price * 100)::bigint * purchases), sum(round(current_price * 100)::bigint),
+       sum(round(rating * 1000)::bigint), min(current_price), max(current_price)
 FROM public.sales
 WHERE "timestamp" >= %(ts0)s AND "timestamp" < %(ts1)s
-GROUP BY 1, 2, 3;
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3;
 """
 
 CAPTURE_NEW_TOTALS = """
 INSERT INTO _bucket_delta
-SELECT product_id, time_of_day_bucket, hours, views, cart_adds, purchases, revenue, price_sum,
-       rating_sum
+SELECT product_id, time_of_day_bucket, hours, views, cart_adds, purchases, revenue_cents,
+       price_cents_sum, rating_milli_sum
 FROM analytics.daily_product_sales
 WHERE day >= %(day0)s AND day < %(day1)s;
 """
@@ -290,7 +284,7 @@ WHERE day >= %(day0)s AND day < %(day1)s;
 APPLY_TOTALS_DELTA = """
 INSERT INTO analytics.product_bucket_totals AS t
 SELECT product_id, time_of_day_bucket, sum(hours), sum(views), sum(cart_adds), sum(purchases),
-       sum(revenue), sum(price_sum), sum(rating_sum)
+       sum(revenue_cents), sum(price_cents_sum), sum(rating_milli_sum)
 FROM _bucket_delta
 GROUP BY product_id, time_of_day_bucket
 ON CONFLICT (product_id, time_of_day_bucket) DO UPDATE SET
@@ -298,16 +292,16 @@ ON CONFLICT (product_id, time_of_day_bucket) DO UPDATE SET
     views = t.views + excluded.views,
     cart_adds = t.cart_adds + excluded.cart_adds,
     purchases = t.purchases + excluded.purchases,
-    revenue = t.revenue + excluded.revenue,
-    price_sum = t.price_sum + excluded.price_sum,
-    rating_sum = t.rating_sum + excluded.rating_sum;
+    revenue_cents = t.revenue_cents + excluded.revenue_cents,
+    price_cents_sum = t.price_cents_sum + excluded.price_cents_sum,
+    rating_milli_sum = t.rating_milli_sum + excluded.rating_milli_sum;
 DELETE FROM analytics.product_bucket_totals WHERE hours <= 0;
 """
 
 REBUILD_TOTALS = """
 INSERT INTO analytics.product_bucket_totals
 SELECT product_id, time_of_day_bucket, sum(hours), sum(views), sum(cart_adds), sum(purchases),
-       sum(revenue), sum(price_sum), sum(rating_sum)
+       sum(revenue_cents), sum(price_cents_sum), sum(rating_milli_sum)
 FROM analytics.daily_product_sales
 GROUP BY product_id, time_of_day_bucket;
 """
@@ -316,7 +310,7 @@ REPLACE_HOURLY = """
 DELETE FROM analytics.hourly_sales WHERE hour >= %(ts0)s AND hour < %(ts1)s;
 INSERT INTO analytics.hourly_sales
 SELECT "timestamp", max(time_of_day_bucket), count(*), sum(views), sum(cart_adds), sum(purchases),
-       sum(current_price::numeric * purchases)
+       sum(round(current_price * 100)::bigint * purchases)
 FROM public.sales
 WHERE "timestamp" >= %(ts0)s AND "timestamp" < %(ts1)s
 GROUP BY "timestamp";
@@ -327,14 +321,14 @@ REPLACE_CATEGORY_REVENUE = """
 DELETE FROM analytics.category_revenue WHERE day >= %(day0)s AND day <= %(day1)s;
 INSERT INTO analytics.category_revenue
 WITH per_day AS (
-    SELECT day, category, sum(revenue) AS revenue, sum(purchases) AS items_sold,
+    SELECT day, category, sum(revenue_cents) / 100.0 AS revenue, sum(purchases) AS items_sold,
            sum(views) AS views, sum(cart_adds) AS cart_adds
     FROM analytics.daily_product_sales
     WHERE day >= %(day0)s - 1 AND day <= %(day1)s
     GROUP BY day, category
 )
-SELECT c.day, c.category, round(c.revenue, 2)::float8, c.items_sold, c.views, c.cart_adds,
-       round(p.revenue, 2)::float8,
+SELECT c.day, c.category, c.revenue::float8, c.items_sold, c.views, c.cart_adds,
+       p.revenue::float8,
        CASE WHEN p.revenue > 0 THEN ((c.revenue - p.revenue) / p.revenue * 100)::float8 END,
        coalesce(c.revenue > p.revenue, false),
        now()
@@ -348,7 +342,7 @@ DELETE FROM analytics.dashboard_summary;
 INSERT INTO analytics.dashboard_summary
 WITH latest AS (SELECT (SELECT max(day) FROM analytics.daily_product_sales) AS latest_day),
 per_day AS (
-    SELECT d.day, sum(d.revenue) AS revenue, sum(d.purchases) AS items_sold,
+    SELECT d.day, sum(d.revenue_cents) / 100.0 AS revenue, sum(d.purchases) AS items_sold,
            sum(d.views) AS views, sum(d.cart_adds) AS cart_adds,
            CASE WHEN sum(d.views) > 0 THEN sum(d.purchases)::numeric / sum(d.views) * 100 END
                AS conversion_rate
@@ -369,7 +363,7 @@ top AS (
     ORDER BY cr.day, cr.revenue DESC, cr.category
 )
 SELECT c.day, c.day = latest.latest_day, coalesce(hours.hours, 0),
-       round(c.revenue, 2)::float8, c.items_sold, c.views, c.cart_adds, c.conversion_rate::float8,
+       c.revenue::float8, c.items_sold, c.views, c.cart_adds, c.conversion_rate::float8,
        CASE WHEN p.revenue > 0 THEN ((c.revenue - p.revenue) / p.revenue * 100)::float8 END,
        CASE WHEN p.items_sold > 0
             THEN ((c.items_sold - p.items_sold)::numeric / p.items_sold * 100)::float8 END,
@@ -389,7 +383,7 @@ REFRESH_HOURLY_TOTALS = """
 DELETE FROM analytics.hourly_totals;
 INSERT INTO analytics.hourly_totals
 SELECT h.hour, extract(hour FROM h.hour AT TIME ZONE 'UTC')::int, h.time_of_day_bucket,
-       h.products, h.views, h.cart_adds, h.purchases, round(h.revenue, 2)::float8,
+       h.products, h.views, h.cart_adds, h.purchases, (h.revenue_cents / 100.0)::float8,
        CASE WHEN h.views > 0 THEN h.purchases::float8 / h.views * 100 END,
        now()
 FROM analytics.hourly_sales h
@@ -399,15 +393,15 @@ WHERE h.hour >= (SELECT max(day) FROM analytics.daily_product_sales)::timestamp 
 REFRESH_HOT_PRODUCTS = """
 DELETE FROM analytics.hot_products;
 INSERT INTO analytics.hot_products
-SELECT row_number() OVER (ORDER BY x.purchases DESC, x.revenue DESC, x.product_id)::int,
+SELECT row_number() OVER (ORDER BY x.purchases DESC, x.revenue_cents DESC, x.product_id)::int,
        x.day, x.product_id, x.product_name, x.product_image, x.category, x.purchases,
-       round(x.revenue, 2)::float8, x.views, x.cart_adds,
+       (x.revenue_cents / 100.0)::float8, x.views, x.cart_adds,
        CASE WHEN x.views > 0 THEN x.purchases::float8 / x.views * 100 END,
        now()
 FROM (
     SELECT d.day, d.product_id, max(d.product_name) AS product_name,
            max(d.product_image) AS product_image, max(d.category) AS category,
-           sum(d.purchases) AS purchases, sum(d.revenue) AS revenue, sum(d.views) AS views,
+           sum(d.purchases) AS purchases, sum(d.revenue_cents) AS revenue_cents, sum(d.views) AS views,
            sum(d.cart_adds) AS cart_adds
     FROM analytics.daily_product_sales d
     WHERE d.day = (SELECT max(day) FROM analytics.daily_product_sales)
@@ -423,31 +417,31 @@ INSERT INTO analytics.product_stats
 WITH latest AS (SELECT (SELECT max(day) FROM analytics.daily_product_sales) AS latest_day),
 totals AS (
     SELECT product_id, sum(hours) AS hours, sum(views) AS views, sum(cart_adds) AS cart_adds,
-           sum(purchases) AS purchases, sum(revenue) AS revenue, sum(price_sum) AS price_sum,
-           sum(rating_sum) AS rating_sum
+           sum(purchases) AS purchases, sum(revenue_cents) AS revenue_cents,
+           sum(price_cents_sum) AS price_cents_sum, sum(rating_milli_sum) AS rating_milli_sum
     FROM analytics.product_bucket_totals
     GROUP BY product_id
 ),
 today AS (
-    SELECT d.product_id, sum(d.revenue) AS revenue, sum(d.purchases) AS purchases
+    SELECT d.product_id, sum(d.revenue_cents) AS revenue_cents, sum(d.purchases) AS purchases
     FROM analytics.daily_product_sales d, latest
     WHERE d.day = latest.latest_day
     GROUP BY d.product_id
 )
 SELECT t.product_id, last.product_name, last.product_image, last.category, t.hours, t.views,
-       t.cart_adds, t.purchases, round(t.revenue, 2)::float8, (t.rating_sum / t.hours)::float8,
-       (t.price_sum / t.hours)::float8,
+       t.cart_adds, t.purchases, (t.revenue_cents / 100.0)::float8,
+       (t.rating_milli_sum / 1000.0 / t.hours)::float8, (t.price_cents_sum / 100.0 / t.hours)::float8,
        CASE WHEN t.views > 0 THEN t.purchases::float8 / t.views * 100 END,
-       latest.latest_day, round(coalesce(today.revenue, 0), 2)::float8,
-       coalesce(today.purchases, 0), last.last_rating, last.last_hour,
+       latest.latest_day, (coalesce(today.revenue_cents, 0) / 100.0)::float8,
+       coalesce(today.purchases, 0), last.rating, last."timestamp",
        now()
 FROM totals t
 CROSS JOIN latest
 CROSS JOIN LATERAL (
-    SELECT d.product_name, d.product_image, d.category, d.last_rating, d.last_hour
-    FROM analytics.daily_product_sales d
-    WHERE d.product_id = t.product_id
-    ORDER BY d.last_hour DESC
+    SELECT s.product_name, s.product_image, s.category, s.rating, s."timestamp"
+    FROM public.sales s
+    WHERE s.product_id = t.product_id
+    ORDER BY s."timestamp" DESC
     LIMIT 1
 ) last
 LEFT JOIN today ON today.product_id = t.product_id;
@@ -457,7 +451,8 @@ REFRESH_AVG_BY_BUCKET = """
 DELETE FROM analytics.avg_purchases_by_bucket;
 INSERT INTO analytics.avg_purchases_by_bucket
 SELECT product_id, time_of_day_bucket, hours, views::float8 / hours, cart_adds::float8 / hours,
-       purchases::float8 / hours, (price_sum / hours)::float8, (rating_sum / hours)::float8,
+       purchases::float8 / hours, (price_cents_sum / 100.0 / hours)::float8,
+       (rating_milli_sum / 1000.0 / hours)::float8,
        CASE WHEN views > 0 THEN purchases::float8 / views * 100 END,
        now()
 FROM analytics.product_bucket_totals;
@@ -535,6 +530,7 @@ def refresh_metrics(
     with conn:  # one transaction: commit on success, roll back on any error
         lock_key(conn, SCHEMA, "refresh")
         with conn.cursor() as cur:
+            cur.execute("SET LOCAL work_mem = '64MB'")  # one in-memory hash aggregate per scan
             if full:
                 cur.execute(
                     'SELECT min("timestamp"), max("timestamp") FROM public.sales'

@@ -1,0 +1,199 @@
+"""The metric tables (schema `analytics`) as one multi-asset in the hourly job, downstream of `sales`.
+
+One step refreshes them all in one transaction (`warehouse.metrics.refresh_metrics`): a run for
+an hour, or for a range of hours (single-run backfill), re-aggregates only the UTC days it
+touches, then rebuilds the small tables the app reads. The column sets are documented in
+`profiteer_pipeline.warehouse.metrics`.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pandas as pd
+
+from profiteer_pipeline import charts
+from profiteer_pipeline.partitions import hourly_partitions
+from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline.warehouse import metrics as m
+from profiteer_pipeline.warehouse import quality
+
+DESCRIPTIONS = {
+    "daily_product_sales": "Base aggregate per UTC day × product × time-of-day bucket; the days "
+    "each run touches are re-aggregated from `sales`.",
+    "hourly_sales": "Base aggregate per hour over all products (the whole hourly history).",
+    "product_bucket_totals": "Running totals per product × bucket, kept by adding the change of "
+    "the re-aggregated days (never a rescan of history).",
+    "dashboard_summary": "Latest two days: revenue, items sold, conversion rate, each with the % "
+    "change from the day before, and the top category by revenue.",
+    "hourly_totals": "Views, cart adds, purchases and revenue per hour of the latest day.",
+    "category_revenue": "Revenue per category per day, with the previous day's and "
+    "`has_increased`.",
+    "hot_products": f"Top {m.HOT_PRODUCTS_LIMIT} products by purchases on the latest day, with "
+    "revenue, name, image and category.",
+    "product_stats": "Per product: totals, revenue, average rating and price, the latest day's "
+    "revenue and the latest rating.",
+    "avg_purchases_by_bucket": "Per product and time-of-day bucket: average views, cart adds and "
+    "purchases per hour (the model's prediction inputs).",
+}
+
+_UPSTREAM = {
+    "daily_product_sales": [dg.AssetKey("sales")],
+    "hourly_sales": [dg.AssetKey("sales")],
+    "product_bucket_totals": ["daily_product_sales"],
+    "dashboard_summary": ["daily_product_sales", "category_revenue", "hourly_sales"],
+    "hourly_totals": ["hourly_sales", "daily_product_sales"],
+    "category_revenue": ["daily_product_sales"],
+    "hot_products": ["daily_product_sales"],
+    # reads the newest row of each product from `sales` (one index probe per product)
+    "product_stats": ["product_bucket_totals", "daily_product_sales", dg.AssetKey("sales")],
+    "avg_purchases_by_bucket": ["product_bucket_totals"],
+}
+
+# preview order of each table: the rows a person looks at first
+_PREVIEW_ORDER = {
+    "daily_product_sales": "day DESC, product_id, time_of_day_bucket",
+    "hourly_sales": "hour DESC",
+    "product_bucket_totals": "product_id, time_of_day_bucket",
+    "dashboard_summary": "day DESC",
+    "hourly_totals": "hour",
+    "category_revenue": "day DESC, category",
+    "hot_products": "rank",
+    "product_stats": "total_revenue DESC",
+    "avg_purchases_by_bucket": "product_id, time_of_day_bucket",
+}
+
+
+def key(table: str) -> dg.AssetKey:
+    return dg.AssetKey([m.SCHEMA, table])
+
+
+def _dep(upstream: object) -> dg.AssetKey:
+    return upstream if isinstance(upstream, dg.AssetKey) else key(str(upstream))
+
+
+SPECS = [
+    dg.AssetSpec(
+        key(table),
+        group_name="metrics",
+        description=f"`{m.SCHEMA}.{table}`: {DESCRIPTIONS[table]}",
+        deps=[_dep(u) for u in _UPSTREAM[table]],
+        kinds={"postgres"},
+        metadata={
+            "table": f"{m.SCHEMA}.{table}",
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(name, kind) for name, kind in m.TABLES[table]]
+            ),
+        },
+    )
+    for table in m.METRIC_TABLES
+]
+
+
+def _read(conn, table: str, limit: int | None = None) -> pd.DataFrame:
+    query = f"SELECT * FROM {m.SCHEMA}.{table} ORDER BY {_PREVIEW_ORDER[table]}"  # noqa: S608
+    if limit:
+        query += f" LIMIT {int(limit)}"
+    with conn.cursor() as cur:
+        cur.execute(query)
+        return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+
+def _charts(frames: dict[str, pd.DataFrame]) -> dict[str, dict[str, dg.MetadataValue]]:
+    out: dict[str, dict[str, dg.MetadataValue]] = {}
+    hourly = frames["hourly_totals"]
+    if not hourly.empty:
+        out["hourly_totals"] = {
+            "revenue_by_hour": dg.MetadataValue.md(
+                charts.bar_chart(hourly["hour_of_day"], hourly["revenue"],
+                                 f"Revenue per hour, {hourly['hour'].iloc[0]:%Y-%m-%d} (UTC)",
+                                 "revenue")
+            )
+        }  # fmt: skip
+    cat = frames["category_revenue"]
+    if not cat.empty:
+        recent = cat[cat["day"] >= cat["day"].max() - pd.Timedelta(days=13)]
+        wide = recent.pivot(index="day", columns="category", values="revenue").sort_index()
+        out["category_revenue"] = {
+            "revenue_by_category": dg.MetadataValue.md(
+                charts.line_chart({c: wide[c] for c in wide.columns},
+                                  "Revenue per category, last 14 days", "revenue")
+            )
+        }  # fmt: skip
+    hot = frames["hot_products"]
+    if not hot.empty:
+        out["hot_products"] = {
+            "purchases_top": dg.MetadataValue.md(
+                charts.barh_chart(hot["product_id"] + " " + hot["product_name"], hot["purchases"],
+                                  f"Purchases on {hot['day'].iloc[0]}", "purchases")
+            )
+        }  # fmt: skip
+    return out
+
+
+def _headline(frames: dict[str, pd.DataFrame]) -> dict[str, object]:
+    """The latest day's numbers as plain metadata, so the UI plots them across runs."""
+    dash = frames["dashboard_summary"]
+    latest = dash[dash["is_latest"]]
+    if latest.empty:
+        return {}
+    row = latest.iloc[0]
+    out: dict[str, object] = {
+        "latest_day": str(row["day"]),
+        "revenue": float(row["revenue"]),
+        "items_sold": int(row["items_sold"]),
+        "conversion_rate": float(row["conversion_rate"] or 0.0),
+        "top_category": str(row["top_category"]),
+    }
+    if pd.notna(row["revenue_change_pct"]):
+        out["revenue_change_pct"] = round(float(row["revenue_change_pct"]), 2)
+    return out
+
+
+@dg.multi_asset(
+    name="analytics_metrics",
+    specs=SPECS,
+    partitions_def=hourly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=False,
+)
+def analytics_metrics(
+    context: dg.AssetExecutionContext, warehouse: PostgresResource
+) -> Iterator[dg.MaterializeResult]:
+    window = context.partition_time_window
+    with warehouse.connect() as conn:
+        if not quality.sales_exists(conn):
+            raise dg.Failure(description="public.sales does not exist: materialize `sales` first")
+        conn.rollback()
+        m.ensure_metric_tables(conn)
+        stats = m.refresh_metrics(conn, window.start, window.end)
+        counts = m.table_counts(conn)
+        frames = {
+            t: _read(conn, t, limit=None if t in m.APP_TABLES else charts.PREVIEW_ROWS)
+            for t in m.METRIC_TABLES
+        }
+        conn.rollback()
+    context.log.info(
+        f"metrics refreshed for {stats.window_start:%Y-%m-%d} .. {stats.window_end:%Y-%m-%d} "
+        f"({stats.sales_rows:,} sales rows) in {stats.duration_s * 1000:.0f} ms"
+    )
+    if stats.sales_rows == 0:
+        context.log.warning("no rows in `sales` for the days of this window")
+    extra = _charts(frames)
+    refresh = {
+        "refresh_ms": round(stats.duration_s * 1000, 1),
+        "days_refreshed": f"{stats.window_start:%Y-%m-%d} .. {stats.window_end:%Y-%m-%d} (excl.)",
+        "sales_rows_read": stats.sales_rows,
+    }
+    for table in m.METRIC_TABLES:
+        metadata: dict[str, object] = {
+            "dagster/row_count": counts[table],
+            "preview": dg.MetadataValue.md(charts.markdown_table(frames[table])),
+            **extra.get(table, {}),
+        }
+        if table in m.BASE_TABLES:
+            metadata.update(refresh)
+            if table in stats.rows:
+                metadata["rows_rewritten"] = stats.rows[table]
+        if table == "dashboard_summary":
+            metadata.update(_headline(frames))
+        yield dg.MaterializeResult(asset_key=key(table), metadata=metadata)

@@ -1,0 +1,102 @@
+"""Small pictures and tables for asset metadata: markdown that the Dagster UI renders inline.
+
+Pure (no Dagster): each function returns a markdown string; an asset wraps it in
+`dg.MetadataValue.md`. Charts are PNGs embedded as data URIs, so they need no file server.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+PREVIEW_ROWS = 10
+
+
+def _cell(value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
+    """The first rows as a markdown table (no dependency on tabulate)."""
+    head = df.head(rows)
+    lines = [
+        "| " + " | ".join(str(c) for c in head.columns) + " |",
+        "|" + "---|" * len(head.columns),
+        *("| " + " | ".join(_cell(v) for v in row) + " |" for row in head.itertuples(index=False)),
+    ]
+    if len(df) > rows:
+        lines.append(f"\n_{rows} of {len(df):,} rows_")
+    return "\n".join(lines)
+
+
+def _figure() -> tuple[Figure, object]:
+    fig = Figure(figsize=(6.4, 2.6), dpi=90, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _png_markdown(fig: Figure, title: str) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"![{title}](data:image/png;base64,{data})"
+
+
+def bar_chart(labels: Sequence[object], values: Sequence[float], title: str, ylabel: str) -> str:
+    """A vertical bar chart, e.g. revenue per hour."""
+    fig, ax = _figure()
+    ax.bar([_cell(x) for x in labels], values, color="#4C72B0")
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    if len(labels) > 8:
+        ax.tick_params(axis="x", labelrotation=60)
+    return _png_markdown(fig, title)
+
+
+def barh_chart(labels: Sequence[object], values: Sequence[float], title: str, xlabel: str) -> str:
+    """A horizontal bar chart, largest on top, e.g. the hot products."""
+    fig, ax = _figure()
+    ax.barh([_cell(x) for x in labels][::-1], list(values)[::-1], color="#DD8452")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    return _png_markdown(fig, title)
+
+
+def line_chart(series: Mapping[str, pd.Series], title: str, ylabel: str) -> str:
+    """One line per named series (index on the x axis), e.g. revenue per category per day."""
+    fig, ax = _figure()
+    for name, s in series.items():
+        ax.plot(list(s.index), list(s.values), marker="o", markersize=2, label=str(name))
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.tick_params(axis="x", labelrotation=30)
+    if series:
+        ax.legend(fontsize=7)
+    return _png_markdown(fig, title)
+
+
+def scatter_chart(
+    x: Sequence[float], y: Sequence[float], title: str, xlabel: str, ylabel: str
+) -> str:
+    fig, ax = _figure()
+    ax.scatter(x, y, s=4, alpha=0.5, color="#55A868")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    return _png_markdown(fig, title)
