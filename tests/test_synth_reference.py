@@ -52,7 +52,7 @@ class KeyedDraws:
     """The generator's documented scheme: SplitMix64 finaliser of (seed, product, hour, stream) keys."""
 
     MASK = 2**64 - 1
-    STREAMS = {"rating": 1, "popularity_cart": 2, "price": 3, "purchase": 4, "base_views": 5}
+    STREAMS = {"rating": 1, "demand": 2, "price": 3, "base_views": 5}
 
     def __init__(self, seed: int):
         self.seed_key = self.mix((seed % 2**64) ^ 0x9E3779B97F4A7C15)
@@ -65,13 +65,19 @@ class KeyedDraws:
         x = (x * 0x94D049BB133111EB) & cls.MASK
         return x ^ (x >> 31)
 
-    def __call__(self, stream: str, product_id: str, hour: int) -> tuple[float, float]:
+    def bits(self, stream: str, product_id: str, hour: int) -> int:
         pid = int.from_bytes(hashlib.blake2b(product_id.encode(), digest_size=8).digest(), "little")
         pkey = self.mix(pid ^ self.seed_key)
         hkey = self.mix(
             (((hour % 2**64) * 0x9E3779B97F4A7C15) & self.MASK) ^ self.mix(self.STREAMS[stream])
         )
-        bits = self.mix(hkey ^ pkey)
+        return self.mix(hkey ^ pkey)
+
+    def __call__(self, stream: str, product_id: str, hour: int) -> tuple[float, ...]:
+        """rating and price: two 32-bit fractions; demand: three 21-bit fractions."""
+        bits = self.bits(stream, product_id, hour)
+        if stream == "demand":
+            return tuple(((bits >> shift) & 0x1FFFFF) / 2**21 for shift in (43, 22, 1))
         return (bits >> 32) / 2**32, (bits & 0xFFFFFFFF) / 2**32
 
     def base_views(self, product_id: str) -> int:
@@ -87,8 +93,8 @@ class PythonDraws:
     def __init__(self, seed: int):
         self.rng = random.Random(seed)
 
-    def __call__(self, stream: str, product_id: str, hour: int) -> tuple[float, float]:
-        return self.rng.random(), self.rng.random()
+    def __call__(self, stream: str, product_id: str, hour: int) -> tuple[float, ...]:
+        return self.rng.random(), self.rng.random(), self.rng.random()
 
     def base_views(self, product_id: str) -> int:
         return self.rng.randint(8000, 12000)
@@ -111,15 +117,15 @@ def reference(products, start: datetime, hours: int, draws, popularity=None) -> 
         for hour in range(anchor, first + hours):
             if (hour - 96) % 168 == 0:
                 rating = round(min(5.0, max(2.0, p.base_rating)), 1)
-            gate, step = draws("rating", p.product_id, hour)
+            gate, step = draws("rating", p.product_id, hour)[:2]
             if gate < 0.1:
                 rating = round(min(5.0, max(2.0, rating + uniform(-0.2, 0.2, step))), 1)
             if hour < first:
                 continue
             rf = ((rating - 2) / 3) ** 0.9 * 1.8
-            u_pop, u_cart = draws("popularity_cart", p.product_id, hour)
+            u_pop, u_cart, u_buy = draws("demand", p.product_id, hour)[:3]
             pf = cp * rf * (uniform(0.95, 1.05, u_pop) * cp)
-            u1, u2 = draws("price", p.product_id, hour)
+            u1, u2 = draws("price", p.product_id, hour)[:2]
             if p.price_strategy == "aggressive":
                 price = uniform(b * 0.85, b * 1.05, u1)
             elif p.price_strategy == "moderate":
@@ -132,7 +138,6 @@ def reference(products, start: datetime, hours: int, draws, popularity=None) -> 
             views = max(100, int(base_views * pf * time_factor))
             cart_adds = max(1, int(views * uniform(0.045, 0.055, u_cart) * rf))
             demand = 1 / (1 + math.exp(2.0 * (price - b) / (0.1 * b)))
-            u_buy, _ = draws("purchase", p.product_id, hour)
             purchases = max(1, int(cart_adds * uniform(0.16, 0.19, u_buy) * demand))
             rows.append(
                 {

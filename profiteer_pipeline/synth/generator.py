@@ -89,6 +89,7 @@ def bucket_of_hour(hour: int) -> str:
 _BUCKET_OF_HOUR = np.array([BUCKETS.index(bucket_of_hour(h)) for h in range(24)], dtype=np.int8)
 _FACTOR_OF_HOUR = np.array([BUCKET_FACTORS[bucket_of_hour(h)] for h in range(24)])
 _BUCKET_NAMES = np.array(BUCKETS, dtype=object)
+_PRODUCT_TEXT = ("product_name", "product_image", "category", "price_strategy")
 
 #: rf by rating in tenths (index 20..50; below 20 unused), exactly as the per-row formula computes it.
 _RF_BY_TENTHS = np.array([((max(t, 20) / 10 - 2) / 3) ** 0.9 * 1.8 for t in range(51)])
@@ -100,10 +101,18 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _S30, _S27, _S31, _S32 = (np.uint64(n) for n in (30, 27, 31, 32))
 _LOW32 = np.uint64(0xFFFFFFFF)
+_LOW21 = np.uint64(0x1FFFFF)
+_HALF32 = np.uint64(2**31)
 _TO_UNIT = 2.0**-32
+#: The three 21-bit fields of a 64-bit draw, as right shifts (the lowest bit is unused).
+_FIELD21 = (np.uint64(43), np.uint64(22), np.uint64(1))
+#: u < 0.1 for u = high32 / 2**32  <=>  high32 < 429496730.
+_GATE32 = np.uint64(int(RATING_STEP_PROBABILITY * 2**32) + 1)
 
-#: One 64-bit draw (two 32-bit uniforms) per stream and (product, hour).
-STREAMS = {"rating": 1, "popularity_cart": 2, "price": 3, "purchase": 4, "base_views": 5}
+#: Stream ids: one 64-bit draw per stream and (product, hour).
+#: rating: gate (high 32 bits) and step (low 32); demand: three 21-bit uniforms (popularity noise,
+#: cart rate, purchase rate); price: two 32-bit uniforms; base_views: one per product.
+STREAMS = {"rating": 1, "demand": 2, "price": 3, "base_views": 5}
 
 #: Rows per vectorized chunk: small enough that the temporaries stay in cache and are reused.
 CHUNK_ROWS = 32_768
@@ -138,13 +147,25 @@ def _hour_keys(hours: np.ndarray, stream: int) -> np.ndarray:
     return mix64(x ^ mix64(np.array([stream], dtype=np.uint64)))
 
 
-def draws(pkeys: np.ndarray, hours: np.ndarray, stream: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two independent U[0, 1) arrays of shape (hours, products) for one stream.
+def keyed_bits(
+    pkeys: np.ndarray, hours: np.ndarray, stream: int, by_product: bool = False
+) -> np.ndarray:
+    """64 random bits per (hour, product): ``mix64(hour_key(hour, stream) ^ product_key)``.
 
-    Each element is a pure function of (product key, hour, stream): ``mix64(hour_key ^ pkey)``,
-    whose high and low 32 bits are the two uniforms (exact multiples of 2**-32).
+    A pure function of its key, never of a position in a stream. Shape (hours, products), or
+    (products, hours) with ``by_product``.
     """
-    bits = mix64(np.bitwise_xor(_hour_keys(hours, stream)[:, None], pkeys[None, :]))
+    hkeys = _hour_keys(hours, stream)
+    if by_product:
+        return mix64(np.bitwise_xor(pkeys[:, None], hkeys[None, :]))
+    return mix64(np.bitwise_xor(hkeys[:, None], pkeys[None, :]))
+
+
+def draws(
+    pkeys: np.ndarray, hours: np.ndarray, stream: int, by_product: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two U[0, 1) arrays from one stream: the high and low 32 bits (exact multiples of 2**-32)."""
+    bits = keyed_bits(pkeys, hours, stream, by_product)
     high = (bits >> _S32).astype(np.float64)
     high *= _TO_UNIT
     bits &= _LOW32
@@ -153,15 +174,23 @@ def draws(pkeys: np.ndarray, hours: np.ndarray, stream: int) -> tuple[np.ndarray
     return high, low
 
 
+def uniform21(bits: np.ndarray, field: int, low: float, high: float) -> np.ndarray:
+    """``low + (high - low) * u`` with u the ``field``-th 21-bit fraction of ``bits``.
+
+    Scaling by ``(high - low) * 2**-21`` in one multiply is exact: 2**-21 is a power of two.
+    """
+    raw = bits >> _FIELD21[field]
+    if field:
+        raw &= _LOW21
+    u = raw.astype(np.float64)
+    u *= (high - low) * 2.0**-21
+    u += low
+    return u
+
+
 def uniform(low: float | np.ndarray, high: float | np.ndarray, u: np.ndarray) -> np.ndarray:
     """``random.uniform(low, high)`` for a given U[0, 1) draw: ``low + (high - low) * u``."""
     return low + (high - low) * u
-
-
-def _uniform_inplace(low: float, high: float, u: np.ndarray) -> np.ndarray:
-    u *= high - low
-    u += low
-    return u
 
 
 # --- the walk ---------------------------------------------------------------------------------------
@@ -182,6 +211,24 @@ def _chunks(total: int, products: int) -> range:
     return range(0, total, max(1, CHUNK_ROWS // products))
 
 
+def rating_steps(pkeys: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """Each hour's rating change in tenths (int8, shape (hours, products)).
+
+    With 10% chance (high 32 bits < 0.1 * 2**32) a step U(-0.2, 0.2); after rounding to 0.1 that
+    is ``rint(4u - 2)`` tenths for u the low 32 bits / 2**32, computed here in integers.
+    """
+    bits = keyed_bits(pkeys, hours, STREAMS["rating"])
+    moves = (bits >> _S32) < _GATE32
+    bits &= _LOW32
+    bits <<= np.uint64(2)
+    bits += _HALF32
+    bits >>= _S32  # floor(4u + 1/2) in 0..4
+    step = bits.astype(np.int8)
+    step -= 2
+    step *= moves
+    return step
+
+
 def rating_tenths(
     pkeys: np.ndarray, start_tenths: np.ndarray, first: int, hours: int
 ) -> np.ndarray:
@@ -197,21 +244,20 @@ def rating_tenths(
     step = np.empty((span, n), dtype=np.int8)
     size = max(1, CHUNK_ROWS // n)
     for a in _chunks(span, n):
-        gate, u = draws(pkeys, np.arange(begin + a, begin + min(a + size, span)), STREAMS["rating"])
-        u = _uniform_inplace(-RATING_STEP, RATING_STEP, u)
-        u *= 10
-        np.rint(u, out=u)
-        u[gate >= RATING_STEP_PROBABILITY] = 0
-        step[a : a + len(u)] = u
-    step = step.reshape(epochs, RATING_EPOCH_HOURS, n)
+        b = min(a + size, span)
+        step[a:b] = rating_steps(pkeys, np.arange(begin + a, begin + b, dtype=np.int64))
+    # Walk all epochs at once: offset-major layout, so each of the 168 steps is one contiguous slab.
+    step = np.ascontiguousarray(step.reshape(epochs, RATING_EPOCH_HOURS, n).transpose(1, 0, 2))
     walk = np.empty_like(step)
-    current = np.repeat(start_tenths.astype(np.int8)[None, :], epochs, axis=0)
+    previous = np.broadcast_to(start_tenths.astype(np.int8), (epochs, n))
     for offset in range(RATING_EPOCH_HOURS):  # bounded: 168 vector steps, whatever the calendar
-        current += step[:, offset, :]
-        np.clip(current, 20, 50, out=current)
-        walk[:, offset, :] = current
+        here = walk[offset]
+        np.add(previous, step[offset], out=here)
+        np.maximum(here, 20, out=here)
+        np.minimum(here, 50, out=here)
+        previous = here
     skip = first - begin
-    return walk.reshape(span, n)[skip : skip + hours]
+    return walk.transpose(1, 0, 2).reshape(span, n)[skip : skip + hours]
 
 
 # --- generation -------------------------------------------------------------------------------------
@@ -278,13 +324,14 @@ class _Catalog:
         self.cp = np.array([req.popularity(p.category) for p in ps])
         tenths = [round(round(min(RATING_MAX, max(RATING_MIN, p.base_rating)), 1) * 10) for p in ps]
         self.start_tenths = np.array(tenths, dtype=np.int8)
-        u, _ = draws(self.pkeys, np.zeros(1, dtype=np.int64), STREAMS["base_views"])
+        u, _ = draws(self.pkeys, np.zeros(1, dtype=np.int64), STREAMS["base_views"])  # no hour
         lo, hi = BASE_VIEWS_RANGE
         self.base_views = lo + np.floor(u[0] * (hi - lo + 1))
         strategy = np.array([p.price_strategy for p in ps])
         bounds = np.array([STRATEGY_BOUNDS.get(s, (1.0, 1.0)) for s in strategy]).reshape(-1, 2)
         self.price_low = self.base * bounds[:, 0]
         self.price_high = self.base * bounds[:, 1]
+        self.price_span = self.price_high - self.price_low
         self.moderate = np.flatnonzero(strategy == "moderate")
         self.sensitivity = PRICE_SENSITIVITY * self.base
 
@@ -297,94 +344,125 @@ def _generate(
     hour = np.arange(first, first + hours, dtype=np.int64)
     tenths = rating_tenths(cat.pkeys, cat.start_tenths, first, hours)
 
-    shape = (hours, n)
-    rating = np.empty(shape)
-    popularity = np.empty(shape)
-    price = np.empty(shape)
-    views = np.empty(shape, dtype=np.int64)
-    cart_adds = np.empty(shape, dtype=np.int64)
-    purchases = np.empty(shape, dtype=np.int64)
+    # Few, large output buffers (one numeric, one object) rather than one per column: fewer page
+    # faults (numpy asks for huge pages from 4 MiB) and the allocator keeps them for the next call.
+    rows = hours * n
+    numeric = np.empty((9, rows))
+    texts = np.empty((6, rows), dtype=object)
+    grid = (hours, n)
+    popularity_col, base_col, price, popularity, rating = (
+        numeric[i].reshape(grid) for i in range(5)
+    )
+    views, cart_adds, purchases, stamps = (
+        numeric[i].view(np.int64).reshape(grid) for i in range(5, 9)
+    )
+
     size = max(1, CHUNK_ROWS // n)
     for a in _chunks(hours, n):
-        b = min(a + size, hours)
-        part = slice(a, b)
-        rating[part], popularity[part], price[part], v, c, pu = _rows(cat, hour[part], tenths[part])
-        views[part], cart_adds[part], purchases[part] = v, c, pu
+        part = slice(a, min(a + size, hours))
+        _rows(
+            cat,
+            hour[part],
+            tenths[part],
+            rating[part],
+            popularity[part],
+            price[part],
+            views[part],
+            cart_adds[part],
+            purchases[part],
+        )
 
-    def per_product(values: Sequence[Any], dtype: Any = object) -> np.ndarray:
-        out = np.empty(shape, dtype=dtype)
-        out[:] = np.asarray(values, dtype=dtype)
-        return out.ravel()
+    popularity_col[:] = cat.cp
+    base_col[:] = cat.base
+    stamps[:] = (hour * 3_600_000_000_000)[:, None]
+    fixed = [cat.ids, *([getattr(p, f) for p in cat.products] for f in _PRODUCT_TEXT)]
+    for row, values in zip(texts[:5], fixed, strict=True):
+        row.reshape(grid)[:] = np.array(values, dtype=object)
+    texts[5].reshape(grid)[:] = _BUCKET_NAMES[_BUCKET_OF_HOUR[hour % 24]][:, None]
 
-    stamps = np.repeat((hour * 3600 * 10**9).view("M8[ns]"), n)
     columns = {
-        "timestamp": pd.DatetimeIndex(stamps).tz_localize("UTC"),
-        "product_id": per_product(cat.ids),
-        "product_name": per_product([p.product_name for p in cat.products]),
-        "product_image": per_product([p.product_image for p in cat.products]),
-        "category": per_product([p.category for p in cat.products]),
-        "price_strategy": per_product([p.price_strategy for p in cat.products]),
-        "category_popularity": per_product(cat.cp, np.float64),
-        "base_price": per_product(cat.base, np.float64),
-        "current_price": price.ravel(),
-        "popularity_factor": popularity.ravel(),
-        "rating": rating.ravel(),
-        "time_of_day_bucket": np.repeat(_BUCKET_NAMES[_BUCKET_OF_HOUR[hour % 24]], n),
-        "views": views.ravel(),
-        "cart_adds": cart_adds.ravel(),
-        "purchases": purchases.ravel(),
+        "timestamp": pd.DatetimeIndex(stamps.reshape(-1).view("M8[ns]"), copy=False).tz_localize(
+            "UTC"
+        ),
+        "product_id": texts[0],
+        "product_name": texts[1],
+        "product_image": texts[2],
+        "category": texts[3],
+        "price_strategy": texts[4],
+        "category_popularity": numeric[0],
+        "base_price": numeric[1],
+        "current_price": numeric[2],
+        "popularity_factor": numeric[3],
+        "rating": numeric[4],
+        "time_of_day_bucket": texts[5],
+        "views": numeric[5].view(np.int64),
+        "cart_adds": numeric[6].view(np.int64),
+        "purchases": numeric[7].view(np.int64),
     }
     assert list(columns) == list(RECORD_FIELDS)
     return pd.DataFrame(columns, copy=False)
 
 
-def _rows(cat: _Catalog, hour: np.ndarray, tenths: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The spec's formulas for a chunk of hours x all products (arrays of shape (hours, products))."""
-    rating = tenths / 10
+def _rows(
+    cat: _Catalog,
+    hour: np.ndarray,
+    tenths: np.ndarray,
+    rating: np.ndarray,
+    popularity: np.ndarray,
+    price: np.ndarray,
+    views_out: np.ndarray,
+    cart_out: np.ndarray,
+    purchases_out: np.ndarray,
+) -> None:
+    """The spec's formulas for a chunk of hours x all products, written into the output slices."""
+    np.divide(tenths, 10, out=rating)
     rf = _RF_BY_TENTHS.take(tenths)
 
-    noise, u_cart = draws(cat.pkeys, hour, STREAMS["popularity_cart"])
-    noise = _uniform_inplace(*POPULARITY_NOISE, noise)
+    bits = keyed_bits(cat.pkeys, hour, STREAMS["demand"])
+    noise = uniform21(bits, 0, *POPULARITY_NOISE)
     noise *= cat.cp
     pop = cat.cp * rf
     pop *= noise  # cp * rf * (U * cp): cp enters twice, as in the original
-    views = cat.base_views * pop
+    np.round(pop, 2, out=popularity)
+    views = np.multiply(cat.base_views, pop, out=noise)
     views *= _FACTOR_OF_HOUR[hour % 24][:, None]
     np.floor(views, out=views)
     np.maximum(views, VIEWS_FLOOR, out=views)
-    cart = _uniform_inplace(*CART_RATE, u_cart)
+    views_out[...] = views
+    cart = uniform21(bits, 1, *CART_RATE)
     cart *= views
     cart *= rf
     np.floor(cart, out=cart)
     np.maximum(cart, CART_FLOOR, out=cart)
+    cart_out[...] = cart
 
-    price = _prices(cat, hour)
-    np.clip(price, cat.low, cat.high, out=price)
-    price = np.round(price, 2)
-    demand = price - cat.base
+    raw = _prices(cat, hour)
+    np.maximum(raw, cat.low[:, None], out=raw)
+    np.minimum(raw, cat.high[:, None], out=raw)
+    np.round(raw.T, 2, out=price)
+    demand = np.subtract(price, cat.base, out=noise)
     demand *= DEMAND_STEEPNESS
     demand /= cat.sensitivity
     np.exp(demand, out=demand)
     demand += 1.0
     np.divide(1.0, demand, out=demand)
-    buy, _ = draws(cat.pkeys, hour, STREAMS["purchase"])
-    buy = _uniform_inplace(*PURCHASE_RATE, buy)
-    buy = np.multiply(cart, buy, out=buy)
+    buy = uniform21(bits, 2, *PURCHASE_RATE)
+    buy *= cart
     buy *= demand
     np.floor(buy, out=buy)
     np.maximum(buy, PURCHASE_FLOOR, out=buy)
-    return rating, np.round(pop, 2), price, views, cart, buy
+    purchases_out[...] = buy
 
 
 def _prices(cat: _Catalog, hour: np.ndarray) -> np.ndarray:
-    """Unclamped prices, shape (hours, products), each product by its strategy."""
-    u1, u2 = draws(cat.pkeys, hour, STREAMS["price"])
-    price = cat.price_low + (cat.price_high - cat.price_low) * u1
+    """Unclamped prices by strategy, laid out (products, hours) so a strategy's rows are contiguous."""
+    u1, u2 = draws(cat.pkeys, hour, STREAMS["price"], by_product=True)
+    price = cat.price_low[:, None] + cat.price_span[:, None] * u1
     if cat.moderate.size:
         m = cat.moderate
         # Box-Muller: N(base, 0.05 base) from the same two uniforms (1 - u1 is in (0, 1]).
-        z = np.sqrt(-2.0 * np.log1p(-u1[:, m])) * np.cos(2.0 * np.pi * u2[:, m])
-        price[:, m] = cat.base[m] + (MODERATE_SIGMA * cat.base[m]) * z
+        z = np.sqrt(-2.0 * np.log1p(-u1[m])) * np.cos(2.0 * np.pi * u2[m])
+        price[m] = cat.base[m, None] + (MODERATE_SIGMA * cat.base[m, None]) * z
     return price
 
 
