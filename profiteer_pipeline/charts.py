@@ -11,6 +11,7 @@ import io
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
+import matplotlib.dates as mdates
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -43,7 +44,7 @@ def markdown_table(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
 
 
 def _figure() -> tuple[Figure, object]:
-    fig = Figure(figsize=(6.4, 2.6), dpi=90, layout="constrained")
+    fig = Figure(figsize=(6.4, 2.6), dpi=80, layout="constrained")
     return fig, fig.add_subplot()
 
 
@@ -85,6 +86,9 @@ def line_chart(series: Mapping[str, pd.Series], title: str, ylabel: str) -> str:
     ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)
     ax.tick_params(axis="x", labelrotation=30)
+    if any(isinstance(s.index[0], date) for s in series.values() if len(s)):
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=10))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
     if series:
         ax.legend(fontsize=7)
     return _png_markdown(fig, title)
