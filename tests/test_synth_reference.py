@@ -74,7 +74,12 @@ class KeyedDraws:
         return self.mix(hkey ^ pkey)
 
     def __call__(self, stream: str, product_id: str, hour: int) -> tuple[float, ...]:
-        """rating and price: two 32-bit fractions; demand: three 21-bit fractions."""
+        """price: two 32-bit fractions; demand: three 21-bit fractions; rating: one 32-bit
+        fraction u per hour (two hours per draw) giving the gate u and the step's uniform u / 0.1."""
+        if stream == "rating":
+            bits = self.bits(stream, product_id, hour // 2)
+            u = ((bits >> 32) if hour % 2 == 0 else (bits & 0xFFFFFFFF)) / 2**32
+            return u, u / 0.1
         bits = self.bits(stream, product_id, hour)
         if stream == "demand":
             return tuple(((bits >> shift) & 0x1FFFFF) / 2**21 for shift in (43, 22, 1))

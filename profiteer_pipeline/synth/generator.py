@@ -102,16 +102,14 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _S30, _S27, _S31, _S32 = (np.uint64(n) for n in (30, 27, 31, 32))
 _LOW32 = np.uint64(0xFFFFFFFF)
 _LOW21 = np.uint64(0x1FFFFF)
-_HALF32 = np.uint64(2**31)
 _TO_UNIT = 2.0**-32
 #: The three 21-bit fields of a 64-bit draw, as right shifts (the lowest bit is unused).
 _FIELD21 = (np.uint64(43), np.uint64(22), np.uint64(1))
-#: u < 0.1 for u = high32 / 2**32  <=>  high32 < 429496730.
-_GATE32 = np.uint64(int(RATING_STEP_PROBABILITY * 2**32) + 1)
 
 #: Stream ids: one 64-bit draw per stream and (product, hour).
-#: rating: gate (high 32 bits) and step (low 32); demand: three 21-bit uniforms (popularity noise,
-#: cart rate, purchase rate); price: two 32-bit uniforms; base_views: one per product.
+#: rating: one 32-bit draw per hour (two hours per draw); demand: three 21-bit uniforms
+#: (popularity noise, cart rate, purchase rate); price: two 32-bit uniforms; base_views: one per
+#: product.
 STREAMS = {"rating": 1, "demand": 2, "price": 3, "base_views": 5}
 
 #: Rows per vectorized chunk: small enough that the temporaries stay in cache and are reused.
@@ -211,21 +209,58 @@ def _chunks(total: int, products: int) -> range:
     return range(0, total, max(1, CHUNK_ROWS // products))
 
 
-def rating_steps(pkeys: np.ndarray, hours: np.ndarray) -> np.ndarray:
-    """Each hour's rating change in tenths (int8, shape (hours, products)).
+def _rating_step_of(field: int) -> int:
+    """The rating change, in tenths, for one hour's 32-bit draw ``field`` (the spec, literally).
 
-    With 10% chance (high 32 bits < 0.1 * 2**32) a step U(-0.2, 0.2); after rounding to 0.1 that
-    is ``rint(4u - 2)`` tenths for u the low 32 bits / 2**32, computed here in integers.
+    ``u = field / 2**32``: with probability 0.1 (u < 0.1) a step ``d = U(-0.2, 0.2)`` drawn from
+    the same u (u / 0.1 is uniform on [0, 1) given u < 0.1); the rating moves by ``rint(10 d)``
+    tenths (rounding to 0.1 and clamping to [2, 5] commute, as 2 and 5 are on the grid).
     """
-    bits = keyed_bits(pkeys, hours, STREAMS["rating"])
-    moves = (bits >> _S32) < _GATE32
-    bits &= _LOW32
-    bits <<= np.uint64(2)
-    bits += _HALF32
-    bits >>= _S32  # floor(4u + 1/2) in 0..4
-    step = bits.astype(np.int8)
+    u = field * 2.0**-32
+    if not u < RATING_STEP_PROBABILITY:
+        return 0
+    return round(uniform(-RATING_STEP, RATING_STEP, u / RATING_STEP_PROBABILITY) * 10)
+
+
+def _rating_thresholds() -> np.ndarray:
+    """The smallest 32-bit draws giving steps of at least -1, 0, +1, +2 tenths, and the gate.
+
+    ``_rating_step_of`` is monotone below the gate (every float operation in it is), so four
+    comparisons against these thresholds reproduce it exactly for every draw.
+    """
+    gate = next(f for f in range(429_496_720, 429_496_740) if not f * 2.0**-32 < 0.1)
+    thresholds = []
+    for k in (-1, 0, 1, 2):
+        low, high = 0, gate
+        while low < high:
+            mid = (low + high) // 2
+            low, high = (low, mid) if _rating_step_of(mid) >= k else (mid + 1, high)
+        thresholds.append(low)
+    return np.array([*thresholds, gate], dtype=np.uint32)
+
+
+_RATING_THRESHOLDS = _rating_thresholds()
+
+
+def rating_steps(pkeys: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """Each hour's rating change in tenths (int8, shape (hours, products)); ``hours`` start even.
+
+    One 64-bit draw per product and pair of hours (2j, 2j+1): the high 32 bits are hour 2j's,
+    the low 32 bits hour 2j+1's. ``_rating_step_of`` maps a draw to its step.
+    """
+    assert hours[0] % 2 == 0 and len(hours) % 2 == 0
+    bits = keyed_bits(pkeys, hours[::2] // 2, STREAMS["rating"])
+    field = np.empty((len(bits), 2, len(pkeys)), dtype=np.uint32)
+    field[:, 0] = bits >> _S32
+    field[:, 1] = bits  # the low 32 bits (casting keeps them)
+    field = field.reshape(len(hours), len(pkeys))
+    t_minus1, t_zero, t_plus1, t_plus2, gate = _RATING_THRESHOLDS
+    step = (field >= t_minus1).view(np.int8)
+    step = step + (field >= t_zero).view(np.int8)
+    step += (field >= t_plus1).view(np.int8)
+    step += (field >= t_plus2).view(np.int8)
     step -= 2
-    step *= moves
+    step *= field < gate
     return step
 
 
@@ -242,8 +277,8 @@ def rating_tenths(
     span = epochs * RATING_EPOCH_HOURS
     n = len(pkeys)
     step = np.empty((span, n), dtype=np.int8)
-    size = max(1, CHUNK_ROWS // n)
-    for a in _chunks(span, n):
+    size = max(2, CHUNK_ROWS // n // 2 * 2)  # even: hours come in pairs per draw
+    for a in range(0, span, size):
         b = min(a + size, span)
         step[a:b] = rating_steps(pkeys, np.arange(begin + a, begin + b, dtype=np.int64))
     # Walk all epochs at once: offset-major layout, so each of the 168 steps is one contiguous slab.
