@@ -102,7 +102,7 @@ def test_range_run_writes_every_table_with_metadata(dsn):
     log = query(dsn, "SELECT mode, window_start, window_end, sales_rows FROM analytics.refresh_log")
     assert log == [
         (
-            "incremental",
+            "full",  # the first refresh reads all of `sales`
             datetime(2026, 5, 1, tzinfo=UTC),
             datetime(2026, 5, 3, tzinfo=UTC),
             450,
@@ -117,6 +117,7 @@ def test_range_run_writes_every_table_with_metadata(dsn):
     )
     assert result.success
     assert materializations(result)[key("daily_product_sales")]["sales_rows_read"].value == 7 * 15
+    assert query(dsn, "SELECT mode FROM analytics.refresh_log ORDER BY id")[-1] == ("incremental",)
     assert query(dsn, "SELECT count(*) FROM analytics.hourly_totals")[0][0] == 7
     before = {t: query(dsn, f"SELECT * FROM analytics.{t} ORDER BY 1, 2") for t in m.BASE_TABLES}  # noqa: S608
     conn = psycopg2.connect(dsn)
@@ -124,6 +125,33 @@ def test_range_run_writes_every_table_with_metadata(dsn):
     conn.close()
     after = {t: query(dsn, f"SELECT * FROM analytics.{t} ORDER BY 1, 2") for t in m.BASE_TABLES}  # noqa: S608
     assert before == after
+
+
+def test_first_refresh_and_a_changed_layout_read_all_history(dsn):
+    reset(dsn)
+    dg.materialize(
+        [sales_asset()],
+        resources=resources(DB),
+        tags=range_tags("2026-05-01-00:00", "2026-05-02-23:00"),
+    )
+    run = lambda: dg.materialize(  # noqa: E731
+        [analytics_metrics], resources=resources(DB), partition_key="2026-05-02-23:00"
+    )
+    run()
+    days = "SELECT count(DISTINCT day) FROM analytics.daily_product_sales"
+    assert query(dsn, days) == [(2,)]  # the first refresh read both days, not just the window's
+    assert query(dsn, "SELECT count(*) FROM analytics.category_revenue") == [(6,)]
+
+    # an older layout of a table (a column missing) is recreated and everything rebuilt
+    query(dsn, "ALTER TABLE analytics.daily_product_sales DROP COLUMN max_price; SELECT 1")
+    run()
+    assert query(dsn, days) == [(2,)]
+    assert query(dsn, "SELECT mode FROM analytics.refresh_log ORDER BY id") == [
+        ("full",),
+        ("full",),
+    ]
+    run()
+    assert query(dsn, "SELECT mode FROM analytics.refresh_log ORDER BY id")[-1] == ("incremental",)
 
 
 def test_metrics_without_sales_fail_clearly(dsn):

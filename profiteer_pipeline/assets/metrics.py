@@ -2,8 +2,9 @@
 
 One step refreshes them all in one transaction (`warehouse.metrics.refresh_metrics`): a run for
 an hour, or for a range of hours (single-run backfill), re-aggregates only the UTC days it
-touches, then rebuilds the small tables the app reads. The column sets are documented in
-`profiteer_pipeline.warehouse.metrics`.
+touches, then rebuilds the small tables the app reads. The first refresh, or one after a table
+layout changed, reads all of `sales`; so does run config `{"full_rebuild": true}` (op
+`analytics_metrics`). The column sets are documented in `profiteer_pipeline.warehouse.metrics`.
 """
 
 from collections.abc import Iterator
@@ -149,6 +150,12 @@ def _headline(frames: dict[str, pd.DataFrame]) -> dict[str, object]:
     return out
 
 
+class MetricsConfig(dg.Config):
+    """`full_rebuild`: re-aggregate all of `sales` instead of the days of the run's window."""
+
+    full_rebuild: bool = False
+
+
 @dg.multi_asset(
     name="analytics_metrics",
     specs=SPECS,
@@ -157,15 +164,22 @@ def _headline(frames: dict[str, pd.DataFrame]) -> dict[str, object]:
     can_subset=False,
 )
 def analytics_metrics(
-    context: dg.AssetExecutionContext, warehouse: PostgresResource
+    context: dg.AssetExecutionContext, config: MetricsConfig, warehouse: PostgresResource
 ) -> Iterator[dg.MaterializeResult]:
     window = context.partition_time_window
     with warehouse.connect() as conn:
         if not quality.sales_exists(conn):
             raise dg.Failure(description="public.sales does not exist: materialize `sales` first")
         conn.rollback()
-        m.ensure_metric_tables(conn)
-        stats = m.refresh_metrics(conn, window.start, window.end)
+        recreated = m.ensure_metric_tables(conn)
+        if recreated:
+            context.log.warning("metric tables had an older layout: recreated them")
+        # the first refresh (or after a layout change) reads all of `sales`, so that metrics
+        # added to a warehouse that already holds history start complete
+        if config.full_rebuild or recreated or m.never_refreshed(conn):
+            stats = m.refresh_metrics(conn)
+        else:
+            stats = m.refresh_metrics(conn, window.start, window.end)
         counts = m.table_counts(conn)
         frames = {
             t: _read(conn, t, limit=None if t in m.APP_TABLES else charts.PREVIEW_ROWS)

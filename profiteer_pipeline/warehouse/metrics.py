@@ -500,12 +500,35 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, dtime(0), tzinfo=UTC)
 
 
-def ensure_metric_tables(conn: PgConnection) -> None:
-    """Create the schema and tables if missing (idempotent; serialized against other creators)."""
+def ensure_metric_tables(conn: PgConnection) -> bool:
+    """Create the schema and tables if missing (idempotent; serialized against other creators).
+
+    A table whose columns differ from `TABLES` (an older version of this module) is dropped and
+    created anew; the return value says so, and the caller must then rebuild in full.
+    """
     with conn:
         lock_key(conn, SCHEMA, "ddl")
         with conn.cursor() as cur:
+            cur.execute(
+                "SELECT table_name, array_agg(column_name::text ORDER BY ordinal_position)"
+                " FROM information_schema.columns WHERE table_schema = %s GROUP BY table_name",
+                (SCHEMA,),
+            )
+            existing = dict(cur.fetchall())
+            stale = [t for t in TABLES if t in existing and existing[t] != columns(t)]
+            for table in stale:
+                cur.execute(f"DROP TABLE {SCHEMA}.{table}")
             cur.execute(METRICS_DDL)
+    return bool(stale)
+
+
+def never_refreshed(conn: PgConnection) -> bool:
+    """True until the first refresh has committed (its row in `refresh_log`)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT NOT EXISTS (SELECT 1 FROM analytics.refresh_log)")
+        out = bool(cur.fetchone()[0])
+    conn.rollback()
+    return out
 
 
 def refresh_metrics(
