@@ -1,15 +1,18 @@
 """The simulated shop: the original ProfiteerIO generator's formulas, vectorized and deterministic.
 
 Every random number is a pure function of its key (counter-based randomness), never of a stream
-position: a keyed 64-bit hash (SplitMix64's finaliser) of ``(seed, product_id, hour, stream)``
-gives two 32-bit uniforms. So the rows of one hour are the same whether that hour is generated
-alone, inside a longer request, in any order, or with other products in the catalog, and nothing
-is read from earlier partitions.
+position: a keyed 64-bit hash (SplitMix64's finaliser) of ``(seed, product_id, hour, stream)``.
+Per (product, hour): the ``demand`` draw gives three 21-bit uniforms (popularity noise, cart rate,
+purchase rate), the ``price`` draw two 32-bit uniforms, and the ``rating`` draw one 32-bit uniform
+per hour (one draw covers two hours); ``base_views`` is one draw per (seed, product). So the rows
+of an hour are the same whether it is generated alone, inside a longer request, in any order, or
+beside other products, and nothing is read from earlier partitions.
 
 Per product and hour (SEED-GENERATOR.md), with ``h`` the hour and ``cp`` the category popularity:
 
 1. rating: a walk from ``base_rating`` (clamped to [2, 5], rounded to 0.1); each hour a 10% chance
-   of a U(-0.2, 0.2) step, then clamp and round. The hour's row shows the rating after its step.
+   (u < 0.1) of a U(-0.2, 0.2) step (drawn from u / 0.1, uniform given the gate), then clamp and
+   round. The hour's row shows the rating after its step.
 2. ``rf = ((rating - 2) / 3) ** 0.9 * 1.8``
 3. ``popularity_factor = cp * rf * (U(0.95, 1.05) * cp)``. **cp enters twice**: that is the
    original code's behaviour and we keep it (so Laptops get 1.21x, Consoles 0.81x). The column is
@@ -29,7 +32,14 @@ walk from its week's anchor, at most 168 steps, computed for all products and we
 loop over the 168 offsets of the week, vectorized over everything else). The walk runs on integer
 tenths: clamping to [2, 5] and rounding to 0.1 commute because 2 and 5 are on the 0.1 grid, so
 ``round(clamp(r + U(-0.2, 0.2)), 1)`` is ``clamp(r + rint(10 U))/10`` exactly, except on ties of
-probability zero.
+probability zero. A consequence to know: ratings (and so views) jump back to ``base_rating`` at
+each Monday 00:00 UTC; within a week they wander as in the original.
+
+**Speed.** Work is done in chunks of ``CHUNK_ROWS`` rows so temporaries stay in cache, written into
+a few large output buffers; about 10-15 million rows/s of CPU here, against ~0.2 million for the
+original per-row loop (``benchmarks/bench_synth.py``). Uniform draws are scaled with the 2**-k
+factor folded into one multiply, which is exact (a power of two), so the vectorized rows equal a
+per-row evaluation of the formulas (``tests/test_synth_reference.py`` checks it row by row).
 """
 
 from __future__ import annotations
@@ -366,7 +376,7 @@ class _Catalog:
         bounds = np.array([STRATEGY_BOUNDS.get(s, (1.0, 1.0)) for s in strategy]).reshape(-1, 2)
         self.price_low = self.base * bounds[:, 0]
         self.price_high = self.base * bounds[:, 1]
-        self.price_span = self.price_high - self.price_low
+        self.price_scale = (self.price_high - self.price_low) * _TO_UNIT
         self.moderate = np.flatnonzero(strategy == "moderate")
         self.sensitivity = PRICE_SENSITIVITY * self.base
 
@@ -490,13 +500,22 @@ def _rows(
 
 
 def _prices(cat: _Catalog, hour: np.ndarray) -> np.ndarray:
-    """Unclamped prices by strategy, laid out (products, hours) so a strategy's rows are contiguous."""
-    u1, u2 = draws(cat.pkeys, hour, STREAMS["price"], by_product=True)
-    price = cat.price_low[:, None] + cat.price_span[:, None] * u1
+    """Unclamped prices by strategy, laid out (products, hours) so a strategy's rows are contiguous.
+
+    u1 is the high 32 bits of the price draw, u2 (moderate only) the low 32 bits.
+    """
+    bits = keyed_bits(cat.pkeys, hour, STREAMS["price"], by_product=True)
+    high = (bits >> _S32).astype(np.float64)
+    # low + (high - low) * u1, with u1's 2**-32 folded into the span (exact: a power of two).
+    price = high * cat.price_scale[:, None]
+    price += cat.price_low[:, None]
     if cat.moderate.size:
         m = cat.moderate
+        u1 = high[m] * _TO_UNIT
+        u2 = (bits[m] & _LOW32).astype(np.float64)
+        u2 *= 2.0 * np.pi * _TO_UNIT
         # Box-Muller: N(base, 0.05 base) from the same two uniforms (1 - u1 is in (0, 1]).
-        z = np.sqrt(-2.0 * np.log1p(-u1[m])) * np.cos(2.0 * np.pi * u2[m])
+        z = np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(u2)
         price[m] = cat.base[m, None] + (MODERATE_SIGMA * cat.base[m, None]) * z
     return price
 

@@ -35,7 +35,9 @@ MAX_HOURS = 87_600
 MAX_ROWS = 2_000_000
 
 #: Category popularity of the original code (its README's "0 to 1" range was wrong).
-#: Categories absent from the table get ``UNKNOWN_CATEGORY_POPULARITY``.
+#: Categories absent from the table get ``UNKNOWN_CATEGORY_POPULARITY``. Note that the generator,
+#: like the original, multiplies by it twice (popularity_factor = cp * rf * (U * cp)): see
+#: ``generator.py``.
 DEFAULT_CATEGORY_POPULARITY: dict[str, float] = {
     "Laptops": 1.1,
     "Pre-Built PC": 1.0,
