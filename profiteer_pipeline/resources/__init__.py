@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from profiteer_pipeline.resources.airbyte import build_airbyte
 from profiteer_pipeline.resources.catalog import CatalogResource
 from profiteer_pipeline.resources.postgres import PostgresResource
 
@@ -14,4 +15,6 @@ def build_resources() -> dict[str, object]:
         "catalog": CatalogResource(),
         "warehouse": PostgresResource(database=dg.EnvVar("PROFITEER_WAREHOUSE_DB")),
         "shop_store": PostgresResource(database=dg.EnvVar("PROFITEER_SHOP_DB")),
+        # embedded PyAirbyte, or an Airbyte server when AIRBYTE_REST_API_BASE_URL etc. are set
+        "airbyte": build_airbyte(PostgresResource(database=dg.EnvVar("PROFITEER_WAREHOUSE_DB"))),
     }

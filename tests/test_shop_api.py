@@ -1,0 +1,176 @@
+"""The shop API, served for real by uvicorn over the embedded PostgreSQL shop store.
+
+Auth (401/403, never open without a configured key), parameter validation (422 with the reason,
+never 500), keyset paging (every row once, in order, across pages), the OpenAPI document, and a
+hypothesis fuzz of the query parameters against the live server. (schemathesis cannot generate
+data here: hypothesis-jsonschema 0.23.1 breaks on hypothesis 6.170's internals.)
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import psycopg2
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
+
+from profiteer_pipeline.resources.catalog import CatalogResource
+from profiteer_pipeline.shop import store
+from profiteer_pipeline.shop.api import API_KEY_ENV, MAX_LIMIT, SalesPage
+from profiteer_pipeline.synth import generate_window
+from profiteer_pipeline.synth.fields import RECORD_FIELDS
+
+pytest_plugins = ["ingest_fixtures"]
+
+START = datetime(2026, 4, 1, tzinfo=UTC)
+END = START + timedelta(hours=3)
+SALES = "/api/v1/sales"
+
+
+@pytest.fixture(scope="module")
+def stored(settings) -> list[dict]:
+    """Three hours of the default catalog in the shop store, as the API should serve them."""
+    catalog = CatalogResource()
+    frame = generate_window(catalog.products(), START, END, seed=catalog.seed)
+    conn = psycopg2.connect(settings.shop.dsn())
+    try:
+        store.ensure_store(conn)
+        store.write_window(conn, frame, START, END)
+    finally:
+        conn.close()
+    records = frame.to_dict("records")
+    for record in records:
+        record["timestamp"] = record["timestamp"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    return records
+
+
+@pytest.fixture
+def client(shop_api, api_key):
+    with httpx.Client(base_url=shop_api, headers={"X-API-Key": api_key}, timeout=10) as c:
+        yield c
+
+
+def window(**extra) -> dict:
+    return {"start": START.isoformat(), "end": END.isoformat(), **extra}
+
+
+def test_health_needs_no_key(shop_api):
+    response = httpx.get(f"{shop_api}/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_missing_key_is_401_and_wrong_key_is_403(shop_api, stored):
+    missing = httpx.get(f"{shop_api}{SALES}", params=window())
+    assert missing.status_code == 401
+    assert "X-API-Key" in missing.json()["detail"]
+    wrong = httpx.get(f"{shop_api}{SALES}", params=window(), headers={"X-API-Key": "nope"})
+    assert wrong.status_code == 403
+    assert "records" not in missing.text and "records" not in wrong.text
+
+
+def test_no_configured_key_serves_nothing(client, stored, monkeypatch):
+    monkeypatch.delenv(API_KEY_ENV)
+    response = client.get(SALES, params=window())
+    assert response.status_code == 503
+    assert API_KEY_ENV in response.json()["detail"]
+    assert "records" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "reason"),
+    [
+        ({"start": "yesterday"}, "start", "datetime"),
+        ({"end": "2026-13-01T00:00:00Z"}, "end", "month"),
+        ({"limit": 0}, "limit", "greater than or equal to 1"),
+        ({"limit": MAX_LIMIT + 1}, "limit", f"less than or equal to {MAX_LIMIT}"),
+        ({"limit": "ten"}, "limit", "integer"),
+        ({"cursor": "not-a-cursor"}, "cursor", "next_cursor"),
+        ({"start": "2026-04-02T00:00:00Z", "end": "2026-04-01T00:00:00Z"}, "end", "before start"),
+        ({"start": "0001-01-01T00:00:00+14:00"}, "start", "out of range"),
+    ],
+)
+def test_bad_parameters_get_422_with_the_reason(client, params, field, reason):
+    response = client.get(SALES, params=params)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["query", field]
+    assert reason in error["msg"]
+
+
+def test_pages_cover_every_row_once_in_key_order(client, stored):
+    limit = 7
+    seen, pages, cursor = [], 0, None
+    while True:
+        params = window(limit=limit, **({"cursor": cursor} if cursor else {}))
+        response = client.get(SALES, params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert len(body["records"]) <= limit
+        seen.extend(body["records"])
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+        assert pages < 100
+    assert pages == math.ceil(len(stored) / limit)
+    assert seen == stored  # same rows, same values, same (timestamp, product_id) order
+    assert len({(r["timestamp"], r["product_id"]) for r in seen}) == len(stored) == 45
+    assert list(seen[0]) == list(RECORD_FIELDS)
+
+
+def test_window_bounds_start_inclusive_end_exclusive(client, stored):
+    one_hour = {"start": "2026-04-01T01:00:00Z", "end": "2026-04-01T02:00:00Z"}
+    body = client.get(SALES, params=one_hour).json()
+    assert {r["timestamp"] for r in body["records"]} == {"2026-04-01T01:00:00Z"}
+    assert len(body["records"]) == 15 and body["next_cursor"] is None
+    naive = client.get(SALES, params={"start": "2026-04-01T01:00:00", "end": "2026-04-01T02:00"})
+    assert naive.json() == body  # naive times are UTC
+
+
+def test_openapi_documents_models_auth_and_errors(shop_api):
+    spec = httpx.get(f"{shop_api}/openapi.json").json()
+    operation = spec["paths"][SALES]["get"]
+    assert {"200", "401", "403", "422", "503"} <= set(operation["responses"])
+    assert {p["name"] for p in operation["parameters"]} == {"start", "end", "cursor", "limit"}
+    (scheme,) = spec["components"]["securitySchemes"].values()
+    assert scheme == {**scheme, "type": "apiKey", "in": "header", "name": "X-API-Key"}
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["SalesPage"]["properties"]) == {"records", "next_cursor"}
+    assert list(schemas["SaleRecord"]["properties"]) == list(RECORD_FIELDS)
+    assert "/health" in spec["paths"]
+
+
+# --- fuzzing the live server's query parameters -----------------------------------------------
+
+_dates = st.one_of(
+    st.datetimes(timezones=st.sampled_from([UTC, None])).map(datetime.isoformat),
+    st.text(max_size=30),
+    st.sampled_from(["2026-04-01", "2026-04-01T00:00:00Z", "9999-12-31T23:59:59-12:00", ""]),
+)
+_params = st.fixed_dictionaries(
+    {},
+    optional={
+        "start": _dates,
+        "end": _dates,
+        "limit": st.one_of(st.integers(-5, MAX_LIMIT + 5), st.text(max_size=5)),
+        "cursor": st.one_of(st.text(max_size=40), st.binary(max_size=30).map(bytes.hex)),
+    },
+)
+
+
+@given(params=_params)
+@hyp_settings(
+    max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
+def test_fuzzed_parameters_never_give_500(client, stored, params):
+    """Any query gets 200 (a valid SalesPage) or a 422 naming the parameter; never a 500."""
+    response = client.get(SALES, params=params)
+    assert response.status_code in (200, 422), (params, response.text)
+    if response.status_code == 200:
+        SalesPage.model_validate(response.json())
+    else:
+        assert all(e["loc"][0] == "query" for e in response.json()["detail"])
