@@ -152,6 +152,13 @@ def test_first_refresh_and_a_changed_layout_read_all_history(dsn):
     ]
     run()
     assert query(dsn, "SELECT mode FROM analytics.refresh_log ORDER BY id")[-1] == ("incremental",)
+    dg.materialize(
+        [analytics_metrics],
+        resources=resources(DB),
+        partition_key="2026-05-02-23:00",
+        run_config={"ops": {"analytics_metrics": {"config": {"full_rebuild": True}}}},
+    )
+    assert query(dsn, "SELECT mode FROM analytics.refresh_log ORDER BY id")[-1] == ("full",)
 
 
 def test_metrics_without_sales_fail_clearly(dsn):
