@@ -12,20 +12,48 @@ from psycopg2.extensions import connection as PgConnection
 
 
 def copy_dataframe(conn: PgConnection, table: str, df: pd.DataFrame, schema: str = "public") -> int:
-    """COPY a frame into an existing table (columns by name). Returns the row count."""
+    """COPY a frame into an existing table (columns by name). Returns the row count.
+
+    Text columns without missing values are sent with FORCE_NOT_NULL, so a value that reads like
+    the NULL marker (a product named `\\N`) stays text instead of becoming NULL.
+    """
     if df.empty:
         return 0
     buf = io.StringIO()
     df.to_csv(buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%dT%H:%M:%S%z")
     buf.seek(0)
-    stmt = sql.SQL("COPY {}.{} ({}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(
+    options = sql.SQL("FORMAT csv, NULL '\\N'")
+    if text := _text_columns_without_nulls(df):
+        options += sql.SQL(", FORCE_NOT_NULL ({})").format(
+            sql.SQL(", ").join(sql.Identifier(c) for c in text)
+        )
+    stmt = sql.SQL("COPY {}.{} ({}) FROM STDIN WITH ({})").format(
         sql.Identifier(schema),
         sql.Identifier(table),
         sql.SQL(", ").join(sql.Identifier(c) for c in df.columns),
+        options,
     )
     with conn.cursor() as cur:
         cur.copy_expert(stmt.as_string(conn), buf)
     return len(df)
+
+
+def _text_columns_without_nulls(df: pd.DataFrame) -> list[str]:
+    """Object/string columns with no missing value; refuses a column mixing NULLs and `\\N`."""
+    out = []
+    for column in df.columns:
+        values = df[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+            continue
+        missing = values.isna()
+        if not missing.any():
+            out.append(column)
+        elif (values[~missing] == "\\N").any():
+            raise ValueError(
+                f"column {column} holds both missing values and the text \\N, which COPY "
+                "cannot tell apart"
+            )
+    return out
 
 
 def lock_key(conn: PgConnection, *parts: str) -> None:
