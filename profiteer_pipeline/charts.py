@@ -30,6 +30,11 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _label(value: object) -> str:
+    """A chart label: `$` escaped, so matplotlib draws names like "P$$x$$" instead of parsing math."""
+    return _cell(value).replace("$", r"\$")
+
+
 def markdown_table(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
     """The first rows as a markdown table (no dependency on tabulate)."""
     head = df.head(rows)
@@ -58,7 +63,7 @@ def _png_markdown(fig: Figure, title: str) -> str:
 def bar_chart(labels: Sequence[object], values: Sequence[float], title: str, ylabel: str) -> str:
     """A vertical bar chart, e.g. revenue per hour."""
     fig, ax = _figure()
-    ax.bar([_cell(x) for x in labels], values, color="#4C72B0")
+    ax.bar([_label(x) for x in labels], values, color="#4C72B0")
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)
@@ -70,7 +75,7 @@ def bar_chart(labels: Sequence[object], values: Sequence[float], title: str, yla
 def barh_chart(labels: Sequence[object], values: Sequence[float], title: str, xlabel: str) -> str:
     """A horizontal bar chart, largest on top, e.g. the hot products."""
     fig, ax = _figure()
-    ax.barh([_cell(x) for x in labels][::-1], list(values)[::-1], color="#DD8452")
+    ax.barh([_label(x) for x in labels][::-1], list(values)[::-1], color="#DD8452")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel, fontsize=8)
     ax.tick_params(labelsize=7)
@@ -81,7 +86,7 @@ def line_chart(series: Mapping[str, pd.Series], title: str, ylabel: str) -> str:
     """One line per named series (index on the x axis), e.g. revenue per category per day."""
     fig, ax = _figure()
     for name, s in series.items():
-        ax.plot(list(s.index), list(s.values), marker="o", markersize=2, label=str(name))
+        ax.plot(list(s.index), list(s.values), marker="o", markersize=2, label=_label(name))
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)
