@@ -151,6 +151,14 @@ def test_request_must_be_an_object(tmp_path):
     assert_refused(result, "request: expected an object with hours and products, got list")
 
 
+def test_request_from_standard_input():
+    result = CliRunner().invoke(main, ["generate", "--request", "-"], input=json.dumps(BODY))
+    assert result.exit_code == 0, result.stderr
+    assert len(pd.read_csv(io.StringIO(result.stdout))) == 192
+    bad = CliRunner().invoke(main, ["generate", "--request", "-"], input="{")
+    assert_refused(bad, "standard input: not valid JSON")
+
+
 def test_help_documents_formats_and_default():
     result = run("--help")
     assert result.exit_code == 0

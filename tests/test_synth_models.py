@@ -149,6 +149,11 @@ def test_request_rules():
     assert request_problems(hours=1, products=[])[0].startswith("request: products:")
     assert request_problems(hours=1)[0] == "request: products: missing (required)"
     assert request_problems(hours=1, products=ok, seed=-1)[0].startswith("request: seed:")
+    assert request_problems(hours=True, products=ok)[0].startswith(
+        "request: hours: must be an integer"
+    )
+    assert request_problems(hours=2.5, products=ok)[0].startswith("request: hours:")
+    assert request_problems(hours=1, products=ok, seed=False)[0].startswith("request: seed:")
     assert request_problems(hours=1, products=ok, start="2026-01-01T00:30Z")[0].startswith(
         "request: start: start must be on the hour"
     )

@@ -187,6 +187,13 @@ class SalesRequest(BaseModel):
         except ValidationError as exc:
             raise CatalogError(request_problems(exc, data)) from None
 
+    @field_validator("hours", "seed", mode="before")
+    @classmethod
+    def _not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError("int_type", "must be an integer, not true/false")
+        return value
+
     @field_validator("start")
     @classmethod
     def _start(cls, value: datetime | None) -> datetime | None:
