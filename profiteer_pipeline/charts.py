@@ -10,10 +10,12 @@ import base64
 import io
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-import matplotlib.dates as mdates
 import pandas as pd
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PREVIEW_ROWS = 10
 
@@ -49,6 +51,8 @@ def markdown_table(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
 
 
 def _figure() -> tuple[Figure, object]:
+    from matplotlib.figure import Figure  # imported on first use: it costs seconds to load
+
     fig = Figure(figsize=(6.4, 2.6), dpi=80, layout="constrained")
     return fig, fig.add_subplot()
 
@@ -92,6 +96,8 @@ def line_chart(series: Mapping[str, pd.Series], title: str, ylabel: str) -> str:
     ax.tick_params(labelsize=7)
     ax.tick_params(axis="x", labelrotation=30)
     if any(isinstance(s.index[0], date) for s in series.values() if len(s)):
+        import matplotlib.dates as mdates
+
         ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=10))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
     if series:
