@@ -6,7 +6,9 @@ Both run under a private state folder on free ports, so a developer's running st
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,10 +36,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def state_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("profiteer-state")
+def state_root() -> Path:
+    # Not under pytest's basetemp: pytest keeps that folder at mode 700, and the embedded server
+    # runs as an unprivileged user that must traverse every parent of its data folder.
+    root = Path(tempfile.mkdtemp(prefix="profiteer-tests-"))
+    root.chmod(0o755)
     os.environ["PROFITEER_STATE_DIR"] = str(root)
-    return root
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
