@@ -7,16 +7,13 @@ the `airbyte` resource), so the lineage always reads synthetic_sales -> raw_sale
 import time
 
 import dagster as dg
-import pandas as pd
 
 from profiteer_pipeline.assets.shop import preview_markdown, synthetic_sales
 from profiteer_pipeline.partitions import hourly_partitions
 from profiteer_pipeline.resources.airbyte import AirbyteSync
 from profiteer_pipeline.resources.postgres import PostgresResource
-from profiteer_pipeline.synth.fields import RECORD_FIELDS
 from profiteer_pipeline.warehouse import raw_sales as raw_sql
-from profiteer_pipeline.warehouse.io import replace_window
-from profiteer_pipeline.warehouse.schema import RAW_SCHEMA, SALES_DDL
+from profiteer_pipeline.warehouse.schema import RAW_SCHEMA
 
 #: The shop API may be briefly down (restart, deploy): retry the sync before failing the run.
 SYNC_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.LINEAR)
@@ -48,15 +45,6 @@ def raw_sales(context: dg.AssetExecutionContext, airbyte: AirbyteSync) -> dg.Mat
     )
 
 
-def _null_problems(frame: pd.DataFrame) -> list[str]:
-    """One line per field with missing values, naming the products: the sync lost data."""
-    problems = []
-    for column in frame.columns[frame.isna().any()]:
-        products = sorted(frame.loc[frame[column].isna(), "product_id"].astype(str).unique())
-        problems.append(f"field {column} is missing for product(s) {', '.join(products[:10])}")
-    return problems
-
-
 @dg.asset(
     group_name="ingest",
     partitions_def=hourly_partitions,
@@ -68,26 +56,19 @@ def _null_problems(frame: pd.DataFrame) -> list[str]:
 )
 def sales(context: dg.AssetExecutionContext, warehouse: PostgresResource) -> dg.MaterializeResult:
     window = context.partition_time_window
+    span = f"{window.start.isoformat()} .. {window.end.isoformat()}"
     t0 = time.monotonic()
     with warehouse.connect() as conn:
-        with conn, conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('warehouse:sales:ddl', 0))")
-            cur.execute(SALES_DDL)
-            cur.execute(
-                "SELECT to_regclass(%s) IS NOT NULL", (f"{RAW_SCHEMA}.{raw_sql.RAW_TABLE}",)
-            )
-            if not cur.fetchone()[0]:
-                raise dg.Failure(f"{RAW_SCHEMA}.{raw_sql.RAW_TABLE} does not exist: run raw_sales")
-            cur.execute(raw_sql.window_query(), {"start": window.start, "end": window.end})
-            frame = pd.DataFrame(cur.fetchall(), columns=list(RECORD_FIELDS))
-        if frame.empty:
-            raise dg.Failure(
-                f"no synced rows for {window.start.isoformat()} .. {window.end.isoformat()} in "
-                f"{RAW_SCHEMA}.{raw_sql.RAW_TABLE}: the sync brought nothing for this window"
-            )
-        if problems := _null_problems(frame):
-            raise dg.Failure("the synced rows are incomplete:\n" + "\n".join(problems))
-        rows = replace_window(conn, "sales", frame, window.start, window.end)
+        try:
+            frame = raw_sql.build_sales_window(conn, window.start, window.end)
+        except (LookupError, raw_sql.IncompleteSync) as exc:
+            raise dg.Failure(f"cannot build sales for {span}: {exc}") from None
+    if frame.empty:
+        raise dg.Failure(
+            f"no synced rows for {span} in {RAW_SCHEMA}.{raw_sql.RAW_TABLE}: "
+            "the sync brought nothing for this window"
+        )
+    rows = len(frame)
     seconds = time.monotonic() - t0
     context.log.info(f"wrote {rows:,} rows to public.sales in {seconds:.2f}s")
     return dg.MaterializeResult(

@@ -1,4 +1,4 @@
-"""SQL of the Airbyte landing table `airbyte_raw.sales`, and the query that types and dedups it.
+"""The Airbyte landing table `airbyte_raw.sales`, and how `public.sales` is rebuilt from it.
 
 Pure (no Dagster). The landing table has the shape Airbyte's Postgres destination gives a stream:
 the stream's typed columns (nullable) plus `_airbyte_raw_id`, `_airbyte_extracted_at` and
@@ -8,10 +8,15 @@ its destination), so `window_query` works on either, whatever numeric types the 
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import pandas as pd
 from psycopg2 import sql
+from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.synth.fields import RECORD_FIELDS
-from profiteer_pipeline.warehouse.schema import RAW_SCHEMA
+from profiteer_pipeline.warehouse.io import replace_window
+from profiteer_pipeline.warehouse.schema import RAW_SCHEMA, SALES_DDL
 
 RAW_TABLE = "sales"
 AIRBYTE_COLUMNS = ["_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta"]
@@ -59,3 +64,43 @@ def window_count_query() -> sql.Composed:
     return sql.SQL(
         'SELECT count(*) FROM {} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s'
     ).format(sql.Identifier(RAW_SCHEMA, RAW_TABLE))
+
+
+class IncompleteSync(ValueError):
+    """The landed rows lack fields; `problems` names each field and the products concerned."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("the synced rows are incomplete:\n" + "\n".join(problems))
+
+
+def null_problems(frame: pd.DataFrame) -> list[str]:
+    """One line per field with missing values, naming the products."""
+    problems = []
+    for column in frame.columns[frame.isna().any()]:
+        products = sorted(frame.loc[frame[column].isna(), "product_id"].astype(str).unique())
+        problems.append(f"field {column} is missing for product(s) {', '.join(products[:10])}")
+    return problems
+
+
+def build_sales_window(conn: PgConnection, start: datetime, end: datetime) -> pd.DataFrame:
+    """Rebuild `public.sales` for [start, end) from the landing table; returns the rows written.
+
+    Typed and deduplicated by `window_query`, checked for missing fields (IncompleteSync, nothing
+    written), then written with `replace_window`: one transaction, idempotent per window.
+    Raises LookupError when the landing table does not exist yet.
+    """
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('warehouse:sales:ddl', 0))")
+        cur.execute(SALES_DDL)
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{RAW_SCHEMA}.{RAW_TABLE}",))
+        if not cur.fetchone()[0]:
+            raise LookupError(f"{RAW_SCHEMA}.{RAW_TABLE} does not exist yet: no sync has landed")
+        cur.execute(window_query(), {"start": start, "end": end})
+        frame = pd.DataFrame(cur.fetchall(), columns=list(RECORD_FIELDS))
+    if frame.empty:
+        return frame
+    if problems := null_problems(frame):
+        raise IncompleteSync(problems)
+    replace_window(conn, "sales", frame, start, end)
+    return frame
