@@ -12,4 +12,12 @@ hourly_sales_job = dg.define_asset_job(
     description="One UTC hour end to end: generate, sync, load `sales`, update the metrics.",
 )
 
-all_jobs = [hourly_sales_job]
+# The model: train (held-out twin, then the full model) and run its checks.
+train_model_job = dg.define_asset_job(
+    "train_model_job",
+    selection=dg.AssetSelection.assets("sales_forecast"),
+    description="Train `mindsdb.sales_forecast` on all of `sales_features`, evaluate it on the "
+    "latest 24 hours, and run its checks (held-out accuracy, price response).",
+)
+
+all_jobs = [hourly_sales_job, train_model_job]

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from profiteer_pipeline.jobs import hourly_sales_job
+from profiteer_pipeline.retraining import daily_retraining_schedule
 
 # At HH:05 each hour, the hour that just ended (the latest complete partition).
 hourly_sales_schedule = dg.build_schedule_from_partitioned_job(
@@ -12,4 +13,4 @@ hourly_sales_schedule = dg.build_schedule_from_partitioned_job(
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 
-all_schedules: list[dg.ScheduleDefinition] = [hourly_sales_schedule]
+all_schedules: list[dg.ScheduleDefinition] = [hourly_sales_schedule, daily_retraining_schedule]

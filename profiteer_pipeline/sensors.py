@@ -2,4 +2,6 @@
 
 import dagster as dg
 
-all_sensors: list[dg.SensorDefinition] = []
+from profiteer_pipeline.retraining import retraining_sensor, run_failure_summary
+
+all_sensors: list[dg.SensorDefinition] = [retraining_sensor, run_failure_summary]

@@ -11,7 +11,7 @@ import pytest
 
 from profiteer_pipeline.model import evaluation, features, sql
 from profiteer_pipeline.model.client import redact_url
-from profiteer_pipeline.model.spec import DEFAULT_SPEC, ModelSpec
+from profiteer_pipeline.model.spec import DEFAULT_SPEC, FULL_FEATURES, ModelSpec
 
 # --- identifiers and literals -------------------------------------------------------------------
 
@@ -210,12 +210,17 @@ def test_model_inputs_vary_only_the_price():
     profile = {"product_id": "P001", "time_of_day_bucket": "Evening", "category": "Laptops",
                "base_price": 1200.0, "views": 9123.4, "cart_adds": 601.6,
                "popularity_factor": 1.634, "rating": 4.46}  # fmt: skip
-    frame = features.model_inputs(profile, [1000.0, 1200.0, 1400.0], DEFAULT_SPEC.features)
-    assert list(frame.columns) == ["price", *DEFAULT_SPEC.features]
+    frame = features.model_inputs(profile, [1000.0, 1200.0, 1400.0], FULL_FEATURES)
+    assert list(frame.columns) == ["price", *FULL_FEATURES]
     assert frame["price_ratio"].tolist() == [0.8333, 1.0, 1.1667]
     assert (frame["views"] == 9123).all() and (frame["cart_adds"] == 602).all()
     assert (frame["popularity_factor"] == 1.63).all()
-    assert (frame["time_of_day_bucket"] == "Evening").all()
+    assert (frame["time_of_day_bucket"] == "Evening").all() and (frame["hour_of_day"] == 20).all()
+    assert (frame["rating"] == 4.5).all() and (frame["category"] == "Laptops").all()
+    default = features.model_inputs(profile, [1200.0], DEFAULT_SPEC.features)
+    assert list(default.columns) == ["price", *DEFAULT_SPEC.features]
+    with pytest.raises(ValueError, match="no what-if value"):
+        features.model_inputs(profile, [1200.0], ("views", "weather"))
 
 
 def test_grid_frame_covers_each_products_range():

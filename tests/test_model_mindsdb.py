@@ -1,0 +1,216 @@
+"""The `sales_forecast` asset against a real MindsDB 25.14.1 server: create, retrain, predict,
+describe, the datasource, and MindsDB's errors surfacing as they are.
+
+The data: 48 hours of the default catalog (720 rows) from the generator, in a database of its own
+(`model_test`) on the session's PostgreSQL, so other modules' `sales` rows do not mix in. One
+materialization (two small trainings) is shared by the module; one more tests RETRAIN.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+import psycopg2
+import pytest
+from psycopg2 import sql as pgsql
+
+from profiteer_pipeline.assets.model import HOLDOUT_SPEC, SPEC, price_response, sales_forecast
+from profiteer_pipeline.model import training
+from profiteer_pipeline.model.client import MindsDBClient, MindsDBError
+from profiteer_pipeline.model.spec import MIXERS, ModelSpec
+from profiteer_pipeline.resources.catalog import CatalogResource
+from profiteer_pipeline.resources.mindsdb import MindsDBResource
+from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline.synth import generate_window, load_default_catalog
+from profiteer_pipeline.warehouse.io import copy_dataframe
+from profiteer_pipeline.warehouse.schema import SALES_DDL, SALES_FEATURES_DDL
+
+pytestmark = pytest.mark.mindsdb
+
+DB = "model_test"
+START = datetime(2026, 2, 2, tzinfo=UTC)
+HOURS = 48
+
+
+@pytest.fixture(scope="module")
+def model_db(settings):
+    """A warehouse database with 48 generated hours in `sales` and the `sales_features` view."""
+    admin = psycopg2.connect(settings.warehouse.with_database("postgres").dsn())
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(
+            pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(DB))
+        )
+        cur.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(DB)))
+    admin.close()
+    url = settings.warehouse.with_database(DB)
+    conn = psycopg2.connect(url.dsn())
+    rows = generate_window(
+        load_default_catalog(), START, START + timedelta(hours=HOURS), seed=CatalogResource().seed
+    )
+    with conn, conn.cursor() as cur:
+        cur.execute(SALES_DDL)
+        cur.execute(SALES_FEATURES_DDL)
+    with conn:
+        copy_dataframe(conn, "sales", rows)
+    conn.close()
+    return url
+
+
+@pytest.fixture(scope="module")
+def client(mindsdb_url) -> MindsDBClient:
+    return MindsDBClient(mindsdb_url)
+
+
+@pytest.fixture(scope="module")
+def resources(model_db, mindsdb_url):
+    return {
+        "mindsdb": MindsDBResource(url=mindsdb_url, warehouse_database=DB),
+        "warehouse": PostgresResource(database=DB),
+        "catalog": CatalogResource(),
+    }
+
+
+@pytest.fixture(scope="module")
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture(scope="module")
+def first_run(client, resources, instance):
+    """A clean slate, then one materialization of the asset and its price-response check."""
+    for spec in (SPEC, HOLDOUT_SPEC):
+        client.query(f"DROP MODEL IF EXISTS {spec.qualified_name}")
+    client.query(f"DROP DATABASE IF EXISTS {SPEC.datasource}")
+    result = dg.materialize(
+        [sales_forecast, price_response], resources=resources, instance=instance
+    )
+    assert result.success
+    return result
+
+
+def _metadata(result) -> dict:
+    (mat,) = result.asset_materializations_for_node(SPEC.name)
+    return {k: v.value for k, v in mat.metadata.items()}
+
+
+def _checks(result) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_first_materialization_creates_evaluates_and_records(first_run, client):
+    md = _metadata(first_run)
+    assert md["training_action"] == "created" and md["model_version"] == 1
+    assert md["training_rows"] == HOURS * 15 and md["training_hours"] == HOURS
+    assert md["held_out_rows"] == 24 * 15
+    assert md["held_out_from"].startswith("2026-02-03 00:00")
+    assert 0 < md["held_out_mae"] < 0.25 * md["held_out_mean_purchases"]
+    assert 0.8 <= md["held_out_r2"] <= 1.0
+    assert 0 < md["mindsdb_accuracy"] <= 1.0
+    assert "data:image/png;base64," in md["predicted_vs_actual"]
+    assert md["datasource"] == f"{SPEC.datasource} (created)"
+    # the twin was trained without the held-out day, the model itself on every hour
+    (twin,) = [v for v in client.versions(HOLDOUT_SPEC.name) if v.active]
+    assert "\"timestamp\" < '2026-02-03T00:00:00+00:00'" in twin.select_query
+    (model,) = [v for v in client.versions(SPEC.name) if v.active]
+    assert "WHERE" not in model.select_query and model.status == "complete"
+
+
+def test_checks_pass_held_out_and_price_response(first_run):
+    checks = _checks(first_run)
+    assert checks["held_out_accuracy"].passed, checks["held_out_accuracy"].description
+    pr = checks["price_response"]
+    assert pr.passed, pr.metadata["violations"].value
+    assert pr.metadata["curves"].value == 15 * 4  # every product x bucket
+    assert pr.metadata["predictions"].value == 15 * 4 * 21
+
+
+def test_predictions_fall_with_price(first_run, client, resources):
+    row = {"views": 9000, "cart_adds": 600, "popularity_factor": 1.8, "rating": 4.5,
+           "time_of_day_bucket": "Afternoon", "category": "Laptops", "hour_of_day": 15}  # fmt: skip
+    cheap = client.query(SPEC.predict_one({**row, "price_ratio": 0.9}))["purchases"].iloc[0]
+    dear = client.query(SPEC.predict_one({**row, "price_ratio": 1.1}))["purchases"].iloc[0]
+    assert cheap > dear > 0
+    # the same through the resource, 21 prices in one call
+    inputs = pd.DataFrame([{**row, "price_ratio": 0.85 + 0.015 * i} for i in range(21)])
+    predicted = resources["mindsdb"].predict_batch(SPEC, inputs)
+    assert len(predicted) == 21 and predicted.notna().all()
+    assert predicted.iloc[0] > predicted.iloc[-1]
+
+
+def test_describe_reports_accuracy_mixers_and_features(first_run, client):
+    described = client.describe(SPEC.name)
+    assert 0 < described["accuracy"] <= 1
+    assert described["selected_mixer"] in MIXERS
+    assert {m["name"] for m in described["mixers"]} == set(MIXERS)  # no Neural: see spec.MIXERS
+    roles = {f["column"]: f["role"] for f in described["features"]}
+    assert roles == {**{f: "feature" for f in SPEC.features}, "purchases": "target"}
+
+
+def test_rematerialization_retrains_a_new_version(first_run, client, resources, instance):
+    before = {v.version for v in client.versions(SPEC.name)}
+    result = dg.materialize([sales_forecast], resources=resources, instance=instance)
+    assert result.success
+    md = _metadata(result)
+    assert md["training_action"] == "retrained"
+    assert md["model_version"] == max(before) + 1
+    assert md["datasource"] == f"{SPEC.datasource} (unchanged)"
+    active = [v for v in client.versions(SPEC.name) if v.active]
+    assert [v.version for v in active] == [md["model_version"]]
+
+
+def test_datasource_is_recreated_when_parameters_change(model_db, client, settings):
+    params = {"host": model_db.host, "port": model_db.port, "database": DB,
+              "user": settings.reader_user, "password": settings.reader_password}  # fmt: skip
+    client.query("DROP DATABASE IF EXISTS model_test_ds")
+    try:
+        assert client.ensure_datasource("model_test_ds", "postgres", params) == "created"
+        assert client.ensure_datasource("model_test_ds", "postgres", params) == "unchanged"
+        admin = {**params, "user": model_db.user, "password": model_db.password}
+        assert client.ensure_datasource("model_test_ds", "postgres", admin) == "recreated"
+        shown = client.query(
+            "SELECT CONNECTION_DATA FROM information_schema.databases WHERE NAME = 'model_test_ds'"
+        )["CONNECTION_DATA"].iloc[0]
+        assert f'"user": "{model_db.user}"' in shown and model_db.password not in shown
+    finally:
+        client.query("DROP DATABASE IF EXISTS model_test_ds")
+
+
+def test_awkward_password_reaches_postgres_unchanged(model_db, client):
+    """Quotes, backslashes, braces, non-ASCII: the literal MindsDB parses is the password."""
+    password = "a'b\"c\\d e{f}%ü''g"
+    conn = psycopg2.connect(model_db.with_database("postgres").dsn())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP ROLE IF EXISTS model_test_quote")
+        cur.execute("CREATE ROLE model_test_quote LOGIN PASSWORD %s", (password,))
+        cur.execute("GRANT pg_read_all_data TO model_test_quote")
+    params = {"host": model_db.host, "port": model_db.port, "database": DB,
+              "user": "model_test_quote", "password": password}  # fmt: skip
+    try:
+        assert client.ensure_datasource("model_test_quote", "postgres", params) == "created"
+        n = client.query("SELECT count(*) AS n FROM model_test_quote (SELECT * FROM sales)")
+        assert int(n["n"].iloc[0]) == HOURS * 15
+        # a wrong password: PostgreSQL's refusal comes through, the password does not
+        with pytest.raises(MindsDBError, match="password authentication failed") as err:
+            client.ensure_datasource(
+                "model_test_wrong", "postgres", {**params, "password": "nope-123"}
+            )
+        assert "nope-123" not in str(err.value)
+    finally:
+        client.query("DROP DATABASE IF EXISTS model_test_quote")
+        client.query("DROP DATABASE IF EXISTS model_test_wrong")
+        with conn.cursor() as cur:
+            cur.execute("DROP ROLE IF EXISTS model_test_quote")
+        conn.close()
+
+
+def test_failed_training_fails_with_mindsdb_error_text(first_run, client):
+    broken = ModelSpec(name="model_test_broken", features=("views", "no_such_column"))
+    client.query(f"DROP MODEL IF EXISTS {broken.qualified_name}")
+    try:
+        with pytest.raises(MindsDBError, match='column "no_such_column" does not exist'):
+            training.train(client, broken, timeout=120, log=lambda _m: None)
+    finally:
+        client.query(f"DROP MODEL IF EXISTS {broken.qualified_name}")
