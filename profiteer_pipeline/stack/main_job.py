@@ -112,12 +112,14 @@ query ($id: String!) {
   }
 }"""
 
-ASSET = """
-query ($key: AssetKeyInput!) {
-  assetNodeOrError(assetKey: $key) {
-    __typename
-    ... on AssetNode { jobNames isMaterializable isPartitioned
-      repository { name location { name } } }
+ASSETS = """
+query {
+  assetNodes {
+    assetKey { path }
+    isMaterializable
+    isPartitioned
+    jobNames
+    repository { name location { name } }
   }
 }"""
 
@@ -127,6 +129,20 @@ mutation ($params: ExecutionParams!) {
     __typename
     ... on LaunchRunSuccess { run { runId } }
     ... on Error { message }
+  }
+}"""
+
+FAILURE = """
+query ($id: ID!) {
+  logsForRun(runId: $id) {
+    __typename
+    ... on EventConnection {
+      events {
+        __typename
+        ... on ExecutionStepFailureEvent { stepKey error { message cause { message } } }
+        ... on RunFailureEvent { message }
+      }
+    }
   }
 }"""
 
@@ -261,11 +277,10 @@ def _backfill(gql, ui, location, echo, check_stop, job, partitions, poll) -> Non
         time.sleep(poll)
     bad = [(k, runs[k]) for k in keys if runs.get(k) and runs[k]["runStatus"] != "SUCCESS"]
     if bad or counts["NOT_LAUNCHED"]:
-        first = (
-            f"; first failed run {bad[0][1]['runId']} ({ui}/runs/{bad[0][1]['runId']})"
-            if bad
-            else ""
-        )
+        first = ""
+        if bad:
+            run_id = bad[0][1]["runId"]
+            first = f"; first failed run {run_id}{failure_cause(gql, run_id)} ({ui}/runs/{run_id})"
         raise MainJobError(
             f"backfill {backfill_id}: {len(bad)} of {len(keys)} partitions failed"
             f" ({counts['NOT_LAUNCHED']} never launched){first}; see {page}"
@@ -274,14 +289,18 @@ def _backfill(gql, ui, location, echo, check_stop, job, partitions, poll) -> Non
 
 
 def _materialize(gql, ui, echo, check_stop, asset, poll) -> None:
-    node = gql(ASSET, key={"path": [asset]})["assetNodeOrError"]
-    if node["__typename"] != "AssetNode" or not node["isMaterializable"]:
+    """One run of `asset` with every unpartitioned asset (the views it trains on, the products
+    table the app reads): the backfill covered the partitioned ones."""
+    nodes = [n for n in gql(ASSETS)["assetNodes"] if n["isMaterializable"]]
+    if not any(n["assetKey"]["path"] == [asset] for n in nodes):
         echo(f"  main job: no asset {asset!r} yet: model training skipped")
         return
-    job = next((j for j in node["jobNames"] if j.startswith("__ASSET_JOB")), None)
+    selection = [n for n in nodes if not n["isPartitioned"]]
+    job = next((j for j in _node(nodes, asset)["jobNames"] if j.startswith("__ASSET_JOB")), None)
     if job is None:
-        raise MainJobError(f"{asset} belongs to no asset job: {node['jobNames']}")
-    repo = node["repository"]
+        raise MainJobError(f"{asset} belongs to no asset job: {_node(nodes, asset)['jobNames']}")
+    repo = _node(nodes, asset)["repository"]
+    names = ", ".join("/".join(n["assetKey"]["path"]) for n in selection)
     launched = gql(
         LAUNCH_RUN,
         params={
@@ -289,16 +308,16 @@ def _materialize(gql, ui, echo, check_stop, asset, poll) -> None:
                 "repositoryLocationName": repo["location"]["name"],
                 "repositoryName": repo["name"],
                 "jobName": job,
-                "assetSelection": [{"path": [asset]}],
+                "assetSelection": [{"path": n["assetKey"]["path"]} for n in selection],
             },
             "executionMetadata": {"tags": TAGS},
         },
     )["launchRun"]
     if launched["__typename"] != "LaunchRunSuccess":
-        raise MainJobError(f"Dagster refused to run {asset}: {launched['message']}")
+        raise MainJobError(f"Dagster refused to run {names}: {launched['message']}")
     run_id = launched["run"]["runId"]
     page = f"{ui}/runs/{run_id}"
-    echo(f"  main job: materializing {asset}, run {run_id} ({page})")
+    echo(f"  main job: materializing {names}: run {run_id} ({page})")
     start = time.monotonic()
     last = None
     while True:
@@ -315,7 +334,29 @@ def _materialize(gql, ui, echo, check_stop, asset, poll) -> None:
     if run["status"] != "SUCCESS":
         failed = [s["stepKey"] for s in run["stepStats"] if s["status"] == "FAILURE"]
         steps = f" (failed step: {', '.join(failed)})" if failed else ""
-        raise MainJobError(f"run {run_id} of {asset} {run['status'].lower()}{steps}; see {page}")
+        raise MainJobError(
+            f"run {run_id} {run['status'].lower()}{steps}{failure_cause(gql, run_id)}; see {page}"
+        )
+
+
+def _node(nodes: list[dict], asset: str) -> dict:
+    return next(n for n in nodes if n["assetKey"]["path"] == [asset])
+
+
+def failure_cause(gql: GraphQL, run_id: str) -> str:
+    """': <first line of the innermost error>' of a failed run, or '' when there is none."""
+    try:
+        logs = gql(FAILURE, id=run_id)["logsForRun"]
+    except MainJobError:
+        return ""
+    for event in logs.get("events", []):
+        error = event.get("error")
+        if event["__typename"] == "ExecutionStepFailureEvent" and error:
+            while error.get("cause"):
+                error = error["cause"]
+            lines = [line for line in error["message"].strip().splitlines() if line.strip()]
+            return f": {lines[0].strip()[:300]}" if lines else ""
+    return ""
 
 
 def _progress(counts: Counter, total: int) -> str:
