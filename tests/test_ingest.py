@@ -201,3 +201,14 @@ def test_shop_api_down_fails_after_retries_naming_the_url(ingest_resources):
     failure = result.failure_data_for_node("raw_sales")
     assert down in failure.user_failure_data.description
     assert Path(embedded.work_dir).exists()
+
+
+def test_hourly_schedule_runs_the_latest_complete_hour():
+    from profiteer_pipeline.schedules import hourly_sales_schedule
+
+    assert hourly_sales_schedule.job_name == "hourly_sales_job"
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 3, 2, 6, 5, tzinfo=UTC)
+    )
+    (request,) = hourly_sales_schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2026-03-02-05:00"
