@@ -212,3 +212,28 @@ def test_hourly_schedule_runs_the_latest_complete_hour():
     )
     (request,) = hourly_sales_schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-03-02-05:00"
+
+
+def test_manifest_is_a_valid_incremental_declarative_source():
+    """What an Airbyte server sees on import: the CDK validates it, the spec hides the key, and the
+    `sales` stream is incremental on `timestamp` with the primary key (product_id, timestamp)."""
+    import logging
+
+    from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
+        ConcurrentDeclarativeSource,
+    )
+
+    from profiteer_pipeline.resources.airbyte import load_manifest
+
+    config = {"api_url": "http://shop.test", "api_key": "k", "start": "2026-01-01T00:00:00Z"}
+    source = ConcurrentDeclarativeSource(source_config=load_manifest(), config=config)
+    logger = logging.getLogger("manifest-test")
+    spec = source.spec(logger).connectionSpecification
+    assert spec["properties"]["api_key"]["airbyte_secret"] is True
+    assert set(spec["required"]) == {"api_url", "api_key", "start"}
+    (stream,) = source.discover(logger, config).streams
+    assert stream.name == "sales"
+    assert stream.source_defined_primary_key == [["product_id"], ["timestamp"]]
+    assert [m.value for m in stream.supported_sync_modes] == ["full_refresh", "incremental"]
+    assert stream.default_cursor_field == ["timestamp"]
+    assert list(stream.json_schema["properties"]) == FIELDS
