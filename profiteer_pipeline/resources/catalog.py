@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-DEFAULT_SEED = 20261124
+from profiteer_pipeline.synth.models import DEFAULT_SEED
 
 
 class CatalogResource(dg.ConfigurableResource):
