@@ -10,6 +10,7 @@ without starting MindsDB twice.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -191,6 +192,15 @@ def test_foreground_up_with_external_database_and_mindsdb_stops_on_ctrl_c(stack_
         for name in ("shop_api", "dagster", "app"):
             assert report["services"][name]["state"] == "running", name
         assert report["database_url"].endswith(f":{port_of(env_a, 'postgres')}/warehouse")
+        # a service that dies is reported by the foreground manager, with its log
+        os.kill(report["services"]["shop_api"]["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while "shop_api crashed" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        assert "shop_api crashed (killed by SIGKILL)" in log.read_text()
+        assert f"log: {state_b / 'logs' / 'shop_api.log'}" in log.read_text()
+        assert status(env_b)["services"]["shop_api"]["state"] == "crashed"
         # a second manager of the same state folder is refused while this one runs
         refused = profiteer(env_b, "up", "--detach", "--no-main-job", timeout=60)
         assert refused.returncode == 1 and "already managing the stack" in refused.stderr
@@ -203,7 +213,7 @@ def test_foreground_up_with_external_database_and_mindsdb_stops_on_ctrl_c(stack_
             profiteer(env_b, "down", timeout=120)
     out = log.read_text()
     assert "SIGINT received: stopping the stack." in out
-    for name in ("app", "dagster", "shop_api"):
+    for name in ("app", "dagster"):
         assert f"  {name:<10} stopped" in out
     assert "Traceback" not in out
     assert_nothing_left(state_b, env_b)
@@ -222,8 +232,9 @@ def test_down_leaves_nothing_running(stack_a):
     assert len(pids) > len(recorded)  # and their children (Dagster's daemon, MindsDB's workers)
     t = time.monotonic()
     result = profiteer(env, "down", timeout=180)
-    print(f"down in {time.monotonic() - t:.1f}s\n{result.stdout}")
+    print(f"down in {time.monotonic() - t:.1f}s\n{result.stdout}{result.stderr}")
     assert result.returncode == 0, result.stderr
+    assert "did not stop cleanly" not in result.stderr  # pg_ctl stopped PostgreSQL, no SIGKILL
     for name in SERVICES:
         assert f"  {name:<10} stopped" in result.stdout
     for pid in pids:

@@ -10,13 +10,24 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 
 import pytest
-from stack_helpers import assert_nothing_left, port_of, profiteer, stack_env, status
+from stack_helpers import (
+    assert_nothing_left,
+    free_ports,
+    port_of,
+    profiteer,
+    stack_env,
+    status,
+)
+
+from profiteer_pipeline.stack.postgres import EmbeddedPostgres, PostgresError
+from profiteer_pipeline.stack.processes import pid_alive, process_tree
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -129,3 +140,25 @@ def test_second_manager_is_refused_while_one_holds_the_state_folder(tmp_path):
     assert f"`profiteer up` (pid {os.getpid()}) is already managing the stack" in result.stderr
     assert time.monotonic() - t < 30
     assert_nothing_left(state, env)
+
+
+def test_postgres_that_ignores_pg_ctl_is_killed_by_pid(tmp_path):
+    """`down` must leave nothing running even when PostgreSQL does not answer pg_ctl (here: frozen
+    with SIGSTOP): fast and immediate shutdown time out, then the server's processes are killed."""
+    server = EmbeddedPostgres(tmp_path / "pg", free_ports(1)[0], "pw")
+    pid = server.start()
+    tree = process_tree(pid)
+    assert len(tree) > 1  # the postmaster and its workers
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(PostgresError, match=f"PostgreSQL \\(pid {pid}\\) did not stop cleanly"):
+            server.stop(timeout=2)
+    finally:
+        if server.pid() is not None:  # the test failed: do not leave it frozen
+            os.kill(pid, signal.SIGKILL)
+    assert server.pid() is None
+    assert not [p for p in tree if pid_alive(p)]
+    assert not (server.data / "postmaster.pid").exists()
+    assert server.start() != pid  # and it starts again afterwards
+    server.stop()
+    assert server.pid() is None

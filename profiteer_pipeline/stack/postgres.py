@@ -89,11 +89,7 @@ class EmbeddedPostgres:
             pid = int(pidfile.read_text().splitlines()[0])
         except (FileNotFoundError, IndexError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+        return pid if _alive(pid) else None
 
     def initdb(self) -> bool:
         """Create the cluster once. Returns True when it was created now."""
@@ -145,18 +141,40 @@ class EmbeddedPostgres:
         return self.pid()  # type: ignore[return-value]
 
     def stop(self, timeout: float = 30) -> None:
-        """Fast shutdown; returns once the postmaster process itself has exited."""
+        """Fast shutdown; returns once the postmaster process itself has exited.
+
+        If pg_ctl cannot stop it, an immediate shutdown follows, then SIGKILL by PID; PostgresError
+        then says what pg_ctl answered (the server is gone either way).
+        """
         pid = self.pid()
         if pid is None:
             return
-        subprocess.run(
-            [_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", str(int(timeout)), "stop"],
-            capture_output=True, text=True, **_run_as(),
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        # pg_ctl returns when postmaster.pid is gone; the process exits a moment later
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        from profiteer_pipeline.stack.processes import end_leftovers, process_tree
+
+        tree = process_tree(pid)
+        answer = []
+        for mode, wait in (("fast", timeout), ("immediate", min(10, timeout))):
+            proc = subprocess.run(
+                [_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", str(int(wait)), "stop"],
+                capture_output=True, text=True, **_run_as(),
+            )  # fmt: skip
+            # pg_ctl returns when postmaster.pid is gone; the process exits a moment later
+            deadline = time.monotonic() + min(5, timeout)
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not _alive(pid):
+                break
+            answer.append(f"pg_ctl -m {mode} stop: {(proc.stderr or proc.stdout).strip()}")
+        else:
+            end_leftovers(tree)
+            # what a clean shutdown removes; a killed postmaster may linger as a zombie for a
+            # while, and PostgreSQL would take its lock files for a live server
+            (self.data / "postmaster.pid").unlink(missing_ok=True)
+            for leftover in self.socket_dir.glob(".s.PGSQL.*"):
+                leftover.unlink(missing_ok=True)
+            answer.append("killed by PID")
+        if answer:
+            raise PostgresError(f"PostgreSQL (pid {pid}) did not stop cleanly: {'; '.join(answer)}")
 
 
 def _alive(pid: int) -> bool:

@@ -432,7 +432,7 @@ class Stack:
                     ready_after[name] = time.monotonic() - t
                 elif not pid_alive(rec.pid):
                     code = self.table.returncode(name)
-                    exited = f" (exit code {code})" if code is not None else ""
+                    exited = _exit_text(code)
                     raise ServiceError(
                         f"{svc.label} exited during start-up{exited}{cause(rec.log)}.\n"
                         f"  log: {rec.log}\n{tail(rec.log)}"
@@ -520,11 +520,11 @@ class Stack:
                     log, code = (rec.log if rec else ""), self.table.returncode(name)
                 if not alive:
                     gone.add(name)
-                    exit_code = f" (exit code {code})" if code is not None else ""
+                    exit_code = _exit_text(code)
                     self.err(
                         f"  {name} crashed{exit_code}{cause(log)}.\n  log: {log}\n{tail(log)}\n"
-                        "  The other services keep running; Ctrl-C stops them, "
-                        "`profiteer up` in another shell restarts the missing one after `profiteer down`."
+                        "  The other services keep running; Ctrl-C stops everything, "
+                        "then `profiteer up` starts it all again."
                     )
             if gone == set(names):
                 raise StackError("every service has stopped; see the logs above")
@@ -567,7 +567,10 @@ class Stack:
         if "postgres" in names:
             t, pid = time.monotonic(), self.pg.pid()
             if pid is not None:
-                self.pg.stop()
+                try:
+                    self.pg.stop()
+                except PostgresError as exc:
+                    self.err(f"  {exc}")
                 left = self.pg.pid()
                 self.echo(
                     _line(
@@ -656,6 +659,14 @@ class Stack:
         for label, value in rows:
             self.echo(f"  {label:<13} {value}")
         self.echo("")
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return ""
+    if code < 0:
+        return f" (killed by {signal.Signals(-code).name})"
+    return f" (exit code {code})"
 
 
 def _try_lock(fh) -> bool:
