@@ -9,16 +9,19 @@ table contents are not disturbed by other test modules, and a test may stop what
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import dagster as dg
 import pandas as pd
 import psycopg2
+from dagster._serdes import serialize_value
 from psycopg2 import sql
 
 from profiteer_pipeline.assets import ingest as ingest_assets
@@ -249,6 +252,38 @@ class PrivatePipeline:
         return int(frame["n"].iloc[0])
 
 
+# --- searching for leaked secrets -------------------------------------------------------------
+
+
+def forms(secret: str) -> list[str]:
+    """The ways a secret could show up: as is, URL-encoded, JSON- and SQL-escaped."""
+    return sorted(
+        {secret, quote(secret, safe=""), json.dumps(secret)[1:-1], secret.replace("'", "''")}
+    )
+
+
+def leaks(texts: dict[str, str], secrets: list[str]) -> list[str]:
+    return [f"{secret!r} in {where}" for where, text in texts.items() for s in secrets
+            for secret in forms(s) if secret in text]  # fmt: skip
+
+
+def event_texts(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
+    """Every event of the run, serialized whole: messages, metadata, failure data, stack traces."""
+    return {
+        f"event {i} ({e.dagster_event_type or 'log'})": serialize_value(e)
+        for i, e in enumerate(instance.all_logs(run_id))
+    }
+
+
+def file_texts(*roots: Path) -> dict[str, str]:
+    out = {}
+    for root in roots:
+        for path in root.rglob("*") if root.exists() else []:
+            if path.is_file():
+                out[str(path)] = path.read_bytes().decode("utf-8", errors="replace")
+    return out
+
+
 def wait_for(check, timeout: float, what: str, interval: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -261,6 +296,9 @@ __all__ = [
     "AIRBYTE_COLUMNS",
     "FIELDS",
     "PrivatePipeline",
+    "event_texts",
+    "file_texts",
+    "leaks",
     "hour",
     "key_of",
     "recreate_database",

@@ -17,19 +17,17 @@ from __future__ import annotations
 import os
 import string
 from pathlib import Path
-from urllib.parse import quote
 
 import dagster as dg
 import httpx
 import psycopg2
 import pytest
 from conftest import free_port
-from dagster._serdes import serialize_value
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from ingest_fixtures import api_key, shop_api  # noqa: F401 - fixtures
-from reliability_fixtures import PrivatePipeline
+from reliability_fixtures import PrivatePipeline, event_texts, file_texts, leaks
 from streamlit.testing.v1 import AppTest
 
 from profiteer_pipeline.assets.ingest import raw_sales, sales
@@ -40,33 +38,6 @@ from profiteer_pipeline.settings import PgUrl
 REPO = Path(__file__).resolve().parent.parent
 SALES = "/api/v1/sales"
 KEY = "2026-06-01-08:00"
-
-
-def forms(secret: str) -> list[str]:
-    """The ways a secret could show up: as is, URL-encoded, and its JSON-escaped form."""
-    return sorted({secret, quote(secret, safe=""), secret.replace("/", "\\/")})
-
-
-def leaks(texts: dict[str, str], secrets: list[str]) -> list[str]:
-    return [f"{secret!r} in {where}" for where, text in texts.items() for s in secrets
-            for secret in forms(s) if secret in text]  # fmt: skip
-
-
-def event_texts(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
-    """Every event of the run, serialized whole: messages, metadata, failure data, stack traces."""
-    return {
-        f"event {i} ({e.dagster_event_type or 'log'})": serialize_value(e)
-        for i, e in enumerate(instance.all_logs(run_id))
-    }
-
-
-def file_texts(*roots: Path) -> dict[str, str]:
-    out = {}
-    for root in roots:
-        for path in root.rglob("*") if root.exists() else []:
-            if path.is_file():
-                out[str(path)] = path.read_bytes().decode("utf-8", errors="replace")
-    return out
 
 
 @pytest.fixture(scope="module")
