@@ -1,7 +1,28 @@
-"""Profiteer app entry point (placeholder until the app issue fills it in)."""
+"""Profiteer app entry point: `streamlit run profiteer_app/Home.py`.
+
+It runs on every page: page config, the navigation, the chosen page, then the status in the
+sidebar (data freshness, model state). The app reads only the warehouse's metric tables (as the
+read-only role) and asks MindsDB for predictions.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.set_page_config(page_title="Profiteer", layout="wide")
-st.title("Profiteer")
-st.info("The dashboard arrives with the metrics assets.")
+from profiteer_app import ui
+
+st.set_page_config(page_title="Profiteer", page_icon=":material/monitoring:", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page("views/dashboard.py", title="Dashboard", icon=":material/dashboard:", default=True),
+        st.Page("views/catalog.py", title="Catalog", icon=":material/storefront:"),
+        st.Page(ui.SIMULATION_PAGE, title="Price simulation", icon=":material/tune:"),
+    ]
+)
+with st.sidebar:
+    st.markdown("### :material/monitoring: Profiteer")
+    st.caption("Pricing intelligence for the shop")
+    status_box = st.container()
+page.run()
+ui.sidebar_status(status_box)  # after the page: a slow MindsDB never holds the page back

@@ -1,0 +1,153 @@
+"""Streamlit glue shared by the pages: cached loaders, outage banners, the sidebar status.
+
+Every slow call goes through `attempt`, which turns a known failure into a banner and lets the
+rest of the page render; unknown errors are logged and shown as one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from profiteer_app import formatting as fmt
+from profiteer_app import predictor as pred
+from profiteer_app import warehouse as wh
+from profiteer_pipeline import settings as settings_mod
+
+log = logging.getLogger("profiteer_app")
+T = TypeVar("T")
+
+DATA_TTL_S = 30  # warehouse tables change once an hour; a short TTL keeps the page live
+STATUS_TTL_S = 10  # the model's status: a training run ends within a minute or so
+PREDICTION_TTL_S = 300  # same inputs, same model version -> same answer
+
+SIMULATION_PAGE = "views/simulation.py"
+
+
+def warehouse() -> wh.Warehouse:
+    """The read-only login (PROFITEER_READER_USER/PASSWORD), never the admin user."""
+    return wh.Warehouse(settings_mod.load().reader)
+
+
+def predictor() -> pred.Predictor:
+    return pred.Predictor.from_env(settings_mod.load().mindsdb_url)
+
+
+# --- cached loaders (keyed by the connection target, so a changed environment is a new key) --
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def dashboard_data(target: wh.Warehouse) -> wh.DashboardData:
+    return wh.load_dashboard(target)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def products(target: wh.Warehouse) -> pd.DataFrame:
+    return wh.load_products(target)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def buckets(target: wh.Warehouse, product_id: str) -> pd.DataFrame:
+    return wh.load_buckets(target, product_id)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def freshness(target: wh.Warehouse) -> wh.Freshness:
+    return wh.load_freshness(target)
+
+
+@st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
+def model_status(target: pred.Predictor) -> pred.ModelStatus:
+    return target.status()
+
+
+@st.cache_data(ttl=PREDICTION_TTL_S, show_spinner=False, max_entries=2000)
+def predict(target: pred.Predictor, version: int | None, rows: pd.DataFrame) -> list[float]:
+    """Predicted purchases for each row (one round trip); `version` keys the cache by model."""
+    return target.predict(rows).tolist()
+
+
+# --- failures as banners -------------------------------------------------------------------
+
+KNOWN = (wh.WarehouseUnavailable, wh.MetricsMissing, pred.MindsDBUnavailable, pred.ModelNotReady)
+
+
+def attempt(
+    fn: Callable[..., T], *args: Any, spinner: str | None = None
+) -> tuple[T | None, Exception | None]:
+    """Call a loader; on failure return (None, error) instead of raising."""
+    try:
+        if spinner:
+            with st.spinner(spinner):
+                return fn(*args), None
+        return fn(*args), None
+    except KNOWN as exc:
+        return None, exc
+    except Exception as exc:  # noqa: BLE001 (a page must never show a traceback)
+        log.exception("unexpected error in %s", getattr(fn, "__name__", fn))
+        return None, exc
+
+
+def banner(problem: Exception, where: str = "") -> None:
+    """One clear banner per kind of outage, saying what still works."""
+    suffix = f" {where}" if where else ""
+    if isinstance(problem, wh.WarehouseUnavailable):
+        st.error(
+            f"**Warehouse unreachable**{suffix}: {problem}. The figures that come from it cannot "
+            "be shown right now; the page retries on its next refresh.",
+            icon=":material/cloud_off:",
+        )
+    elif isinstance(problem, wh.MetricsMissing):
+        st.info(
+            f"**No metrics yet**{suffix}: {problem}. Materialize the hourly job in Dagster "
+            "(`make up` does it), then refresh.",
+            icon=":material/hourglass_empty:",
+        )
+    elif isinstance(problem, pred.ModelNotReady):
+        st.info(f"**{problem.headline}**{suffix}: {problem}", icon=":material/model_training:")
+    elif isinstance(problem, pred.MindsDBUnavailable):
+        st.warning(
+            f"**MindsDB unreachable**{suffix}: {problem}. Predictions are unavailable; the "
+            "warehouse figures still work.",
+            icon=":material/cloud_off:",
+        )
+    else:
+        st.error(f"**Something went wrong**{suffix}: {type(problem).__name__}: {problem}")
+
+
+def sidebar_status(box: Any) -> None:
+    """Data freshness and the model's state, on every page (into the sidebar container `box`)."""
+    with box:
+        st.caption("STATUS")
+        fresh, problem = attempt(freshness, warehouse())
+        if problem is not None:
+            if isinstance(problem, wh.MetricsMissing):
+                st.markdown(":orange[●] Data: not materialized yet")
+            else:
+                st.markdown(":red[●] Warehouse unreachable")
+        elif fresh.refreshed_at is None:
+            st.markdown(":orange[●] Data: not materialized yet")
+        else:
+            st.markdown(
+                f":green[●] Data refreshed {fmt.ago(fresh.refreshed_at)}  \n"
+                f"latest hour {fmt.utc_label(fresh.latest_hour)}"
+            )
+        status, problem = attempt(model_status, predictor())
+        if problem is not None:
+            st.markdown(":red[●] MindsDB unreachable")
+        elif status.ready:
+            version = f" v{status.version}" if status.version is not None else ""
+            st.markdown(f":green[●] Model `{status.name}`{version} ready")
+        else:
+            st.markdown(f":orange[●] Model `{status.name}`: {status.status}")
+
+
+def money_column_format() -> str:
+    """A st.column_config number format for money in the shop's currency."""
+    presets = {"$": "dollar", "€": "euro", "¥": "yen"}
+    symbol = fmt.currency_symbol()
+    return presets.get(symbol, f"{symbol}%.2f")

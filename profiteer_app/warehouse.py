@@ -1,0 +1,244 @@
+"""The app's reads from the warehouse: small pre-aggregated tables only, as the read-only role.
+
+Pure (psycopg2 and pandas, no Streamlit). Every page load runs a handful of tiny SELECTs over
+the `analytics` tables (see `profiteer_pipeline.warehouse.metrics`) and `public.products`; the
+app never scans `public.sales`. Failures become two clear exceptions the pages turn into banners:
+`WarehouseUnavailable` (cannot connect or query) and `MetricsMissing` (the tables are not there
+yet: nothing has been materialized).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import pandas as pd
+import psycopg2
+from psycopg2 import errors as pg_errors
+
+from profiteer_pipeline.settings import PgUrl
+
+CONNECT_TIMEOUT_S = 3
+STATEMENT_TIMEOUT_MS = 5000
+TREND_DAYS = 7  # days of category revenue behind each trend sparkline
+
+# --- the queries (each reads one small table) ---------------------------------------------
+
+FRESHNESS_SQL = """
+SELECT refreshed_at, mode, latest_hour, sales_rows, duration_ms
+FROM analytics.refresh_log
+ORDER BY id DESC
+LIMIT 1
+"""
+
+SUMMARY_SQL = """
+SELECT day, is_latest, hours, revenue, items_sold, views, cart_adds, conversion_rate,
+       revenue_change_pct, items_sold_change_pct, conversion_rate_change_pct,
+       top_category, top_category_revenue, updated_at
+FROM analytics.dashboard_summary
+ORDER BY day
+"""
+
+HOURLY_SQL = """
+SELECT hour, hour_of_day, time_of_day_bucket, views, cart_adds, purchases, revenue,
+       conversion_rate
+FROM analytics.hourly_totals
+ORDER BY hour
+"""
+
+CATEGORY_TREND_SQL = """
+SELECT day, category, revenue, items_sold, previous_revenue, revenue_change_pct, has_increased
+FROM analytics.category_revenue
+WHERE day > (SELECT max(day) FROM analytics.category_revenue) - %(trend_days)s
+ORDER BY day, category
+"""
+
+HOT_PRODUCTS_SQL = """
+SELECT rank, day, product_id, product_name, product_image, category, purchases, revenue,
+       views, cart_adds, conversion_rate
+FROM analytics.hot_products
+ORDER BY rank
+"""
+
+PRODUCTS_SQL = """
+SELECT p.product_id, p.product_name, p.product_image, p.category, p.base_price, p.min_price,
+       p.max_price, p.price_strategy,
+       s.avg_rating, s.latest_rating, s.latest_day, s.latest_day_revenue, s.latest_day_purchases,
+       s.total_revenue, s.total_purchases, s.avg_price, s.conversion_rate
+FROM public.products p
+LEFT JOIN analytics.product_stats s ON s.product_id = p.product_id
+ORDER BY p.category, p.product_id
+"""
+
+BUCKETS_SQL = """
+SELECT product_id, time_of_day_bucket, hours, avg_views, avg_cart_adds, avg_purchases,
+       avg_price, avg_rating, conversion_rate
+FROM analytics.avg_purchases_by_bucket
+WHERE product_id = %(product_id)s
+ORDER BY time_of_day_bucket
+"""
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse cannot be reached or queried (the message names the redacted URL)."""
+
+
+class MetricsMissing(RuntimeError):
+    """A table the app reads does not exist yet: the pipeline has not materialized it."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --- the reader --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """The warehouse as the app sees it: a read-only login, short timeouts."""
+
+    url: PgUrl
+
+    def describe(self) -> str:
+        return self.url.redacted()
+
+    def fetch(self, queries: Mapping[str, tuple[str, Mapping[str, object] | None]]) -> dict:
+        """Run several small SELECTs on one read-only connection: name -> DataFrame."""
+        try:
+            conn = psycopg2.connect(
+                self.url.dsn(),
+                connect_timeout=CONNECT_TIMEOUT_S,
+                application_name="profiteer-app",
+                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
+                " -c default_transaction_read_only=on",
+            )
+        except psycopg2.Error as exc:
+            raise WarehouseUnavailable(
+                f"cannot connect to the warehouse at {self.describe()}: {_first_line(exc)}"
+            ) from None
+        out: dict[str, pd.DataFrame] = {}
+        try:
+            with conn.cursor() as cur:
+                for name, (query, params) in queries.items():
+                    cur.execute(query, params)
+                    columns = [c.name for c in cur.description]
+                    out[name] = pd.DataFrame(cur.fetchall(), columns=columns)
+        except pg_errors.UndefinedTable as exc:
+            raise MetricsMissing(
+                f"{_first_line(exc)}: the metrics have not been materialized yet"
+            ) from None
+        except psycopg2.Error as exc:
+            raise WarehouseUnavailable(
+                f"query failed on the warehouse at {self.describe()}: {_first_line(exc)}"
+            ) from None
+        finally:
+            conn.close()
+        return out
+
+
+# --- what each page reads ---------------------------------------------------------------------
+
+
+@dataclass
+class Freshness:
+    refreshed_at: datetime | None = None
+    latest_hour: datetime | None = None
+    mode: str | None = None
+    sales_rows: int | None = None
+
+
+@dataclass
+class DashboardData:
+    summary: pd.DataFrame
+    hourly: pd.DataFrame
+    categories: pd.DataFrame
+    hot: pd.DataFrame
+    freshness: Freshness = field(default_factory=Freshness)
+
+    @property
+    def latest(self) -> pd.Series | None:
+        rows = self.summary[self.summary["is_latest"]]
+        return None if rows.empty else rows.iloc[-1]
+
+    @property
+    def previous(self) -> pd.Series | None:
+        rows = self.summary[~self.summary["is_latest"]]
+        return None if rows.empty else rows.iloc[-1]
+
+
+def _numeric(df: pd.DataFrame) -> pd.DataFrame:
+    """Decimal/object numbers from psycopg2 as floats, so charts and maths just work."""
+    for col in df.columns:
+        if df[col].dtype != object:
+            continue
+        values = df[col].dropna()
+        if len(values) and all(isinstance(v, (int, float, Decimal)) for v in values):
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df
+
+
+def freshness_of(df: pd.DataFrame) -> Freshness:
+    if df.empty:
+        return Freshness()
+    row = df.iloc[0]
+    return Freshness(
+        refreshed_at=row["refreshed_at"],
+        latest_hour=row["latest_hour"],
+        mode=row["mode"],
+        sales_rows=int(row["sales_rows"]),
+    )
+
+
+def load_freshness(wh: Warehouse) -> Freshness:
+    return freshness_of(wh.fetch({"log": (FRESHNESS_SQL, None)})["log"])
+
+
+def load_dashboard(wh: Warehouse) -> DashboardData:
+    frames = wh.fetch(
+        {
+            "summary": (SUMMARY_SQL, None),
+            "hourly": (HOURLY_SQL, None),
+            "categories": (CATEGORY_TREND_SQL, {"trend_days": TREND_DAYS}),
+            "hot": (HOT_PRODUCTS_SQL, None),
+            "log": (FRESHNESS_SQL, None),
+        }
+    )
+    return DashboardData(
+        summary=_numeric(frames["summary"]),
+        hourly=_numeric(frames["hourly"]),
+        categories=_numeric(frames["categories"]),
+        hot=_numeric(frames["hot"]),
+        freshness=freshness_of(frames["log"]),
+    )
+
+
+def load_products(wh: Warehouse) -> pd.DataFrame:
+    """Every product of the dimension, with its sales stats (NULL for a product never sold)."""
+    return _numeric(wh.fetch({"products": (PRODUCTS_SQL, None)})["products"])
+
+
+def load_buckets(wh: Warehouse, product_id: str) -> pd.DataFrame:
+    """The product's per-hour averages by time-of-day bucket (the prediction inputs)."""
+    frame = wh.fetch({"b": (BUCKETS_SQL, {"product_id": product_id})})["b"]
+    return _numeric(frame)
+
+
+def top_categories(categories: pd.DataFrame) -> pd.DataFrame:
+    """The latest day's categories by revenue, each with its change and its recent revenues."""
+    if categories.empty:
+        return categories.assign(trend=[])
+    latest = categories["day"].max()
+    today = categories[categories["day"] == latest].sort_values(
+        ["revenue", "category"], ascending=[False, True]
+    )
+    history = (
+        categories.sort_values("day").groupby("category")["revenue"].apply(list).rename("trend")
+    )
+    return today.join(history, on="category").reset_index(drop=True)

@@ -1,0 +1,190 @@
+"""The app's pure helpers: number formatting, pictures, model inputs, status, failures.
+
+No servers needed except where a closed port stands in for an unreachable one.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
+
+import pandas as pd
+import pytest
+
+from profiteer_app import features as feat
+from profiteer_app import formatting as fmt
+from profiteer_app import images
+from profiteer_app import predictor as pred
+from profiteer_app import warehouse as wh
+from profiteer_pipeline.model.spec import DEFAULT_SPEC
+from profiteer_pipeline.settings import PgUrl
+from profiteer_pipeline.synth import generate_window, load_default_catalog
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0, "0"),
+        (999, "999"),
+        (12.345, "12.3"),
+        (1234, "1.2K"),
+        (999_949, "999.9K"),
+        (999_950, "1.0M"),  # no "1000.0K"
+        (2_500_000, "2.5M"),
+        (-1_500, "-1.5K"),
+        (3.2e9, "3.2B"),
+        (None, "–"),
+        (float("nan"), "–"),
+    ],
+)
+def test_compact(value, text):
+    assert fmt.compact(value) == text
+
+
+def test_money_count_percent(monkeypatch):
+    monkeypatch.delenv("PROFITEER_CURRENCY", raising=False)
+    assert fmt.money(18_712_345.6) == "$18.7M"
+    assert fmt.money(999.5) == "$999.50"
+    assert fmt.money(1234.5, exact=True) == "$1,234.50"
+    assert fmt.money(-2500) == "-$2.5K"
+    assert fmt.count(4748) == "4,748"
+    assert fmt.count(13_600) == "13.6K"
+    assert fmt.percent(0.7649, 2) == "0.76 %"
+    assert fmt.signed_percent(-61.54) == "-61.5 %"
+    assert fmt.signed_percent(0.3) == "+0.3 %"
+    assert fmt.signed_percent(None) is None
+    monkeypatch.setenv("PROFITEER_CURRENCY", "€")
+    assert fmt.money(1500) == "€1.5K"
+
+
+def test_change_and_rating_colour():
+    assert fmt.change_pct(110, 100) == pytest.approx(10)
+    assert fmt.change_pct(90, 100) == pytest.approx(-10)
+    assert fmt.change_pct(5, 0) is None and fmt.change_pct(None, 3) is None
+    assert fmt.rating_color(3.51) == "green"
+    assert fmt.rating_color(3.5) == "red"  # "above 3.5" is green, 3.5 itself is not
+    assert fmt.rating_color(2.0) == "red"
+    assert fmt.rating_color(None) == "red"
+
+
+def test_ago():
+    now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+    assert fmt.ago(now - timedelta(seconds=20), now) == "just now"
+    assert fmt.ago(now - timedelta(minutes=12), now) == "12 min ago"
+    assert fmt.ago(now - timedelta(hours=5), now) == "5 h ago"
+    assert fmt.ago(now - timedelta(days=3), now) == "3 days ago"
+    assert fmt.ago(None, now) == "never"
+    assert fmt.utc_label(datetime(2026, 3, 4, 11, tzinfo=UTC)) == "2026-03-04 11:00 UTC"
+
+
+def test_picture_puts_the_image_over_a_placeholder():
+    html = images.picture_html("UltraBook X1", "Laptops", "https://img.example/u.jpg")
+    layers = re.findall(r"url\('([^']*)'\)", html)
+    assert layers[0] == "https://img.example/u.jpg"  # on top: it covers the placeholder
+    assert layers[1].startswith("data:image/svg+xml;utf8,") and len(layers) == 2
+    svg = unquote(layers[1].removeprefix("data:image/svg+xml;utf8,"))
+    assert ">UX<" in svg and ">Laptops<" in svg
+    assert 'aria-label="UltraBook X1"' in html
+
+
+@pytest.mark.parametrize(
+    "url",
+    [None, "", "javascript:alert(1)", "https://x.example/a'b.jpg", "https://x.example/a).jpg",
+     "data:image/png;base64,AAAA", "ftp://x.example/a.jpg"],
+)  # fmt: skip
+def test_picture_refuses_unsafe_urls_and_keeps_the_placeholder(url):
+    html = images.picture_html('Evil "<b>" Name', "Laptops", url)
+    assert html.count("url(") == 1 and "data:image/svg+xml" in html
+    assert "<b>" not in html  # the name is escaped in the label and in the SVG
+
+
+def test_category_colours_are_stable():
+    assert images.category_color("Laptops") == images.category_color("Laptops")
+    assert images.initials("Steam Deck OLED") == "SD"
+    assert images.initials("") == "?"
+
+
+def test_popularity_estimate_matches_the_shops_data():
+    """The estimate from category and average rating is within 3 % of the real average."""
+    sales = generate_window(
+        load_default_catalog(), datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
+    )
+    grouped = sales.groupby(["product_id", "time_of_day_bucket"]).agg(
+        pf=("popularity_factor", "mean"), rating=("rating", "mean"), category=("category", "first")
+    )
+    for _, row in grouped.iterrows():
+        estimate = feat.popularity_factor({"avg_rating": row["rating"]}, row["category"])
+        assert estimate == pytest.approx(row["pf"], rel=0.03)
+    # a column in the metrics, when there is one, wins
+    assert feat.popularity_factor({"avg_popularity_factor": 1.7, "avg_rating": 4}, "Laptops") == 1.7
+
+
+def test_feature_rows_vary_only_the_price():
+    product = {"product_id": "P001", "category": "Laptops", "base_price": 1200.0}
+    inputs = {"time_of_day_bucket": "Afternoon", "hours": 30, "avg_views": 24_101.4,
+              "avg_cart_adds": 1836.6, "avg_rating": 4.42}  # fmt: skip
+    rows = feat.feature_rows(product, inputs, [1000, 1200, 1333.33])
+    assert list(rows.columns) == ["price", *DEFAULT_SPEC.features]
+    assert rows["price_ratio"].tolist() == [0.8333, 1.0, 1.1111]
+    assert rows["views"].nunique() == 1 and rows["views"].iloc[0] == 24_101
+    assert rows["cart_adds"].iloc[0] == 1837
+    with pytest.raises(ValueError, match="P001"):
+        feat.feature_rows({**product, "base_price": 0}, inputs, [1000])
+
+
+def test_buckets_in_day_order():
+    assert feat.ordered_buckets() == ["Overnight", "Morning", "Afternoon", "Evening"]
+    assert feat.current_bucket(datetime(2026, 3, 4, 13, tzinfo=UTC)) == "Afternoon"
+    assert feat.current_bucket(datetime(2026, 3, 4, 23, tzinfo=UTC)) == "Overnight"
+
+
+def test_top_categories_orders_by_latest_revenue_with_trend():
+    days = pd.to_datetime(["2026-03-01", "2026-03-02", "2026-03-03"]).date
+    frame = pd.DataFrame(
+        {
+            "day": [days[0], days[0], days[1], days[1], days[2], days[2]],
+            "category": ["A", "B", "A", "B", "A", "B"],
+            "revenue": [10.0, 30.0, 20.0, 25.0, 15.0, 40.0],
+        }
+    )
+    top = wh.top_categories(frame)
+    assert top["category"].tolist() == ["B", "A"]
+    assert top["trend"].tolist() == [[30.0, 25.0, 40.0], [10.0, 20.0, 15.0]]
+    assert wh.top_categories(frame.iloc[0:0]).empty
+
+
+def test_model_status_problems():
+    assert pred.ModelStatus("m", "complete", 2).problem() is None
+    missing = pred.ModelStatus("mindsdb.m", "missing").problem()
+    assert missing.headline == "No model yet" and "mindsdb.m" in str(missing)
+    training = pred.ModelStatus("mindsdb.m", "training", 3).problem()
+    assert training.headline == "The model is still training"
+    failed = pred.ModelStatus("mindsdb.m", "error", 1, error="boom\ntraceback...").problem()
+    assert failed.headline == "Model training failed" and "boom" in str(failed)
+    assert "traceback" not in str(failed)
+
+
+def test_model_name_from_the_environment(monkeypatch):
+    monkeypatch.delenv("PROFITEER_MODEL", raising=False)
+    assert pred.model_name() == ("mindsdb", "sales_forecast")
+    monkeypatch.setenv("PROFITEER_MODEL", "proj.other_model")
+    assert pred.model_name() == ("proj", "other_model")
+
+
+def test_unreachable_servers_are_clear_errors():
+    port = closed_port()
+    with pytest.raises(pred.MindsDBUnavailable, match=f"127.0.0.1:{port}"):
+        pred.Predictor(f"http://127.0.0.1:{port}").status()
+    url = PgUrl("profiteer_reader", "s3cret-pw", "127.0.0.1", port, "warehouse")
+    with pytest.raises(wh.WarehouseUnavailable) as err:
+        wh.load_freshness(wh.Warehouse(url))
+    assert f"profiteer_reader:***@127.0.0.1:{port}/warehouse" in str(err.value)
+    assert "s3cret" not in str(err.value)
