@@ -24,5 +24,9 @@ with st.sidebar:
     st.markdown("### :material/monitoring: Profiteer")
     st.caption("Pricing intelligence for the shop")
     status_box = st.container()
-page.run()
+try:
+    page.run()
+except Exception as exc:  # noqa: BLE001 (the last line of defence: a banner, never a traceback)
+    ui.log.exception("page %s failed", page.title)
+    ui.banner(exc)
 ui.sidebar_status(status_box)  # after the page: a slow MindsDB never holds the page back

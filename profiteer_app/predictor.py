@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from profiteer_pipeline.model import sql
 from profiteer_pipeline.model.client import MindsDBClient, MindsDBError
 from profiteer_pipeline.model.client import MindsDBUnavailable as ClientUnavailable
 from profiteer_pipeline.model.spec import DEFAULT_SPEC
@@ -32,7 +33,10 @@ def model_name() -> tuple[str, str]:
     `mindsdb.sales_forecast`."""
     value = os.environ.get("PROFITEER_MODEL", DEFAULT_SPEC.qualified_name)
     project, _, model = value.rpartition(".")
-    return project or DEFAULT_SPEC.project, model
+    project = project or DEFAULT_SPEC.project
+    for part in (project, model):
+        sql.identifier(part, "PROFITEER_MODEL part")  # SqlValueError naming the bad part
+    return project, model
 
 
 class MindsDBUnavailable(RuntimeError):

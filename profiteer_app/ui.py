@@ -136,9 +136,12 @@ def sidebar_status(box: Any) -> None:
                 f":green[●] Data refreshed {fmt.ago(fresh.refreshed_at)}  \n"
                 f"latest hour {fmt.utc_label(fresh.latest_hour)}"
             )
-        status, problem = attempt(model_status, predictor())
+        status, problem = attempt(lambda: model_status(predictor()))
         if problem is not None:
-            st.markdown(":red[●] MindsDB unreachable")
+            unreachable = isinstance(problem, pred.MindsDBUnavailable)
+            st.markdown(
+                ":red[●] MindsDB unreachable" if unreachable else ":red[●] Model unavailable"
+            )
         elif status.ready:
             version = f" v{status.version}" if status.version is not None else ""
             st.markdown(f":green[●] Model `{status.name}`{version} ready")

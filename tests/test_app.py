@@ -215,3 +215,14 @@ def test_no_metrics_yet_banner(app_env, monkeypatch, settings):
         assert not at.exception
         (banner,) = at.info
         assert banner.value.startswith("**No metrics yet**"), banner.value
+
+
+def test_bad_model_name_is_a_banner_not_a_traceback(app_env, monkeypatch):
+    monkeypatch.setenv("PROFITEER_MODEL", "mindsdb.sales; DROP MODEL x")
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
+    assert ":red[●] Model unavailable" in [m.value for m in at.sidebar.markdown]
+    at.switch_page("views/simulation.py").run()
+    assert not at.exception
+    (banner,) = at.error
+    assert "PROFITEER_MODEL part" in banner.value and "is not a valid name" in banner.value
+    assert any(m.label.startswith("Historical purchases/h") for m in at.metric)

@@ -163,7 +163,9 @@ def test_missing_model_banner(app_env_model, monkeypatch):
     sidebar: list[str] = []
     at = open_simulation(sidebar=sidebar)
     assert any("No model yet" in i.value for i in at.info)
-    assert "Historical purchases/h, afternoon" in {m.label for m in at.metric}  # the rest still works
+    assert "Historical purchases/h, afternoon" in {
+        m.label for m in at.metric
+    }  # the rest still works
     assert not at.get("plotly_chart")
     assert "Model `mindsdb.no_such_model`: missing" in "\n".join(sidebar)
 

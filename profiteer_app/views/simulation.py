@@ -104,8 +104,10 @@ def render() -> None:
     avg_purchases = float(inputs["avg_purchases"])
 
     # --- the model's state first: a training or missing model is a banner, not an error ---------
-    predictor = ui.predictor()
-    status, problem = ui.attempt(ui.model_status, predictor)
+    predictor, problem = ui.attempt(ui.predictor)
+    status = None
+    if problem is None:
+        status, problem = ui.attempt(ui.model_status, predictor)
     if problem is None and (not_ready := status.problem()) is not None:
         problem = not_ready
 
