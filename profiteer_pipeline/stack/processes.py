@@ -75,7 +75,8 @@ def port_owner(port: int) -> str | None:
         try:
             for fd in (proc / "fd").iterdir():
                 if os.readlink(fd) in inodes:
-                    cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+                    argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                    cmd = " ".join([Path(argv[0]).name, *argv[1:]]).strip()
                     return f"pid {proc.name} ({cmd[:80]})"
         except OSError:
             continue
