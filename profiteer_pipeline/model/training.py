@@ -42,6 +42,14 @@ def train(
     """
     start = time.monotonic()
     existing = client.versions(spec.name, spec.project)
+    for busy in [v for v in existing if not v.finished]:
+        # another run is training this model: let it finish first, then train on top of it
+        log(f"{spec.qualified_name} v{busy.version} is {busy.status}: waiting for it first")
+        try:
+            client.wait_for_training(spec.name, busy.version, project=spec.project, timeout=timeout)
+        except MindsDBError as exc:
+            log(f"that training ended badly ({exc}); continuing")
+        existing = client.versions(spec.name, spec.project)
     previous = max((v.version for v in existing), default=0)
     if not existing:
         action = "created"
