@@ -21,6 +21,7 @@ Figures, not a test. Stops everything it started.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -59,6 +60,7 @@ def main() -> None:
         action="store_true",
         help="also time one Dagster run over the range (slow: one event per hourly partition)",
     )
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="profiteer-bench-ingest-"))
@@ -113,6 +115,8 @@ def main() -> None:
             start = START + timedelta(hours=offset)
             offset += hours + 24
             print(bench(settings, root, start, hours, args.dagster), flush=True)
+        if args.json:
+            args.json.write_text(json.dumps({"cases": FIGURES}, indent=2))
     finally:
         if api is not None:
             api.terminate()
@@ -122,6 +126,9 @@ def main() -> None:
                 api.kill()
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+FIGURES: list[dict] = []  # one entry per size, for --json
 
 
 def _warehouse():
@@ -199,6 +206,11 @@ def bench(settings, root: Path, start: datetime, hours: int, dagster_run: bool) 
     copy_only = n / (t2b - t1b)
     select_copy = n / (t2b - t0)
     read, land = synced.detail["read_seconds"], synced.detail["load_seconds"]
+    FIGURES.append(
+        {"rows": n, "embedded_rows_per_s": embedded, "copy_rows_per_s": copy_only,
+         "select_copy_rows_per_s": select_copy, "read_s": read, "land_s": land,
+         "sales_s": t2 - t1}
+    )  # fmt: skip
     return (
         f"{n:>8,} | {embedded:>15,.0f} | {read:>5.1f}s {land:>5.2f}s {t2 - t1:>5.2f}s |"
         f" {copy_only:>11,.0f} | {select_copy:>18,.0f} | {select_copy / embedded:,.1f}x" + line

@@ -11,6 +11,7 @@ PROFITEER_DATABASE_URL with --use-env, in a scratch database `profiteer_bench_me
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -30,6 +31,7 @@ from profiteer_pipeline.warehouse.io import copy_dataframe, replace_window
 from profiteer_pipeline.warehouse.schema import SALES_DDL
 
 DB = "profiteer_bench_metrics"
+FIGURES: dict[str, float] = {}  # for --json
 CHUNK_ROWS = 500_000
 
 
@@ -102,6 +104,7 @@ def run(admin: PgUrl, products: int, hours: int, updates: int) -> None:
         print(f"full rebuild (first):  {full.duration_s * 1000:8.0f} ms")
         full = metrics.refresh_metrics(conn)
         print(f"full rebuild (again):  {full.duration_s * 1000:8.0f} ms")
+        FIGURES.update(sales_rows=rows, full_rebuild_ms=full.duration_s * 1000)
         counts = metrics.table_counts(conn)
         print("  rows:", ", ".join(f"{k}={v:,}" for k, v in counts.items()))
 
@@ -115,6 +118,7 @@ def run(admin: PgUrl, products: int, hours: int, updates: int) -> None:
             times.append(stats.duration_s * 1000)
         print(f"hourly update (new latest hour, {updates} runs): median "
               f"{statistics.median(times):.0f} ms, max {max(times):.0f} ms")  # fmt: skip
+        FIGURES["hourly_update_ms"] = statistics.median(times)
 
         # a backfill re-materializing one old hour in the middle of the history
         times = []
@@ -123,6 +127,7 @@ def run(admin: PgUrl, products: int, hours: int, updates: int) -> None:
             stats = metrics.refresh_metrics(conn, hour, hour + timedelta(hours=1))
             times.append(stats.duration_s * 1000)
         print(f"hourly update (old hour, backfill): median {statistics.median(times):.0f} ms")
+        FIGURES["backfill_hour_update_ms"] = statistics.median(times)
 
         # one hour as the Dagster step runs it (refresh, counts, previews, charts); an hour of
         # the data that is also a valid partition (the partitions end at the current hour)
@@ -134,6 +139,7 @@ def run(admin: PgUrl, products: int, hours: int, updates: int) -> None:
         step_s = asset_step(hour)
         print(f"hourly update as the Dagster asset step (in-process, incl. metadata): "
               f"{step_s:.2f} s")  # fmt: skip
+        FIGURES["asset_step_s"] = step_s
     finally:
         conn.close()
         conn = psycopg2.connect(admin.dsn())
@@ -149,9 +155,11 @@ def main() -> None:
     ap.add_argument("--hours", type=int, default=70_080, help="default: 8 years")
     ap.add_argument("--updates", type=int, default=5, help="hourly updates to time")
     ap.add_argument("--use-env", action="store_true", help="the server of PROFITEER_DATABASE_URL")
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
     if args.use_env:
         run(load().warehouse.with_database("postgres"), args.products, args.hours, args.updates)
+        write_json(args.json)
         return
     root = Path(tempfile.mkdtemp(prefix="profiteer-bench-"))
     os.chmod(root, 0o755)  # the embedded server's own user must reach its data folder
@@ -165,6 +173,12 @@ def main() -> None:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+    write_json(args.json)
+
+
+def write_json(path: Path | None) -> None:
+    if path:
+        path.write_text(json.dumps(FIGURES, indent=2))
 
 
 if __name__ == "__main__":
