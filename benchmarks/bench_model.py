@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -142,7 +143,9 @@ def main() -> None:
     ap.add_argument("--use-env", action="store_true", help="use the running stack's servers")
     ap.add_argument("--compare-features", action="store_true")
     ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
+    figures: dict[str, float] = {}
 
     if args.use_env:
         s = settings_mod.load()
@@ -171,6 +174,7 @@ def main() -> None:
         s30 = base.with_name("bench_30d")
         t30 = timed_training(client, s30)
         print(f"{args.days} days   ({rows:>6,} rows): {t30:.1f}s")
+        figures.update(train_first_s=warm, train_48h_s=t48, train_30d_s=t30, train_30d_rows=rows)
 
         print("\n== held-out evaluation (train on all but the latest 24 h, score those 24 h) ==")
         h48 = base.with_name("bench_holdout_48h")
@@ -183,6 +187,7 @@ def main() -> None:
         m = held_out(client, hall, cutoff)
         print(f"{args.days} days of history:         MAE {m['mae']:.2f}  R² {m['r2']:.3f}  "
               f"(n={m['n']}, mean purchases {m['mean_actual']:.1f})")  # fmt: skip
+        figures.update(held_out_mae=m["mae"], held_out_r2=m["r2"])
         print(f"price response ({args.days}-day model): {price_check(client, hall, db)}")
 
         print("\n== prediction latency (30-day model) ==")
@@ -203,6 +208,8 @@ def main() -> None:
             rest_times.append(time.perf_counter() - t)
         print(f"single prediction, SQL WHERE: median {statistics.median(sql_times) * 1000:.0f} ms")
         print(f"single prediction, REST:      median {statistics.median(rest_times) * 1000:.0f} ms")
+        figures["single_sql_ms"] = statistics.median(sql_times) * 1000
+        figures["single_rest_ms"] = statistics.median(rest_times) * 1000
         product = load_default_catalog()[0]
         profile = {**row, "base_price": product.base_price}
         from profiteer_pipeline.pricing import price_grid
@@ -217,6 +224,10 @@ def main() -> None:
             batch.append(time.perf_counter() - t)
         print(f"batch of 21 prices, one REST call: median {statistics.median(batch) * 1000:.0f} ms "
               f"(of 10)")  # fmt: skip
+        figures["batch_ms"] = statistics.median(batch) * 1000
+        figures["batch_per_row_ms"] = figures["batch_ms"] / len(inputs)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2))
 
         if args.compare_features:
             print("\n== feature sets (30 days, held-out = the latest 24 h) ==")
