@@ -123,6 +123,41 @@ def test_hostile_product_ids_and_names_pass_through_unchanged(hostile_pipeline):
     assert p.query(p.shop_db, "SELECT count(*) AS n FROM public.shop_sales")["n"][0] == 15
 
 
+def test_app_renders_hostile_names_as_text(hostile_pipeline, monkeypatch):
+    """The app's pages on the hostile warehouse (as the read-only role): every page renders
+    without an exception or an error banner, and every hostile product is on the catalog."""
+    from app_fixtures import HOME, closed_port, point_app_at
+    from streamlit.testing.v1 import AppTest
+
+    from profiteer_pipeline.warehouse.products import products_frame, replace_products
+
+    p = hostile_pipeline
+    key = "2026-05-01-10:00"
+    loaded = p.query(p.warehouse_db, "SELECT to_regclass('public.sales') IS NOT NULL AS ok")
+    if not loaded["ok"][0]:
+        assert p.run(key).success  # this module's first test loads it; alone, load it here
+    conn = psycopg2.connect(p.dsn(p.warehouse_db))
+    try:
+        replace_products(conn, products_frame(p.catalog.products()))
+    finally:
+        conn.close()
+    point_app_at(
+        monkeypatch, p.admin.with_database(p.warehouse_db), f"http://127.0.0.1:{closed_port()}"
+    )
+
+    at = AppTest.from_file(HOME, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    at.switch_page("views/catalog.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = "\n".join(m.value for m in at.markdown)
+    for value in HOSTILE:
+        name = value[::-1] if value != "\\N" else value
+        assert f"`{value}`" in shown or value in shown or name in shown, value
+    at.switch_page("views/simulation.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
 def test_forged_cursor_with_sql_is_only_a_value(shop_api, api_key, settings):  # noqa: F811
     """A cursor is base64 JSON, so a client can put anything in it: it must stay a bound value."""
     start = datetime(2026, 5, 2, tzinfo=UTC)
