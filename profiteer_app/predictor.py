@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,12 @@ STATUS_TIMEOUT_S = 5.0  # the status query: a busy server must not hold the side
 # a quiet spell (or a restart) waits ~20 s, more on a busy machine, for a new worker: allow it.
 READ_TIMEOUT_S = 60.0
 READY = "complete"
+
+# One prediction at a time per app process. Streamlit starts a new script thread for each widget
+# change while the previous run may still be waiting on MindsDB (fast reruns), and MindsDB answers
+# concurrent predictions by starting another ML worker, cold (~20 s or more). Queued here, ten
+# quick slider steps cost ten warm round trips instead.
+_PREDICT_LOCK = threading.Lock()
 
 
 def model_name() -> tuple[str, str]:
@@ -153,6 +160,8 @@ class Predictor:
         if missing:
             raise ValueError(f"prediction rows lack the model's features {', '.join(missing)}")
         client = self._client()
+        if not _PREDICT_LOCK.acquire(timeout=READ_TIMEOUT_S):
+            raise MindsDBUnavailable(f"MindsDB at {self.url} is busy with other predictions")
         try:
             out = client.predict(self.model, rows[list(self.features)], self.project)
         except ClientUnavailable as exc:
@@ -163,6 +172,8 @@ class Predictor:
             if problem := self.status().problem():
                 raise problem from None
             raise MindsDBUnavailable(str(exc).splitlines()[0]) from None
+        finally:
+            _PREDICT_LOCK.release()
         if self.target not in out.columns or len(out) != len(rows):
             raise MindsDBUnavailable(
                 f"MindsDB returned {len(out)} rows without `{self.target}` for {len(rows)} inputs"

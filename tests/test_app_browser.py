@@ -132,14 +132,18 @@ def test_simulation_slider_in_chromium(running_app):
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 20_000
 
+            page.set_viewport_size({"width": 1400, "height": 1700})  # down to the hot products
             page.goto(f"{running_app}/", timeout=60_000)
             metric_value(page, "Revenue")
             page.get_by_text("Hot products").first.wait_for(timeout=60_000)
             wait_idle(page)
             page.screenshot(path=str(ARTIFACTS / "app-dashboard.png"), full_page=True)
+            page.set_viewport_size({"width": 1400, "height": 1800})  # all three categories
             page.goto(f"{running_app}/catalog", timeout=60_000)
             page.get_by_text("Simulate price").first.wait_for(timeout=60_000)
             wait_idle(page)
+            page.wait_for_load_state("networkidle")  # the pictures: image host fails, placeholder
+            assert page.locator('div[role="img"]').count() == 15
             page.screenshot(path=str(ARTIFACTS / "app-catalog.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "app-failure.png"), full_page=True)
