@@ -1,0 +1,227 @@
+"""`make bench`: run every benchmark script and print ONE table of the figures that matter.
+
+    .venv/bin/python benchmarks/report.py                  # everything (about 15-20 minutes)
+    .venv/bin/python benchmarks/report.py --only synth ingest
+    .venv/bin/python benchmarks/report.py --json report.json
+
+Each script runs in its own process with `--json FILE` (its figures) and its usual arguments;
+its full output goes to a log file (the folder is printed). Where a figure is compared with
+another (generator vs the per-row loop, sync vs COPY), both were measured in the same run of the
+same script, on the same machine, one after the other. What each figure measures:
+benchmarks/README.md. A script that fails leaves "failed" in its rows and makes the exit code 1;
+the table is printed anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Bench:
+    name: str
+    script: str
+    args: list[str] = field(default_factory=list)
+    timeout: float = 1200
+
+
+# in this order: the cheap ones first; bench_stack (the whole stack with MindsDB) last
+BENCHES = [
+    Bench("synth", "bench_synth.py", ["--no-loop-memory"]),
+    Bench("ingest", "bench_ingest.py", ["--rows", "100000"]),
+    Bench("metrics", "bench_metrics.py"),
+    Bench("model", "bench_model.py"),
+    Bench("app", "bench_app.py"),
+    Bench("stack", "bench_stack.py", ["--days", "30"]),
+]
+
+
+def run(bench: Bench, logs: Path) -> tuple[dict | None, str]:
+    """(figures, status) of one script; its output in logs/<name>.log."""
+    script = HERE / bench.script
+    if not script.exists():
+        return None, "missing"
+    out = logs / f"{bench.name}.json"
+    log = logs / f"{bench.name}.log"
+    t0 = time.monotonic()
+    print(f"  {bench.name:<8} {bench.script} ...", end="", flush=True, file=sys.stderr)
+    with open(log, "w") as fh:
+        try:
+            proc = subprocess.run(
+                [sys.executable, str(script), "--json", str(out), *bench.args],
+                stdout=fh, stderr=subprocess.STDOUT, timeout=bench.timeout, cwd=HERE.parent,
+            )  # fmt: skip
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+    took = time.monotonic() - t0
+    ok = code == 0 and out.exists()
+    print(f" {'ok' if ok else f'FAILED ({code})'} in {took:.0f}s", file=sys.stderr)
+    if not ok:
+        return None, f"failed ({code}): see {log}"
+    return json.loads(out.read_text()), "ok"
+
+
+# --- formatting -----------------------------------------------------------------------------
+
+
+def num(value: float | None, unit: str = "", digits: int = 0) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f}{unit}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if not a or not b:
+        return ""
+    return f"{a / b:,.1f}x"
+
+
+def get(figures: dict | None, *path: str | int) -> float | None:
+    value: object = figures
+    for key in path:
+        try:
+            value = value[key]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value if isinstance(value, int | float) else None
+
+
+Row = tuple[str, str, str, str]  # figure, value, comparison, source
+
+
+def synth_rows(f: dict | None) -> list[Row]:
+    case = next((c for c in (f or {}).get("cases", []) if c.get("products") == 15), None)
+    fast, slow = get(case, "vectorized_rows_per_s"), get(case, "loop_rows_per_s")
+    label = f"generator, 15 x {get(case, 'hours') or 0:,.0f} h"
+    return [
+        (f"{label}: rows/s", num(fast), f"{ratio(fast, slow)} the per-row loop ({num(slow)} rows/s)",
+         "bench_synth"),
+    ]  # fmt: skip
+
+
+def ingest_rows(f: dict | None) -> list[Row]:
+    case = max((f or {}).get("cases", []), key=lambda c: c.get("rows", 0), default=None)
+    sync, copy = get(case, "embedded_rows_per_s"), get(case, "select_copy_rows_per_s")
+    rows = get(case, "rows")
+    return [
+        (f"sync shop API -> sales, {num(rows)} rows: rows/s", num(sync),
+         f"COPY is {ratio(copy, sync)} faster ({num(copy)} rows/s)", "bench_ingest"),
+    ]  # fmt: skip
+
+
+def metrics_rows(f: dict | None) -> list[Row]:
+    rows = get(f, "sales_rows")
+    return [
+        ("metrics refresh, one hour (incremental)", num(get(f, "hourly_update_ms"), " ms"),
+         f"full rebuild {num(get(f, 'full_rebuild_ms'), ' ms')} ({num(rows)} sales rows)",
+         "bench_metrics"),
+    ]  # fmt: skip
+
+
+def model_rows(f: dict | None) -> list[Row]:
+    return [
+        ("training time, 48 h (720 rows)", num(get(f, "train_48h_s"), " s", 1),
+         f"30 days: {num(get(f, 'train_30d_s'), ' s', 1)}", "bench_model"),
+        ("prediction latency, single (SQL)", num(get(f, "single_sql_ms"), " ms"),
+         f"REST: {num(get(f, 'single_rest_ms'), ' ms')}", "bench_model"),
+        ("prediction latency, batch of 21", num(get(f, "batch_ms"), " ms"),
+         f"{num(get(f, 'batch_per_row_ms'), ' ms', 1)} per row", "bench_model"),
+    ]  # fmt: skip
+
+
+def app_rows(f: dict | None) -> list[Row]:
+    pages = (f or {}).get("pages") or {}
+    rows: list[Row] = [
+        (f"page render: {name} (data cache empty)", num(get(pages, name, "median_s"), " s", 2),
+         f"cache warm {num(get(pages, name, 'cached_median_s'), ' s', 2)}", "bench_app")
+        for name in pages
+    ]  # fmt: skip
+    if get(f, "prediction_ms") is not None:
+        rows.append(
+            ("app: one price's prediction round trip", num(get(f, "prediction_ms"), " ms"),
+             f"revenue curve ({num(get(f, 'curve_points'))} prices, one batch): "
+             f"{num(get(f, 'curve_batch_ms'), ' ms')}", "bench_app")
+        )  # fmt: skip
+    return rows or [("page render", "n/a", "", "bench_app")]
+
+
+def stack_rows(f: dict | None) -> list[Row]:
+    days = get(f, "backfill_days") or 30
+    backfill = get(f, "backfill_s")
+    rows = days * 24 * 15
+    return [
+        ("one partition end to end (launch -> success)", num(get(f, "partition_latency_s"), " s", 1),
+         f"run itself {num(get(f, 'partition_run_s'), ' s', 1)}", "bench_stack"),
+        (f"{days:.0f}-day backfill ({rows:,.0f} rows, single run)", num(backfill, " s", 1),
+         f"{num(rows / backfill if backfill else None)} rows/s; "
+         f"{num(get(f, 'backfill_runs'))} run(s)", "bench_stack"),
+        ("peak RSS of the local stack, main job", num(get(f, "stack_peak_rss_mib"), " MiB"),
+         f"PSS {num(get(f, 'stack_peak_pss_mib'), ' MiB')}, "
+         f"{num(get(f, 'stack_peak_processes'))} processes", "bench_stack"),
+    ]  # fmt: skip
+
+
+ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
+    "synth": synth_rows,
+    "ingest": ingest_rows,
+    "metrics": metrics_rows,
+    "model": model_rows,
+    "app": app_rows,
+    "stack": stack_rows,
+}
+
+
+def table(rows: list[Row]) -> str:
+    header: Row = ("figure", "value", "comparison", "script")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+
+    def line(r: Row) -> str:
+        return (f"| {r[0]:<{widths[0]}} | {r[1]:>{widths[1]}} | {r[2]:<{widths[2]}} "
+                f"| {r[3]:<{widths[3]}} |")  # fmt: skip
+
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(header), sep, *map(line, rows)])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="+", choices=[b.name for b in BENCHES])
+    ap.add_argument("--json", type=Path, help="also write every script's figures to this file")
+    args = ap.parse_args()
+
+    logs = Path(tempfile.mkdtemp(prefix="profiteer-bench-"))
+    print(f"benchmark logs in {logs}", file=sys.stderr)
+    benches = [b for b in BENCHES if not args.only or b.name in args.only]
+    t0 = time.monotonic()
+    results: dict[str, dict | None] = {}
+    statuses: dict[str, str] = {}
+    for bench in benches:
+        results[bench.name], statuses[bench.name] = run(bench, logs)
+
+    rows: list[Row] = []
+    for bench in benches:
+        if statuses[bench.name] == "ok":
+            rows += ROWS[bench.name](results[bench.name])
+        else:
+            rows.append((f"{bench.script}", statuses[bench.name], "", bench.name))
+    print()
+    print(table(rows))
+    print(f"\n{len(benches)} scripts in {(time.monotonic() - t0) / 60:.1f} min; logs in {logs}")
+    if args.json:
+        args.json.write_text(json.dumps({"figures": results, "status": statuses}, indent=2))
+    return 0 if all(s == "ok" for s in statuses.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
