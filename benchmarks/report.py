@@ -32,7 +32,7 @@ class Bench:
     name: str
     script: str
     args: list[str] = field(default_factory=list)
-    timeout: float = 1200
+    timeout: float = 2400  # generous: the machines are often shared
 
 
 # in this order: the cheap ones first; bench_stack (the whole stack with MindsDB) last
@@ -42,7 +42,7 @@ BENCHES = [
     Bench("metrics", "bench_metrics.py"),
     Bench("model", "bench_model.py"),
     Bench("app", "bench_app.py"),
-    Bench("stack", "bench_stack.py", ["--days", "30"]),
+    Bench("stack", "bench_stack.py", ["--days", "30"], timeout=3600),
 ]
 
 
