@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from datetime import UTC, datetime
 
 RATING_GOOD = 3.5  # above: green; otherwise red (the original catalog's rule)
@@ -109,3 +110,31 @@ def utc_label(when: datetime | None) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+_MD_INLINE = set("\\`*_[]<>|~$:")  # emphasis, code, links, html, tables, math, :color[] directives
+
+
+def md_escape(text: object) -> str:
+    """Text shown literally inside Streamlit markdown (names from the catalog are data, not markup).
+
+    Inline markup characters are backslash-escaped, newlines become spaces, and a leading
+    heading, list or quote marker is escaped; plain names ("Pre-Built PC") come out unchanged.
+    """
+    flat = " ".join(str(text).split())
+    out = "".join("\\" + ch if ch in _MD_INLINE else ch for ch in flat)
+    if out[:1] in ("#", "-", "+", "=", ">"):
+        out = "\\" + out
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", out)
+
+
+def code(text: object) -> str:
+    """An inline code span that shows `text` literally, whatever backticks it holds."""
+    flat = " ".join(str(text).split())
+    longest = current = 0
+    for ch in flat:  # the longest run of backticks inside decides the fence
+        current = current + 1 if ch == "`" else 0
+        longest = max(longest, current)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""  # CommonMark strips one space on each side
+    return f"{fence}{pad}{flat}{pad}{fence}"

@@ -141,7 +141,7 @@ def test_catalog_groups_products_with_rating_colours(app_env):
         colour = "green" if rating > 3.5 else "red"
         colours.add(colour)
         assert f"`{pid}` · :{colour}[★ {rating:.1f}]" in text
-        assert f"**{name}**" in text
+        assert f"**{fmt.md_escape(name)}**" in text
         assert f"{fmt.money(revenue)} latest day" in text
     # every picture is a placeholder-backed box (the catalog's image host is unreachable here)
     pictures = [m.value for m in at.markdown if 'role="img"' in m.value]

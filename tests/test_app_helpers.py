@@ -75,6 +75,28 @@ def test_change_and_rating_colour():
     assert fmt.rating_color(None) == "red"
 
 
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("Pre-Built PC", "Pre-Built PC"),  # plain names stay as they are
+        ("a*b_c", "a\\*b\\_c"),
+        (":red[x]", "\\:red\\[x\\]"),  # not a Streamlit colour directive
+        ("P|table|\n---|", "P\\|table\\| ---\\|"),  # one line, no table
+        ("# big", "\\# big"),
+        ("1. first", "1\\. first"),
+        ("<b>x</b>", "\\<b\\>x\\</b\\>"),
+    ],
+)
+def test_markdown_escape(text, escaped):
+    assert fmt.md_escape(text) == escaped
+
+
+def test_code_span_holds_backticks():
+    assert fmt.code("P001") == "`P001`"
+    assert fmt.code("P`mindsdb`.models") == "`` P`mindsdb`.models ``"
+    assert fmt.code("a``b") == "``` a``b ```"
+
+
 def test_ago():
     now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
     assert fmt.ago(now - timedelta(seconds=20), now) == "just now"

@@ -32,7 +32,7 @@ def render() -> None:
 
     for category, group in products.groupby("category", sort=True):
         total = group["latest_day_revenue"].sum(min_count=1)
-        st.subheader(f"{category}")
+        st.subheader(fmt.md_escape(category))
         st.caption(f"{len(group)} products · {fmt.money(total)} latest-day revenue")
         rows = [group.iloc[i : i + CARDS_PER_ROW] for i in range(0, len(group), CARDS_PER_ROW)]
         for row in rows:
@@ -42,7 +42,7 @@ def render() -> None:
                         picture_html(p["product_name"], p["category"], p["product_image"]),
                         unsafe_allow_html=True,
                     )
-                    st.markdown(f"**{p['product_name']}**")
+                    st.markdown(f"**{fmt.md_escape(p['product_name'])}**")
                     rating = p["avg_rating"]
                     stars = (
                         f":{fmt.rating_color(rating)}[★ {rating:.1f}]"
@@ -51,7 +51,7 @@ def render() -> None:
                     )
                     revenue = p["latest_day_revenue"]
                     st.markdown(
-                        f"`{p['product_id']}` · {stars}  \n"
+                        f"{fmt.code(p['product_id'])} · {stars}  \n"
                         f"{fmt.money(revenue) if revenue == revenue else 'no sales yet'} latest day"
                     )
                     if st.button(

@@ -67,7 +67,7 @@ def render() -> None:
         top_delta = "same as the day before" if same else f"was {previous['top_category']}"
     c4.metric(
         "Top category",
-        latest["top_category"] or "–",
+        str(latest["top_category"] or "–"),
         top_delta,
         delta_color="off",
         delta_arrow="off",
@@ -103,7 +103,7 @@ def render() -> None:
         for col, (i, cat) in zip(st.columns(max(len(top), 3)), top.iterrows(), strict=False):
             trend = [float(v) for v in cat["trend"]]
             col.metric(
-                f"#{i + 1} {cat['category']}",
+                f"#{i + 1} {fmt.md_escape(cat['category'])}",
                 fmt.money(cat["revenue"]),
                 fmt.signed_percent(cat["revenue_change_pct"]) or "new",
                 delta_description=versus,

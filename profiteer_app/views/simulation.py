@@ -96,7 +96,7 @@ def render() -> None:
     history = buckets[buckets["time_of_day_bucket"] == bucket]
     if history.empty:
         st.info(
-            f"No {bucket.lower()} history for {product['product_name']} yet: the model's inputs (its "
+            f"No {bucket.lower()} history for {fmt.md_escape(product['product_name'])} yet: the model's inputs (its "
             "typical views and cart adds in that part of the day) come from the sales metrics."
         )
         return
@@ -219,7 +219,7 @@ def render() -> None:
     st.caption(
         f"{len(curve)} prices from {fmt.money(lo, exact=True)} to {fmt.money(hi, exact=True)}, "
         f"predicted in one batch by `{status.name}` v{status.version}; the inputs are "
-        f"{product['product_name']}'s average {bucket.lower()} hour "
+        f"{fmt.md_escape(product['product_name'])}'s average {bucket.lower()} hour "
         f"({fmt.count(inputs['avg_views'])} views, {inputs['avg_cart_adds']:.0f} cart adds)."
     )
     with st.expander("Model inputs"):
