@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -25,6 +26,7 @@ DATA_TTL_S = 30  # warehouse tables change once an hour; a short TTL keeps the p
 STATUS_TTL_S = 10  # the model's status: a training run ends within a minute or so
 PREDICTION_TTL_S = 300  # same inputs, same model version -> same answer
 
+STALE_AFTER = timedelta(hours=2)  # the metrics refresh hourly: older than this is worth a look
 SIMULATION_PAGE = "views/simulation.py"
 
 
@@ -132,9 +134,13 @@ def sidebar_status(box: Any) -> None:
         elif fresh.refreshed_at is None:
             st.markdown(":orange[●] Data: not materialized yet")
         else:
+            age = datetime.now(UTC) - fresh.refreshed_at
+            colour = "green" if age <= STALE_AFTER else "orange"  # the hourly job has stalled?
             st.markdown(
-                f":green[●] Data refreshed {fmt.ago(fresh.refreshed_at)}  \n"
-                f"latest hour {fmt.utc_label(fresh.latest_hour)}"
+                f":{colour}[●] Data refreshed {fmt.ago(fresh.refreshed_at)}  \n"
+                f"latest hour {fmt.utc_label(fresh.latest_hour)}",
+                help=f"last refresh of the metric tables: {fmt.utc_label(fresh.refreshed_at)}"
+                f" ({fresh.mode}, {fresh.sales_rows:,} sales rows re-aggregated)",
             )
         status, problem = attempt(lambda: model_status(predictor()))
         if problem is not None:
@@ -144,7 +150,8 @@ def sidebar_status(box: Any) -> None:
             )
         elif status.ready:
             version = f" v{status.version}" if status.version is not None else ""
-            st.markdown(f":green[●] Model `{status.name}`{version} ready")
+            accuracy = f", accuracy {status.accuracy:.2f}" if status.accuracy is not None else ""
+            st.markdown(f":green[●] Model `{status.name}`{version} ready{accuracy}")
         else:
             st.markdown(f":orange[●] Model `{status.name}`: {status.status}")
 

@@ -77,7 +77,7 @@ def test_dashboard_cards_match_the_metric_tables(app_env):
     assert "12 of 24 hours so far; changes compare them with the whole day before" in all_text(at)
     # no warehouse banner; the sidebar says how fresh the data is
     assert not at.error
-    assert "Data refreshed" in "\n".join(m.value for m in at.sidebar.markdown)
+    assert ":green[●] Data refreshed" in "\n".join(m.value for m in at.sidebar.markdown)
 
 
 def test_dashboard_hourly_chart_toggles_series(app_env):

@@ -104,7 +104,12 @@ def test_slider_moves_the_prediction(app_env_model, mindsdb_url):
 
 
 def test_revenue_curve_and_optimum(app_env_model, mindsdb_url):
-    at = open_simulation()
+    sidebar: list[str] = []
+    at = open_simulation(sidebar=sidebar)
+    assert any(
+        line.startswith(f":green[●] Model `{APP_MODEL.qualified_name}` v1 ready, accuracy ")
+        for line in sidebar
+    ), sidebar
     specs = plotly_specs(at)
     (revenue,) = [s for s in specs if s["layout"]["title"]["text"] == "Revenue curve"]
     (purchases,) = [s for s in specs if s["layout"]["title"]["text"] == "Predicted purchases"]
