@@ -26,7 +26,7 @@ def default_url() -> str:
 class MindsDBResource(dg.ConfigurableResource):
     """One MindsDB server. Connection failures fail fast (`connect_timeout`) naming the URL."""
 
-    url: str
+    url: str = ""  # empty: MINDSDB_URL as the run finds it, else the embedded default
     login: str | None = None
     password: str | None = None
     connect_timeout: float = 5.0
@@ -43,18 +43,22 @@ class MindsDBResource(dg.ConfigurableResource):
     def from_env(cls) -> MindsDBResource:
         """MINDSDB_URL (else the embedded default); MINDSDB_USER/MINDSDB_PASSWORD when set."""
         kwargs: dict[str, object] = {
-            "url": dg.EnvVar("MINDSDB_URL") if os.environ.get("MINDSDB_URL") else default_url()
+            "url": dg.EnvVar("MINDSDB_URL") if os.environ.get("MINDSDB_URL") else ""
         }
         if os.environ.get("MINDSDB_USER"):
             kwargs["login"] = dg.EnvVar("MINDSDB_USER")
             kwargs["password"] = dg.EnvVar("MINDSDB_PASSWORD")
         return cls(**kwargs)
 
+    @property
+    def server_url(self) -> str:
+        return self.url or os.environ.get("MINDSDB_URL") or default_url()
+
     def client(self) -> MindsDBClient:
         """A checked connection; dg.Failure naming the URL (never the password) when unreachable."""
         try:
             return MindsDBClient(
-                self.url,
+                self.server_url,
                 self.login,
                 self.password,
                 connect_timeout=self.connect_timeout,
@@ -114,7 +118,7 @@ class MindsDBResource(dg.ConfigurableResource):
         """For logs and metadata: the server URL without credentials."""
         from profiteer_pipeline.model.client import redact_url
 
-        return redact_url(self.url)
+        return redact_url(self.server_url)
 
     def _call(self, fn):
         client = self.client()
