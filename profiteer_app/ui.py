@@ -75,6 +75,19 @@ def predict(target: pred.Predictor, version: int | None, rows: pd.DataFrame) -> 
 
 # --- failures as banners -------------------------------------------------------------------
 
+
+def catalog_or_notice() -> pd.DataFrame | None:
+    """The products for a page, or None after showing why there are none (outage or empty)."""
+    found, problem = attempt(products, warehouse(), spinner="Loading the catalog…")
+    if problem is not None:
+        banner(problem)
+        return None
+    if found.empty:
+        st.info("The catalog is empty: the `products` asset has not been materialized yet.")
+        return None
+    return found
+
+
 KNOWN = (wh.WarehouseUnavailable, wh.MetricsMissing, pred.MindsDBUnavailable, pred.ModelNotReady)
 
 

@@ -14,12 +14,8 @@ CARDS_PER_ROW = 5
 def render() -> None:
     st.title("Catalog")
 
-    products, problem = ui.attempt(ui.products, ui.warehouse(), spinner="Loading the catalog…")
-    if problem is not None:
-        ui.banner(problem)
-        return
-    if products.empty:
-        st.info("The catalog is empty: the `products` asset has not been materialized yet.")
+    products = ui.catalog_or_notice()
+    if products is None:
         return
 
     latest_day = products["latest_day"].dropna().max()

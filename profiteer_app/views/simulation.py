@@ -32,12 +32,8 @@ def _set_price(key: str, value: float) -> None:
 def render() -> None:
     st.title("Price simulation")
 
-    products, problem = ui.attempt(ui.products, ui.warehouse(), spinner="Loading the catalog…")
-    if problem is not None:
-        ui.banner(problem)
-        return
-    if products.empty:
-        st.info("The catalog is empty: the `products` asset has not been materialized yet.")
+    products = ui.catalog_or_notice()
+    if products is None:
         return
 
     by_id = products.set_index("product_id", drop=False)

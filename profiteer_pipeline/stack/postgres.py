@@ -19,6 +19,8 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from profiteer_pipeline.stack.processes import pid_alive
+
 PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
 
@@ -90,7 +92,7 @@ class EmbeddedPostgres:
             pid = int(pidfile.read_text().splitlines()[0])
         except (FileNotFoundError, IndexError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if pid_alive(pid) else None
 
     def _as_server_user(self) -> dict:
         """_run_as(), after making sure that user can still reach the data folder: something may
@@ -160,7 +162,7 @@ class EmbeddedPostgres:
             if not proc.name.isdigit():
                 continue
             try:
-                if os.readlink(proc / "cwd") == str(self.data) and _alive(int(proc.name)):
+                if os.readlink(proc / "cwd") == str(self.data) and pid_alive(int(proc.name)):
                     found.append(int(proc.name))
             except OSError:
                 continue
@@ -205,9 +207,9 @@ class EmbeddedPostgres:
             )  # fmt: skip
             # pg_ctl returns when postmaster.pid is gone; the process exits a moment later
             deadline = time.monotonic() + min(5, timeout)
-            while _alive(pid) and time.monotonic() < deadline:
+            while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            if not _alive(pid):
+            if not pid_alive(pid):
                 break
             answer.append(f"pg_ctl -m {mode} stop: {(proc.stderr or proc.stdout).strip()}")
         else:
@@ -216,19 +218,6 @@ class EmbeddedPostgres:
             answer.append("killed by PID")
         if answer:
             raise PostgresError(f"PostgreSQL (pid {pid}) did not stop cleanly: {'; '.join(answer)}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def wait_ready(dsn: str, timeout: float = 30) -> None:
