@@ -163,8 +163,8 @@ def stack_rows(f: dict | None) -> list[Row]:
     return [
         ("one partition end to end (launch -> success)", num(get(f, "partition_latency_s"), " s", 1),
          f"run itself {num(get(f, 'partition_run_s'), ' s', 1)}", "bench_stack"),
-        (f"{days:.0f}-day backfill ({rows:,.0f} rows, single run)", num(backfill, " s", 1),
-         f"{num(rows / backfill if backfill else None)} rows/s; "
+        (f"{days:.0f}-day backfill ({rows:,.0f} rows, launch -> success)", num(backfill, " s", 1),
+         f"run itself {num(get(f, 'backfill_run_s'), ' s', 1)}; "
          f"{num(get(f, 'backfill_runs'))} run(s)", "bench_stack"),
         ("peak RSS of the local stack, main job", num(get(f, "stack_peak_rss_mib"), " MiB"),
          f"PSS {num(get(f, 'stack_peak_pss_mib'), ' MiB')}, "
@@ -194,11 +194,28 @@ def table(rows: list[Row]) -> str:
     return "\n".join([line(header), sep, *map(line, rows)])
 
 
+def rows_of(names: list[str], results: dict, statuses: dict[str, str]) -> list[Row]:
+    rows: list[Row] = []
+    scripts = {b.name: b.script for b in BENCHES}
+    for name in names:
+        if statuses[name] == "ok":
+            rows += ROWS[name](results[name])
+        else:
+            rows.append((scripts[name], statuses[name], "", name))
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="+", choices=[b.name for b in BENCHES])
     ap.add_argument("--json", type=Path, help="also write every script's figures to this file")
+    ap.add_argument("--from-json", type=Path, help="print the table of a saved --json; run nothing")
     args = ap.parse_args()
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        names = [b.name for b in BENCHES if b.name in saved["status"]]
+        print(table(rows_of(names, saved["figures"], saved["status"])))
+        return 0 if all(s == "ok" for s in saved["status"].values()) else 1
 
     logs = Path(tempfile.mkdtemp(prefix="profiteer-bench-"))
     print(f"benchmark logs in {logs}", file=sys.stderr)
@@ -209,14 +226,8 @@ def main() -> int:
     for bench in benches:
         results[bench.name], statuses[bench.name] = run(bench, logs)
 
-    rows: list[Row] = []
-    for bench in benches:
-        if statuses[bench.name] == "ok":
-            rows += ROWS[bench.name](results[bench.name])
-        else:
-            rows.append((f"{bench.script}", statuses[bench.name], "", bench.name))
     print()
-    print(table(rows))
+    print(table(rows_of([b.name for b in benches], results, statuses)))
     print(f"\n{len(benches)} scripts in {(time.monotonic() - t0) / 60:.1f} min; logs in {logs}")
     if args.json:
         args.json.write_text(json.dumps({"figures": results, "status": statuses}, indent=2))
