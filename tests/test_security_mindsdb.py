@@ -104,6 +104,9 @@ def test_datasource_password_stays_out_of_events_and_logs(
 
     texts: dict[str, str] = {}
     (tmp_path / "instance").mkdir()
+    # start without the datasource (earlier tests in the session leave one), so the asset must
+    # create it with this password
+    MindsDBClient(mindsdb_url).query(sql.drop_database(SPEC.datasource))
     try:
         with dg.DagsterInstance.local_temp(tempdir=str(tmp_path / "instance")) as instance:
             # accepted: the datasource is created, then the asset stops on the empty view
