@@ -178,7 +178,15 @@ def test_postgres_stopped_during_a_backfill(own_pg, pipeline, tmp_path):
         assert result.success, failure_message(result)
         retries = run.events(dg.DagsterEventType.STEP_UP_FOR_RETRY, "raw_sales")
         reason = retry_reason(retries[0])
-        assert p.api_url in reason and "503" in reason, reason  # the API said: store unavailable
+        # which part meets the stopped server first is timing: the shop API (its store is
+        # unavailable: 503, naming the API) or the landing in the warehouse (naming the server)
+        via_api = p.api_url in reason and "503" in reason
+        via_warehouse = (
+            f"cannot connect to PostgreSQL at postgres:***@127.0.0.1:{server.port}/"
+            in (reason.replace("postgresql://", ""))
+        )
+        assert via_api or via_warehouse, reason
+        assert admin.password not in reason
         assert run.events(dg.DagsterEventType.STEP_RESTARTED, "raw_sales")
 
     assert_complete(p, first, first + timedelta(hours=8))
