@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import psycopg2
 import pytest
+from metrics_fixtures import private_database
 
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse import metrics as m
 from profiteer_pipeline.warehouse.io import copy_dataframe, replace_window
-from profiteer_pipeline.warehouse.schema import SALES_DDL
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 HOURS = 60  # two full UTC days and half of a third: the latest day is partial
@@ -24,18 +24,7 @@ HOURS = 60  # two full UTC days and half of a third: the latest day is partial
 @pytest.fixture(scope="module")
 def metrics_dsn(settings) -> str:
     """A private database on the session server, with `sales` and the metric tables."""
-    name = "profiteer_metrics_test"
-    admin = psycopg2.connect(settings.warehouse.with_database("postgres").dsn())
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    dsn = settings.warehouse.with_database(name).dsn()
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute(SALES_DDL)
-    conn.close()
-    return dsn
+    return private_database(settings, "profiteer_metrics_test")
 
 
 @pytest.fixture
