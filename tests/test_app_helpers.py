@@ -5,8 +5,12 @@ No servers needed except where a closed port stands in for an unreachable one.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
@@ -129,7 +133,24 @@ def test_picture_refuses_unsafe_urls_and_keeps_the_placeholder(url):
 
 
 def test_category_colours_are_stable():
-    assert images.category_color("Laptops") == images.category_color("Laptops")
+    """One colour per default category, the same in every process (not Python's salted `hash`),
+    and the one its placeholder is drawn in."""
+    expected = {"Consoles": "#E45756", "Laptops": "#F58518", "Pre-Built PC": "#9D755D"}
+    assert {p.category for p in load_default_catalog()} == set(expected)
+    assert {c: images.category_color(c) for c in expected} == expected
+    code = (
+        "import json; from profiteer_app import images; "
+        f"print(json.dumps({{c: images.category_color(c) for c in {sorted(expected)!r}}}))"
+    )
+    for seed in ("1", "2"):
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout) == expected, seed
+    svg = unquote(images.placeholder_uri("UltraBook X1", "Laptops"))
+    assert svg.count("#F58518") == 3  # the box, the initials and the category name
     assert images.initials("Steam Deck OLED") == "SD"
     assert images.initials("") == "?"
 
