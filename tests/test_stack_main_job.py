@@ -106,16 +106,26 @@ def _no_stop() -> None:
     return None
 
 
+def _this_hour() -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _last_two_hours(now: datetime) -> list[str]:
+    return [f"{now - timedelta(hours=h):%Y-%m-%d-%H:%M}" for h in (2, 1)]
+
+
 def test_backfills_the_last_hours_then_materializes_the_model(dagster_url):
     url, marks = dagster_url
     lines: list[str] = []
+    before = _this_hour()
     run_main_job(url, lines.append, _no_stop, partitions=2, poll=1)
+    after = _this_hour()
     text = "\n".join(lines)
-    # one run per partition, for the last two complete hours
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    expected = [f"{now - timedelta(hours=h):%Y-%m-%d-%H:%M}" for h in (2, 1)]
+    # one run per partition, for the last two complete hours (as of the hour the job started in,
+    # or the next one if the hour ticked over before it listed the partitions)
     done = sorted(p.name for p in marks.iterdir() if p.name != "features")
-    assert done == expected or now.minute == 59, text  # (an hour may tick over meanwhile)
+    assert done in (_last_two_hours(before), _last_two_hours(after)), text
+    assert f"of hourly_sales_job, {done[0]} .. {done[1]} ({url}/runs/b/" in text
     # the model's run also brought its unpartitioned upstream up to date
     assert (marks / "features").exists()
     assert "materializing sales_features, sales_forecast: run " in text
@@ -154,14 +164,33 @@ def test_missing_pieces_are_skipped_with_a_message(dagster_url):
     ]
 
 
-def test_ctrl_c_abandons_the_wait(dagster_url):
+@pytest.mark.parametrize(
+    ("job", "stop_after"),
+    [
+        ("hourly_sales_job", None),  # at once: while waiting for the code location
+        ("hourly_sales_job", "  main job: backfill "),  # while waiting for the backfill's runs
+        ("no_such_job", "  main job: materializing "),  # while waiting for the model's run
+    ],
+    ids=["code-location", "backfill", "model-run"],
+)
+def test_ctrl_c_abandons_the_wait(dagster_url, job, stop_after):
+    """Ctrl-C in any of the three waits ends it at the next check: nothing is echoed after it
+    (no progress line, no result, no next step)."""
     url, _ = dagster_url
+    lines: list[str] = []
 
     class Stop(Exception):
         pass
 
-    def stop() -> None:
-        raise Stop
+    def stop() -> None:  # Ctrl-C pressed once `stop_after` was echoed
+        if stop_after is None or any(line.startswith(stop_after) for line in lines):
+            raise Stop
 
     with pytest.raises(Stop):
-        run_main_job(url, lambda _line: None, stop)
+        run_main_job(url, lines.append, stop, job=job, partitions=2, poll=1)
+    if stop_after is None:
+        assert lines == []
+    else:
+        assert [line for line in lines if line.startswith(stop_after)] == lines[-1:], lines
+    if job == "no_such_job":
+        assert lines[0].startswith("  main job: no job 'no_such_job'"), lines
