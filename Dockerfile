@@ -43,6 +43,8 @@ COPY --from=build /opt/venv /opt/venv
 # The sources too: `streamlit run /opt/profiteer/profiteer_app/Home.py`, and `-m` imports from here.
 COPY --from=build /src/profiteer_pipeline /opt/profiteer/profiteer_pipeline
 COPY --from=build /src/profiteer_app /opt/profiteer/profiteer_app
+# `[tool.dg]`: definitions.py finds the defs folder through the project file beside it.
+COPY --from=build /src/pyproject.toml /opt/profiteer/pyproject.toml
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

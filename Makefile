@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DO_NOT_TRACK := 1
 MINDSDB_VENV ?= $(or $(PROFITEER_MINDSDB_VENV),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/profiteer/mindsdb-25.14.1)
 
-.PHONY: up down status test test-fast test-faults lint format bench venv mindsdb lock clean
+.PHONY: up down status test test-fast test-faults lint validate format bench venv mindsdb lock clean
 
 up: venv mindsdb ## start the stack, run the main job, keep running (Ctrl-C stops everything)
 	$(BIN)/profiteer up
@@ -18,16 +18,22 @@ down:
 status:
 	$(BIN)/profiteer status
 
-test: venv mindsdb ## the whole suite, fault tests included
+test: venv mindsdb validate ## the whole suite, fault tests included
 	$(BIN)/python -m pytest -m "not faults"
 	$(BIN)/python -m pytest -m faults
 
 test-fast: venv ## everything that needs neither MindsDB nor a browser
 	$(BIN)/python -m pytest -m "not mindsdb and not browser and not faults"
 
-lint: venv
+lint: venv validate
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The code location loads and its definitions are valid (what `dg check defs` checks).
+# Run outside the clone: a temporary instance would otherwise read the stack's ./dagster.yaml.
+validate: venv
+	@d=$$(mktemp -d); cd "$$d" && env -u DAGSTER_HOME $(CURDIR)/$(BIN)/dagster definitions validate \
+		-w $(CURDIR)/workspace.yaml; rc=$$?; rm -rf "$$d"; exit $$rc
 
 format: venv
 	$(BIN)/ruff format .

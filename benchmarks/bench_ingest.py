@@ -99,7 +99,7 @@ def main() -> None:
             time.sleep(0.2)
 
         t0 = time.monotonic()
-        from profiteer_pipeline.resources import airbyte as airbyte_mod
+        from profiteer_pipeline.defs.ingest import airbyte_embedded as airbyte_mod
 
         airbyte_mod._pyairbyte_environment(root / "ab")
         import airbyte  # noqa: F401 - warm the import so the runs time the sync alone
@@ -132,7 +132,7 @@ FIGURES: list[dict] = []  # one entry per size, for --json
 
 
 def _warehouse():
-    from profiteer_pipeline.resources.postgres import PostgresResource
+    from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 
     return PostgresResource(database="warehouse")
 
@@ -140,9 +140,9 @@ def _warehouse():
 def bench(settings, root: Path, start: datetime, hours: int, dagster_run: bool) -> str:
     import dagster as dg
 
-    from profiteer_pipeline.assets.ingest import raw_sales, sales
-    from profiteer_pipeline.resources.airbyte import EmbeddedAirbyte
-    from profiteer_pipeline.resources.catalog import CatalogResource
+    from profiteer_pipeline.defs.ingest.airbyte_embedded import EmbeddedAirbyte
+    from profiteer_pipeline.defs.ingest.assets import raw_sales, sales
+    from profiteer_pipeline.defs.shop.resources import CatalogResource
     from profiteer_pipeline.shop import store
     from profiteer_pipeline.synth import generate_window
     from profiteer_pipeline.warehouse.io import copy_dataframe

@@ -67,9 +67,9 @@ def fill(conn, products: list[Product], start: datetime, hours: int) -> int:
 def asset_step(hour: datetime) -> float:
     import dagster as dg
 
-    from profiteer_pipeline.assets.metrics import analytics_metrics
-    from profiteer_pipeline.partitions import hourly_partitions
-    from profiteer_pipeline.resources.postgres import PostgresResource
+    from profiteer_pipeline.defs.metrics.assets import analytics_metrics
+    from profiteer_pipeline.defs.partitions import hourly_partitions
+    from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 
     key = hourly_partitions.get_partition_key_for_timestamp(hour.timestamp())
     resources = {"warehouse": PostgresResource(database=DB)}

@@ -1,15 +1,11 @@
-"""The code location: `dagster ... -m profiteer_pipeline.definitions` and workspace.yaml load this."""
+"""The code location: `dagster ... -m profiteer_pipeline.definitions` and workspace.yaml load this.
+
+Everything Dagster runs lives under `profiteer_pipeline/defs/<domain>/` and is found there, so no
+list of assets, checks, jobs, schedules or sensors is kept by hand.
+"""
+
+from pathlib import Path
 
 import dagster as dg
 
-from profiteer_pipeline import assets, checks, jobs, schedules, sensors
-from profiteer_pipeline.resources import build_resources
-
-defs = dg.Definitions(
-    assets=dg.load_assets_from_package_module(assets),
-    asset_checks=[*dg.load_asset_checks_from_package_module(assets), *checks.all_checks],
-    jobs=jobs.all_jobs,
-    schedules=schedules.all_schedules,
-    sensors=sensors.all_sensors,
-    resources=build_resources(),
-)
+defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

@@ -17,9 +17,9 @@ import psycopg2
 import pytest
 import uvicorn
 
-from profiteer_pipeline.resources.airbyte import EmbeddedAirbyte
-from profiteer_pipeline.resources.catalog import CatalogResource
-from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline.defs.ingest.airbyte_embedded import EmbeddedAirbyte
+from profiteer_pipeline.defs.shop.resources import CatalogResource
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.shop.api import app
 from profiteer_pipeline.synth import generate_window
 

@@ -11,9 +11,9 @@ import dagster as dg
 import pandas as pd
 import psycopg2
 
-from profiteer_pipeline.partitions import hourly_partitions
-from profiteer_pipeline.resources.catalog import CatalogResource
-from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline.defs.partitions import hourly_partitions
+from profiteer_pipeline.defs.shop.resources import CatalogResource
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse.io import replace_window
 from profiteer_pipeline.warehouse.schema import SALES_DDL

@@ -24,23 +24,17 @@ import psycopg2
 from dagster._serdes import serialize_value
 from psycopg2 import sql
 
-from profiteer_pipeline.assets import ingest as ingest_assets
-from profiteer_pipeline.assets import metrics as metric_assets
-from profiteer_pipeline.assets import shop as shop_assets
-from profiteer_pipeline.checks import all_checks
-from profiteer_pipeline.jobs import hourly_sales_job
-from profiteer_pipeline.resources import build_resources
-from profiteer_pipeline.resources.airbyte import EmbeddedAirbyte
-from profiteer_pipeline.resources.catalog import CatalogResource
-from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline.definitions import defs as location
+from profiteer_pipeline.defs.automation.jobs import hourly_sales_job
+from profiteer_pipeline.defs.ingest.airbyte_embedded import EmbeddedAirbyte
+from profiteer_pipeline.defs.shop.resources import CatalogResource
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.settings import PgUrl
 from profiteer_pipeline.stack.processes import ProcessTable, http_ok, wait_until
 from profiteer_pipeline.synth.fields import RECORD_FIELDS
 from profiteer_pipeline.warehouse.raw_sales import AIRBYTE_COLUMNS
 
 FIELDS = list(RECORD_FIELDS)
-#: The modules of the hourly job's assets (groups shop, ingest, metrics); the model's are left out.
-HOURLY_MODULES = [shop_assets, ingest_assets, metric_assets]
 HOUR_FORMAT = "%Y-%m-%d-%H:%M"
 
 
@@ -141,7 +135,7 @@ class PrivatePipeline:
         self.table.stop(f"{self.name}-shop-api", timeout=10)
 
     def resources(self, **overrides) -> dict[str, object]:
-        """Resources as `build_resources()` makes them, but every coordinate given explicitly."""
+        """The code location's resources, but every coordinate given explicitly."""
         a = self.admin
 
         def pg(database: str) -> PostgresResource:
@@ -150,7 +144,7 @@ class PrivatePipeline:
             )
 
         warehouse = pg(self.warehouse_db)
-        out: dict[str, object] = build_resources()  # every key the code location needs
+        out: dict[str, object] = dict(location.resources)  # every key the location needs
         out |= {
             "catalog": self.catalog,
             "warehouse": warehouse,
@@ -168,8 +162,8 @@ class PrivatePipeline:
     def job(self, **overrides) -> dg.JobDefinition:
         """The real `hourly_sales_job` (its assets and the checks on them) on our resources."""
         defs = dg.Definitions(
-            assets=dg.load_assets_from_modules(HOURLY_MODULES),
-            asset_checks=[*dg.load_asset_checks_from_modules(HOURLY_MODULES), *all_checks],
+            assets=location.assets,
+            asset_checks=location.asset_checks,
             jobs=[hourly_sales_job],
             resources=self.resources(**overrides),
         )

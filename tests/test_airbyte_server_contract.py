@@ -23,13 +23,11 @@ import responses
 from ingest_fixtures import expected_rows, table_rows
 from psycopg2 import sql
 
-from profiteer_pipeline.assets.ingest import raw_sales, sales
-from profiteer_pipeline.resources.airbyte import (
-    AirbyteServer,
-    EmbeddedAirbyte,
-    build_airbyte,
-)
-from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline.defs.ingest.airbyte_embedded import EmbeddedAirbyte
+from profiteer_pipeline.defs.ingest.airbyte_server import AirbyteServer
+from profiteer_pipeline.defs.ingest.assets import raw_sales, sales
+from profiteer_pipeline.defs.ingest.resources import build_airbyte
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.stack.postgres import ensure_databases
 from profiteer_pipeline.synth.fields import RECORD_FIELDS
 

@@ -30,8 +30,8 @@ from conftest import free_port
 from ingest_fixtures import api_key, shop_api  # noqa: F401 - fixtures
 from reliability_fixtures import PrivatePipeline, hour
 
-from profiteer_pipeline.resources.airbyte import EmbeddedAirbyte
-from profiteer_pipeline.resources.catalog import CatalogResource
+from profiteer_pipeline.defs.ingest.airbyte_embedded import EmbeddedAirbyte
+from profiteer_pipeline.defs.shop.resources import CatalogResource
 from profiteer_pipeline.shop import store
 from profiteer_pipeline.synth import MAX_HOURS, MAX_ROWS, generate_window, load_default_catalog
 
@@ -253,7 +253,7 @@ def test_oversized_url_and_header_are_refused_never_5xx(shop_api, api_key):  # n
 
 def test_sync_page_size_above_the_api_maximum_fails_clearly(hostile_pipeline):
     """A misconfigured sync is refused by the API (422) and the run says why, writing nothing."""
-    from profiteer_pipeline.assets.ingest import raw_sales
+    from profiteer_pipeline.defs.ingest.assets import raw_sales
     from profiteer_pipeline.shop.api import MAX_LIMIT
 
     p = hostile_pipeline

@@ -10,8 +10,9 @@ import psycopg2
 import pytest
 from metrics_fixtures import private_database, reset, resources, sales_asset
 
-from profiteer_pipeline import checks
-from profiteer_pipeline.assets.metrics import analytics_metrics
+from profiteer_pipeline.defs.ingest import checks
+from profiteer_pipeline.defs.metrics import checks as metrics_checks
+from profiteer_pipeline.defs.metrics.assets import analytics_metrics
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse import metrics as m
 from profiteer_pipeline.warehouse import quality
@@ -175,6 +176,9 @@ def test_reconcile_fails_when_metrics_and_sales_disagree(conn):
 
 # --- the Dagster checks themselves, in a partitioned run ---------------------------------------
 
+#: The checks on `sales` and on the metrics, as the code location finds them.
+DATA_CHECKS = dg.load_asset_checks_from_modules([checks, metrics_checks])
+
 
 def evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
@@ -183,14 +187,14 @@ def evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
 def test_checks_pass_in_a_partitioned_run(dsn):
     reset(dsn)
     result = dg.materialize(
-        [sales_asset(), analytics_metrics, *checks.all_checks],
+        [sales_asset(), analytics_metrics, *DATA_CHECKS],
         partition_key="2026-04-01-11:00",
         resources=resources(DB),
         raise_on_error=False,
     )
     assert result.success
     ev = evaluations(result)
-    assert set(ev) == {k.name for c in checks.all_checks for k in c.check_keys}
+    assert set(ev) == {k.name for c in DATA_CHECKS for k in c.check_keys}
     for name in ["sales_rows_per_hour", "sales_no_missing_values", "sales_values_in_range",
                  "metrics_reconcile_with_sales"]:  # fmt: skip
         assert ev[name].passed, (name, ev[name].description)
@@ -208,7 +212,7 @@ def test_a_blocking_check_stops_the_metrics(dsn):
         return df
 
     result = dg.materialize(
-        [sales_asset(corrupt), analytics_metrics, *checks.all_checks],
+        [sales_asset(corrupt), analytics_metrics, *DATA_CHECKS],
         partition_key="2026-04-01-11:00",
         resources=resources(DB),
         raise_on_error=False,

@@ -16,9 +16,9 @@ import psycopg2
 import pytest
 from ingest_fixtures import expected_rows, table_rows
 
-from profiteer_pipeline.assets.ingest import raw_sales, sales
-from profiteer_pipeline.assets.shop import synthetic_sales
-from profiteer_pipeline.resources.catalog import CatalogResource
+from profiteer_pipeline.defs.ingest.assets import raw_sales, sales
+from profiteer_pipeline.defs.shop.assets import synthetic_sales
+from profiteer_pipeline.defs.shop.resources import CatalogResource
 from profiteer_pipeline.synth.fields import RECORD_FIELDS
 from profiteer_pipeline.warehouse.raw_sales import AIRBYTE_COLUMNS
 
@@ -183,7 +183,7 @@ def test_refused_catalog_fails_before_writing(ingest_resources, settings, tmp_pa
 def test_shop_api_down_fails_after_retries_naming_the_url(ingest_resources):
     from ingest_fixtures import free_port
 
-    from profiteer_pipeline.resources.airbyte import EmbeddedAirbyte
+    from profiteer_pipeline.defs.ingest.airbyte_embedded import EmbeddedAirbyte
 
     down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     embedded = ingest_resources["airbyte"]
@@ -204,7 +204,7 @@ def test_shop_api_down_fails_after_retries_naming_the_url(ingest_resources):
 
 
 def test_hourly_schedule_runs_the_latest_complete_hour():
-    from profiteer_pipeline.schedules import hourly_sales_schedule
+    from profiteer_pipeline.defs.automation.schedules import hourly_sales_schedule
 
     assert hourly_sales_schedule.job_name == "hourly_sales_job"
     context = dg.build_schedule_context(
@@ -223,7 +223,7 @@ def test_manifest_is_a_valid_incremental_declarative_source():
         ConcurrentDeclarativeSource,
     )
 
-    from profiteer_pipeline.resources.airbyte import load_manifest
+    from profiteer_pipeline.defs.ingest.airbyte_embedded import load_manifest
 
     config = {"api_url": "http://shop.test", "api_key": "k", "start": "2026-01-01T00:00:00Z"}
     source = ConcurrentDeclarativeSource(source_config=load_manifest(), config=config)

@@ -10,9 +10,9 @@ import psycopg2
 import pytest
 from metrics_fixtures import private_database, range_tags, reset, resources, sales_asset
 
-from profiteer_pipeline.assets.metrics import analytics_metrics, key
-from profiteer_pipeline.assets.warehouse import products, sales_features
-from profiteer_pipeline.resources.catalog import CatalogResource
+from profiteer_pipeline.defs.metrics.assets import analytics_metrics, key
+from profiteer_pipeline.defs.shop.resources import CatalogResource
+from profiteer_pipeline.defs.warehouse.assets import products, sales_features
 from profiteer_pipeline.synth import load_default_catalog
 from profiteer_pipeline.warehouse import metrics as m
 from profiteer_pipeline.warehouse.products import PRODUCTS_COLUMNS

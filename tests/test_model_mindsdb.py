@@ -14,13 +14,14 @@ import psycopg2
 import pytest
 from psycopg2 import sql as pgsql
 
-from profiteer_pipeline.assets.model import HOLDOUT_SPEC, SPEC, price_response, sales_forecast
+from profiteer_pipeline.defs.model.assets import HOLDOUT_SPEC, SPEC, sales_forecast
+from profiteer_pipeline.defs.model.checks import price_response
+from profiteer_pipeline.defs.model.resources import MindsDBResource
+from profiteer_pipeline.defs.shop.resources import CatalogResource
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model import training
 from profiteer_pipeline.model.client import MindsDBClient, MindsDBError
 from profiteer_pipeline.model.spec import MIXERS, ModelSpec
-from profiteer_pipeline.resources.catalog import CatalogResource
-from profiteer_pipeline.resources.mindsdb import MindsDBResource
-from profiteer_pipeline.resources.postgres import PostgresResource
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse.io import copy_dataframe
 from profiteer_pipeline.warehouse.schema import SALES_DDL, SALES_FEATURES_DDL

@@ -13,11 +13,11 @@ import psycopg2
 import pytest
 from ingest_fixtures import free_port, ingest_resources, shop_api  # noqa: F401 - fixtures
 
-from profiteer_pipeline.assets.ingest import raw_sales, sales
-from profiteer_pipeline.assets.model import sales_forecast
-from profiteer_pipeline.assets.shop import synthetic_sales
-from profiteer_pipeline.resources.mindsdb import MindsDBResource
-from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline.defs.ingest.assets import raw_sales, sales
+from profiteer_pipeline.defs.model.assets import sales_forecast
+from profiteer_pipeline.defs.model.resources import MindsDBResource
+from profiteer_pipeline.defs.shop.assets import synthetic_sales
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 
 PARTITION = "2026-03-02-05:00"  # the ingest tests' hour: the same generated rows either way
 

@@ -30,9 +30,9 @@ from ingest_fixtures import api_key, shop_api  # noqa: F401 - fixtures
 from reliability_fixtures import PrivatePipeline, event_texts, file_texts, leaks
 from streamlit.testing.v1 import AppTest
 
-from profiteer_pipeline.assets.ingest import raw_sales, sales
-from profiteer_pipeline.resources.airbyte import EmbeddedAirbyte
-from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline.defs.ingest.airbyte_embedded import EmbeddedAirbyte
+from profiteer_pipeline.defs.ingest.assets import raw_sales, sales
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.settings import PgUrl
 
 REPO = Path(__file__).resolve().parent.parent

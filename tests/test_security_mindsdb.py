@@ -17,11 +17,11 @@ import pytest
 from psycopg2 import sql as pgsql
 from reliability_fixtures import event_texts, file_texts, leaks, recreate_database
 
-from profiteer_pipeline.assets.model import SPEC, sales_forecast
+from profiteer_pipeline.defs.model.assets import SPEC, sales_forecast
+from profiteer_pipeline.defs.model.resources import MindsDBResource
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model import sql
 from profiteer_pipeline.model.client import MindsDBClient
-from profiteer_pipeline.resources.mindsdb import MindsDBResource
-from profiteer_pipeline.resources.postgres import PostgresResource
 from profiteer_pipeline.warehouse.schema import SALES_DDL, SALES_FEATURES_DDL
 
 pytestmark = [pytest.mark.mindsdb, pytest.mark.timeout(600)]

@@ -13,14 +13,13 @@ import dagster as dg
 import pytest
 
 from profiteer_pipeline.definitions import defs
-from profiteer_pipeline.retraining import (
+from profiteer_pipeline.defs.automation.failures import failure_summary, run_failure_summary
+from profiteer_pipeline.defs.automation.retraining import (
     MODEL_KEY,
     SALES_KEY,
     RetrainPolicy,
     build_retraining_sensor,
     daily_retraining_schedule,
-    failure_summary,
-    run_failure_summary,
 )
 
 POLICY = RetrainPolicy(min_new_partitions=3, mae_degradation=0.25)

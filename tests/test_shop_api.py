@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from profiteer_pipeline.resources.catalog import CatalogResource
+from profiteer_pipeline.defs.shop.resources import CatalogResource
 from profiteer_pipeline.shop import store
 from profiteer_pipeline.shop.api import API_KEY_ENV, MAX_LIMIT, SalesPage
 from profiteer_pipeline.shop.api import app as shop_app

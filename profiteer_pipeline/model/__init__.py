@@ -1,5 +1,5 @@
-"""The `sales_forecast` model: spec, SQL builders, MindsDB client, evaluation maths and charts.
+"""The `sales_forecast` model: spec, SQL builders, MindsDB client and evaluation maths.
 
-Pure package (no Dagster import): the Dagster asset in `profiteer_pipeline.assets.model`, the
-app and the benchmark all use it.
+Pure package (no Dagster import): the Dagster asset in `profiteer_pipeline.defs.model`, the app
+and the benchmark all use it.
 """

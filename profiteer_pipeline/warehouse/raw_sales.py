@@ -15,7 +15,7 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.synth.fields import RECORD_FIELDS
-from profiteer_pipeline.warehouse.io import replace_window
+from profiteer_pipeline.warehouse.io import lock_key, replace_window
 from profiteer_pipeline.warehouse.schema import RAW_SCHEMA, SALES_DDL
 
 RAW_TABLE = "sales"
@@ -104,3 +104,17 @@ def build_sales_window(conn: PgConnection, start: datetime, end: datetime) -> pd
         raise IncompleteSync(problems)
     replace_window(conn, "sales", frame, start, end)
     return frame
+
+
+def ensure_raw_table(conn) -> None:
+    """Create airbyte_raw.sales if missing; concurrent first runs are serialized."""
+    with conn:
+        lock_key(conn, RAW_SCHEMA, "ddl")
+        with conn.cursor() as cur:
+            cur.execute(RAW_SALES_DDL)
+
+
+def count_window(conn, start: datetime, end: datetime) -> int:
+    with conn, conn.cursor() as cur:
+        cur.execute(window_count_query(), {"start": start, "end": end})
+        return int(cur.fetchone()[0])

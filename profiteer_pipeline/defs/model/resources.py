@@ -8,13 +8,12 @@ coordinates from the environment, with the read-only role: the model only ever r
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
-import pandas as pd
 
-from profiteer_pipeline.model.client import MindsDBClient, MindsDBError, ModelVersion
-from profiteer_pipeline.model.spec import ModelSpec
+from profiteer_pipeline.model.client import MindsDBClient, MindsDBError
 from profiteer_pipeline.settings import port
 
 
@@ -24,7 +23,8 @@ def default_url() -> str:
 
 
 class MindsDBResource(dg.ConfigurableResource):
-    """One MindsDB server. Connection failures fail fast (`connect_timeout`) naming the URL."""
+    """One MindsDB server. Every call goes through `session()`, so a connection failure fails fast
+    (`connect_timeout`) and any MindsDB error fails the step, naming the URL, never a password."""
 
     url: str = ""  # empty: MINDSDB_URL as the run finds it, else the embedded default
     login: str | None = None
@@ -67,36 +67,14 @@ class MindsDBResource(dg.ConfigurableResource):
         except MindsDBError as exc:
             raise dg.Failure(description=str(exc), allow_retries=True) from None
 
-    def query(self, statement: str) -> pd.DataFrame:
-        return self._call(lambda c: c.query(statement))
-
-    def model_status(self, spec: ModelSpec) -> ModelVersion | None:
-        """The newest version of the model (None when it does not exist)."""
-        return self._call(lambda c: c.latest(spec.name, spec.project))
-
-    def wait_for_training(
-        self, spec: ModelSpec, version: int, log: Callable[[str], None]
-    ) -> ModelVersion:
-        """Poll until trained, logging each status change into the run; fail with MindsDB's text."""
-
-        def report(v: ModelVersion, elapsed: float) -> None:
-            log(f"{spec.qualified_name} v{v.version}: {v.status} ({v.phase}) after {elapsed:.0f}s")
-
-        return self._call(
-            lambda c: c.wait_for_training(
-                spec.name,
-                version,
-                project=spec.project,
-                timeout=self.training_timeout,
-                on_status=report,
-            )  # fmt: skip
-        )
-
-    def predict_batch(self, spec: ModelSpec, inputs: pd.DataFrame) -> pd.Series:
-        """Predicted target per row of `inputs`, in one call."""
-        from profiteer_pipeline.model.training import predict_frame
-
-        return self._call(lambda c: predict_frame(c, spec, inputs))
+    @contextmanager
+    def session(self) -> Iterator[MindsDBClient]:
+        """A checked client; a MindsDBError inside the block becomes a dg.Failure naming the URL."""
+        client = self.client()
+        try:
+            yield client
+        except MindsDBError as exc:
+            raise dg.Failure(description=f"MindsDB at {client.display_url}: {exc}") from None
 
     def datasource_params(self) -> dict[str, object]:
         return {
@@ -107,22 +85,15 @@ class MindsDBResource(dg.ConfigurableResource):
             "password": self.warehouse_password,
         }
 
-    def ensure_warehouse_datasource(self, name: str) -> str:
+    def ensure_warehouse_datasource(self, client: MindsDBClient, name: str) -> str:
         """Create the warehouse datasource, or recreate it if its parameters changed.
 
         Returns 'created', 'unchanged' or 'recreated'.
         """
-        return self._call(lambda c: c.ensure_datasource(name, "postgres", self.datasource_params()))
+        return client.ensure_datasource(name, "postgres", self.datasource_params())
 
-    def describe(self) -> str:
-        """For logs and metadata: the server URL without credentials."""
-        from profiteer_pipeline.model.client import redact_url
 
-        return redact_url(self.server_url)
-
-    def _call(self, fn):
-        client = self.client()
-        try:
-            return fn(client)
-        except MindsDBError as exc:
-            raise dg.Failure(description=f"MindsDB at {client.display_url}: {exc}") from None
+@dg.definitions
+def resources() -> dg.Definitions:
+    # MINDSDB_URL (default: the embedded server), the warehouse as its datasource
+    return dg.Definitions(resources={"mindsdb": MindsDBResource.from_env()})

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from profiteer_pipeline.partitions import hourly_partitions
+from profiteer_pipeline.defs.partitions import hourly_partitions
 
 hourly_sales_job = dg.define_asset_job(
     "hourly_sales_job",
@@ -24,5 +24,3 @@ train_model_job = dg.define_asset_job(
     "latest 24 hours, and run its checks (held-out accuracy, price response).",
     executor_def=dg.in_process_executor,
 )
-
-all_jobs = [hourly_sales_job, train_model_job]

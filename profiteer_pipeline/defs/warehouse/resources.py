@@ -1,4 +1,6 @@
-"""PostgreSQL as a Dagster resource: the warehouse and the shop's store are two instances of it.
+"""PostgreSQL as a Dagster resource, and the `warehouse` database bound as one.
+
+The shop's store is another instance of it (`defs/shop/resources.py`).
 
 Embedded or external server is not the pipeline's concern: `profiteer up` (or the operator)
 puts the server's coordinates in the environment, and the resource reads them through EnvVar.
@@ -60,3 +62,13 @@ class PostgresResource(dg.ConfigurableResource):
             cur.execute(query, params)
             columns = [c.name for c in cur.description]
             return pd.DataFrame(cur.fetchall(), columns=columns)
+
+
+def warehouse_resource() -> PostgresResource:
+    """The warehouse database, from the environment (PROFITEER_WAREHOUSE_DB and the server)."""
+    return PostgresResource(database=dg.EnvVar("PROFITEER_WAREHOUSE_DB"))
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"warehouse": warehouse_resource()})

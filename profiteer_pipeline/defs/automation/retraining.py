@@ -1,11 +1,10 @@
-"""When `sales_forecast` is retrained, and what a failed run leaves in the log.
+"""When `sales_forecast` is retrained.
 
 - `retraining_sensor`: requests `train_model_job` when at least N new `sales` partitions have
   landed since the last training, or when the latest training's held-out MAE is worse than the
   one before by more than a threshold (and new data has landed since). It keeps a cursor and
   every skip says why.
 - `daily_retraining_schedule`: the fallback, once a day, unless a training finished recently.
-- `run_failure_summary`: logs job, run id, failed steps and the error of every failed run.
 
 Config (environment, read when the code location loads):
 - `PROFITEER_RETRAIN_MIN_PARTITIONS` (default 24: a day of hours);
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from profiteer_pipeline.jobs import train_model_job
+from profiteer_pipeline.defs.automation.jobs import train_model_job
 from profiteer_pipeline.model.evaluation import degraded
 
 SALES_KEY = dg.AssetKey("sales")
@@ -190,42 +189,3 @@ def daily_retraining_schedule(context: dg.ScheduleEvaluationContext):
         hours = (now - latest[0].timestamp) / 3600
         return dg.SkipReason(f"sales_forecast was trained {hours:.1f} h ago")
     return dg.RunRequest(tags={"profiteer/retrain_reason": "daily fallback"})
-
-
-def _step_error(event: dg.DagsterEvent) -> str:
-    """The first line of a step's error: a dg.Failure's description, else `ErrorClass: message`."""
-    data = event.event_specific_data
-    user = getattr(data, "user_failure_data", None)
-    if user is not None and user.description:
-        return user.description.strip().splitlines()[0]
-    error = getattr(data, "error", None)
-    if error is None:
-        return event.message or "(no error message)"
-    text = (error.message or "").strip()
-    qualified, sep, rest = text.partition(": ")
-    if sep and qualified.endswith(error.cls_name or "\0"):
-        text = f"{error.cls_name}: {rest}"
-    return text.splitlines()[0] if text else error.cls_name or "(no error message)"
-
-
-def failure_summary(context: dg.RunFailureSensorContext) -> str:
-    """One paragraph: job, run id, the failed steps and their errors (or the run's error)."""
-    run = context.dagster_run
-    lines = [f"run {run.run_id} of job {run.job_name} failed"]
-    if run.tags.get("dagster/partition"):
-        lines[0] += f" (partition {run.tags['dagster/partition']})"
-    steps = context.get_step_failure_events()
-    for event in steps:
-        lines.append(f"step {event.step_key}: {_step_error(event)}")
-    if not steps:
-        lines.append(f"error: {context.failure_event.message}")
-    return "\n".join(lines)
-
-
-@dg.run_failure_sensor(
-    name="run_failure_summary",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Logs a summary of each failed run: job, run id, failed steps, error message.",
-)
-def run_failure_summary(context: dg.RunFailureSensorContext) -> None:
-    context.log.error(failure_summary(context))

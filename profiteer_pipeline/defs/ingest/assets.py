@@ -8,10 +8,10 @@ import time
 
 import dagster as dg
 
-from profiteer_pipeline.assets.shop import preview_markdown, synthetic_sales
-from profiteer_pipeline.partitions import hourly_partitions
-from profiteer_pipeline.resources.airbyte import AirbyteSync
-from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline.defs.ingest.resources import AirbyteSync
+from profiteer_pipeline.defs.partitions import hourly_partitions
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
+from profiteer_pipeline.previews import markdown_table
 from profiteer_pipeline.warehouse import raw_sales as raw_sql
 from profiteer_pipeline.warehouse.schema import RAW_SCHEMA
 
@@ -23,7 +23,7 @@ SYNC_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.LINEAR)
     group_name="ingest",
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[synthetic_sales],
+    deps=[dg.AssetKey("synthetic_sales")],
     retry_policy=SYNC_RETRY,
     kinds={"airbyte", "postgres"},
     description=f"The Airbyte sync of the hour's window from the shop API into the warehouse's "
@@ -78,6 +78,6 @@ def sales(context: dg.AssetExecutionContext, warehouse: PostgresResource) -> dg.
             "hours": int(frame["timestamp"].nunique()),
             "purchases": int(frame["purchases"].sum()),
             "write_seconds": round(seconds, 3),
-            "preview": preview_markdown(frame),
+            "preview": dg.MetadataValue.md(markdown_table(frame)),
         }
     )

@@ -3,34 +3,13 @@
 import time
 
 import dagster as dg
-import pandas as pd
 
-from profiteer_pipeline.partitions import hourly_partitions
-from profiteer_pipeline.resources.catalog import CatalogResource
-from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline.defs.partitions import hourly_partitions
+from profiteer_pipeline.defs.shop.resources import CatalogResource
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
+from profiteer_pipeline.previews import markdown_table
 from profiteer_pipeline.shop import store
 from profiteer_pipeline.synth import CatalogError, generate_window
-
-PREVIEW_ROWS = 10
-
-
-def preview_markdown(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
-    """The first rows as a markdown table (no extra dependency)."""
-    head = frame.head(rows)
-
-    def cell(value: object) -> str:
-        if isinstance(value, pd.Timestamp):
-            return value.strftime("%Y-%m-%d %H:%M")
-        if isinstance(value, float):
-            return f"{value:g}"
-        return str(value).replace("|", "\\|")
-
-    lines = [
-        "| " + " | ".join(head.columns) + " |",
-        "|" + "---|" * len(head.columns),
-        *("| " + " | ".join(cell(v) for v in row) + " |" for row in head.itertuples(index=False)),
-    ]
-    return dg.MetadataValue.md("\n".join(lines))
 
 
 @dg.asset(
@@ -66,6 +45,6 @@ def synthetic_sales(
             "window": f"{window.start.isoformat()} .. {window.end.isoformat()}",
             "store": shop_store.describe(),
             "write_seconds": round(seconds, 3),
-            "preview": preview_markdown(frame),
+            "preview": dg.MetadataValue.md(markdown_table(frame)),
         }
     )

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from profiteer_pipeline import charts
-from profiteer_pipeline.partitions import hourly_partitions
-from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline import previews
+from profiteer_pipeline.defs.partitions import hourly_partitions
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.warehouse import metrics as m
 from profiteer_pipeline.warehouse import quality
 
@@ -72,8 +72,8 @@ def _dep(upstream: object) -> dg.AssetKey:
     return upstream if isinstance(upstream, dg.AssetKey) else key(str(upstream))
 
 
-SPECS = [
-    dg.AssetSpec(
+def _spec(table: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
         key(table),
         group_name="metrics",
         description=f"`{m.SCHEMA}.{table}`: {DESCRIPTIONS[table]}",
@@ -86,8 +86,6 @@ SPECS = [
             ),
         },
     )
-    for table in m.METRIC_TABLES
-]
 
 
 def _read(conn, table: str, limit: int | None = None) -> pd.DataFrame:
@@ -105,7 +103,7 @@ def _charts(frames: dict[str, pd.DataFrame]) -> dict[str, dict[str, dg.MetadataV
     if not hourly.empty:
         out["hourly_totals"] = {
             "revenue_by_hour": dg.MetadataValue.md(
-                charts.bar_chart(hourly["hour_of_day"], hourly["revenue"],
+                previews.bar_chart(hourly["hour_of_day"], hourly["revenue"],
                                  f"Revenue per hour, {hourly['hour'].iloc[0]:%Y-%m-%d} (UTC)",
                                  "revenue")
             )
@@ -116,7 +114,7 @@ def _charts(frames: dict[str, pd.DataFrame]) -> dict[str, dict[str, dg.MetadataV
         wide = recent.pivot(index="day", columns="category", values="revenue").sort_index()
         out["category_revenue"] = {
             "revenue_by_category": dg.MetadataValue.md(
-                charts.line_chart({c: wide[c] for c in wide.columns},
+                previews.line_chart({c: wide[c] for c in wide.columns},
                                   "Revenue per category, last 14 days", "revenue")
             )
         }  # fmt: skip
@@ -124,7 +122,7 @@ def _charts(frames: dict[str, pd.DataFrame]) -> dict[str, dict[str, dg.MetadataV
     if not hot.empty:
         out["hot_products"] = {
             "purchases_top": dg.MetadataValue.md(
-                charts.barh_chart(hot["product_id"] + " " + hot["product_name"], hot["purchases"],
+                previews.barh_chart(hot["product_id"] + " " + hot["product_name"], hot["purchases"],
                                   f"Purchases on {hot['day'].iloc[0]}", "purchases")
             )
         }  # fmt: skip
@@ -158,7 +156,7 @@ class MetricsConfig(dg.Config):
 
 @dg.multi_asset(
     name="analytics_metrics",
-    specs=SPECS,
+    specs=[_spec(table) for table in m.METRIC_TABLES],
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     can_subset=False,
@@ -182,7 +180,7 @@ def analytics_metrics(
             stats = m.refresh_metrics(conn, window.start, window.end)
         counts = m.table_counts(conn)
         frames = {
-            t: _read(conn, t, limit=None if t in m.APP_TABLES else charts.PREVIEW_ROWS)
+            t: _read(conn, t, limit=None if t in m.APP_TABLES else previews.PREVIEW_ROWS)
             for t in m.METRIC_TABLES
         }
         conn.rollback()
@@ -201,7 +199,7 @@ def analytics_metrics(
     for table in m.METRIC_TABLES:
         metadata: dict[str, object] = {
             "dagster/row_count": counts[table],
-            "preview": dg.MetadataValue.md(charts.markdown_table(frames[table])),
+            "preview": dg.MetadataValue.md(previews.markdown_table(frames[table])),
             **extra.get(table, {}),
         }
         if table in m.BASE_TABLES:

@@ -1,4 +1,4 @@
-"""The shop's catalog and the generator's seed, as configuration of the run."""
+"""The shop's catalog and the generator's seed, as configuration of the run; the shop's store."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.synth.models import DEFAULT_SEED
 
 
@@ -24,3 +25,14 @@ class CatalogResource(dg.ConfigurableResource):
             return load_default_catalog()
         raw = json.loads(Path(self.path).read_text())
         return validate_catalog(raw["products"] if isinstance(raw, dict) else raw)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={
+            "catalog": CatalogResource(),
+            # the shop's own operational store: a separate database, maybe on the same server
+            "shop_store": PostgresResource(database=dg.EnvVar("PROFITEER_SHOP_DB")),
+        }
+    )

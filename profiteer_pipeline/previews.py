@@ -1,7 +1,8 @@
-"""Small pictures and tables for asset metadata: markdown that the Dagster UI renders inline.
+"""Previews for asset metadata: tables and small charts as markdown the Dagster UI renders inline.
 
-Pure (no Dagster): each function returns a markdown string; an asset wraps it in
-`dg.MetadataValue.md`. Charts are PNGs embedded as data URIs, so they need no file server.
+The one place that renders them. Pure (no Dagster): each function returns a markdown string; an
+asset wraps it in `dg.MetadataValue.md`. Charts are PNGs embedded as data URIs, so they need no
+file server.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -50,10 +52,10 @@ def markdown_table(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
     return "\n".join(lines)
 
 
-def _figure() -> tuple[Figure, object]:
+def _figure(width: float = 6.4, height: float = 2.6) -> tuple[Figure, object]:
     from matplotlib.figure import Figure  # imported on first use: it costs seconds to load
 
-    fig = Figure(figsize=(6.4, 2.6), dpi=80, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=80, layout="constrained")
     return fig, fig.add_subplot()
 
 
@@ -114,4 +116,29 @@ def scatter_chart(
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)
+    return _png_markdown(fig, title)
+
+
+def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, title: str) -> str:
+    """Predicted against actual purchases, with the y = x line."""
+    fig, ax = _figure(5.0, 4.0)
+    ax.scatter(actual, predicted, s=10, alpha=0.6)
+    hi = float(max(np.max(actual), np.max(predicted), 1.0))
+    ax.plot([0, hi], [0, hi], color="grey", linewidth=1, linestyle="--")
+    ax.set_xlabel("actual purchases")
+    ax.set_ylabel("predicted purchases")
+    ax.set_title(title, fontsize=10)
+    return _png_markdown(fig, title)
+
+
+def price_curves(grid: pd.DataFrame, group: str, title: str, max_curves: int = 8) -> str:
+    """Predicted purchases against the price ratio, one line per `group` value (the first few)."""
+    fig, ax = _figure(6.0, 4.0)
+    for key in list(dict.fromkeys(grid[group]))[:max_curves]:
+        part = grid[grid[group] == key].sort_values("price_ratio")
+        ax.plot(part["price_ratio"], part["predicted"], marker=".", label=_label(key))
+    ax.set_xlabel("price / base price")
+    ax.set_ylabel("predicted purchases")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
     return _png_markdown(fig, title)

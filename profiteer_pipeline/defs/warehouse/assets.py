@@ -7,9 +7,9 @@ partitioned groups "shop", "ingest" and "metrics").
 import dagster as dg
 import pandas as pd
 
-from profiteer_pipeline import charts
-from profiteer_pipeline.resources.catalog import CatalogResource
-from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline import previews
+from profiteer_pipeline.defs.shop.resources import CatalogResource
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.warehouse.io import lock_key
 from profiteer_pipeline.warehouse.products import PRODUCTS_COLUMNS, products_frame, replace_products
 from profiteer_pipeline.warehouse.schema import (
@@ -53,9 +53,9 @@ def products(
         metadata={
             "dagster/row_count": rows,
             "categories": int(df["category"].nunique()),
-            "preview": dg.MetadataValue.md(charts.markdown_table(df, rows=20)),
+            "preview": dg.MetadataValue.md(previews.markdown_table(df, rows=20)),
             "price_ranges": dg.MetadataValue.md(
-                charts.barh_chart(
+                previews.barh_chart(
                     ordered["product_id"],
                     ordered["max_price"] - ordered["min_price"],
                     "Allowed price range (max - min)",
@@ -105,12 +105,12 @@ def sales_features(
         "products": int(n_products),
         "first_hour": str(first),
         "latest_hour": str(last),
-        "preview": dg.MetadataValue.md(charts.markdown_table(sample)),
+        "preview": dg.MetadataValue.md(previews.markdown_table(sample)),
     }
     if not sample.empty:
         sample["conversion"] = sample["purchases"] / sample["cart_adds"]
         metadata["price_vs_conversion"] = dg.MetadataValue.md(
-            charts.scatter_chart(
+            previews.scatter_chart(
                 sample["price_ratio"], sample["conversion"],
                 f"Latest {SAMPLE_HOURS} h: purchases / cart adds by price ratio",
                 "current_price / base_price", "purchases / cart_adds",

@@ -10,8 +10,8 @@ One materialization:
    seen the latest day. Its held-out figures are those of step 2: same inputs, same procedure,
    one day less of data.
 
-Its checks: `held_out_accuracy` (emitted by the materialization) and `price_response` (queries
-the live model: predicted purchases must not rise with the price).
+Its checks: `held_out_accuracy` (emitted by the materialization) and `price_response`
+(`checks.py`: queries the live model, predicted purchases must not rise with the price).
 """
 
 from datetime import timedelta
@@ -19,13 +19,12 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
-from profiteer_pipeline.charts import markdown_table
-from profiteer_pipeline.model import charts, evaluation, features, training
-from profiteer_pipeline.model.client import MindsDBClient, MindsDBError
+from profiteer_pipeline import previews
+from profiteer_pipeline.defs.model.resources import MindsDBResource
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
+from profiteer_pipeline.model import evaluation, training
+from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.spec import DEFAULT_SPEC, HOLDOUT_SUFFIX
-from profiteer_pipeline.resources.catalog import CatalogResource
-from profiteer_pipeline.resources.mindsdb import MindsDBResource
-from profiteer_pipeline.resources.postgres import PostgresResource
 
 SPEC = DEFAULT_SPEC
 HOLDOUT_SPEC = SPEC.with_name(SPEC.name + HOLDOUT_SUFFIX)
@@ -41,10 +40,6 @@ WINDOW_SQL = (
     'SELECT count(*) AS rows, count(DISTINCT "timestamp") AS hours, '
     'min("timestamp") AS first_hour, max("timestamp") AS last_hour FROM public.sales_features'
 )
-
-
-def _fail(client: MindsDBClient, exc: MindsDBError) -> dg.Failure:
-    return dg.Failure(description=f"MindsDB at {client.display_url}: {exc}")
 
 
 @dg.asset(
@@ -67,11 +62,8 @@ def _fail(client: MindsDBClient, exc: MindsDBError) -> dg.Failure:
 def sales_forecast(
     context: dg.AssetExecutionContext, mindsdb: MindsDBResource, warehouse: PostgresResource
 ) -> dg.MaterializeResult:
-    client = mindsdb.client()  # fails fast, naming the URL, when MindsDB is down
-    try:
+    with mindsdb.session() as client:  # fails fast, naming the URL, when MindsDB is down
         return _train_and_evaluate(context, client, mindsdb, warehouse)
-    except MindsDBError as exc:
-        raise _fail(client, exc) from None
 
 
 def _train_and_evaluate(
@@ -81,7 +73,7 @@ def _train_and_evaluate(
     warehouse: PostgresResource,
 ) -> dg.MaterializeResult:
     log = context.log.info
-    state = client.ensure_datasource(SPEC.datasource, "postgres", mindsdb.datasource_params())
+    state = mindsdb.ensure_warehouse_datasource(client, SPEC.datasource)
     log(f"datasource {SPEC.datasource}: {state} ({warehouse.describe()}, read-only role)")
 
     window = warehouse.read_sql(WINDOW_SQL).iloc[0]
@@ -114,7 +106,7 @@ def _train_and_evaluate(
             raise dg.Failure(description="the held-out prediction returned no rows")
         m = evaluation.regression_metrics(preds["actual"], preds["predicted"])
         log(f"held-out ({m['n']} rows from {held_out_from}): MAE {m['mae']:.2f}, R² {m['r2']:.3f}")
-        png = charts.predicted_vs_actual(
+        chart = previews.predicted_vs_actual(
             preds["actual"].to_numpy(),
             preds["predicted"].to_numpy(),
             f"Latest {HELD_OUT_HOURS} h, model trained without them: "
@@ -128,9 +120,7 @@ def _train_and_evaluate(
             "held_out_from": str(held_out_from),
             "held_out_mean_purchases": round(m["mean_actual"], 2),
             "holdout_training_seconds": round(twin.seconds, 1),
-            "predicted_vs_actual": dg.MetadataValue.md(
-                charts.markdown_image(png, "predicted vs actual")
-            ),
+            "predicted_vs_actual": dg.MetadataValue.md(chart),
         }
         check = dg.AssetCheckResult(
             check_name="held_out_accuracy",
@@ -163,7 +153,7 @@ def _train_and_evaluate(
         "training_seconds": round(final.seconds, 1),
         "mindsdb_accuracy": dg.MetadataValue.float(float(described["accuracy"] or float("nan"))),
         "selected_mixer": str(described["selected_mixer"]),
-        "mixers": dg.MetadataValue.md(markdown_table(mixers)) if not mixers.empty else "",
+        "mixers": dg.MetadataValue.md(previews.markdown_table(mixers)) if not mixers.empty else "",
         "column_importances": dg.MetadataValue.json(described["column_importances"]),
     }
     log(
@@ -171,48 +161,3 @@ def _train_and_evaluate(
         f"validation split) {described['accuracy']}"
     )
     return dg.MaterializeResult(metadata=metadata, check_results=[check])
-
-
-@dg.asset_check(
-    asset=MODEL_KEY,
-    description="Holding a product's typical inputs for each time-of-day bucket, predicted "
-    "purchases must not rise as the price rises across its [min_price, max_price] (21 prices) "
-    f"by more than 1 purchase + {evaluation.REL_TOLERANCE:.0%} of the curve's peak (rounding and "
-    "the data's own noise, sd 4.9 %), and must fall from the lowest to the highest price.",
-)
-def price_response(
-    mindsdb: MindsDBResource, warehouse: PostgresResource, catalog: CatalogResource
-) -> dg.AssetCheckResult:
-    client = mindsdb.client()
-    profiles = warehouse.read_sql(features.profile_query())
-    ranges = {p.product_id: (p.min_price, p.max_price) for p in catalog.products()}
-    try:
-        grid = training.price_response_grid(client, SPEC, profiles, ranges)
-    except MindsDBError as exc:
-        raise _fail(client, exc) from None
-    if grid.empty:
-        return dg.AssetCheckResult(
-            passed=False,
-            description="no product of the catalog has rows in sales_features: nothing to check",
-        )
-    verdict = training.check_price_response(grid)
-    curves = verdict.curves
-    bad = curves[curves["rises"] | ~curves["falls"]]
-    afternoon = grid[grid["bucket"] == "Afternoon"]
-    png = charts.price_curves(
-        afternoon if not afternoon.empty else grid, "product_id",
-        "Predicted purchases by price, Afternoon profile (first products)",
-    )  # fmt: skip
-    return dg.AssetCheckResult(
-        passed=verdict.passed,
-        description=verdict.summary(),
-        metadata={
-            "curves": verdict.n_curves,
-            "rising_curves": verdict.n_rising,
-            "flat_curves": verdict.n_flat,
-            "worst_step_up": float(curves["max_rise"].max()),
-            "predictions": len(grid),
-            "violations": dg.MetadataValue.md(markdown_table(bad) if not bad.empty else "none"),
-            "curves_chart": dg.MetadataValue.md(charts.markdown_image(png, "price response")),
-        },
-    )

@@ -1,4 +1,4 @@
-"""Data-quality checks on the warehouse tables (model checks live beside the model asset).
+"""Data-quality checks on `sales` (the metrics' and the model's checks live beside them).
 
 The checks on `sales` are unpartitioned checks that read the partition window of the run that
 executes them (one hour, or a single-run range), or the latest hour when run on their own:
@@ -12,12 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from profiteer_pipeline.resources.catalog import CatalogResource
-from profiteer_pipeline.resources.postgres import PostgresResource
+from profiteer_pipeline.defs.shop.resources import CatalogResource
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.warehouse import quality
 
 SALES = dg.AssetKey("sales")
-DASHBOARD = dg.AssetKey(["analytics", "dashboard_summary"])
 #: The latest partition may be this old (its window's end to now) while the schedule runs.
 FRESHNESS_LIMIT = timedelta(hours=2)
 
@@ -41,7 +40,7 @@ def _products(catalog: CatalogResource) -> list:
         raise dg.Failure(description=f"the catalog is invalid:\n{exc}") from None
 
 
-def _result(
+def check_result(
     outcome: quality.Outcome, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
 ) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
@@ -55,11 +54,11 @@ def _result(
 def _run_on_sales(context, warehouse: PostgresResource, rule) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:
         if not quality.sales_exists(conn):
-            return _result(quality.Outcome(False, "public.sales does not exist"))
+            return check_result(quality.Outcome(False, "public.sales does not exist"))
         window = _window(context, conn)
         if window is None:
-            return _result(quality.Outcome(False, "public.sales is empty"))
-        return _result(rule(conn, *window))
+            return check_result(quality.Outcome(False, "public.sales is empty"))
+        return check_result(rule(conn, *window))
 
 
 @dg.asset_check(asset=SALES, blocking=True)
@@ -99,30 +98,5 @@ def sales_freshness(
     severity = dg.AssetCheckSeverity.ERROR if scheduled else dg.AssetCheckSeverity.WARN
     with warehouse.connect() as conn:
         if not quality.sales_exists(conn):
-            return _result(quality.Outcome(False, "public.sales does not exist"), severity)
-        return _result(quality.freshness(conn, datetime.now(UTC), FRESHNESS_LIMIT), severity)
-
-
-@dg.asset_check(asset=DASHBOARD)
-def metrics_reconcile_with_sales(
-    context: dg.AssetCheckExecutionContext, warehouse: PostgresResource
-) -> dg.AssetCheckResult:
-    """The latest day's revenue and items sold equal the sums over `sales`, and so does every
-    day the run re-aggregated."""
-    with warehouse.connect() as conn:
-        if not quality.sales_exists(conn):
-            return _result(quality.Outcome(False, "public.sales does not exist"))
-        window = None
-        if context.has_partition_key or context.has_partition_key_range:
-            w = context.partition_time_window
-            window = (w.start, w.end)
-        return _result(quality.reconcile_metrics(conn, *(window or (None, None))))
-
-
-all_checks: list[dg.AssetChecksDefinition] = [
-    sales_rows_per_hour,
-    sales_no_missing_values,
-    sales_values_in_range,
-    sales_freshness,
-    metrics_reconcile_with_sales,
-]
+            return check_result(quality.Outcome(False, "public.sales does not exist"), severity)
+        return check_result(quality.freshness(conn, datetime.now(UTC), FRESHNESS_LIMIT), severity)

@@ -1,1 +1,0 @@
-"""Asset modules, each named for the part of the flow it holds; definitions.py loads them all."""

@@ -1,0 +1,1 @@
+"""The metric tables the app reads (schema `analytics`), refreshed with each hourly run."""

@@ -1,0 +1,1 @@
+"""The MindsDB model `sales_forecast`, its resource and its checks."""

@@ -1,0 +1,1 @@
+"""The simulated shop: its hourly sales, generated from the catalog into the shop store."""
