@@ -4,13 +4,9 @@ Pure (no Dagster): the assets, the shop API, the CLI and the tests all import fr
 """
 
 from profiteer_pipeline.synth.catalog import load_default_catalog
+from profiteer_pipeline.synth.constants import RATING_EPOCH_HOURS
 from profiteer_pipeline.synth.fields import RECORD_FIELDS
-from profiteer_pipeline.synth.generator import (
-    RATING_EPOCH_HOURS,
-    empty_sales_frame,
-    generate_sales,
-    generate_window,
-)
+from profiteer_pipeline.synth.generator import empty_sales_frame, generate_sales, generate_window
 from profiteer_pipeline.synth.models import (
     DEFAULT_CATEGORY_POPULARITY,
     DEFAULT_SEED,

@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from profiteer_pipeline.synth.constants import RATING_MAX, RATING_MIN
+
 # --- documented limits and defaults ------------------------------------------------------------
 
 #: The project's fixed seed: the default, so every process generates the same shop.
@@ -37,7 +39,7 @@ MAX_ROWS = 2_000_000
 #: Category popularity of the original code (its README's "0 to 1" range was wrong).
 #: Categories absent from the table get ``UNKNOWN_CATEGORY_POPULARITY``. Note that the generator,
 #: like the original, multiplies by it twice (popularity_factor = cp * rf * (U * cp)): see
-#: ``generator.py``.
+#: ``formulas.py``.
 DEFAULT_CATEGORY_POPULARITY: dict[str, float] = {
     "Laptops": 1.1,
     "Pre-Built PC": 1.0,
@@ -49,8 +51,6 @@ PriceStrategy = Literal["aggressive", "moderate", "random"]
 STRATEGIES: tuple[str, ...] = ("aggressive", "moderate", "random")
 #: The original README called ``random`` "standard".
 STRATEGY_ALIASES = {"standard": "random"}
-
-RATING_MIN, RATING_MAX = 2.0, 5.0
 
 
 class CatalogError(ValueError):
