@@ -14,14 +14,20 @@ from datetime import UTC, datetime, timedelta
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
+from profiteer_pipeline.synth.constants import (
+    CART_FLOOR,
+    PRICE_DECIMALS,
+    PURCHASE_FLOOR,
+    RATING_MAX,
+    RATING_MIN,
+    VIEWS_FLOOR,
+)
 from profiteer_pipeline.synth.fields import RECORD_FIELDS
 from profiteer_pipeline.warehouse.metrics import day_window
 
 EXAMPLES = 5
 #: Prices are rounded to cents after clamping, so a price may pass its bound by half a cent.
-PRICE_TOLERANCE = 0.005
-MIN_VIEWS = 100
-RATING_RANGE = (2.0, 5.0)
+PRICE_TOLERANCE = 0.5 / 10**PRICE_DECIMALS
 #: Text fields that must not be empty ("" is a valid product_image: no image).
 REQUIRED_TEXT = [n for n, kind in RECORD_FIELDS.items() if kind == "text" and n != "product_image"]
 
@@ -168,12 +174,22 @@ def null_values(conn: PgConnection, start: datetime, end: datetime) -> Outcome:
     return Outcome(False, "; ".join(problems), meta)
 
 
-#: rule name -> (SQL condition that breaks it, what the breach looks like)
+#: rule name -> (SQL condition that breaks it, what the breach looks like). The floors and the
+#: rating range are the generator's own (``profiteer_pipeline.synth.constants``).
 RANGE_RULES: dict[str, tuple[str, str]] = {
-    "views_below_100": (f"s.views < {MIN_VIEWS}", "views {views} < 100"),
-    "cart_adds_below_1": ("s.cart_adds < 1", "cart_adds {cart_adds} < 1"),
+    f"views_below_{VIEWS_FLOOR}": (
+        f"s.views < {VIEWS_FLOOR}",
+        f"views {{views}} < {VIEWS_FLOOR}",
+    ),
+    f"cart_adds_below_{CART_FLOOR}": (
+        f"s.cart_adds < {CART_FLOOR}",
+        f"cart_adds {{cart_adds}} < {CART_FLOOR}",
+    ),
     "cart_adds_above_views": ("s.cart_adds > s.views", "cart_adds {cart_adds} > views {views}"),
-    "purchases_below_1": ("s.purchases < 1", "purchases {purchases} < 1"),
+    f"purchases_below_{PURCHASE_FLOOR}": (
+        f"s.purchases < {PURCHASE_FLOOR}",
+        f"purchases {{purchases}} < {PURCHASE_FLOOR}",
+    ),
     "purchases_above_cart_adds": (
         "s.purchases > s.cart_adds",
         "purchases {purchases} > cart_adds {cart_adds}",
@@ -186,9 +202,8 @@ RANGE_RULES: dict[str, tuple[str, str]] = {
     ),
     "product_not_in_catalog": ("c.product_id IS NULL", "not in the catalog (no price range)"),
     "rating_outside_range": (
-        f"(s.rating < {RATING_RANGE[0]} OR s.rating > {RATING_RANGE[1]}"
-        " OR s.rating = 'NaN'::float8)",
-        "rating {rating} outside [2, 5]",
+        f"(s.rating < {RATING_MIN} OR s.rating > {RATING_MAX} OR s.rating = 'NaN'::float8)",
+        f"rating {{rating}} outside [{RATING_MIN:g}, {RATING_MAX:g}]",
     ),
 }
 
@@ -208,7 +223,9 @@ def value_ranges(
 ) -> Outcome:
     """views ≥ 100, 1 ≤ cart_adds ≤ views, 1 ≤ purchases ≤ cart_adds, min ≤ price ≤ max, rating in [2, 5].
 
-    `price_ranges` is (product_id, min_price, max_price) per catalog product.
+    The floors and the rating range are the generator's (``synth.constants``: ``VIEWS_FLOOR``,
+    ``CART_FLOOR``, ``PURCHASE_FLOOR``, ``RATING_MIN``, ``RATING_MAX``); the numbers above are
+    today's values. `price_ranges` is (product_id, min_price, max_price) per catalog product.
     """
     params = {
         "ids": [p for p, _, _ in price_ranges],
