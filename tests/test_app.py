@@ -164,12 +164,18 @@ def test_catalog_opens_the_products_simulation(app_env):
 # --- outages: a banner, no traceback, and the rest of the page still works -------------------
 
 PAGES = [None, "views/catalog.py", "views/simulation.py"]
+TITLES = {
+    None: "Dashboard",
+    "views/catalog.py": "Catalog",
+    "views/simulation.py": "Price simulation",
+}
 
 
 def test_mindsdb_unreachable_banner(app_env):
     """app_env points MINDSDB_URL at a closed port."""
     at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
     at.session_state["product"] = "P003"
+    at.session_state["bucket"] = "Afternoon"
     at.run()
     assert ":red[●] MindsDB unreachable" in [m.value for m in at.sidebar.markdown]
     assert not at.error and not at.warning  # the dashboard needs no model
@@ -178,9 +184,36 @@ def test_mindsdb_unreachable_banner(app_env):
     (banner,) = at.warning
     assert banner.value.startswith("**MindsDB unreachable** — predictions are unavailable")
     assert "cannot connect to MindsDB" in banner.value
-    labels = {m.label for m in at.metric}
-    assert any(label.startswith("Historical purchases/h") for label in labels)
-    assert at.slider(key="price_P003") is not None  # the controls still work
+    history = dict(
+        query(
+            app_env,
+            "SELECT time_of_day_bucket, avg_purchases FROM analytics.avg_purchases_by_bucket"
+            " WHERE product_id = 'P003'",
+        )
+    )
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["Historical purchases/h, afternoon"] == f"{history['Afternoon']:.1f}"
+    assert not at.get("plotly_chart")
+    # the controls still work: the price slider, from the base price over the allowed range...
+    lo, hi, base = query(
+        app_env,
+        "SELECT min_price::float, max_price::float, base_price::float FROM public.products"
+        " WHERE product_id = 'P003'",
+    )[0]
+    slider = at.slider(key="price_P003")
+    assert not slider.disabled
+    assert (slider.min, slider.max, slider.value) == pytest.approx((lo, hi, base))
+    slider.set_value(hi).run()
+    assert not at.exception
+    assert at.slider(key="price_P003").value == pytest.approx(hi)
+    # ...and the time of day, which picks the history shown
+    at.get("button_group")[0].set_value("Overnight").run()
+    assert not at.exception
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["Historical purchases/h, overnight"] == f"{history['Overnight']:.1f}"
+    assert at.slider(key="price_P003").value == pytest.approx(hi)
+    (banner,) = at.warning  # still the banner, never a prediction
+    assert banner.value.startswith("**MindsDB unreachable**")
     assert not at.get("plotly_chart")
 
 
@@ -199,7 +232,7 @@ def test_warehouse_unreachable_banner(app_env, monkeypatch, page):
     assert banner.value.startswith("**Warehouse unreachable**: cannot connect to the warehouse")
     assert "profiteer_reader:***@127.0.0.1" in banner.value  # the read-only login, redacted
     assert "secret" not in all_text(at)
-    assert at.title  # the page itself still renders
+    assert [t.value for t in at.title] == [TITLES[page]]  # the page itself still renders
 
 
 def test_no_metrics_yet_banner(app_env, monkeypatch, settings):
