@@ -21,14 +21,11 @@ def _errors_to_messages(command: str) -> Callable:
     def decorate(fn: Callable) -> Callable:
         @wraps(fn)
         def wrapper(*args, **kwargs):
-            from profiteer_pipeline.stack.mindsdb import MindsDBNotInstalled
-            from profiteer_pipeline.stack.postgres import PostgresError
-            from profiteer_pipeline.stack.processes import ServiceError
-            from profiteer_pipeline.stack.stack import StackError
+            from profiteer_pipeline.stack.errors import StackError
 
             try:
                 return fn(*args, **kwargs)
-            except (StackError, ServiceError, PostgresError, MindsDBNotInstalled) as exc:
+            except StackError as exc:  # every known failure: its message names the fix
                 click.echo(f"profiteer {command}: {exc}", err=True)
                 sys.exit(1)
             except (ValueError, OSError) as exc:  # a bad setting (port, URL) or the file system

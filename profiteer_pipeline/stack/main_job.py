@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from profiteer_pipeline.stack.errors import MainJobError
+
 BACKFILL_JOB = "hourly_sales_job"
 MODEL_ASSET = "sales_forecast"
 PARTITIONS = 48
@@ -22,10 +24,6 @@ TAGS = [{"key": "profiteer/launched_by", "value": "profiteer up"}]
 
 TERMINAL_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
 ENDED_BACKFILL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
-
-
-class MainJobError(RuntimeError):
-    """The main job failed: the message names the run or backfill and its page in the Dagster UI."""
 
 
 @dataclass(frozen=True)

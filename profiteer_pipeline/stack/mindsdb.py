@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from profiteer_pipeline.stack.errors import MindsDBNotInstalled
+
 INSTALLED_MARKER = ".profiteer-installed"
-
-
-class MindsDBNotInstalled(RuntimeError):
-    pass
 
 
 def python_of(venv: Path) -> Path:

@@ -19,13 +19,10 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from profiteer_pipeline.stack.errors import PostgresError
 from profiteer_pipeline.stack.processes import pid_alive
 
 PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
-
-
-class PostgresError(RuntimeError):
-    pass
 
 
 def _bin_path() -> Path:

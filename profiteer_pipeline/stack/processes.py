@@ -21,9 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-
-class ServiceError(RuntimeError):
-    """A service failed to start or stop; the message names the service, its log and the cause."""
+from profiteer_pipeline.stack.errors import ServiceError
 
 
 @dataclass

@@ -27,6 +27,7 @@ import profiteer_pipeline
 from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.settings import Settings, port, state_dir
 from profiteer_pipeline.stack import mindsdb
+from profiteer_pipeline.stack.errors import StackError
 from profiteer_pipeline.stack.postgres import (
     EmbeddedPostgres,
     PostgresError,
@@ -48,10 +49,6 @@ from profiteer_pipeline.stack.processes import (
 )
 
 REPO_ROOT = Path(profiteer_pipeline.__file__).resolve().parent.parent
-
-
-class StackError(RuntimeError):
-    """A known failure of the stack manager: one clear message, no traceback."""
 
 
 class Interrupted(Exception):  # noqa: N818 (a signal, not an error)
