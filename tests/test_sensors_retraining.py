@@ -156,10 +156,20 @@ def test_default_sensor_is_in_the_code_location():
 # --- the daily fallback -------------------------------------------------------------------------
 
 
+def daily_request(result) -> dg.RunRequest:
+    """The fallback's request: one run of train_model_job (the request names no job, so the
+    daemon runs the schedule's) tagged with why, and nothing else."""
+    assert isinstance(result, dg.RunRequest), result
+    assert (result.job_name or daily_retraining_schedule.job_name) == "train_model_job"
+    assert result.tags == {"profiteer/retrain_reason": "daily fallback"}
+    assert result.partition_key is None and result.asset_selection is None
+    return result
+
+
 def test_daily_schedule_runs_unless_trained_recently(instance):
     now = datetime.now(UTC)
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=now)
-    assert isinstance(daily_retraining_schedule(context), dg.RunRequest)  # never trained
+    daily_request(daily_retraining_schedule(context))  # never trained
     trained(instance, 5.0)
     soon = dg.build_schedule_context(
         instance=instance, scheduled_execution_time=now + timedelta(hours=2)
@@ -169,7 +179,7 @@ def test_daily_schedule_runs_unless_trained_recently(instance):
     later = dg.build_schedule_context(
         instance=instance, scheduled_execution_time=now + timedelta(hours=13)
     )
-    assert isinstance(daily_retraining_schedule(later), dg.RunRequest)
+    daily_request(daily_retraining_schedule(later))
 
 
 # --- run failures -------------------------------------------------------------------------------
