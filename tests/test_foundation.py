@@ -46,6 +46,39 @@ def test_reader_role_cannot_write(settings):
 
 
 def test_definitions_load():
+    """The code location loads (every resource its assets need is bound, or validate_loadable
+    raises) with its five resources, its two jobs and what they run, and its automation, on."""
     from profiteer_pipeline.definitions import defs
 
     dg.Definitions.validate_loadable(defs)
+    repo = defs.get_repository_def()
+    assert sorted(repo.get_top_level_resources()) == [
+        "airbyte", "catalog", "mindsdb", "shop_store", "warehouse",
+    ]  # fmt: skip
+    jobs = {j.name: j for j in repo.get_all_jobs() if not j.name.startswith("__")}
+    assert sorted(jobs) == ["hourly_sales_job", "train_model_job"]
+    hourly = jobs["hourly_sales_job"]
+    metrics = [
+        "avg_purchases_by_bucket", "category_revenue", "daily_product_sales", "dashboard_summary",
+        "hot_products", "hourly_sales", "hourly_totals", "product_bucket_totals", "product_stats",
+    ]  # fmt: skip
+    assert hourly.asset_layer.selected_asset_keys == {
+        dg.AssetKey("synthetic_sales"), dg.AssetKey("raw_sales"), dg.AssetKey("sales"),
+        *(dg.AssetKey(["analytics", name]) for name in metrics),
+    }  # fmt: skip
+    assert isinstance(hourly.partitions_def, dg.HourlyPartitionsDefinition)
+    assert hourly.partitions_def.get_first_partition_key() == "2026-01-01-00:00"
+    train = jobs["train_model_job"]
+    assert train.asset_layer.selected_asset_keys == {dg.AssetKey("sales_forecast")}
+    assert train.partitions_def is None
+    schedules = {s.name: (s.job_name, s.cron_schedule, s.execution_timezone, s.default_status)
+                 for s in repo.schedule_defs}  # fmt: skip
+    running = dg.DefaultScheduleStatus.RUNNING
+    assert schedules == {
+        "hourly_sales_schedule": ("hourly_sales_job", "5 * * * *", "UTC", running),
+        "daily_retraining_schedule": ("train_model_job", "30 3 * * *", "UTC", running),
+    }
+    sensors = {s.name: s for s in repo.sensor_defs}
+    assert sorted(sensors) == ["retraining_sensor", "run_failure_summary"]
+    assert sensors["retraining_sensor"].job_name == "train_model_job"
+    assert {s.default_status for s in sensors.values()} == {dg.DefaultSensorStatus.RUNNING}
