@@ -45,6 +45,35 @@ def port(name: str) -> int:
     return int(os.environ.get(f"PROFITEER_{name.upper()}_PORT", DEFAULT_PORTS[name]))
 
 
+# --- embedded or external, chosen once -------------------------------------------------------
+
+# service -> (its mode variable, the variable naming the external server)
+MODE_VARIABLES = {
+    "postgres": ("PROFITEER_PG_MODE", "PROFITEER_DATABASE_URL"),
+    "mindsdb": ("PROFITEER_MINDSDB_MODE", "MINDSDB_URL"),
+}
+MODES = ("embedded", "external")
+
+
+def mode(service: str) -> str:
+    """'embedded' (the stack runs it) or 'external' (the server its URL variable names).
+
+    The mode variable decides when set; otherwise a set URL variable means external. `profiteer
+    env` exports the mode too, so the URLs it exports never turn the embedded servers external.
+    """
+    if service not in MODE_VARIABLES:
+        return "embedded"
+    mode_var, url_var = MODE_VARIABLES[service]
+    chosen = os.environ.get(mode_var, "").strip().lower()
+    if not chosen:
+        return "external" if os.environ.get(url_var) else "embedded"
+    if chosen not in MODES:
+        raise ValueError(f"{mode_var} must be 'embedded' or 'external', not {chosen!r}")
+    if chosen == "external" and not os.environ.get(url_var):
+        raise ValueError(f"{mode_var}=external needs {url_var} (the server to use)")
+    return chosen
+
+
 # --- URLs -------------------------------------------------------------------------------
 
 
@@ -135,6 +164,7 @@ class Settings:
     shop_db: str = "shop"
     dagster_db: str = "dagster"
     embedded_postgres: bool = True
+    embedded_mindsdb: bool = True
     mindsdb_url: str = ""
     shop_api_url: str = ""
     shop_api_key: str = field(default="", repr=False)
@@ -157,9 +187,14 @@ class Settings:
 
 
 def load() -> Settings:
-    """Settings from the environment, falling back to the embedded stack's generated values."""
+    """Settings from the environment, falling back to the embedded stack's generated values.
+
+    An embedded server's URL is always its own (generated secrets, chosen port), whatever the
+    URL variable says: `mode()` has already decided that variable is not in use.
+    """
     env = os.environ
-    embedded = not env.get("PROFITEER_DATABASE_URL")
+    embedded = mode("postgres") == "embedded"
+    embedded_mindsdb = mode("mindsdb") == "embedded"
     generated = embedded_secrets() if embedded or not env.get("PROFITEER_SHOP_API_KEY") else {}
     if embedded:
         warehouse = PgUrl(
@@ -172,7 +207,10 @@ def load() -> Settings:
         shop_db=env.get("PROFITEER_SHOP_DB", "shop"),
         dagster_db=env.get("PROFITEER_DAGSTER_DB", "dagster"),
         embedded_postgres=embedded,
-        mindsdb_url=env.get("MINDSDB_URL", f"http://127.0.0.1:{port('mindsdb')}"),
+        embedded_mindsdb=embedded_mindsdb,
+        mindsdb_url=f"http://127.0.0.1:{port('mindsdb')}"
+        if embedded_mindsdb
+        else env["MINDSDB_URL"],
         shop_api_url=env.get("PROFITEER_SHOP_API_URL", f"http://127.0.0.1:{port('shop_api')}"),
         shop_api_key=env.get("PROFITEER_SHOP_API_KEY") or generated.get("shop_api_key", ""),
         reader_user=env.get("PROFITEER_READER_USER", "profiteer_reader"),

@@ -27,6 +27,9 @@ from profiteer_pipeline.stack.processes import ProcessTable, http_ok, wait_until
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+# a shell that ran `eval "$(profiteer env)"` exports its stack's modes; the tests choose their own
+for _mode_var, _ in settings_mod.MODE_VARIABLES.values():
+    os.environ.pop(_mode_var, None)
 
 
 def free_port() -> int:

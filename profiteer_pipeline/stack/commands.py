@@ -96,14 +96,7 @@ def status(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
-    for key in (
-        "dagster_url",
-        "app_url",
-        "mindsdb_url",
-        "shop_api_url",
-        "database_url",
-        "dagster_home",
-    ):
+    for key in [k for k in report if k.endswith("_url")] + ["dagster_home"]:
         click.echo(f"  {key:<13} {report[key]}")
     click.echo("")
     for name, svc in report["services"].items():
