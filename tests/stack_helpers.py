@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -70,6 +71,19 @@ def status(env: dict[str, str]) -> dict:
     result = profiteer(env, "status", "--json", timeout=60)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def exported(env_output: str) -> dict[str, str]:
+    """Parse `profiteer env` the way a shell would (it must be eval-able)."""
+    out = {}
+    for line in env_output.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        words = shlex.split(line)
+        assert words[0] == "export" and len(words) == 2, line
+        key, value = words[1].split("=", 1)
+        out[key] = value
+    return out
 
 
 def processes_of(state: Path) -> dict[int, str]:

@@ -25,6 +25,7 @@ from stack_helpers import (
     PORT_VARS,
     PROFITEER,
     assert_nothing_left,
+    exported,
     listening_addresses,
     port_of,
     processes_of,
@@ -42,19 +43,6 @@ SERVICES = ("postgres", "mindsdb", "shop_api", "dagster", "app")
 def get(url: str) -> tuple[int, bytes]:
     with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (loopback)
         return resp.status, resp.read()
-
-
-def exported(env_output: str) -> dict[str, str]:
-    """Parse `profiteer env` the way a shell would (it must be eval-able)."""
-    out = {}
-    for line in env_output.splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        words = shlex.split(line)
-        assert words[0] == "export" and len(words) == 2, line
-        key, value = words[1].split("=", 1)
-        out[key] = value
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +133,8 @@ def test_env_is_evaluable_and_drives_the_dagster_cli(stack_a):
     assert exports["DAGSTER_HOME"] == str(state / "dagster_home")
     assert exports["MINDSDB_URL"] == f"http://127.0.0.1:{port_of(env, 'mindsdb')}"
     assert exports["PROFITEER_PG_PORT"] == str(port_of(env, "postgres"))
+    # the modes travel with the URLs, so a shell that evaluated this keeps the embedded servers
+    assert exports["PROFITEER_PG_MODE"] == exports["PROFITEER_MINDSDB_MODE"] == "embedded"
     # the exported URL reaches the running server
     psycopg2.connect(exports["PROFITEER_DATABASE_URL"]).close()
     # eval in a shell, then the dagster CLI sees the stack's instance (PostgreSQL storage)
@@ -189,6 +179,7 @@ def test_foreground_up_with_external_database_and_mindsdb_stops_on_ctrl_c(stack_
         assert report["services"]["postgres"]["state"] == "external"
         assert report["services"]["mindsdb"]["state"] == "external"
         assert report["services"]["mindsdb"]["ready"] is True
+        assert report["services"]["postgres"]["ready"] is True
         for name in ("shop_api", "dagster", "app"):
             assert report["services"][name]["state"] == "running", name
         assert report["database_url"].endswith(f":{port_of(env_a, 'postgres')}/warehouse")

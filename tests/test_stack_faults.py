@@ -1,5 +1,7 @@
-"""How `profiteer up/down/status` fail: a clear message with the fix, a non-zero exit, no traceback,
-and nothing left running. Each test drives the real CLI in its own state folder on free ports.
+"""The stack manager without MindsDB: how `profiteer up/down/status` fail (a clear message with the
+fix, a non-zero exit, no traceback, nothing left running), how the embedded/external mode is
+chosen, and each service kind started, checked and stopped on its own. Each CLI test drives the
+real CLI in its own state folder on free ports; the kinds run real processes and servers.
 
 These need no MindsDB server: they fail before it would start, or inject a broken MindsDB install
 (an interpreter that exits at once) to see how a service that crashes during start-up is reported.
@@ -16,9 +18,11 @@ import subprocess
 import sys
 import time
 
+import psycopg2
 import pytest
 from stack_helpers import (
     assert_nothing_left,
+    exported,
     free_ports,
     port_of,
     profiteer,
@@ -26,8 +30,14 @@ from stack_helpers import (
     status,
 )
 
+from profiteer_pipeline.settings import PgUrl, Settings
+from profiteer_pipeline.stack.context import Context
+from profiteer_pipeline.stack.embedded_pg import EmbeddedPostgresService
+from profiteer_pipeline.stack.errors import ServiceError, StackError
 from profiteer_pipeline.stack.postgres import EmbeddedPostgres, PostgresError
-from profiteer_pipeline.stack.processes import pid_alive, process_tree
+from profiteer_pipeline.stack.processes import ProcessTable, pid_alive, process_tree
+from profiteer_pipeline.stack.services import lineup
+from profiteer_pipeline.stack.spawned import ProcessSpec, SpawnedProcess
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -183,3 +193,235 @@ def test_postgres_stops_cleanly_after_a_parent_folder_was_tightened(tmp_path):
     outer.chmod(0o700)
     server.stop(timeout=10)  # raises PostgresError if it had to kill the server
     assert server.pid() is None and not pid_alive(pid)
+
+
+# --- the mode: embedded or external, chosen by a variable, never guessed ------------------------
+
+
+def test_env_exports_keep_the_embedded_servers_embedded(tmp_path):
+    """`eval "$(profiteer env)"` exports the embedded server's own URL; with it (and the mode it
+    also exports) the stack still runs its own servers. Without the mode the same URL is taken at
+    its word: external (the old password comparison called it embedded)."""
+    state = tmp_path / "state"
+    env = stack_env(state)
+    result = profiteer(env, "env", timeout=60)
+    assert result.returncode == 0, result.stderr
+    exports = exported(result.stdout)
+    assert exports["PROFITEER_PG_MODE"] == exports["PROFITEER_MINDSDB_MODE"] == "embedded"
+    own = status(env)
+    report = status(env | exports)
+    assert report["services"]["postgres"]["state"] == "stopped"  # ours (not running), not external
+    assert report["services"]["mindsdb"]["state"] == "stopped"
+    assert report["database_url"] == own["database_url"]
+    assert report["mindsdb_url"] == own["mindsdb_url"]
+    modeless = {k: v for k, v in exports.items() if not k.endswith("_MODE")}
+    report = status(env | modeless)
+    assert report["services"]["postgres"]["state"] == "external"
+    assert report["services"]["mindsdb"]["state"] == "external"
+    assert_nothing_left(state, env)
+
+
+def test_explicit_external_mode_uses_the_url(tmp_path, settings):
+    """PROFITEER_PG_MODE=external: the server PROFITEER_DATABASE_URL names (the session's), and
+    the state folder gets no PostgreSQL of its own."""
+    state = tmp_path / "state"
+    w = settings.warehouse
+    env = stack_env(state, PROFITEER_PG_MODE="external", PROFITEER_DATABASE_URL=w.dsn())
+    report = status(env)
+    pg = report["services"]["postgres"]
+    assert pg["state"] == "external" and pg["pid"] is None
+    assert pg["port"] == w.port and pg["ready"] is True
+    assert report["database_url"] == w.redacted()
+    assert w.password not in json.dumps(report)
+    assert not (state / "postgres").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"PROFITEER_PG_MODE": "external"},
+            "PROFITEER_PG_MODE=external needs PROFITEER_DATABASE_URL",
+        ),
+        (
+            {"PROFITEER_MINDSDB_MODE": "remote"},
+            "PROFITEER_MINDSDB_MODE must be 'embedded' or 'external'",
+        ),
+    ],
+)
+def test_a_bad_mode_is_refused_with_its_variable(tmp_path, extra, message):
+    state = tmp_path / "state"
+    env = stack_env(state, **extra)
+    for command in (("status",), ("up", "--detach", "--no-main-job")):
+        result = profiteer(env, *command, timeout=60)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert message in result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+    assert_nothing_left(state, env)
+
+
+# --- each service kind on its own ----------------------------------------------------------------
+
+
+def toy_context(tmp_path) -> Context:
+    state = tmp_path / "toy-state"
+    table = ProcessTable(state / "run", state / "logs")
+    return Context(Settings(PgUrl("u", "p", "127.0.0.1", 1, "warehouse")), state, table)
+
+
+def toy_spec(argv: list[str], start_timeout: float = 30) -> ProcessSpec:
+    return ProcessSpec(
+        "app",
+        "toy server",
+        "toy",
+        "/",
+        start_timeout,
+        lambda ctx, port: ([*argv, str(port)], dict(os.environ)),
+    )
+
+
+def poll_until_ready(svc, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not svc.poll_start():
+        assert time.monotonic() < deadline, "never answered"
+        time.sleep(0.2)
+
+
+def test_spawned_process_starts_answers_and_stops_by_pid(tmp_path, monkeypatch):
+    port = free_ports(1)[0]
+    monkeypatch.setenv("PROFITEER_APP_PORT", str(port))
+    ctx = toy_context(tmp_path)
+    svc = SpawnedProcess(
+        ctx, toy_spec([sys.executable, "-m", "http.server", "--bind", "127.0.0.1"])
+    )
+    assert svc.claims() == [(port, "PROFITEER_APP_PORT")]
+    assert svc.entry()["state"] == "stopped"
+    assert svc.start() is True
+    try:
+        poll_until_ready(svc)
+        pid = svc.pid()
+        assert pid is not None and pid_alive(pid)
+        entry = svc.entry()
+        assert entry["state"] == "running" and entry["ready"] is True and entry["pid"] == pid
+        assert svc.url() == f"http://127.0.0.1:{port}" and svc.where() == f"127.0.0.1:{port}"
+        assert svc.start() is False and svc.pid() == pid  # running already: not started twice
+        assert svc.claims() == []
+        assert svc.stop() == ("stopped", f"pid {pid}")
+        assert not pid_alive(pid) and svc.pid() is None
+        assert svc.entry()["state"] == "stopped"
+        assert svc.stop() == ("gone", "")
+    finally:
+        ctx.table.stop("app")
+
+
+def test_spawned_process_that_never_answers_fails_naming_its_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROFITEER_APP_PORT", str(free_ports(1)[0]))
+    ctx = toy_context(tmp_path)
+    argv = [sys.executable, "-c", "import time; print('warming up', flush=True); time.sleep(120)"]
+    svc = SpawnedProcess(ctx, toy_spec(argv, start_timeout=1))
+    assert svc.start() is True
+    log = ctx.state / "logs" / "app.log"
+    try:
+        deadline = time.monotonic() + 20
+        while "warming up" not in log.read_text():  # running, and past its 1 s timeout soon
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        with pytest.raises(ServiceError) as failed:
+            poll_until_ready(svc, timeout=20)
+        message = str(failed.value)
+        assert "toy server did not answer / within 1s" in message
+        assert f"log: {log}" in message and "warming up" in message
+        pid = svc.pid()
+        assert svc.stop() == ("stopped", f"pid {pid}")  # SIGINT ends it
+        assert not pid_alive(pid)
+    finally:
+        ctx.table.stop("app")
+
+
+def embedded_env(monkeypatch, state, **extra: str) -> None:
+    """This process's environment as `profiteer` would see it for a stack in `state`."""
+    for var in ("PROFITEER_DATABASE_URL", "MINDSDB_URL", "PROFITEER_READER_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PROFITEER_STATE_DIR", str(state))
+    monkeypatch.setenv("PROFITEER_PG_PORT", str(free_ports(1)[0]))
+    for key, value in extra.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_embedded_postgres_starts_with_its_databases_and_stops(tmp_path, monkeypatch, settings):
+    """Start, ready (databases and the read-only role exist), stop; a URL given with
+    PROFITEER_PG_MODE=embedded is not used, and says so. Then in external mode the server left
+    running shows as embedded_postgres and `down` stops it."""
+    state = tmp_path / "state"
+    other = settings.warehouse.dsn()  # the session's server: must not be used
+    embedded_env(monkeypatch, state, PROFITEER_PG_MODE="embedded", PROFITEER_DATABASE_URL=other)
+    ctx = Context.load(echo=print, err=print)
+    svc = EmbeddedPostgresService(ctx)
+    w = ctx.settings.warehouse
+    assert w.port == int(os.environ["PROFITEER_PG_PORT"]) and w != settings.warehouse
+    assert any("PROFITEER_DATABASE_URL is not used" in note for note in svc.notes())
+    assert svc.claims() == [(w.port, "PROFITEER_PG_PORT")]
+    assert svc.start() is True
+    try:
+        assert svc.poll_start() is True
+        pid = svc.pid()
+        assert svc.entry()["state"] == "running" and svc.answers()
+        for db in ("warehouse", "shop", "dagster"):
+            psycopg2.connect(w.with_database(db).dsn()).close()
+        reader = psycopg2.connect(ctx.settings.reader.dsn())
+        reader.close()
+        assert svc.start() is False and svc.pid() == pid  # already running: only checked
+        assert svc.stop() == ("stopped", f"pid {pid}")
+        assert svc.pid() is None and not pid_alive(pid) and svc.entry()["state"] == "stopped"
+        assert svc.stop() is None
+
+        assert svc.start() is True and svc.poll_start()
+        pid = svc.pid()
+        env = stack_env(state, PROFITEER_PG_MODE="external", PROFITEER_DATABASE_URL=other)
+        report = status(env)
+        assert report["services"]["postgres"]["state"] == "external"
+        assert report["services"]["embedded_postgres"]["pid"] == pid
+        down = profiteer(env, "down", timeout=120)
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert "  postgres   stopped" in down.stdout
+        assert not pid_alive(pid)
+    finally:
+        svc.server.stop()
+
+
+def test_external_postgres_is_checked_and_prepared_never_started(tmp_path, monkeypatch, settings):
+    """In external mode `up` creates the stack's databases on that server; one that does not
+    answer fails with the fix. Nothing is started or stopped."""
+    suffix = os.urandom(4).hex()
+    embedded_env(
+        monkeypatch,
+        tmp_path / "state",
+        PROFITEER_PG_MODE="external",
+        PROFITEER_DATABASE_URL=settings.warehouse.dsn(),
+        PROFITEER_SHOP_DB=f"shop_{suffix}",
+        PROFITEER_DAGSTER_DB=f"dagster_{suffix}",
+    )
+    ctx = Context.load(echo=print, err=print)
+    pg = lineup(ctx).by_name()["postgres"]
+    assert pg.managed is False and pg.pid() is None and pg.claims() == []
+    assert pg.start() is False
+    conn = psycopg2.connect(settings.warehouse.dsn())
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (f"%{suffix}",))
+        assert {row[0] for row in cur.fetchall()} == {f"shop_{suffix}", f"dagster_{suffix}"}
+    conn.close()
+    assert pg.entry() == {
+        "state": "external",
+        "pid": None,
+        "port": settings.warehouse.port,
+        "url": settings.warehouse.redacted(),
+        "ready": True,
+    }
+    assert pg.stop() is None
+
+    w = settings.warehouse
+    closed = PgUrl(w.user, w.password, "127.0.0.1", free_ports(1)[0], "warehouse")
+    monkeypatch.setenv("PROFITEER_DATABASE_URL", closed.dsn())
+    pg = lineup(Context.load(echo=print, err=print)).by_name()["postgres"]
+    with pytest.raises(StackError, match="does not answer.*Fix: check PROFITEER_DATABASE_URL"):
+        pg.start()
