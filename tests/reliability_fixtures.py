@@ -165,6 +165,7 @@ class PrivatePipeline:
             assets=location.assets,
             asset_checks=location.asset_checks,
             jobs=[hourly_sales_job],
+            executor=location.executor,
             resources=self.resources(**overrides),
         )
         return defs.resolve_job_def(hourly_sales_job.name)

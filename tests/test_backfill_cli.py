@@ -66,9 +66,11 @@ def cli_env(pg_server, shop_api, settings, state_root):  # noqa: F811
 def daemon(cli_env, state_root):
     """`dagster-daemon run`: it dequeues and launches the backfill's runs. Stopped by its PID.
 
-    The hourly schedule is stopped first, so that only the test's runs land data.
+    The hourly schedule is stopped first, so that only the test's runs land data, and so is the
+    automation sensor: this test is about the CLI's runs, not a training on the shared warehouse.
     """
     dagster(cli_env, "schedule", "stop", "hourly_sales_schedule", "-w", "workspace.yaml")
+    dagster(cli_env, "sensor", "stop", "automation_condition_sensor", "-w", "workspace.yaml")
     table = ProcessTable(state_root / "run", state_root / "logs")
     rec = table.spawn(
         "dagster-daemon-cli-test",

@@ -6,6 +6,9 @@
   every skip says why.
 - `daily_retraining_schedule`: the fallback, once a day, unless a training finished recently.
 
+Both skip, saying why, while blocking checks on `sales` have failed for hours the model would
+train on (`defs/model/gate.py`).
+
 Config (environment, read when the code location loads):
 - `PROFITEER_RETRAIN_MIN_PARTITIONS` (default 24: a day of hours);
 - `PROFITEER_RETRAIN_MAE_DEGRADATION` (default 0.25: 25 % worse than the previous training).
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from profiteer_pipeline.defs.automation.jobs import train_model_job
+from profiteer_pipeline.defs.model.gate import failed_sales_hours, gate_message
 from profiteer_pipeline.model.evaluation import degraded
 
 SALES_KEY = dg.AssetKey("sales")
@@ -147,6 +151,9 @@ def build_retraining_sensor(
                 f"{policy.min_new_partitions}); {mae_note}",
                 cursor=json.dumps(cursor),
             )
+        if failed := failed_sales_hours(instance):
+            # the reasons stand: once the hours are fixed, the next tick requests the training
+            return dg.SensorResult(skip_reason=gate_message(failed), cursor=json.dumps(cursor))
         cursor["baseline"] = last_id
         reason = "; ".join(reasons)
         context.log.info(f"requesting a retraining: {reason}")
@@ -188,4 +195,6 @@ def daily_retraining_schedule(context: dg.ScheduleEvaluationContext):
     if latest and now - latest[0].timestamp < RECENT_TRAINING_HOURS * 3600:
         hours = (now - latest[0].timestamp) / 3600
         return dg.SkipReason(f"sales_forecast was trained {hours:.1f} h ago")
+    if failed := failed_sales_hours(context.instance):
+        return dg.SkipReason(gate_message(failed))
     return dg.RunRequest(tags={"profiteer/retrain_reason": "daily fallback"})

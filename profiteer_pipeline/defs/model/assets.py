@@ -20,6 +20,8 @@ import dagster as dg
 import pandas as pd
 
 from profiteer_pipeline import previews
+from profiteer_pipeline.defs.automation.conditions import first_model
+from profiteer_pipeline.defs.model.gate import failed_sales_hours, gate_message
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model import evaluation, training
@@ -47,6 +49,7 @@ WINDOW_SQL = (
     group_name="model",
     deps=[dg.AssetKey("sales_features")],
     kinds={"mindsdb"},
+    automation_condition=first_model(),
     check_specs=[
         dg.AssetCheckSpec(
             "held_out_accuracy",
@@ -62,6 +65,8 @@ WINDOW_SQL = (
 def sales_forecast(
     context: dg.AssetExecutionContext, mindsdb: MindsDBResource, warehouse: PostgresResource
 ) -> dg.MaterializeResult:
+    if failed := failed_sales_hours(context.instance):
+        raise dg.Failure(description=gate_message(failed), allow_retries=False)
     with mindsdb.session() as client:  # fails fast, naming the URL, when MindsDB is down
         return _train_and_evaluate(context, client, mindsdb, warehouse)
 

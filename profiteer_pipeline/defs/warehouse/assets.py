@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from profiteer_pipeline import previews
+from profiteer_pipeline.defs.automation.conditions import follow_inputs, keep_fresh
 from profiteer_pipeline.defs.shop.resources import CatalogResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.warehouse.io import lock_key
@@ -28,6 +29,7 @@ def _schema(columns: list[str], types: dict[str, str]) -> dg.TableSchema:
 @dg.asset(
     group_name="warehouse",
     kinds={"postgres"},
+    automation_condition=keep_fresh(),
     description="Warehouse table `public.products`: the catalog (id, name, image, category, "
     "base price and rating, strategy, min and max price), replaced whole on each run.",
     metadata={
@@ -70,6 +72,7 @@ def products(
     group_name="warehouse",
     deps=[dg.AssetKey("sales")],
     kinds={"postgres"},
+    automation_condition=follow_inputs(),
     description="View `public.sales_features`: the model's training set, one row per product and "
     "hour (views, cart_adds, price_ratio, popularity_factor, time of day, category, rating; "
     "target purchases). A view, so it is always as current as `sales`.",

@@ -1,0 +1,44 @@
+"""How the unpartitioned assets keep themselves fresh: declarative automation conditions.
+
+The hourly load is driven by its schedule (or a backfill); everything downstream of it that is not
+partitioned follows by itself, so a fresh deployment reaches a trained model with no command.
+Dagster's `eager()` and `on_missing()` do not fit here: they only react to assets that become
+missing after the condition is first evaluated (not to ones missing from the start), and a gap in
+an hourly input's history would block them for ever.
+"""
+
+import dagster as dg
+
+AC = dg.AutomationCondition
+
+
+def _settled() -> dg.AutomationCondition:
+    """No input and not the asset itself is being materialized right now."""
+    return ~AC.any_deps_in_progress() & ~AC.in_progress()
+
+
+def keep_fresh() -> dg.AutomationCondition:
+    """Materialize when missing, and again each time an input was updated."""
+    return ((AC.missing() | AC.any_deps_updated()).since_last_handled() & _settled()).with_label(
+        "missing or an input updated"
+    )
+
+
+def follow_inputs() -> dg.AutomationCondition:
+    """As `keep_fresh`, once an input holds data (an hour of `sales`, say): a view or table built
+    on an empty input would only hand an empty training set to what follows."""
+    return (keep_fresh() & AC.any_deps_match(~AC.missing())).with_label(
+        "an input has data, and it is missing or an input updated"
+    )
+
+
+def first_model() -> dg.AutomationCondition:
+    """While the model does not exist: train it each time its training data was updated.
+
+    Later trainings are the retraining sensor's (enough new hours, a degraded error, daily).
+    Inputs requested in the same tick count as not ready: the model waits for their run.
+    """
+    inputs_ready = ~AC.any_deps_match(AC.missing() | AC.will_be_requested())
+    return (
+        AC.missing() & AC.any_deps_updated().since_last_handled() & inputs_ready & _settled()
+    ).with_label("no model yet, and its training data updated")
