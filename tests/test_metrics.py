@@ -6,13 +6,17 @@ Each test works in its own database (created here on the session server), so `sa
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import dagster as dg
 import pandas as pd
 import psycopg2
 import pytest
 from metrics_fixtures import private_database
+from psycopg2 import sql
 
+from profiteer_pipeline.defs.metrics import assets as metric_assets
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse import metrics as m
 from profiteer_pipeline.warehouse.io import copy_dataframe, replace_window
@@ -21,10 +25,13 @@ START = datetime(2026, 3, 1, tzinfo=UTC)
 HOURS = 60  # two full UTC days and half of a third: the latest day is partial
 
 
+DB = "profiteer_metrics_test"
+
+
 @pytest.fixture(scope="module")
 def metrics_dsn(settings) -> str:
     """A private database on the session server, with `sales` and the metric tables."""
-    return private_database(settings, "profiteer_metrics_test")
+    return private_database(settings, DB)
 
 
 @pytest.fixture
@@ -212,7 +219,7 @@ def snapshot(conn) -> dict[str, pd.DataFrame]:
     """Every metric table without the refresh timestamp, in key order."""
     out = {}
     for table in m.METRIC_TABLES:
-        df = read(conn, table, ", ".join(m.PRIMARY_KEYS[table]))
+        df = read(conn, table, ", ".join(m.TABLES[table].key))
         out[table] = df.drop(columns=["updated_at"], errors="ignore")
     return out
 
@@ -299,3 +306,110 @@ def test_day_window():
         START.date(),
         START.date() + timedelta(days=2),
     )
+
+
+# --- one declaration per table: everything else follows from it --------------------------------
+
+
+def table_columns(conn, table: str) -> list[str]:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT column_name::text FROM information_schema.columns"
+            " WHERE table_schema = 'analytics' AND table_name = %s ORDER BY ordinal_position",
+            (table,),
+        )
+        out = [r[0] for r in cur.fetchall()]
+    conn.rollback()
+    return out
+
+
+def test_the_tables_are_as_declared(conn):
+    for name, table in m.TABLES.items():
+        assert table_columns(conn, name) == table.column_names, name
+        spec = metric_assets.spec(table)
+        schema = spec.metadata["dagster/column_schema"]
+        assert [(c.name, c.type) for c in schema.columns] == [
+            (c.name, c.type) for c in table.columns
+        ]
+    with conn.cursor() as cur:  # the keys too
+        cur.execute(
+            "SELECT c.relname::text, array_agg(a.attname::text ORDER BY k.i)"
+            " FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'analytics'"
+            " CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, i)"
+            " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
+            " WHERE x.indisprimary GROUP BY 1"
+        )
+        keys = dict(cur.fetchall())
+    conn.rollback()
+    assert keys == {name: list(t.key) for name, t in m.TABLES.items()}
+
+
+def test_a_column_added_in_its_declaration_reaches_table_refresh_and_asset(
+    conn, sales_df, monkeypatch
+):
+    """One `Column` (with its SQL) added to `hot_products` in a copy of the declaration: the
+    layout is recreated, the refresh fills it, the asset's schema and preview show it, with the
+    value pandas computes."""
+    hot = m.TABLES["hot_products"]
+    added = m.Column(
+        "avg_price", "double precision NOT NULL",
+        "(sum(d.price_cents_sum) / 100.0 / sum(d.hours))::float8", "mean price that day",
+    )  # fmt: skip
+    changed = dataclasses.replace(hot, columns=(*hot.columns[:-1], added, hot.columns[-1]))
+    monkeypatch.setitem(m.TABLES, "hot_products", changed)
+
+    assert m.ensure_metric_tables(conn)  # the layout changed: recreated
+    assert (
+        table_columns(conn, "hot_products")
+        == [*m.columns("hot_products")]
+        == [*hot.column_names[:-1], "avg_price", "updated_at"]
+    )
+    load(conn, sales_df)
+    m.refresh_metrics(conn)
+    e = expected_frame(sales_df)
+    today = e[e["day"] == e["day"].max()]
+    want = today.groupby("product_id")["current_price"].mean()
+
+    stored = read(conn, "hot_products", "rank")
+    assert stored["avg_price"].tolist() == pytest.approx(
+        want[stored["product_id"]].tolist(), abs=0.005
+    )
+    spec = metric_assets.spec(changed)
+    assert "avg_price" in [c.name for c in spec.metadata["dagster/column_schema"].columns]
+    preview = metric_assets._read(conn, "hot_products")
+    conn.rollback()
+    assert list(preview.columns) == changed.column_names
+
+    # the original declaration back: the next `ensure` recreates the declared layout
+    monkeypatch.undo()
+    assert m.ensure_metric_tables(conn)
+    assert table_columns(conn, "hot_products") == hot.column_names
+
+
+def test_reads_name_only_declared_columns(conn):
+    with pytest.raises(ValueError, match="no column 'nope'"):
+        m.select_sql("hot_products", ["rank", "nope"])
+    with pytest.raises(ValueError, match="bad order term"):
+        m.select_sql("hot_products", order=["rank; DROP TABLE x"])
+    with pytest.raises(ValueError, match="unknown metric table"):
+        m.select_sql("sales")
+    query = m.select_sql(
+        "category_revenue", ["day", "revenue"], where=sql.SQL("revenue > %(x)s"),
+        order=["day DESC"], limit=3,
+    )  # fmt: skip
+    assert query.as_string(conn) == (
+        'SELECT "day", "revenue" FROM "analytics"."category_revenue" WHERE revenue > %(x)s'
+        ' ORDER BY "day" DESC LIMIT 3'
+    )
+
+
+def test_a_declaration_is_checked():
+    hot = m.TABLES["hot_products"]
+    with pytest.raises(ValueError, match="key"):
+        dataclasses.replace(hot, key=("nope",))
+    with pytest.raises(ValueError, match="duplicate"):
+        dataclasses.replace(hot, columns=(*hot.columns, hot.columns[0]))
+    with pytest.raises(ValueError, match="upstream 'nope'"):
+        m.registry.registry([dataclasses.replace(hot, upstream=("nope",))])
+    assert isinstance(metric_assets.spec(hot), dg.AssetSpec)

@@ -4,7 +4,8 @@ One step refreshes them all in one transaction (`warehouse.metrics.refresh_metri
 an hour, or for a range of hours (single-run backfill), re-aggregates only the UTC days it
 touches, then rebuilds the small tables the app reads. The first refresh, or one after a table
 layout changed, reads all of `sales`; so does run config `{"full_rebuild": true}` (op
-`analytics_metrics`). The column sets are documented in `profiteer_pipeline.warehouse.metrics`.
+`analytics_metrics`). Each table's asset (description, deps, column schema, preview) is derived
+from its declaration in `profiteer_pipeline.warehouse.metrics.tables`.
 """
 
 from collections.abc import Iterator
@@ -18,82 +19,39 @@ from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.warehouse import metrics as m
 from profiteer_pipeline.warehouse import quality
 
-DESCRIPTIONS = {
-    "daily_product_sales": "Base aggregate per UTC day × product × time-of-day bucket; the days "
-    "each run touches are re-aggregated from `sales`.",
-    "hourly_sales": "Base aggregate per hour over all products (the whole hourly history).",
-    "product_bucket_totals": "Running totals per product × bucket, kept by adding the change of "
-    "the re-aggregated days (never a rescan of history).",
-    "dashboard_summary": "Latest two days: revenue, items sold, conversion rate, each with the % "
-    "change from the day before, and the top category by revenue.",
-    "hourly_totals": "Views, cart adds, purchases and revenue per hour of the latest day.",
-    "category_revenue": "Revenue per category per day, with the previous day's and "
-    "`has_increased`.",
-    "hot_products": f"Top {m.HOT_PRODUCTS_LIMIT} products by purchases on the latest day, with "
-    "revenue, name, image and category.",
-    "product_stats": "Per product: totals, revenue, average rating and price, the latest day's "
-    "revenue and the latest rating.",
-    "avg_purchases_by_bucket": "Per product and time-of-day bucket: average views, cart adds and "
-    "purchases per hour (the model's prediction inputs).",
-}
-
-_UPSTREAM = {
-    "daily_product_sales": [dg.AssetKey("sales")],
-    "hourly_sales": [dg.AssetKey("sales")],
-    "product_bucket_totals": ["daily_product_sales"],
-    "dashboard_summary": ["daily_product_sales", "category_revenue", "hourly_sales"],
-    "hourly_totals": ["hourly_sales", "daily_product_sales"],
-    "category_revenue": ["daily_product_sales"],
-    "hot_products": ["daily_product_sales"],
-    # reads the newest row of each product from `sales` (one index probe per product)
-    "product_stats": ["product_bucket_totals", "daily_product_sales", dg.AssetKey("sales")],
-    "avg_purchases_by_bucket": ["product_bucket_totals"],
-}
-
-# preview order of each table: the rows a person looks at first
-_PREVIEW_ORDER = {
-    "daily_product_sales": "day DESC, product_id, time_of_day_bucket",
-    "hourly_sales": "hour DESC",
-    "product_bucket_totals": "product_id, time_of_day_bucket",
-    "dashboard_summary": "day DESC",
-    "hourly_totals": "hour",
-    "category_revenue": "day DESC, category",
-    "hot_products": "rank",
-    "product_stats": "total_revenue DESC",
-    "avg_purchases_by_bucket": "product_id, time_of_day_bucket",
-}
-
 
 def key(table: str) -> dg.AssetKey:
     return dg.AssetKey([m.SCHEMA, table])
 
 
-def _dep(upstream: object) -> dg.AssetKey:
-    return upstream if isinstance(upstream, dg.AssetKey) else key(str(upstream))
+def _dep(upstream: str) -> dg.AssetKey:
+    """A metric table's asset, or (a name not declared here, e.g. `sales`) the pipeline's."""
+    return key(upstream) if upstream in m.TABLES else dg.AssetKey(upstream)
 
 
-def _spec(table: str) -> dg.AssetSpec:
+def spec(table: m.MetricTable) -> dg.AssetSpec:
+    """The asset of one declared table: its description, deps and column schema."""
     return dg.AssetSpec(
-        key(table),
+        key(table.name),
         group_name="metrics",
-        description=f"`{m.SCHEMA}.{table}`: {DESCRIPTIONS[table]}",
-        deps=[_dep(u) for u in _UPSTREAM[table]],
+        description=f"`{table.qualified_name}`: {table.description}",
+        deps=[_dep(u) for u in table.upstream],
         kinds={"postgres"},
         metadata={
-            "table": f"{m.SCHEMA}.{table}",
+            "table": table.qualified_name,
             "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(name, kind) for name, kind in m.TABLES[table]]
+                columns=[
+                    dg.TableColumn(c.name, c.type, description=c.doc or None) for c in table.columns
+                ]
             ),
         },
     )
 
 
 def _read(conn, table: str, limit: int | None = None) -> pd.DataFrame:
-    query = f"SELECT * FROM {m.SCHEMA}.{table} ORDER BY {_PREVIEW_ORDER[table]}"  # noqa: S608
-    if limit:
-        query += f" LIMIT {int(limit)}"
+    """The table in its preview order (the rows a person looks at first)."""
     with conn.cursor() as cur:
-        cur.execute(query)
+        cur.execute(m.select_sql(table, limit=limit))
         return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
 
 
@@ -156,7 +114,7 @@ class MetricsConfig(dg.Config):
 
 @dg.multi_asset(
     name="analytics_metrics",
-    specs=[_spec(table) for table in m.METRIC_TABLES],
+    specs=[spec(m.TABLES[table]) for table in m.METRIC_TABLES],
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     can_subset=False,
