@@ -1,7 +1,8 @@
 """The app's reads from the warehouse: small pre-aggregated tables only, as the read-only role.
 
 Pure (psycopg2 and pandas, no Streamlit). Every page load runs a handful of tiny SELECTs over
-the `analytics` tables (see `profiteer_pipeline.warehouse.metrics`) and `public.products`; the
+the `analytics` tables and `public.products`, each built from the tables' declarations
+(`profiteer_pipeline.warehouse.metrics.select_sql`), so a column added there reaches the app; the
 app never scans `public.sales`. Failures become two clear exceptions the pages turn into banners:
 `WarehouseUnavailable` (cannot connect or query) and `MetricsMissing` (the tables are not there
 yet: nothing has been materialized).
@@ -17,68 +18,63 @@ from decimal import Decimal
 import pandas as pd
 import psycopg2
 from psycopg2 import errors as pg_errors
+from psycopg2 import sql as pgsql
 
 from profiteer_pipeline.settings import PgUrl
+from profiteer_pipeline.warehouse import metrics
+from profiteer_pipeline.warehouse.products import PRODUCTS_COLUMNS
 
 CONNECT_TIMEOUT_S = 3
 STATEMENT_TIMEOUT_MS = 5000
 TREND_DAYS = 7  # days of category revenue behind each trend sparkline
 
-# --- the queries (each reads one small table) ---------------------------------------------
+# --- the queries: each reads one small table, its columns those the table declares, built when
+# called (so a column added to a declaration reaches every page) --------------------------------
 
-FRESHNESS_SQL = """
-SELECT refreshed_at, mode, latest_hour, sales_rows, duration_ms
-FROM analytics.refresh_log
-ORDER BY id DESC
-LIMIT 1
-"""
+Query = tuple[pgsql.Composable, Mapping[str, object] | None]
 
-SUMMARY_SQL = """
-SELECT day, is_latest, hours, revenue, items_sold, views, cart_adds, conversion_rate,
-       revenue_change_pct, items_sold_change_pct, conversion_rate_change_pct,
-       top_category, top_category_revenue, updated_at
-FROM analytics.dashboard_summary
-ORDER BY day
-"""
+_TREND = pgsql.SQL("day > (SELECT max(day) FROM analytics.category_revenue) - %(trend_days)s")
 
-HOURLY_SQL = """
-SELECT hour, hour_of_day, time_of_day_bucket, views, cart_adds, purchases, revenue,
-       conversion_rate
-FROM analytics.hourly_totals
-ORDER BY hour
-"""
 
-CATEGORY_TREND_SQL = """
-SELECT day, category, revenue, items_sold, previous_revenue, revenue_change_pct, has_increased
-FROM analytics.category_revenue
-WHERE day > (SELECT max(day) FROM analytics.category_revenue) - %(trend_days)s
-ORDER BY day, category
-"""
+def freshness_query() -> Query:
+    cols = ["refreshed_at", "mode", "latest_hour", "sales_rows", "duration_ms"]
+    return metrics.select_sql("refresh_log", cols, order=["id DESC"], limit=1), None
 
-HOT_PRODUCTS_SQL = """
-SELECT rank, day, product_id, product_name, product_image, category, purchases, revenue,
-       views, cart_adds, conversion_rate
-FROM analytics.hot_products
-ORDER BY rank
-"""
 
-PRODUCTS_SQL = """
-SELECT p.product_id, p.product_name, p.product_image, p.category, p.base_price, p.min_price,
-       p.max_price, p.price_strategy,
-       s.avg_rating, s.latest_rating, s.latest_day, s.latest_day_revenue, s.latest_day_purchases,
-       s.total_revenue, s.total_purchases, s.avg_price, s.conversion_rate
-FROM public.products p
-LEFT JOIN analytics.product_stats s ON s.product_id = p.product_id
-ORDER BY p.category, p.product_id
-"""
+def dashboard_queries() -> dict[str, Query]:
+    return {
+        "summary": (metrics.select_sql("dashboard_summary", order=["day"]), None),
+        "hourly": (metrics.select_sql("hourly_totals", order=["hour"]), None),
+        "categories": (
+            metrics.select_sql("category_revenue", where=_TREND, order=["day", "category"]),
+            {"trend_days": TREND_DAYS},
+        ),
+        "hot": (metrics.select_sql("hot_products", order=["rank"]), None),
+        "log": freshness_query(),
+    }
 
-BUCKETS_SQL = """
-SELECT product_id, time_of_day_bucket, hours, avg_views, avg_cart_adds, avg_purchases,
-       avg_price, avg_rating, conversion_rate
-FROM analytics.avg_purchases_by_bucket
-WHERE product_id = %(product_id)s
-ORDER BY time_of_day_bucket
-"""
+
+def products_query() -> Query:
+    """Every product of the dimension with its sales stats: the columns of `public.products`,
+    then those of `analytics.product_stats` that the dimension does not have."""
+    stats = metrics.TABLES["product_stats"]
+    extra = [c for c in stats.column_names if c not in PRODUCTS_COLUMNS]
+    query = pgsql.SQL(
+        "SELECT {p_cols}, {s_cols} FROM public.products p"
+        " LEFT JOIN {stats} s ON s.product_id = p.product_id"
+        " ORDER BY p.category, p.product_id"
+    ).format(
+        p_cols=pgsql.SQL(", ").join(pgsql.Identifier("p", c) for c in PRODUCTS_COLUMNS),
+        s_cols=pgsql.SQL(", ").join(pgsql.Identifier("s", c) for c in extra),
+        stats=stats.identifier,
+    )
+    return query, None
+
+
+def buckets_query(product_id: str) -> Query:
+    where = pgsql.SQL("product_id = %(product_id)s")
+    query = metrics.select_sql("avg_purchases_by_bucket", where=where, order=["time_of_day_bucket"])
+    return query, {"product_id": product_id}
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -109,7 +105,7 @@ class Warehouse:
     def describe(self) -> str:
         return self.url.redacted()
 
-    def fetch(self, queries: Mapping[str, tuple[str, Mapping[str, object] | None]]) -> dict:
+    def fetch(self, queries: Mapping[str, Query]) -> dict:
         """Run several small SELECTs on one read-only connection: name -> DataFrame."""
         try:
             conn = psycopg2.connect(
@@ -197,19 +193,11 @@ def freshness_of(df: pd.DataFrame) -> Freshness:
 
 
 def load_freshness(wh: Warehouse) -> Freshness:
-    return freshness_of(wh.fetch({"log": (FRESHNESS_SQL, None)})["log"])
+    return freshness_of(wh.fetch({"log": freshness_query()})["log"])
 
 
 def load_dashboard(wh: Warehouse) -> DashboardData:
-    frames = wh.fetch(
-        {
-            "summary": (SUMMARY_SQL, None),
-            "hourly": (HOURLY_SQL, None),
-            "categories": (CATEGORY_TREND_SQL, {"trend_days": TREND_DAYS}),
-            "hot": (HOT_PRODUCTS_SQL, None),
-            "log": (FRESHNESS_SQL, None),
-        }
-    )
+    frames = wh.fetch(dashboard_queries())
     return DashboardData(
         summary=_numeric(frames["summary"]),
         hourly=_numeric(frames["hourly"]),
@@ -221,12 +209,12 @@ def load_dashboard(wh: Warehouse) -> DashboardData:
 
 def load_products(wh: Warehouse) -> pd.DataFrame:
     """Every product of the dimension, with its sales stats (NULL for a product never sold)."""
-    return _numeric(wh.fetch({"products": (PRODUCTS_SQL, None)})["products"])
+    return _numeric(wh.fetch({"products": products_query()})["products"])
 
 
 def load_buckets(wh: Warehouse, product_id: str) -> pd.DataFrame:
     """The product's per-hour averages by time-of-day bucket (the prediction inputs)."""
-    frame = wh.fetch({"b": (BUCKETS_SQL, {"product_id": product_id})})["b"]
+    frame = wh.fetch({"b": buckets_query(product_id)})["b"]
     return _numeric(frame)
 
 

@@ -16,6 +16,7 @@ import pytest
 from metrics_fixtures import private_database
 from psycopg2 import sql
 
+from profiteer_app import warehouse as app_wh
 from profiteer_pipeline.defs.metrics import assets as metric_assets
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse import metrics as m
@@ -345,12 +346,12 @@ def test_the_tables_are_as_declared(conn):
     assert keys == {name: list(t.key) for name, t in m.TABLES.items()}
 
 
-def test_a_column_added_in_its_declaration_reaches_table_refresh_and_asset(
-    conn, sales_df, monkeypatch
+def test_a_column_added_in_its_declaration_reaches_table_refresh_asset_and_app(
+    conn, sales_df, settings, monkeypatch
 ):
     """One `Column` (with its SQL) added to `hot_products` in a copy of the declaration: the
-    layout is recreated, the refresh fills it, the asset's schema and preview show it, with the
-    value pandas computes."""
+    layout is recreated, the refresh fills it, the asset's schema and preview and the app's
+    dashboard read show it, with the value pandas computes."""
     hot = m.TABLES["hot_products"]
     added = m.Column(
         "avg_price", "double precision NOT NULL",
@@ -380,6 +381,10 @@ def test_a_column_added_in_its_declaration_reaches_table_refresh_and_asset(
     preview = metric_assets._read(conn, "hot_products")
     conn.rollback()
     assert list(preview.columns) == changed.column_names
+    # the app's dashboard read, as the page runs it
+    app = app_wh.load_dashboard(app_wh.Warehouse(settings.warehouse.with_database(DB)))
+    assert list(app.hot.columns) == changed.column_names
+    assert app.hot["avg_price"].tolist() == stored["avg_price"].tolist()
 
     # the original declaration back: the next `ensure` recreates the declared layout
     monkeypatch.undo()
