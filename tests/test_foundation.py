@@ -79,6 +79,10 @@ def test_definitions_load():
         "daily_retraining_schedule": ("train_model_job", "30 3 * * *", "UTC", running),
     }
     sensors = {s.name: s for s in repo.sensor_defs}
-    assert sorted(sensors) == ["retraining_sensor", "run_failure_summary"]
+    assert sorted(sensors) == [
+        "automation_condition_sensor",
+        "retraining_sensor",
+        "run_failure_summary",
+    ]
     assert sensors["retraining_sensor"].job_name == "train_model_job"
     assert {s.default_status for s in sensors.values()} == {dg.DefaultSensorStatus.RUNNING}
