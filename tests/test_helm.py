@@ -156,6 +156,7 @@ def test_default_values_render_the_whole_stack(default_docs):
         ("Secret", "profiteer-postgresql"),
         ("Secret", "profiteer-shop-api"),
         ("ServiceAccount", "profiteer"),
+        ("ServiceAccount", "profiteer-workload"),
         ("Role", "profiteer-run-launcher"),
         ("RoleBinding", "profiteer-run-launcher"),
         ("Deployment", "profiteer-webserver"),
@@ -173,7 +174,14 @@ def test_default_values_render_the_whole_stack(default_docs):
         ("Service", "profiteer-mindsdb"),
         ("Service", "profiteer-postgresql"),
         ("Service", "profiteer-postgresql-headless"),
-        ("Ingress", "profiteer"),
+        ("Ingress", "profiteer"),  # the app only; the Dagster UI has no Ingress by default
+        ("NetworkPolicy", "profiteer-default-deny"),
+        ("NetworkPolicy", "profiteer-dagster-egress"),
+        ("NetworkPolicy", "profiteer-code-location"),
+        ("NetworkPolicy", "profiteer-shop-api"),
+        ("NetworkPolicy", "profiteer-app"),
+        ("NetworkPolicy", "profiteer-mindsdb"),
+        ("NetworkPolicy", "profiteer-postgresql"),
     }
 
 
@@ -251,7 +259,8 @@ def test_run_launcher_runs_the_code_location_image(case):
         assert c["image"] == expected, name
     assert config["instance_config_map"] == "profiteer-instance"
     assert config["job_namespace"] == NAMESPACE
-    assert config["service_account_name"] == "profiteer"
+    # Run pods need no Kubernetes API: the account without a Role (test_helm_security.py).
+    assert config["service_account_name"] == "profiteer-workload"
     assert config.get("image_pull_secrets") == values.get("imagePullSecrets")
 
 

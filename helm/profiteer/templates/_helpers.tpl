@@ -59,6 +59,11 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* The identity of pods that need no Kubernetes API: no Role, no token (serviceaccount.yaml). */}}
+{{- define "profiteer.workloadServiceAccountName" -}}
+{{- include "profiteer.componentName" (dict "ctx" . "component" "workload") }}
+{{- end }}
+
 {{/* Where things are ---------------------------------------------------------------------- */}}
 
 {{- define "profiteer.pgHost" -}}
@@ -227,4 +232,28 @@ dagster-k8s builds run pods from Kubernetes' Python models, which take snake_cas
 {{- end }}
 {{- end }}
 {{- toYaml $out }}
+{{- end }}
+
+{{/* NetworkPolicies ------------------------------------------------------------------------ */}}
+
+{{/* An egress rule to PostgreSQL: the release's pod, or an external server's port at any address. */}}
+{{- define "profiteer.postgresEgress" -}}
+{{- if .Values.postgresql.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "profiteer.selectorLabels" (dict "ctx" . "component" "postgresql") | nindent 10 }}
+  ports:
+    - {protocol: TCP, port: 5432}
+{{- else }}
+- ports:
+    - {protocol: TCP, port: {{ .Values.postgresql.external.port }}}
+{{- end }}
+{{- end }}
+
+{{/* The TCP port of an http(s) URL: the explicit one, else 80 or 443. */}}
+{{- define "profiteer.urlPort" -}}
+{{- $url := urlParse . }}
+{{- $hostPort := splitList ":" $url.host }}
+{{- if gt (len $hostPort) 1 }}{{ last $hostPort }}{{ else if eq $url.scheme "https" }}443{{ else }}80{{ end }}
 {{- end }}
