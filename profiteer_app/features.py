@@ -1,9 +1,9 @@
 """The model's input rows for a product, a time-of-day bucket and a set of prices.
 
 Pure (no Streamlit). Everything but the price comes from the product's history in that bucket
-(`analytics.avg_purchases_by_bucket`: average views and cart adds per hour, average rating) and
-the `products` dimension (category, base price); the price gives `price_ratio`. So a row asks the
-model: "in a typical <bucket> hour for this product, how many purchases at this price?". The rows
+(`analytics.avg_purchases_by_bucket`: average views and cart adds per hour, average rating and
+popularity factor) and the `products` dimension (category, base price); the price gives
+`price_ratio`. So a row asks the model: "in a typical <bucket> hour for this product, how many purchases at this price?". The rows
 themselves are built by the model engineer's `model_inputs`.
 """
 
@@ -18,12 +18,6 @@ import pandas as pd
 from profiteer_pipeline.model.features import model_inputs
 from profiteer_pipeline.model.spec import DEFAULT_SPEC
 from profiteer_pipeline.synth.generator import BUCKETS, bucket_of_hour
-from profiteer_pipeline.synth.models import (
-    DEFAULT_CATEGORY_POPULARITY,
-    RATING_MAX,
-    RATING_MIN,
-    UNKNOWN_CATEGORY_POPULARITY,
-)
 
 
 def current_bucket(now: datetime | None = None) -> str:
@@ -34,24 +28,6 @@ def current_bucket(now: datetime | None = None) -> str:
 def ordered_buckets(present: Sequence[str] = ()) -> list[str]:
     """The buckets in the order of a day, then any unknown ones."""
     return [b for b in BUCKETS] + sorted(set(present) - set(BUCKETS))
-
-
-def popularity_factor(inputs: Mapping[str, object], category: str) -> float:
-    """The product's popularity factor for the model.
-
-    `analytics.avg_purchases_by_bucket` does not carry it (yet): when a column
-    `avg_popularity_factor` is there it is used as is; otherwise the factor is its expectation
-    under the shop's definition, cp² × rf(rating) with rf = ((rating − 2) / 3)^0.9 × 1.8, from the
-    category's popularity and the bucket's average rating.
-    """
-    given = inputs.get("avg_popularity_factor")
-    if given is not None and given == given:
-        return float(given)  # type: ignore[arg-type]
-    rating = float(inputs.get("avg_rating") or RATING_MIN)  # type: ignore[arg-type]
-    rating = min(max(rating, RATING_MIN), RATING_MAX)
-    cp = DEFAULT_CATEGORY_POPULARITY.get(category, UNKNOWN_CATEGORY_POPULARITY)
-    rf = ((rating - RATING_MIN) / (RATING_MAX - RATING_MIN)) ** 0.9 * 1.8
-    return round(cp * cp * rf, 2)
 
 
 def profile(product: Mapping[str, object], inputs: Mapping[str, object]) -> dict[str, object]:
@@ -66,7 +42,7 @@ def profile(product: Mapping[str, object], inputs: Mapping[str, object]) -> dict
         "hours": inputs.get("hours"),
         "views": float(inputs["avg_views"]),  # type: ignore[arg-type]
         "cart_adds": float(inputs["avg_cart_adds"]),  # type: ignore[arg-type]
-        "popularity_factor": popularity_factor(inputs, category),
+        "popularity_factor": float(inputs["avg_popularity_factor"]),  # type: ignore[arg-type]
         "rating": float(inputs.get("avg_rating") or 0.0),  # type: ignore[arg-type]
     }
 

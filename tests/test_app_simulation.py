@@ -59,7 +59,8 @@ def direct_predictions(url, mindsdb_url: str, product: str, bucket: str, prices)
     product_row = dict(
         zip(["product_id", "category", "base_price", "min_price", "max_price"], row, strict=True)
     )
-    cols = ["time_of_day_bucket", "avg_views", "avg_cart_adds", "avg_rating", "avg_purchases"]
+    cols = ["time_of_day_bucket", "avg_views", "avg_cart_adds", "avg_rating",
+            "avg_popularity_factor", "avg_purchases"]  # fmt: skip
     (inputs,) = query(
         url,
         f"SELECT {', '.join(cols)} FROM analytics.avg_purchases_by_bucket"  # noqa: S608

@@ -205,6 +205,7 @@ def test_product_stats_and_bucket_averages(conn, sales_df):
             v=("views", "mean"),
             c=("cart_adds", "mean"),
             p=("purchases", "mean"),
+            r=("rating", "mean"),
         )
         .reset_index()
         .sort_values(["product_id", "time_of_day_bucket"])
@@ -214,6 +215,17 @@ def test_product_stats_and_bucket_averages(conn, sales_df):
     assert avg["avg_purchases"].tolist() == pytest.approx(want["p"].tolist(), rel=1e-12)
     assert avg["avg_views"].tolist() == pytest.approx(want["v"].tolist(), rel=1e-12)
     assert avg["avg_cart_adds"].tolist() == pytest.approx(want["c"].tolist(), rel=1e-12)
+    assert avg["avg_rating"].tolist() == pytest.approx(want["r"].tolist(), rel=1e-12)
+    assert_popularity_is_the_mean(avg, sales_df)
+
+
+def assert_popularity_is_the_mean(avg: pd.DataFrame, sales: pd.DataFrame) -> None:
+    """`avg_popularity_factor` = the mean of `sales.popularity_factor` per product and bucket."""
+    want = sales.groupby(["product_id", "time_of_day_bucket"])["popularity_factor"].mean()
+    got = avg.set_index(["product_id", "time_of_day_bucket"])["avg_popularity_factor"]
+    assert got.index.tolist() == want.index.tolist()
+    assert got.tolist() == pytest.approx(want.tolist(), rel=1e-12)
+    assert got.nunique() > 10  # not a constant
 
 
 def snapshot(conn) -> dict[str, pd.DataFrame]:
@@ -247,6 +259,7 @@ def test_incremental_hour_by_hour_equals_full_rebuild(conn, sales_df):
     old = pd.Timestamp(hours[5]).to_pydatetime()
     changed = sales_df[sales_df["timestamp"] == hours[5]].copy()
     changed["purchases"] = changed["purchases"] + 7
+    changed["popularity_factor"] = changed["popularity_factor"] + 0.25
     replace_window(conn, "sales", changed, old, old + timedelta(hours=1))
     m.refresh_metrics(conn, old, old + timedelta(hours=1))
     gone = pd.Timestamp(hours[40]).to_pydatetime()
@@ -259,9 +272,13 @@ def test_incremental_hour_by_hour_equals_full_rebuild(conn, sales_df):
         - sales_df[sales_df["timestamp"] == hours[40]]["purchases"].sum()
     )
 
+    now = pd.concat([sales_df[~sales_df["timestamp"].isin([hours[5], hours[40]])], changed])
+    assert_popularity_is_the_mean(after_changes["avg_purchases_by_bucket"], now)
+
     full = m.refresh_metrics(conn)
     assert full.mode == "full"
     assert_same(after_changes, snapshot(conn))
+    assert_popularity_is_the_mean(snapshot(conn)["avg_purchases_by_bucket"], now)
 
 
 def test_range_refresh_equals_full_and_logs(conn, sales_df):
