@@ -1,0 +1,148 @@
+"""Cold start: what a Kubernetes install does, here. The acceptance test of the self-driving graph.
+
+A fresh Dagster instance (PostgreSQL storage, a database of its own, the repository's dagster.yaml),
+an empty warehouse, the session's shop API and MindsDB, and a real `dagster-daemon run`. The test
+then only launches a backfill of the three latest hours (what the hourly schedule would do over
+three hours) and waits, issuing no other command: automation must materialize `products`,
+`sales_features` and the first `sales_forecast`, and the app's catalog and simulation pages must
+render from what it built.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg2
+import pytest
+from app_fixtures import point_app_at
+from ingest_fixtures import shop_api  # noqa: F401 - fixture
+from reliability_fixtures import recreate_database
+from streamlit.testing.v1 import AppTest
+from test_backfill_cli import dagster
+
+from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.model.spec import DEFAULT_SPEC, HOLDOUT_SUFFIX
+from profiteer_pipeline.stack.postgres import ensure_reader_role
+from profiteer_pipeline.stack.processes import ProcessTable
+
+pytestmark = [pytest.mark.mindsdb, pytest.mark.timeout(1500)]
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+HOME = REPO / "profiteer_app" / "Home.py"
+DAGSTER_DB = "dagster_cold_start"
+WAREHOUSE_DB = "warehouse_cold_start"
+HOURS = 3
+WAIT_SECONDS = 1200
+
+
+@pytest.fixture(scope="module")
+def cold_instance(pg_server, shop_api, settings, state_root, mindsdb_url):  # noqa: F811
+    """A fresh instance and an empty warehouse, a running daemon; MindsDB without the model."""
+    admin = settings.warehouse
+    for name in (DAGSTER_DB, WAREHOUSE_DB):
+        recreate_database(admin, name)
+    ensure_reader_role(
+        admin.with_database("postgres").dsn(),
+        os.environ["PROFITEER_READER_USER"],
+        os.environ["PROFITEER_READER_PASSWORD"],
+        WAREHOUSE_DB,
+    )
+    client = MindsDBClient(mindsdb_url)
+    for name in (DEFAULT_SPEC.name, DEFAULT_SPEC.name + HOLDOUT_SUFFIX):
+        client.query(f"DROP MODEL IF EXISTS {DEFAULT_SPEC.project}.{name}")
+    home = state_root / "dagster_home_cold_start"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "PROFITEER_DAGSTER_DB": DAGSTER_DB,
+        "PROFITEER_WAREHOUSE_DB": WAREHOUSE_DB,
+        "MINDSDB_URL": mindsdb_url,
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    table = ProcessTable(state_root / "run", state_root / "logs")
+    rec = table.spawn(
+        "dagster-daemon-cold-start",
+        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        env,
+        cwd=REPO,
+    )
+    yield env, admin.with_database(WAREHOUSE_DB), admin.with_database(DAGSTER_DB), rec.log
+    table.stop("dagster-daemon-cold-start", timeout=30)
+
+
+def scalar(url, statement: str, params: tuple = ()) -> object:
+    conn = psycopg2.connect(url.dsn())
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchone()[0]
+    except (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn):
+        return None  # not created yet
+    finally:
+        conn.close()
+
+
+def materialized(dagster_db, asset: str) -> int:
+    """How many materializations of `asset` the instance recorded."""
+    count = scalar(
+        dagster_db,
+        "SELECT count(*) FROM event_logs"
+        " WHERE dagster_event_type = 'ASSET_MATERIALIZATION' AND asset_key = %s",
+        (f'["{asset}"]',),
+    )
+    return int(count or 0)
+
+
+def test_a_fresh_instance_reaches_a_trained_model_by_itself(
+    cold_instance, mindsdb_url, monkeypatch
+):
+    env, warehouse, dagster_db, daemon_log = cold_instance
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    first, last = (f"{now - timedelta(hours=h):%Y-%m-%d-%H:%M}" for h in (HOURS, 1))
+    start = time.monotonic()
+    out = dagster(env, "job", "backfill", "-w", "workspace.yaml", "-j", "hourly_sales_job",
+                  "--from", first, "--to", last, "--noprompt")  # fmt: skip
+    assert "Launched backfill job" in out, out
+
+    client = MindsDBClient(mindsdb_url)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:  # wait; no other command
+        versions = client.versions(DEFAULT_SPEC.name, DEFAULT_SPEC.project)
+        if materialized(dagster_db, DEFAULT_SPEC.name) and any(
+            v.status == "complete" for v in versions
+        ):
+            break
+        assert time.monotonic() < deadline, (
+            f"no trained model after {WAIT_SECONDS}s: products "
+            f"{materialized(dagster_db, 'products')}, sales_features "
+            f"{materialized(dagster_db, 'sales_features')}, versions {versions}; "
+            f"daemon log {daemon_log}"
+        )
+        time.sleep(5)
+    print(f"empty instance -> complete model in {time.monotonic() - start:.0f}s")
+
+    assert scalar(warehouse, "SELECT count(*) FROM public.products") == 15
+    assert materialized(dagster_db, "sales_features") >= 1
+    assert scalar(warehouse, "SELECT count(*) FROM public.sales_features") == 15 * HOURS
+    assert scalar(warehouse, "SELECT count(*) FROM analytics.product_stats") == 15
+    assert scalar(warehouse, "SELECT sum(items_sold) FROM analytics.dashboard_summary") > 0
+
+    point_app_at(monkeypatch, warehouse, mindsdb_url, DEFAULT_SPEC.qualified_name)
+    at = AppTest.from_file(str(HOME), default_timeout=60).run()
+    at.switch_page("views/catalog.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.exception or at.error]
+    assert sum(1 for b in at.button if (b.key or "").startswith("simulate_")) == 15
+    at.button(key="simulate_P007").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception or at.error]
+    assert [t.value for t in at.title] == ["Price simulation"]
+    assert at.selectbox(key="product").value == "P007"
