@@ -300,26 +300,80 @@ def test_instance_uses_postgres_storage_and_queued_runs(default_docs):
     ]
 
 
-def test_instance_yaml_passes_dagsters_own_schema(case, tmp_path, monkeypatch):
-    """dagster.yaml loads with Dagster's instance schema (the run launcher's class, dagster-k8s,
-    lives only in the image, so its section is checked separately below)."""
-    from dagster._core.instance.config import dagster_instance_config
+PG_ENV = ("PROFITEER_PG_HOST", "PROFITEER_PG_USER", "PROFITEER_PG_PASSWORD", "PROFITEER_DAGSTER_DB")
 
-    _, docs = case
+
+def _checked_instance(docs, tmp_path, monkeypatch, edit=None) -> dict:
+    """The rendered dagster.yaml as Dagster builds an instance from it: its instance schema
+    (`InstanceRef.from_dir`), then each configurable class (storage, run coordinator,
+    dagster-k8s's K8sRunLauncher, compute logs) imported and its section put through that
+    class's own config schema. Returns the sections by name."""
+    from dagster._config import process_config
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._serdes.config_class import class_from_code_pointer
+
     instance = instance_yaml(docs)
-    instance.pop("run_launcher")
+    if edit:
+        edit(instance)
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(instance))
-    for name in (
-        "PROFITEER_PG_HOST",
-        "PROFITEER_PG_USER",
-        "PROFITEER_PG_PASSWORD",
-        "PROFITEER_DAGSTER_DB",
-    ):
+    for name in PG_ENV:
         monkeypatch.setenv(name, "x")
     monkeypatch.setenv("PROFITEER_PG_PORT", "5432")
-    config, _ = dagster_instance_config(str(tmp_path))
-    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
-    assert config["compute_logs"]["class"] == "NoOpComputeLogManager"
+    ref = InstanceRef.from_dir(str(tmp_path))
+    sections = {
+        "storage": ref.storage_data,
+        "run_coordinator": ref.run_coordinator_data,
+        "run_launcher": ref.run_launcher_data,
+        "compute_logs": ref.compute_logs_data,
+    }
+    for section, data in sections.items():
+        cls = class_from_code_pointer(data.module_name, data.class_name)
+        result = process_config(cls.config_type(), data.config_dict)
+        assert result.success, (section, [e.message for e in result.errors])
+    return {name: (data.class_name, data.config_dict) for name, data in sections.items()}
+
+
+def test_instance_yaml_loads_with_dagster_and_dagster_k8s(case, tmp_path, monkeypatch):
+    _, docs = case
+    sections = _checked_instance(docs, tmp_path, monkeypatch)
+    assert {name: cls for name, (cls, _) in sections.items()} == {
+        "storage": "DagsterPostgresStorage",
+        "run_coordinator": "QueuedRunCoordinator",
+        "run_launcher": "K8sRunLauncher",
+        "compute_logs": "NoOpComputeLogManager",
+    }
+
+
+def test_k8s_run_launcher_builds_from_the_rendered_config(default_docs, tmp_path, monkeypatch):
+    """dagster-k8s constructs its K8sRunLauncher from the rendered section (a kubeconfig that
+    points nowhere stands in for the in-cluster one: nothing is called)."""
+    from dagster_k8s import K8sRunLauncher
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "none",
+        "clusters": [{"name": "none", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "none", "user": {}}],
+        "contexts": [{"name": "none", "context": {"cluster": "none", "user": "none"}}],
+    }))  # fmt: skip
+    section = dict(instance_yaml(default_docs)["run_launcher"]["config"])
+    section |= {"load_incluster_config": False, "kubeconfig_file": str(kubeconfig)}
+    launcher = K8sRunLauncher(**section)
+    assert launcher.job_image == section["job_image"]
+    assert launcher.service_account_name == section["service_account_name"]
+    assert launcher.instance_config_map == section["instance_config_map"]
+
+
+@pytest.mark.parametrize(
+    "section, key",
+    [("run_launcher", "job_namespce"), ("run_coordinator", "max_concurent_runs")],
+)
+def test_a_typo_in_the_instance_config_fails(default_docs, tmp_path, monkeypatch, section, key):
+    def misspell(instance):
+        instance[section]["config"][key] = "x"
+
+    with pytest.raises(AssertionError, match=section):
+        _checked_instance(default_docs, tmp_path, monkeypatch, edit=misspell)
 
 
 def test_run_launcher_kubernetes_config_is_snake_case(case):
@@ -723,3 +777,32 @@ def test_schema_closes_every_section():
     walk(schema, "")
     assert open_sections == []
     assert set(schema["properties"]) >= set(load_values(CHART / "values.yaml"))
+
+
+def test_the_graph_drives_itself_after_install(case):
+    """The daemon runs, and nothing in the instance turns the schedules, the sensors or the
+    automation condition sensor off: they start RUNNING as the code declares them."""
+    import dagster as dg
+
+    from profiteer_pipeline.definitions import defs
+
+    _, docs = case
+    daemon = find(docs, "Deployment", "profiteer-daemon")
+    assert containers(daemon)[0]["command"][:2] == ["dagster-daemon", "run"]
+    instance = instance_yaml(docs)
+    for section in ("auto_materialize", "schedules", "sensors"):
+        assert instance.get(section, {}).get("enabled", True) is not False, section
+        assert instance.get(section, {}).get("use_sensors", True) is not False, section
+    repo = defs.get_repository_def()
+    on = {s.name for s in repo.sensor_defs if s.default_status == dg.DefaultSensorStatus.RUNNING}
+    assert on >= {
+        "automation_condition_sensor",
+        "retraining_sensor",
+    }
+    on = {
+        s.name for s in repo.schedule_defs if s.default_status == dg.DefaultScheduleStatus.RUNNING
+    }
+    assert on == {
+        "hourly_sales_schedule",
+        "daily_retraining_schedule",
+    }
