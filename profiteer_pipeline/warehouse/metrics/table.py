@@ -74,6 +74,8 @@ class MetricTable:
 
     def __post_init__(self) -> None:
         names = self.column_names
+        if self.role not in ("base", "app", "log"):
+            raise ValueError(f"{self.name}: role {self.role!r} is not base, app or log")
         for name in (self.name, *names):
             if not _NAME.fullmatch(name):
                 raise ValueError(f"{self.name}: {name!r} is not a plain lower-case SQL name")
