@@ -38,8 +38,11 @@ from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.model import evaluation, features, training
 from profiteer_pipeline.model import spec as spec_mod
 from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.model.profile import read_profiles
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse.io import copy_dataframe
+from profiteer_pipeline.warehouse.metrics import ensure_metric_tables, refresh_metrics
+from profiteer_pipeline.warehouse.products import products_frame, replace_products
 from profiteer_pipeline.warehouse.schema import SALES_DDL, SALES_FEATURES_DDL
 
 DB = "profiteer_bench_model"
@@ -104,6 +107,10 @@ def fill(admin: settings_mod.PgUrl, days: int) -> tuple[settings_mod.PgUrl, int]
     df = generate_window(load_default_catalog(), END - timedelta(days=days), END)
     with conn:
         rows = copy_dataframe(conn, "sales", df)
+    # the price-response check reads the app's inputs: the dimension and the bucket averages
+    replace_products(conn, products_frame(load_default_catalog()))
+    ensure_metric_tables(conn)
+    refresh_metrics(conn)
     conn.close()
     return url, rows
 
@@ -123,13 +130,10 @@ def held_out(client: MindsDBClient, spec: spec_mod.ModelSpec, since: datetime) -
 
 def price_check(client: MindsDBClient, spec: spec_mod.ModelSpec, db: settings_mod.PgUrl) -> str:
     conn = psycopg2.connect(db.dsn())
-    import pandas as pd
-
-    with conn.cursor() as cur:
-        cur.execute(features.profile_query())
-        profiles = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
-    conn.close()
-    ranges = {p.product_id: (p.min_price, p.max_price) for p in load_default_catalog()}
+    try:
+        profiles, ranges = read_profiles(conn)  # as the price_response check reads them
+    finally:
+        conn.close()
     grid = training.price_response_grid(client, spec, profiles, ranges)
     verdict = training.check_price_response(grid)
     worst = float(verdict.curves["max_rise"].max())

@@ -6,17 +6,28 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import pandas as pd
 import psycopg2
 import pytest
 from metrics_fixtures import private_database, reset, resources, sales_asset
+from psycopg2 import errors as pg_errors
 
+from profiteer_app import features as app_features
+from profiteer_app import warehouse as app_wh
+from profiteer_pipeline import pricing
 from profiteer_pipeline.defs.ingest import checks
 from profiteer_pipeline.defs.metrics import checks as metrics_checks
 from profiteer_pipeline.defs.metrics.assets import analytics_metrics
+from profiteer_pipeline.defs.model import checks as model_checks
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
+from profiteer_pipeline.model import features
+from profiteer_pipeline.model.profile import PROFILE_COLUMNS, whatif_profile
+from profiteer_pipeline.model.spec import FULL_FEATURES
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse import metrics as m
 from profiteer_pipeline.warehouse import quality
 from profiteer_pipeline.warehouse.io import copy_dataframe
+from profiteer_pipeline.warehouse.products import products_frame, replace_products
 
 DB = "profiteer_checks_test"
 START = datetime(2026, 4, 1, 10, tzinfo=UTC)
@@ -231,3 +242,47 @@ def test_a_blocking_check_stops_the_metrics(dsn):
         cur.execute("SELECT to_regclass('analytics.dashboard_summary')")
         assert cur.fetchone()[0] is None  # the metrics step never ran
     conn.close()
+
+
+# --- the price_response check's inputs are the app's -------------------------------------------
+
+
+def test_the_price_response_check_builds_the_apps_profiles(conn, settings):
+    """The check's what-if profiles and model input rows are, row for row, those the simulation
+    page builds from its own reads of `products` and `avg_purchases_by_bucket`."""
+    with dg.build_resources({"warehouse": PostgresResource(database=DB)}) as built:
+        resource = built.warehouse
+    with pytest.raises(pg_errors.UndefinedTable):  # nothing materialized yet
+        model_checks.price_response_inputs(resource)
+    replace_products(conn, products_frame(CATALOG))
+    m.ensure_metric_tables(conn)
+    m.refresh_metrics(conn)
+
+    profiles, ranges = model_checks.price_response_inputs(resource)
+    assert list(profiles.columns) == PROFILE_COLUMNS
+    assert len(profiles) == 15 * 2  # 10:00-12:59 UTC: Morning and Afternoon hours
+    assert ranges == {pid: (lo, hi) for pid, lo, hi in RANGES}
+    grid = features.grid_frame(profiles, ranges, FULL_FEATURES, points=21)
+
+    app = app_wh.Warehouse(settings.warehouse.with_database(DB))
+    products = app_wh.load_products(app).set_index("product_id", drop=False)
+    seen = 0
+    for pid in IDS:
+        product = products.loc[pid]
+        for bucket in app_wh.load_buckets(app, pid).to_dict("records"):
+            name = bucket["time_of_day_bucket"]
+            mine = profiles[
+                (profiles["product_id"] == pid) & (profiles["time_of_day_bucket"] == name)
+            ]
+            assert whatif_profile(product, bucket) == mine.iloc[0].to_dict()
+            prices = pricing.price_grid(product["min_price"], product["max_price"], 21)
+            rows = app_features.feature_rows(product, bucket, prices, FULL_FEATURES)
+            theirs = grid[(grid["product_id"] == pid) & (grid["bucket"] == name)]
+            pd.testing.assert_frame_equal(
+                rows.reset_index(drop=True),
+                theirs[["price", *FULL_FEATURES]].reset_index(drop=True),
+                check_exact=True,
+            )
+            seen += 1
+    assert seen == len(profiles)
+    assert (profiles["popularity_factor"] > 0).all() and profiles["rating"].between(2, 5).all()

@@ -23,7 +23,9 @@ from profiteer_pipeline.model import training
 from profiteer_pipeline.model.client import MindsDBClient, MindsDBError
 from profiteer_pipeline.model.spec import MIXERS, ModelSpec
 from profiteer_pipeline.synth import generate_window, load_default_catalog
+from profiteer_pipeline.warehouse import metrics
 from profiteer_pipeline.warehouse.io import copy_dataframe
+from profiteer_pipeline.warehouse.products import products_frame, replace_products
 from profiteer_pipeline.warehouse.schema import SALES_DDL, SALES_FEATURES_DDL
 
 pytestmark = pytest.mark.mindsdb
@@ -35,7 +37,8 @@ HOURS = 48
 
 @pytest.fixture(scope="module")
 def model_db(settings):
-    """A warehouse database with 48 generated hours in `sales` and the `sales_features` view."""
+    """A warehouse database with 48 generated hours in `sales`, the `sales_features` view,
+    `products` and the metric tables."""
     admin = psycopg2.connect(settings.warehouse.with_database("postgres").dsn())
     admin.autocommit = True
     with admin.cursor() as cur:
@@ -54,7 +57,14 @@ def model_db(settings):
         cur.execute(SALES_FEATURES_DDL)
     with conn:
         copy_dataframe(conn, "sales", rows)
+    # what the price_response check reads, as the app does: the dimension and the metrics
+    replace_products(conn, products_frame(load_default_catalog()))
+    metrics.ensure_metric_tables(conn)
+    metrics.refresh_metrics(conn)
     conn.close()
+    from profiteer_pipeline.stack.roles import grant_model
+
+    grant_model(url.dsn(), settings.model_user, DB)  # MindsDB's login reads the view, as on `up`
     return url
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from profiteer_pipeline.model import evaluation, features, sql
+from profiteer_pipeline.model import evaluation, features, profile, sql
 from profiteer_pipeline.model.client import redact_url
 from profiteer_pipeline.model.spec import DEFAULT_SPEC, FULL_FEATURES, ModelSpec
 
@@ -221,6 +221,38 @@ def test_model_inputs_vary_only_the_price():
     assert list(default.columns) == ["price", *DEFAULT_SPEC.features]
     with pytest.raises(ValueError, match="no what-if value"):
         features.model_inputs(profile, [1200.0], ("views", "weather"))
+
+
+def test_whatif_profile_from_a_products_row_and_its_bucket_row():
+    product = {
+        "product_id": "P001",
+        "category": "Laptops",
+        "base_price": 1200.0,
+        "min_price": 1000.0,
+        "max_price": 1400.0,
+        "product_name": "X",
+    }
+    bucket = {"product_id": "P001", "time_of_day_bucket": "Evening", "hours": 30,
+              "avg_views": 9123.4, "avg_cart_adds": 601.6, "avg_purchases": 99.0,
+              "avg_popularity_factor": 1.634, "avg_rating": 4.46}  # fmt: skip
+    got = profile.whatif_profile(product, bucket)
+    assert list(got) == profile.PROFILE_COLUMNS
+    assert got == {"product_id": "P001", "time_of_day_bucket": "Evening", "category": "Laptops",
+                   "base_price": 1200.0, "hours": 30, "views": 9123.4, "cart_adds": 601.6,
+                   "popularity_factor": 1.634, "rating": 4.46}  # fmt: skip
+    rows = features.model_inputs(got, [1200.0], FULL_FEATURES)
+    assert rows["popularity_factor"].tolist() == [1.63] and rows["rating"].tolist() == [4.5]
+    with pytest.raises(ValueError, match="P001: base_price must be > 0"):
+        profile.whatif_profile({**product, "base_price": 0}, bucket)
+    with pytest.raises(ValueError, match="not product P001"):
+        profile.whatif_profile(product, {**bucket, "product_id": "P002"})
+    with pytest.raises(KeyError, match="avg_popularity_factor"):  # no silent stand-in
+        profile.whatif_profile(
+            product, {k: v for k, v in bucket.items() if k != "avg_popularity_factor"}
+        )
+    # a joined row as the check reads it: the same profile
+    joined = pd.DataFrame([{**product, **bucket}])
+    assert profile.profiles(joined).iloc[0].to_dict() == got
 
 
 def test_grid_frame_covers_each_products_range():

@@ -5,7 +5,9 @@ the conversion from cart to purchase (`purchases = cart_adds x U(0.16, 0.19) x l
 So a what-if prediction holds the product's historical averages for a time-of-day bucket and
 varies `price_ratio = price / base_price`, rounded as the `sales_features` view rounds it.
 
-Pure module (no Dagster): the price-response check, the benchmark and the app build rows here.
+Pure module (no Dagster): the profiles come from `profile.whatif_profile` (a `products` row and
+its `analytics.avg_purchases_by_bucket` row); the app, the price-response check and the benchmark
+turn them into model inputs here.
 """
 
 from __future__ import annotations
@@ -15,37 +17,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from profiteer_pipeline.model import sql
-
 #: A representative hour of each bucket (its middle), for models that take `hour_of_day`.
 BUCKET_HOURS = {"Overnight": 2, "Morning": 9, "Afternoon": 15, "Evening": 20}
-
-#: Per product and time-of-day bucket: the typical inputs (means over all history).
-PROFILE_COLUMNS = [
-    "product_id",
-    "time_of_day_bucket",
-    "category",
-    "base_price",
-    "hours",
-    "views",
-    "cart_adds",
-    "popularity_factor",
-    "rating",
-]
-
-
-def profile_query(table: str = "sales_features", schema: str = "public") -> str:
-    """PostgreSQL: one row per (product, bucket) with `PROFILE_COLUMNS` (base price: the latest)."""
-    t = f"{sql.identifier(schema, 'schema')}.{sql.identifier(table, 'table')}"
-    return f"""
-SELECT f.product_id, f.time_of_day_bucket, max(f.category) AS category,
-       (array_agg(f.base_price ORDER BY f."timestamp" DESC))[1] AS base_price,
-       count(*) AS hours, avg(f.views)::float8 AS views, avg(f.cart_adds)::float8 AS cart_adds,
-       avg(f.popularity_factor)::float8 AS popularity_factor, avg(f.rating)::float8 AS rating
-FROM {t} f
-GROUP BY f.product_id, f.time_of_day_bucket
-ORDER BY f.product_id, f.time_of_day_bucket
-"""  # noqa: S608 (validated names)
 
 
 def price_ratio(prices: np.ndarray | Sequence[float], base_price: float) -> np.ndarray:
@@ -60,7 +33,7 @@ def model_inputs(
 ) -> pd.DataFrame:
     """One row of model inputs per price: the profile's typical values, the price varied.
 
-    `profile` holds the product's typical values (see `PROFILE_COLUMNS`) and `base_price`;
+    `profile` holds the product's typical values and `base_price` (`profile.whatif_profile`);
     views and cart adds are rounded to whole numbers as in the training data.
     """
     prices = np.asarray(prices, dtype=float)
