@@ -143,9 +143,10 @@ def test_predictions_fall_with_price(first_run, client, resources):
     cheap = client.query(SPEC.predict_one({**row, "price_ratio": 0.9}))["purchases"].iloc[0]
     dear = client.query(SPEC.predict_one({**row, "price_ratio": 1.1}))["purchases"].iloc[0]
     assert cheap > dear > 0
-    # the same through the resource, 21 prices in one call
+    # the same through the resource's session, 21 prices in one call (as the check predicts)
     inputs = pd.DataFrame([{**row, "price_ratio": 0.85 + 0.015 * i} for i in range(21)])
-    predicted = resources["mindsdb"].predict_batch(SPEC, inputs)
+    with resources["mindsdb"].session() as session:
+        predicted = training.predict_frame(session, SPEC, inputs)
     assert len(predicted) == 21 and predicted.notna().all()
     assert predicted.iloc[0] > predicted.iloc[-1]
 
