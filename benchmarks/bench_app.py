@@ -41,8 +41,9 @@ from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.model.spec import ModelSpec
 from profiteer_pipeline.settings import PgUrl
 from profiteer_pipeline.stack import mindsdb as mindsdb_server
-from profiteer_pipeline.stack.postgres import EmbeddedPostgres, ensure_reader_role, wait_ready
+from profiteer_pipeline.stack.postgres import EmbeddedPostgres, wait_ready
 from profiteer_pipeline.stack.processes import ProcessTable, http_ok, wait_until
+from profiteer_pipeline.stack.roles import ensure_reader_role
 
 REPO = Path(__file__).resolve().parents[1]
 HOME = str(REPO / "profiteer_app" / "Home.py")

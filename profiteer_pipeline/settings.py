@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from profiteer_pipeline.secret_files import is_private, write_private
+
 MINDSDB_VERSION = "25.14.1"
 
 DEFAULT_PORTS = {
@@ -124,20 +126,38 @@ def _secrets_file() -> Path:
     return state_dir() / "secrets.json"
 
 
+# key in secrets.json -> how it is made
+GENERATED_SECRETS = {
+    "pg_password": lambda: secrets.token_urlsafe(24),
+    "pg_reader_password": lambda: secrets.token_urlsafe(24),
+    "pg_model_password": lambda: secrets.token_urlsafe(24),
+    "shop_api_key": lambda: secrets.token_urlsafe(32),
+}
+
+# `environment` in a process's environment: its secrets are the variables it was given, and the
+# state folder's secrets.json is never read (the stack's services get only their own secrets)
+SECRETS_SOURCE_VARIABLE = "PROFITEER_SECRETS_SOURCE"
+
+
 def embedded_secrets() -> dict[str, str]:
-    """Per-state-folder secrets (database password, shop API key), created on first use, mode 600."""
+    """Per-state-folder secrets (database passwords, shop API key), created on first use, mode 600.
+
+    A file from an older version gets the secrets it lacks added (and its mode tightened).
+    """
     path = _secrets_file()
     if path.exists():
-        return json.loads(path.read_text())
+        values = json.loads(path.read_text())
+        missing = {k: make() for k, make in GENERATED_SECRETS.items() if k not in values}
+        if missing or not is_private(path):
+            values |= missing
+            write_private(path, json.dumps(values))
+        return values
     path.parent.mkdir(parents=True, exist_ok=True)
-    values = {
-        "pg_password": secrets.token_urlsafe(24),
-        "pg_reader_password": secrets.token_urlsafe(24),
-        "shop_api_key": secrets.token_urlsafe(32),
-    }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(values, fh)
+    values = {k: make() for k, make in GENERATED_SECRETS.items()}
+    try:
+        write_private(path, json.dumps(values), exclusive=True)
+    except FileExistsError:  # another process created it first: use its values
+        return embedded_secrets()
     return values
 
 
@@ -170,6 +190,8 @@ class Settings:
     shop_api_key: str = field(default="", repr=False)
     reader_user: str = "profiteer_reader"
     reader_password: str = field(default="", repr=False)
+    model_user: str = "profiteer_model"
+    model_password: str = field(default="", repr=False)
 
     @property
     def shop(self) -> PgUrl:
@@ -185,17 +207,30 @@ class Settings:
         w = self.warehouse
         return PgUrl(self.reader_user, self.reader_password, w.host, w.port, w.database)
 
+    @property
+    def model(self) -> PgUrl:
+        """MindsDB's login to the warehouse (its datasource): reads the training view only."""
+        w = self.warehouse
+        return PgUrl(self.model_user, self.model_password, w.host, w.port, w.database)
+
 
 def load() -> Settings:
     """Settings from the environment, falling back to the embedded stack's generated values.
 
     An embedded server's URL is always its own (generated secrets, chosen port), whatever the
-    URL variable says: `mode()` has already decided that variable is not in use.
+    URL variable says: `mode()` has already decided that variable is not in use. A service of the
+    stack (PROFITEER_SECRETS_SOURCE=environment) has only the secrets its environment holds: the
+    others stay empty, and secrets.json is not read.
     """
     env = os.environ
     embedded = mode("postgres") == "embedded"
     embedded_mindsdb = mode("mindsdb") == "embedded"
-    generated = embedded_secrets() if embedded or not env.get("PROFITEER_SHOP_API_KEY") else {}
+    if env.get(SECRETS_SOURCE_VARIABLE) == "environment":
+        generated = {"pg_password": env.get("PROFITEER_PG_PASSWORD", "")}
+    elif embedded or not env.get("PROFITEER_SHOP_API_KEY"):
+        generated = embedded_secrets()
+    else:
+        generated = {}
     if embedded:
         warehouse = PgUrl(
             "postgres", generated["pg_password"], "127.0.0.1", embedded_pg_port(), "warehouse"
@@ -216,11 +251,17 @@ def load() -> Settings:
         reader_user=env.get("PROFITEER_READER_USER", "profiteer_reader"),
         reader_password=env.get("PROFITEER_READER_PASSWORD")
         or generated.get("pg_reader_password", ""),
+        model_user=env.get("PROFITEER_MODEL_USER", "profiteer_model"),
+        model_password=env.get("PROFITEER_MODEL_PASSWORD")
+        or generated.get("pg_model_password", ""),
     )
 
 
 def environment(settings: Settings) -> dict[str, str]:
-    """The variables every process of the stack gets (Dagster's EnvVar reads these)."""
+    """Every variable of the stack (what `profiteer env` prints; Dagster's EnvVar reads these).
+
+    Each service of `profiteer up` gets only its own share of them (stack/context.py).
+    """
     w = settings.warehouse
     return {
         "PROFITEER_STATE_DIR": str(state_dir()),
@@ -234,6 +275,8 @@ def environment(settings: Settings) -> dict[str, str]:
         "PROFITEER_SHOP_DB": settings.shop_db,
         "PROFITEER_READER_USER": settings.reader_user,
         "PROFITEER_READER_PASSWORD": settings.reader_password,
+        "PROFITEER_MODEL_USER": settings.model_user,
+        "PROFITEER_MODEL_PASSWORD": settings.model_password,
         "MINDSDB_URL": settings.mindsdb_url,
         "PROFITEER_SHOP_API_URL": settings.shop_api_url,
         "PROFITEER_SHOP_API_KEY": settings.shop_api_key,

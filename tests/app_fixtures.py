@@ -8,6 +8,7 @@ environment (PROFITEER_DATABASE_URL, MINDSDB_URL, PROFITEER_MODEL) at them for o
 
 from __future__ import annotations
 
+import os
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from profiteer_app.sample_data import prepare_warehouse, recreate_database, trai
 from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.spec import ModelSpec
 from profiteer_pipeline.settings import PgUrl
+from profiteer_pipeline.stack.roles import grant_reader
 
 REPO = Path(__file__).resolve().parents[1]
 HOME = str(REPO / "profiteer_app" / "Home.py")
@@ -43,6 +45,7 @@ def app_db(settings) -> PgUrl:
     """The app's test warehouse: 84 hours of the default catalog, products and every metric."""
     url = recreate_database(settings.warehouse, APP_DB)
     prepare_warehouse(url, START, HOURS)
+    grant_reader(url.dsn(), settings.reader_user, url.database)  # the app's reads, as on `up`
     return url
 
 
@@ -70,7 +73,10 @@ def point_app_at(
     mindsdb_url: str,
     model: str = APP_MODEL.qualified_name,
 ) -> None:
-    """The environment `profiteer up` would give the app, aimed at these servers."""
+    """The environment `profiteer up` would give the app, aimed at these servers; the reader
+    gets its grants in that database (as `profiteer up` gives them in the warehouse)."""
+    grant_reader(warehouse.dsn(), os.environ.get("PROFITEER_READER_USER", "profiteer_reader"),
+                 warehouse.database)  # fmt: skip
     monkeypatch.setenv("PROFITEER_DATABASE_URL", warehouse.dsn())
     monkeypatch.setenv("PROFITEER_PG_HOST", warehouse.host)
     monkeypatch.setenv("PROFITEER_PG_PORT", str(warehouse.port))

@@ -17,13 +17,9 @@ import pytest
 
 from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.stack import mindsdb as mindsdb_server
-from profiteer_pipeline.stack.postgres import (
-    EmbeddedPostgres,
-    ensure_databases,
-    ensure_reader_role,
-    wait_ready,
-)
+from profiteer_pipeline.stack.postgres import EmbeddedPostgres, ensure_databases, wait_ready
 from profiteer_pipeline.stack.processes import ProcessTable, http_ok, wait_until
+from profiteer_pipeline.stack.roles import ensure_model_role, ensure_reader_role, restrict_connect
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -51,7 +47,8 @@ def state_root() -> Path:
 
 @pytest.fixture(scope="session")
 def pg_server(state_root):
-    """The embedded PostgreSQL server, with the warehouse, shop and dagster databases."""
+    """The embedded PostgreSQL server, with the warehouse, shop and dagster databases closed to
+    PUBLIC, and the app's and MindsDB's roles, as `profiteer up` makes them."""
     port = free_port()
     password = "pw-" + os.urandom(8).hex()
     server = EmbeddedPostgres(state_root / "postgres", port, password)
@@ -59,11 +56,15 @@ def pg_server(state_root):
     admin = settings_mod.PgUrl("postgres", password, "127.0.0.1", port, "postgres")
     wait_ready(admin.dsn())
     ensure_databases(admin.dsn(), ["warehouse", "shop", "dagster"])
+    restrict_connect(admin.dsn(), ["warehouse", "shop", "dagster"])
     reader_password = "reader-" + os.urandom(6).hex()
     ensure_reader_role(admin.dsn(), "profiteer_reader", reader_password, "warehouse")
+    model_password = "model-" + os.urandom(6).hex()
+    ensure_model_role(admin.dsn(), "profiteer_model", model_password, "warehouse")
     os.environ["PROFITEER_DATABASE_URL"] = admin.with_database("warehouse").dsn()
     os.environ.setdefault("PROFITEER_SHOP_API_KEY", "test-key-" + os.urandom(8).hex())
     os.environ["PROFITEER_READER_PASSWORD"] = reader_password
+    os.environ["PROFITEER_MODEL_PASSWORD"] = model_password
     # the same variables `profiteer up` gives every process (Dagster's EnvVar reads them)
     os.environ.update(settings_mod.environment(settings_mod.load()))
     yield server

@@ -28,6 +28,7 @@ from profiteer_pipeline.defs.model.gate import blocking_sales_checks, failed_sal
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.assets import sales_features
 from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.stack.roles import grant_model
 
 DB = "profiteer_automation_test"
 HOURS = ["2026-05-04-10:00", "2026-05-04-11:00"]
@@ -96,6 +97,7 @@ def test_the_gate_reads_the_blocking_checks_declared_on_sales():
 def gated(settings, mindsdb_url):
     dsn = private_database(settings, DB)
     reset(dsn)
+    grant_model(dsn, settings.model_user, DB)  # MindsDB's login reads the view, as on `up`
     with dg.instance_for_test() as instance:
         yield (
             instance,

@@ -9,7 +9,7 @@ test_stack.py, the app's redacted outage banner in test_app.py):
   for them. Failing runs (a refused key, an unreachable warehouse) are searched the same way;
 - near-miss and random API keys never get a record;
 - the app logs in as the read-only role and never falls back to the admin login, and that role
-  cannot write, whatever it tries.
+  cannot write, whatever it tries (what each role may read: test_roles.py).
 """
 
 from __future__ import annotations
@@ -192,7 +192,12 @@ def test_app_never_falls_back_to_the_admin_login(settings, monkeypatch):
 
 @pytest.mark.parametrize("database", ["warehouse", "shop", "dagster"])
 def test_reader_role_cannot_write(settings, database):
-    """Every kind of write, straight on the role (not through the app's read-only sessions)."""
+    """Every kind of write, straight on the role (not through the app's read-only sessions).
+    Only the warehouse lets it connect at all (test_roles.py covers what it may read)."""
+    if database != "warehouse":
+        with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+            psycopg2.connect(settings.reader.with_database(database).dsn())
+        return
     admin = psycopg2.connect(settings.warehouse.with_database(database).dsn())
     admin.autocommit = True
     with admin.cursor() as cur:
@@ -228,13 +233,18 @@ def test_reader_role_cannot_write(settings, database):
         finally:
             conn.close()
     assert refused == attempts
-    # GRANT by a non-owner is only a warning in PostgreSQL: check that it granted nothing
+    # GRANT by a non-owner: refused where the role holds nothing, only a warning in PostgreSQL
+    # where it may read; check that it granted nothing
+    conn = psycopg2.connect(reader.dsn())
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege), conn.cursor() as cur:
+        cur.execute("GRANT ALL ON public.security_probe TO PUBLIC")
+    conn.close()
     conn = psycopg2.connect(reader.dsn())
     with conn, conn.cursor() as cur:
-        cur.execute("GRANT ALL ON public.security_probe TO PUBLIC")
-        cur.execute(
-            "SELECT has_table_privilege(%s, 'public.security_probe', 'INSERT')",
-            (settings.reader_user,),
-        )
-        assert cur.fetchone()[0] is False
+        cur.execute("GRANT ALL ON public.products TO PUBLIC")
+        for table in ("public.security_probe", "public.products"):
+            cur.execute(
+                "SELECT has_table_privilege(%s, %s, 'INSERT')", (settings.reader_user, table)
+            )
+            assert cur.fetchone()[0] is False, table
     conn.close()

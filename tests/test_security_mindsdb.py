@@ -14,7 +14,6 @@ import os
 import dagster as dg
 import psycopg2
 import pytest
-from psycopg2 import sql as pgsql
 from reliability_fixtures import event_texts, file_texts, leaks, recreate_database
 
 from profiteer_pipeline.defs.model.assets import SPEC, sales_forecast
@@ -22,6 +21,7 @@ from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model import sql
 from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.stack.roles import ensure_model_role
 from profiteer_pipeline.warehouse.schema import SALES_DDL, SALES_FEATURES_DDL
 
 pytestmark = [pytest.mark.mindsdb, pytest.mark.timeout(600)]
@@ -61,7 +61,7 @@ def test_hostile_strings_are_echoed_unchanged(client):
 
 @pytest.fixture(scope="module")
 def model_warehouse(settings):
-    """An empty warehouse (sales and its features view) and a reader role with a distinctive
+    """An empty warehouse (sales and its features view) and a model login with a distinctive
     password; MindsDB's datasource is dropped afterwards so the next user creates it afresh."""
     name = "security_model"
     recreate_database(settings.warehouse, name)
@@ -71,18 +71,9 @@ def model_warehouse(settings):
         cur.execute(SALES_FEATURES_DDL)
     conn.close()
     password = "Md'Secret-" + os.urandom(8).hex() + "-x"
-    admin = psycopg2.connect(settings.warehouse.with_database("postgres").dsn())
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("DROP ROLE IF EXISTS security_model_reader")
-        cur.execute("CREATE ROLE security_model_reader LOGIN PASSWORD %s", (password,))
-        cur.execute(
-            pgsql.SQL("GRANT CONNECT ON DATABASE {} TO security_model_reader").format(
-                pgsql.Identifier(name)
-            )
-        )
-        cur.execute("GRANT pg_read_all_data TO security_model_reader")
-    admin.close()
+    # the model's login as `profiteer up` makes it: the training view only
+    admin = settings.warehouse.with_database("postgres").dsn()
+    ensure_model_role(admin, "security_model_reader", password, name)
     yield name, password
 
 

@@ -36,6 +36,7 @@ from stack_helpers import (
 
 pytestmark = [pytest.mark.mindsdb, pytest.mark.timeout(900)]
 
+CANARY = "canary-" + os.urandom(8).hex()
 KEYS = {"database_url", "mindsdb_url", "dagster_url", "app_url", "shop_api_url", "dagster_home"}
 SERVICES = ("postgres", "mindsdb", "shop_api", "dagster", "app")
 
@@ -48,7 +49,7 @@ def get(url: str) -> tuple[int, bytes]:
 @pytest.fixture(scope="module")
 def stack_a(tmp_path_factory):
     state = tmp_path_factory.mktemp("stack-a") / "state"
-    env = stack_env(state)
+    env = stack_env(state, UNRELATED_TOKEN=CANARY)  # in the CLI's environment, in no service's
     # a stale pid file from an earlier crash: reported, cleaned, and the app starts anyway
     (state / "run").mkdir(parents=True)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -116,6 +117,68 @@ def test_every_service_listens_on_loopback_only(stack_a):
     conn.close()
 
 
+def environ_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+# which of the stack's secrets each running service holds in its environment: exactly these
+HOLDS = {
+    "postgres": set(),
+    "mindsdb": set(),  # the datasource's password reaches it through SQL, from Dagster
+    "app": {"pg_reader_password"},
+    "shop_api": {"pg_password", "shop_api_key"},
+    "dagster": {"pg_password", "shop_api_key", "pg_model_password"},
+}
+
+
+def test_each_service_holds_only_its_own_secrets(stack_a):
+    state, env, _ = stack_a
+    secrets = json.loads((state / "secrets.json").read_text())
+    assert set(secrets) == {
+        "pg_password",
+        "pg_reader_password",
+        "pg_model_password",
+        "shop_api_key",
+    }
+    report = status(env)
+    for name, expected in HOLDS.items():
+        environ = environ_of(report["services"][name]["pid"])
+        text = "\n".join(f"{k}={v}" for k, v in environ.items())
+        held = {key for key, value in secrets.items() if value in text}
+        assert held == expected, (name, sorted(held))
+        # built, not copied: nothing of the CLI's own environment beyond the base variables
+        assert CANARY not in text, name
+        assert environ["PROFITEER_STATE_DIR"] == str(state) and "HOME" in environ, name
+        assert environ.get("PROFITEER_SECRETS_SOURCE") == "environment", name
+    app = environ_of(report["services"]["app"]["pid"])
+    assert app["PROFITEER_READER_USER"] == "profiteer_reader"
+    assert "PROFITEER_PG_PASSWORD" not in app and "PROFITEER_SHOP_API_KEY" not in app
+    assert psycopg2.extensions.parse_dsn(app["PROFITEER_DATABASE_URL"]) == {
+        "user": "profiteer_reader", "host": "127.0.0.1", "port": str(port_of(env, "postgres")),
+        "dbname": "warehouse",
+    }  # fmt: skip
+    dagster = environ_of(report["services"]["dagster"]["pid"])
+    assert dagster["PROFITEER_MODEL_USER"] == "profiteer_model"
+    assert "PROFITEER_READER_PASSWORD" not in dagster
+    # the processes the services started inherit no more than their service holds
+    for pid, cmd in processes_of(state).items():
+        try:
+            text = "\n".join(f"{k}={v}" for k, v in environ_of(pid).items())
+        except OSError:
+            continue  # ended meanwhile
+        assert CANARY not in text, cmd
+        if "mindsdb" in cmd or "postgres" in cmd.split()[0]:
+            assert not [k for k, v in secrets.items() if v in text], cmd
+
+
+def test_secret_files_are_owner_only(stack_a):
+    state, _, _ = stack_a
+    assert (state / "secrets.json").stat().st_mode & 0o777 == 0o600
+    assert not (state / "postgres" / ".pwfile").exists()  # initdb's password file is gone
+    assert not list(state.rglob(".*.tmp"))  # no temporary copy left behind
+
+
 def test_up_again_starts_no_duplicates(stack_a):
     state, env, _ = stack_a
     before = {n: s["pid"] for n, s in status(env)["services"].items()}
@@ -159,6 +222,7 @@ def test_foreground_up_with_external_database_and_mindsdb_stops_on_ctrl_c(stack_
     env_b |= {
         "PROFITEER_DATABASE_URL": exports["PROFITEER_DATABASE_URL"],
         "PROFITEER_READER_PASSWORD": exports["PROFITEER_READER_PASSWORD"],
+        "PROFITEER_MODEL_PASSWORD": exports["PROFITEER_MODEL_PASSWORD"],
         "PROFITEER_SHOP_API_KEY": exports["PROFITEER_SHOP_API_KEY"],
         "PROFITEER_DAGSTER_DB": "dagster_b",
         "MINDSDB_URL": exports["MINDSDB_URL"],

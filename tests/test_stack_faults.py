@@ -400,6 +400,9 @@ def test_external_postgres_is_checked_and_prepared_never_started(tmp_path, monke
         PROFITEER_DATABASE_URL=settings.warehouse.dsn(),
         PROFITEER_SHOP_DB=f"shop_{suffix}",
         PROFITEER_DAGSTER_DB=f"dagster_{suffix}",
+        # the session's logins keep their passwords (`up` sets them on the server it prepares)
+        PROFITEER_READER_PASSWORD=settings.reader_password,
+        PROFITEER_MODEL_PASSWORD=settings.model_password,
     )
     ctx = Context.load(echo=print, err=print)
     pg = lineup(ctx).by_name()["postgres"]

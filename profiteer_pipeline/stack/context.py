@@ -13,9 +13,51 @@ from pathlib import Path
 import profiteer_pipeline
 from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.settings import Settings
-from profiteer_pipeline.stack.processes import ProcessTable
+from profiteer_pipeline.stack.processes import ProcessTable, base_environment
 
 REPO_ROOT = Path(profiteer_pipeline.__file__).resolve().parent.parent
+
+# in every service's environment: where the stack is and how its parts are chosen, no secret
+# (settings.load() needs MINDSDB_URL whenever PROFITEER_MINDSDB_MODE is external)
+SHARED_VARIABLES = {
+    "PROFITEER_STATE_DIR", "PROFITEER_PG_MODE", "PROFITEER_MINDSDB_MODE", "PROFITEER_PG_PORT",
+    "PROFITEER_MINDSDB_PORT", "PROFITEER_SHOP_API_PORT", "PROFITEER_DAGSTER_PORT",
+    "PROFITEER_APP_PORT", "MINDSDB_URL", "DO_NOT_TRACK",
+}  # fmt: skip
+_PG = {"PROFITEER_PG_HOST", "PROFITEER_WAREHOUSE_DB"}
+# each service's own share of environment(): its settings and the secrets it needs
+SERVICE_VARIABLES = {
+    # the app: the reader's login (its PROFITEER_DATABASE_URL has no password)
+    "app": _PG | {"PROFITEER_READER_USER", "PROFITEER_READER_PASSWORD"},
+    # the shop API: its key and the shop store (PROFITEER_DATABASE_URL names the server)
+    "shop_api": _PG
+    | {"PROFITEER_SHOP_API_KEY", "PROFITEER_SHOP_DB", "PROFITEER_DATABASE_URL",
+       "PROFITEER_PG_USER", "PROFITEER_PG_PASSWORD"},
+    # Dagster: the pipeline's login, the shop API's key and URL, and the model's login it gives
+    # MindsDB's datasource; not the app's reader
+    "dagster": _PG
+    | {"PROFITEER_DATABASE_URL", "PROFITEER_PG_USER", "PROFITEER_PG_PASSWORD",
+       "PROFITEER_DAGSTER_DB", "PROFITEER_SHOP_DB", "PROFITEER_SHOP_API_URL",
+       "PROFITEER_SHOP_API_KEY", "PROFITEER_MODEL_USER", "PROFITEER_MODEL_PASSWORD",
+       "DAGSTER_HOME", "DAGSTER_DISABLE_TELEMETRY",
+       "AIRBYTE_OFFLINE_MODE", "AIRBYTE_LOGGING_ROOT"},
+    # MindsDB: none of ours (its datasource's password arrives through SQL, from Dagster)
+    "mindsdb": set(),
+    # the embedded PostgreSQL: none either (initdb reads the admin password from a 0600 file)
+    "postgres": set(),
+}  # fmt: skip
+# what a service also takes from the `profiteer` command's environment when set: its own knobs
+PASSTHROUGH = {
+    "app": ("PROFITEER_CURRENCY", "PROFITEER_MODEL"),
+    "shop_api": ("PROFITEER_SHOP_API_POOL",),
+    "dagster": (
+        "PROFITEER_RETRAIN_MIN_PARTITIONS", "PROFITEER_RETRAIN_MAE_DEGRADATION",
+        "MINDSDB_USER", "MINDSDB_PASSWORD",
+        "AIRBYTE_REST_API_BASE_URL", "AIRBYTE_CONFIGURATION_API_BASE_URL",
+        "AIRBYTE_WORKSPACE_ID", "AIRBYTE_CONNECTION_ID", "AIRBYTE_CLIENT_ID",
+        "AIRBYTE_CLIENT_SECRET", "AIRBYTE_USERNAME", "AIRBYTE_PASSWORD", "AIRBYTE_POLL_INTERVAL",
+    ),
+}  # fmt: skip
 
 
 @dataclass
@@ -61,11 +103,25 @@ class Context:
             }
         )
 
-    def child_environment(self) -> dict[str, str]:
-        """environment() over this process's own, with the venv's bin first on PATH."""
-        env = dict(os.environ) | self.environment()
-        bindir = str(Path(sys.executable).parent)  # PyAirbyte calls `uv` from PATH
-        env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
+    def service_environment(self, service: str) -> dict[str, str]:
+        """What one service's processes get: the base variables (PATH, HOME, locale), the state
+        folder, the modes and ports, then only that service's own settings and secrets; never a
+        copy of this process's environment. `profiteer env` still prints them all (environment()).
+        """
+        everything = self.environment()
+        own = SERVICE_VARIABLES[service]
+        env = base_environment(*PASSTHROUGH.get(service, ()))
+        env |= {k: v for k, v in everything.items() if k in SHARED_VARIABLES or k in own}
+        env[settings_mod.SECRETS_SOURCE_VARIABLE] = "environment"  # never read secrets.json
+        if service == "app":
+            # the reader's coordinates as a URL without a password: the app cannot hold the admin's
+            reader = self.settings.reader
+            env["PROFITEER_DATABASE_URL"] = settings_mod.PgUrl(
+                reader.user, "", reader.host, reader.port, reader.database
+            ).dsn()
+        if service != "mindsdb":  # MindsDB keeps its own interpreter, found by absolute path
+            bindir = str(Path(sys.executable).parent)  # PyAirbyte calls `uv` from PATH
+            env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
         return env
 
     @property

@@ -1,5 +1,6 @@
 """The stack's databases on whichever PostgreSQL it uses: the warehouse, shop and Dagster
-databases and the app's read-only role, created when missing (idempotent)."""
+databases, closed to PUBLIC, and the app's and MindsDB's read-only roles (stack/roles.py), created
+when missing and brought to their grants (idempotent)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import psycopg2
 
 from profiteer_pipeline.settings import PgUrl, Settings
 from profiteer_pipeline.stack.errors import StackError
-from profiteer_pipeline.stack.postgres import ensure_databases, ensure_reader_role, wait_ready
+from profiteer_pipeline.stack.postgres import ensure_databases, wait_ready
+from profiteer_pipeline.stack.roles import ensure_model_role, ensure_reader_role, restrict_connect
 
 
 def prepare(
@@ -24,10 +26,11 @@ def prepare(
     """Wait for the server, then create what is missing, as `admin`.
 
     `fix` ends the message when the server does not answer. The embedded server must also get the
-    read-only role (`role_required`); on someone else's server a missing privilege for it is only
-    a warning, since the pipeline itself does not need the role.
+    read-only roles and the closed databases (`role_required`); on someone else's server a missing
+    privilege for them is only a warning, since the pipeline itself does not need them.
     """
     s, w = settings, settings.warehouse
+    names = [w.database, s.shop_db, s.dagster_db]
     try:
         wait_ready(admin.dsn(), timeout=timeout)
     except psycopg2.OperationalError as exc:
@@ -35,18 +38,31 @@ def prepare(
             f"PostgreSQL at {w.redacted()} does not answer: {str(exc).strip().splitlines()[0]}. {fix}"
         ) from None
     try:
-        ensure_databases(admin.dsn(), [w.database, s.shop_db, s.dagster_db])
+        ensure_databases(admin.dsn(), names)
     except psycopg2.Error as exc:
         raise StackError(
             f"cannot create the databases {w.database}, {s.shop_db}, {s.dagster_db} on "
             f"{w.redacted()}: {str(exc).strip()}. Fix: create them, or grant CREATEDB."
         ) from None
-    try:
-        ensure_reader_role(admin.dsn(), s.reader_user, s.reader_password, w.database)
-    except psycopg2.Error as exc:
-        if role_required:
-            raise StackError(f"cannot create the read-only role: {exc}") from None
-        warn(
-            f"  warning: cannot create the read-only role {s.reader_user} on {w.redacted()}: "
-            f"{str(exc).strip()}. The app logs in as it: create it, or set PROFITEER_READER_USER/PASSWORD."
-        )
+    steps = (
+        ("close the databases to PUBLIC", "", lambda: restrict_connect(admin.dsn(), names)),
+        (
+            f"create the read-only role {s.reader_user}",
+            "The app logs in as it: create it, or set PROFITEER_READER_USER/PASSWORD.",
+            lambda: ensure_reader_role(admin.dsn(), s.reader_user, s.reader_password, w.database),
+        ),
+        (
+            f"create the model's role {s.model_user}",
+            "MindsDB's datasource logs in as it: create it, or set PROFITEER_MODEL_USER/PASSWORD.",
+            lambda: ensure_model_role(admin.dsn(), s.model_user, s.model_password, w.database),
+        ),
+    )
+    for what, fix_role, step in steps:
+        try:
+            step()
+        except psycopg2.Error as exc:
+            if role_required:
+                raise StackError(f"cannot {what}: {str(exc).strip()}") from None
+            warn(
+                f"  warning: cannot {what} on {w.redacted()}: {str(exc).strip()}. {fix_role}".rstrip()
+            )

@@ -29,6 +29,7 @@ class EmbeddedPostgresService(Service):
             ctx.state / "postgres",
             self.warehouse.port if used else 0,
             self.warehouse.password if used else "",
+            env=ctx.service_environment("postgres"),
         )
 
     def running_port(self) -> int | None:

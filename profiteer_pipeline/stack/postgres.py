@@ -13,14 +13,15 @@ import signal
 import subprocess
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
 from psycopg2 import sql
 
+from profiteer_pipeline.secret_files import write_private
 from profiteer_pipeline.stack.errors import PostgresError
-from profiteer_pipeline.stack.processes import pid_alive
+from profiteer_pipeline.stack.processes import base_environment, pid_alive
 
 PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
@@ -63,12 +64,19 @@ def _chown(path: Path) -> None:
 
 @dataclass
 class EmbeddedPostgres:
-    """One server: data in `root/data`, log in `root/postgres.log`, socket in `root/socket`."""
+    """One server: data in `root/data`, log in `root/postgres.log`, socket in `root/socket`.
+
+    `env`: the server's whole environment (default: the base variables only, no secret).
+    """
 
     root: Path
     port: int
-    password: str
+    password: str = field(repr=False)
     user: str = "postgres"
+    env: dict[str, str] | None = field(default=None, repr=False)
+
+    def _env(self) -> dict[str, str]:
+        return dict(self.env) if self.env is not None else base_environment("PROFITEER_STATE_DIR")
 
     @property
     def data(self) -> Path:
@@ -115,14 +123,14 @@ class EmbeddedPostgres:
 
             ensure_prefix_permissions(self.root)
         pwfile = self.root / ".pwfile"
-        pwfile.write_text(self.password + "\n")
+        write_private(pwfile, self.password + "\n")  # 0600 from the first byte
         _chown(pwfile)
         try:
             subprocess.run(
                 [_bin("initdb"), "-D", str(self.data), "-U", self.user, f"--pwfile={pwfile}",
                  "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8",
                  "--locale=C.UTF-8"],
-                check=True, capture_output=True, text=True, **kw,
+                check=True, capture_output=True, text=True, env=self._env(), **kw,
             )  # fmt: skip
         except subprocess.CalledProcessError as exc:
             raise PostgresError(f"initdb failed: {exc.stderr.strip()}") from None
@@ -143,7 +151,7 @@ class EmbeddedPostgres:
         proc = subprocess.run(
             [_bin("pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.log),
              "-w", "-t", str(int(timeout)), "start"],
-            capture_output=True, text=True, **self._as_server_user(),
+            capture_output=True, text=True, env=self._env(), **self._as_server_user(),
         )  # fmt: skip
         if proc.returncode != 0 or self.pid() is None:
             tail = self.log.read_text()[-800:] if self.log.exists() else proc.stderr
@@ -200,7 +208,7 @@ class EmbeddedPostgres:
         for mode, wait in (("fast", timeout), ("immediate", min(10, timeout))):
             proc = subprocess.run(
                 [_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", str(int(wait)), "stop"],
-                capture_output=True, text=True, **self._as_server_user(),
+                capture_output=True, text=True, env=self._env(), **self._as_server_user(),
             )  # fmt: skip
             # pg_ctl returns when postmaster.pid is gone; the process exits a moment later
             deadline = time.monotonic() + min(5, timeout)
@@ -244,25 +252,3 @@ def ensure_databases(admin_dsn: str, names: list[str]) -> list[str]:
     finally:
         conn.close()
     return created
-
-
-def ensure_reader_role(admin_dsn: str, user: str, password: str, database: str) -> None:
-    """A login that can read the warehouse and nothing more (the app's connection)."""
-    conn = psycopg2.connect(admin_dsn)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
-            verb = "ALTER" if cur.fetchone() else "CREATE"
-            cur.execute(
-                sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(user)),
-                (password,),
-            )
-            cur.execute(
-                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                    sql.Identifier(database), sql.Identifier(user)
-                )
-            )
-            cur.execute(sql.SQL("GRANT pg_read_all_data TO {}").format(sql.Identifier(user)))
-    finally:
-        conn.close()

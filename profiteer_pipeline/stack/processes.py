@@ -22,6 +22,20 @@ from pathlib import Path
 
 from profiteer_pipeline.stack.errors import ServiceError
 
+# What every process of the stack takes from the environment of the `profiteer` command: where it
+# runs and how it talks (paths, locale, CA bundles), never a password or key. Each service then
+# gets its own settings on top (Context.service_environment).
+BASE_VARIABLES = (
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES",
+    "TZ", "TMPDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+)  # fmt: skip
+
+
+def base_environment(*extra: str) -> dict[str, str]:
+    """BASE_VARIABLES and the `extra` names, those of them that this process has."""
+    return {k: os.environ[k] for k in (*BASE_VARIABLES, *extra) if k in os.environ}
+
 
 @dataclass
 class ProcessRecord:

@@ -30,7 +30,7 @@ def _shop_api(ctx: Context, port: int) -> tuple[list[str], dict[str, str]]:
     app = "profiteer_pipeline.shop.api:app"
     return [
         sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-    ], ctx.child_environment()  # fmt: skip
+    ], ctx.service_environment("shop_api")  # fmt: skip
 
 
 def _dagster(ctx: Context, port: int) -> tuple[list[str], dict[str, str]]:
@@ -38,7 +38,7 @@ def _dagster(ctx: Context, port: int) -> tuple[list[str], dict[str, str]]:
     dagster = str(Path(sys.executable).parent / "dagster")
     return [
         dagster, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port),
-    ], ctx.child_environment()  # fmt: skip
+    ], ctx.service_environment("dagster")  # fmt: skip
 
 
 def _app(ctx: Context, port: int) -> tuple[list[str], dict[str, str]]:
@@ -46,14 +46,14 @@ def _app(ctx: Context, port: int) -> tuple[list[str], dict[str, str]]:
         sys.executable, "-m", "streamlit", "run", "profiteer_app/Home.py",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--server.address", "127.0.0.1", "--server.port", str(port),
-    ], ctx.child_environment()  # fmt: skip
+    ], ctx.service_environment("app")  # fmt: skip
 
 
 def _mindsdb(ctx: Context, port: int) -> tuple[list[str], dict[str, str]]:
-    """Its own venv's interpreter; without our venv on PATH or VIRTUAL_ENV."""
+    """Its own venv's interpreter; without our venv on PATH, and none of our secrets (the
+    datasource's password reaches it through SQL)."""
     storage = ctx.state / "mindsdb"
-    env = dict(os.environ) | ctx.environment() | mindsdb.environment(storage)
-    env.pop("VIRTUAL_ENV", None)
+    env = ctx.service_environment("mindsdb") | mindsdb.environment(storage)
     return mindsdb.command(settings_mod.mindsdb_venv(), storage, port), env
 
 

@@ -1,8 +1,8 @@
 """The MindsDB model `mindsdb.sales_forecast`: trained, evaluated and checked by the pipeline.
 
 One materialization:
-1. makes sure MindsDB has the warehouse as the datasource `profiteer_warehouse` (read-only role;
-   recreated when the parameters change);
+1. makes sure MindsDB has the warehouse as the datasource `profiteer_warehouse` (the model's
+   login, which reads `public.sales_features` only; recreated when the parameters change);
 2. trains `sales_forecast_holdout` on every hour except the latest 24 and scores it on those 24
    hours (MAE, R², a predicted-vs-actual chart): an honest estimate of the error on new hours;
 3. trains `sales_forecast` on all hours (CREATE the first time, RETRAIN afterwards: a new version
@@ -79,7 +79,9 @@ def _train_and_evaluate(
 ) -> dg.MaterializeResult:
     log = context.log.info
     state = mindsdb.ensure_warehouse_datasource(client, SPEC.datasource)
-    log(f"datasource {SPEC.datasource}: {state} ({warehouse.describe()}, read-only role)")
+    m = mindsdb
+    where = f"{m.warehouse_host}:{m.warehouse_port}/{m.warehouse_database}"
+    log(f"datasource {SPEC.datasource}: {state} (as {m.warehouse_user} on {where})")
 
     window = warehouse.read_sql(WINDOW_SQL).iloc[0]
     rows, hours = int(window["rows"]), int(window["hours"])

@@ -2,7 +2,8 @@
 
 Embedded (`profiteer up` starts MindsDB locally) or a server elsewhere (a Kubernetes Service,
 MindsDB Cloud) is only a different MINDSDB_URL. The datasource parameters are the warehouse's
-coordinates from the environment, with the read-only role: the model only ever reads.
+coordinates from the environment, with the model's own login (PROFITEER_MODEL_USER/PASSWORD),
+which can read the training view `public.sales_features` and nothing else (stack/roles.py).
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ class MindsDBResource(dg.ConfigurableResource):
     connect_timeout: float = 5.0
     read_timeout: float = 300.0
     training_timeout: float = 1800.0
-    # the warehouse, as MindsDB reaches it (same server coordinates as the pipeline's)
+    # the warehouse, as MindsDB reaches it (same server coordinates as the pipeline's), as the
+    # model's login: SELECT on the training view only
     warehouse_host: str = dg.EnvVar("PROFITEER_PG_HOST")
     warehouse_port: int = dg.EnvVar.int("PROFITEER_PG_PORT")
     warehouse_database: str = dg.EnvVar("PROFITEER_WAREHOUSE_DB")
-    warehouse_user: str = dg.EnvVar("PROFITEER_READER_USER")
-    warehouse_password: str = dg.EnvVar("PROFITEER_READER_PASSWORD")
+    warehouse_user: str = dg.EnvVar("PROFITEER_MODEL_USER")
+    warehouse_password: str = dg.EnvVar("PROFITEER_MODEL_PASSWORD")
 
     @classmethod
     def from_env(cls) -> MindsDBResource:

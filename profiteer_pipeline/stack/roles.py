@@ -1,0 +1,143 @@
+"""The database logins besides the pipeline's, each with exactly what its consumer reads.
+
+- the app's reader (`profiteer_reader`): CONNECT on the warehouse; the `analytics` schema's
+  tables (present ones, and through default privileges those its owner creates later) and
+  `public.products`. Nothing in `shop` or `dagster`, nor `public.sales`, `airbyte_raw`.
+- MindsDB's datasource login (`profiteer_model`): CONNECT on the warehouse; `public.sales_features`
+  only, the view training and evaluation read (a view reads its tables with its owner's rights).
+- PUBLIC loses CONNECT and TEMPORARY on the stack's databases; the pipeline's login (the one
+  running these statements) keeps them explicitly.
+
+Everything is idempotent: `profiteer up` runs it on every start, so a role made by an older
+version (the reader held `pg_read_all_data`) is brought down to these grants. The objects granted
+on are created if missing, with the pipeline's own idempotent DDL, so the grants land before the
+first run and survive it (the pipeline never drops them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg2
+from psycopg2 import sql
+from psycopg2.extensions import make_dsn
+
+READER_SCHEMAS = ("analytics",)  # every table, now and later
+READER_TABLES = ("public.products",)
+MODEL_TABLES = ("public.sales_features",)
+# predefined roles that would read or write beyond the grants above
+BROAD_ROLES = ("pg_read_all_data", "pg_write_all_data", "pg_monitor", "pg_read_server_files")
+
+
+def _connect(admin_dsn: str, database: str | None = None):
+    dsn = make_dsn(admin_dsn, dbname=database) if database else admin_dsn
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    return conn
+
+
+def _table(name: str) -> sql.Identifier:
+    return sql.Identifier(*name.split("."))
+
+
+def ensure_login(admin_dsn: str, user: str, password: str) -> None:
+    """`user` can log in with `password`, and holds none of the predefined roles that read all."""
+    conn = _connect(admin_dsn)
+    try:
+        with conn.cursor() as cur:
+            role = sql.Identifier(user)
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
+            verb = "ALTER" if cur.fetchone() else "CREATE"
+            cur.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(role), (password,))
+            cur.execute(
+                "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+                "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s AND g.rolname = ANY(%s)",
+                (user, list(BROAD_ROLES)),
+            )
+            for (granted,) in cur.fetchall():
+                cur.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(granted), role))
+    finally:
+        conn.close()
+
+
+def restrict_connect(admin_dsn: str, databases: Sequence[str]) -> None:
+    """Only roles granted CONNECT reach these databases; the admin login keeps its access."""
+    conn = _connect(admin_dsn)
+    try:
+        with conn.cursor() as cur:
+            for name in databases:
+                db = sql.Identifier(name)
+                cur.execute(
+                    sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO CURRENT_USER").format(db)
+                )
+                cur.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
+    finally:
+        conn.close()
+
+
+def grant_reader(admin_dsn: str, user: str, database: str, owner: str | None = None) -> None:
+    """The app's reads in `database`: its analytics tables (also future ones `owner` creates;
+    default: the admin login, which runs the pipeline) and public.products."""
+    from profiteer_pipeline.warehouse.products import PRODUCTS_DDL
+
+    role = sql.Identifier(user)
+    conn = _connect(admin_dsn, database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), role)
+            )
+            cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            cur.execute(PRODUCTS_DDL)
+            for schema in READER_SCHEMAS:
+                s = sql.Identifier(schema)
+                cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
+                cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(s, role))
+                cur.execute(
+                    sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(s, role)
+                )
+                cur.execute(
+                    sql.SQL(
+                        "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
+                    ).format(sql.Identifier(owner) if owner else sql.SQL("CURRENT_USER"), s, role)
+                )
+            for table in READER_TABLES:
+                cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_table(table), role))
+    finally:
+        conn.close()
+
+
+def grant_model(admin_dsn: str, user: str, database: str) -> None:
+    """MindsDB's reads in `database`: the training view, nothing else."""
+    from profiteer_pipeline.warehouse.schema import SALES_DDL, SALES_FEATURES_DDL
+
+    role = sql.Identifier(user)
+    conn = _connect(admin_dsn, database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), role)
+            )
+            cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            cur.execute("SELECT to_regclass('public.sales_features') IS NULL")
+            if cur.fetchone()[0]:  # CREATE OR REPLACE on an existing view could change its columns
+                cur.execute(SALES_DDL)
+                cur.execute(SALES_FEATURES_DDL)
+            for table in MODEL_TABLES:
+                cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_table(table), role))
+    finally:
+        conn.close()
+
+
+def ensure_reader_role(
+    admin_dsn: str, user: str, password: str, database: str, owner: str | None = None
+) -> None:
+    """The app's login: reads the warehouse's analytics tables and products, nothing more."""
+    ensure_login(admin_dsn, user, password)
+    grant_reader(admin_dsn, user, database, owner)
+
+
+def ensure_model_role(admin_dsn: str, user: str, password: str, database: str) -> None:
+    """MindsDB's datasource login: reads the training view, nothing more."""
+    ensure_login(admin_dsn, user, password)
+    grant_model(admin_dsn, user, database)

@@ -1,0 +1,207 @@
+"""Each database login can do what its consumer needs and nothing else, on the session's server
+(whose roles the pg_server fixture makes with stack/roles.py, as `profiteer up` does).
+
+- PUBLIC cannot connect to warehouse, shop or dagster: a login with no grant is refused;
+- the app's reader connects to the warehouse only, reads the analytics tables (also one created
+  after its grants) and public.products, and nothing else there: not sales, not the training
+  view, not airbyte_raw; it writes nowhere (not even a temporary table);
+- MindsDB's login connects to the warehouse only and reads the training view and nothing else;
+- the pipeline's login still reaches everything;
+- a reader made by an older version (pg_read_all_data) loses that role on the next setup.
+"""
+
+# ruff: noqa: S608 - the statements name this module's own constant tables
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+from psycopg2 import errors
+
+from profiteer_pipeline.settings import PgUrl
+from profiteer_pipeline.stack.roles import ensure_model_role, ensure_reader_role
+
+DATABASES = ("warehouse", "shop", "dagster")
+PROBE = "analytics.roles_probe"  # created by the pipeline's login after the roles' grants
+
+
+def admin_run(settings, database: str, *statements: str) -> None:
+    conn = psycopg2.connect(settings.warehouse.with_database(database).dsn())
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def attempt(login: PgUrl, statement: str) -> list[tuple]:
+    """Run one statement as `login` in its own connection; its rows."""
+    conn = psycopg2.connect(login.dsn())
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+            rows = cur.fetchall() if cur.description else []
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
+def refused(login: PgUrl, statement: str) -> str:
+    """The InsufficientPrivilege message PostgreSQL gives `login` for `statement`."""
+    with pytest.raises(errors.InsufficientPrivilege) as caught:
+        attempt(login, statement)
+    return str(caught.value).splitlines()[0]
+
+
+def cannot_connect(login: PgUrl, database: str) -> None:
+    with pytest.raises(psycopg2.OperationalError) as caught:
+        psycopg2.connect(login.with_database(database).dsn()).close()
+    message = str(caught.value)
+    assert f'permission denied for database "{database}"' in message, message
+    assert "User does not have CONNECT privilege." in message, message
+
+
+@pytest.fixture(scope="module")
+def warehouse_objects(settings):
+    """What the pipeline creates in the warehouse, some of it after the roles got their grants."""
+    admin_run(
+        settings,
+        "warehouse",
+        "CREATE SCHEMA IF NOT EXISTS airbyte_raw",
+        "CREATE TABLE IF NOT EXISTS airbyte_raw.roles_probe (x int)",
+        f"DROP TABLE IF EXISTS {PROBE}",
+        f"CREATE TABLE {PROBE} (x int)",  # after the grants: default privileges must cover it
+        f"INSERT INTO {PROBE} VALUES (7)",
+    )
+    yield
+    admin_run(
+        settings, "warehouse", f"DROP TABLE IF EXISTS {PROBE}", "DROP TABLE airbyte_raw.roles_probe"
+    )
+
+
+@pytest.fixture(scope="module")
+def nobody(settings):
+    """A login with no grant at all: what PUBLIC may do."""
+    admin_run(
+        settings,
+        "postgres",
+        "DROP ROLE IF EXISTS roles_nobody",
+        "CREATE ROLE roles_nobody LOGIN PASSWORD 'nobody-pw'",
+    )
+    w = settings.warehouse
+    yield PgUrl("roles_nobody", "nobody-pw", w.host, w.port, "warehouse")
+    admin_run(settings, "postgres", "DROP ROLE roles_nobody")
+
+
+def test_public_cannot_connect_to_the_stacks_databases(nobody):
+    for database in DATABASES:
+        cannot_connect(nobody, database)
+    psycopg2.connect(nobody.with_database("postgres").dsn()).close()  # only ours are closed
+
+
+def test_the_pipelines_login_reaches_every_database(settings):
+    for database in DATABASES:
+        assert attempt(settings.warehouse.with_database(database), "SELECT 1") == [(1,)]
+
+
+# --- the app's reader -----------------------------------------------------------------------
+
+
+def test_reader_connects_to_the_warehouse_only(settings):
+    assert attempt(settings.reader, "SELECT current_user") == [(settings.reader_user,)]
+    for database in ("shop", "dagster"):
+        cannot_connect(settings.reader, database)
+
+
+def test_reader_reads_the_analytics_tables_and_products(settings, warehouse_objects):
+    reader = settings.reader
+    assert attempt(reader, f"SELECT x FROM {PROBE}") == [(7,)]  # created after the grants
+    assert attempt(reader, "SELECT count(*) FROM public.products")[0][0] >= 0
+    assert attempt(reader, "SELECT has_schema_privilege('analytics', 'USAGE')") == [(True,)]
+
+
+def test_reader_reads_nothing_else(settings, warehouse_objects):
+    reader = settings.reader
+    for kind, table in (("table", "sales"), ("view", "sales_features")):
+        message = refused(reader, f"SELECT * FROM public.{table}")
+        assert message == f"permission denied for {kind} {table}"
+    message = refused(reader, "SELECT * FROM airbyte_raw.roles_probe")
+    assert message == "permission denied for schema airbyte_raw"
+    member = "SELECT pg_has_role(current_user, %s, 'MEMBER')"
+    for broad in ("pg_read_all_data", "pg_write_all_data"):
+        assert attempt(reader, member.replace("%s", f"'{broad}'")) == [(False,)]
+
+
+def test_reader_writes_nowhere(settings, warehouse_objects):
+    reader = settings.reader
+    expected = {
+        f"INSERT INTO {PROBE} VALUES (1)": "permission denied for table roles_probe",
+        f"UPDATE {PROBE} SET x = 2": "permission denied for table roles_probe",
+        f"DELETE FROM {PROBE}": "permission denied for table roles_probe",
+        "INSERT INTO public.products (product_id) VALUES ('x')": "permission denied for table products",
+        "CREATE TABLE public.reader_made (x int)": "permission denied for schema public",
+        "CREATE TABLE analytics.reader_made (x int)": "permission denied for schema analytics",
+        "CREATE SCHEMA reader_schema": "permission denied for database warehouse",
+        "CREATE TEMP TABLE reader_temp (x int)": (
+            'permission denied to create temporary tables in database "warehouse"'
+        ),
+        "CREATE VIEW analytics.reader_view AS SELECT 1": "permission denied for schema analytics",
+    }
+    for statement, message in expected.items():
+        assert refused(reader, statement) == message, statement
+
+
+# --- MindsDB's datasource login ---------------------------------------------------------------
+
+
+def test_model_login_connects_to_the_warehouse_only(settings):
+    assert attempt(settings.model, "SELECT current_user") == [(settings.model_user,)]
+    for database in ("shop", "dagster"):
+        cannot_connect(settings.model, database)
+
+
+def test_model_login_reads_the_training_view_only(settings, warehouse_objects):
+    model = settings.model
+    assert attempt(model, "SELECT count(*) FROM public.sales_features")[0][0] >= 0
+    for table in ("sales", "products"):
+        message = refused(model, f"SELECT * FROM public.{table}")
+        assert message == f"permission denied for table {table}"
+    assert refused(model, f"SELECT * FROM {PROBE}") == "permission denied for schema analytics"
+    message = refused(model, "SELECT * FROM airbyte_raw.roles_probe")
+    assert message == "permission denied for schema airbyte_raw"
+
+
+def test_model_login_writes_nowhere(settings, warehouse_objects):
+    model = settings.model
+    expected = {
+        "INSERT INTO public.sales_features (product_id) VALUES ('x')": (
+            "permission denied for view sales_features"
+        ),
+        "CREATE TABLE public.model_made (x int)": "permission denied for schema public",
+        "CREATE SCHEMA model_schema": "permission denied for database warehouse",
+        "CREATE TEMP TABLE model_temp (x int)": (
+            'permission denied to create temporary tables in database "warehouse"'
+        ),
+    }
+    for statement, message in expected.items():
+        assert refused(model, statement) == message, statement
+
+
+# --- the setup itself ---------------------------------------------------------------------------
+
+
+def test_setup_takes_back_what_an_older_version_granted(settings):
+    """The reader used to hold pg_read_all_data (so it read shop and dagster's tables too)."""
+    admin = settings.warehouse.with_database("postgres").dsn()
+    admin_run(settings, "postgres", f"GRANT pg_read_all_data TO {settings.reader_user}")
+    assert attempt(settings.reader, "SELECT count(*) FROM public.sales")[0][0] >= 0  # it could
+    ensure_reader_role(admin, settings.reader_user, settings.reader_password, "warehouse")
+    assert refused(settings.reader, "SELECT * FROM public.sales") == (
+        "permission denied for table sales"
+    )
+    # and running the setup again changes nothing for either role
+    ensure_model_role(admin, settings.model_user, settings.model_password, "warehouse")
+    assert attempt(settings.model, "SELECT count(*) FROM public.sales_features")[0][0] >= 0
