@@ -175,6 +175,8 @@ def test_each_service_holds_only_its_own_secrets(stack_a):
 def test_secret_files_are_owner_only(stack_a):
     state, _, _ = stack_a
     assert (state / "secrets.json").stat().st_mode & 0o777 == 0o600
+    # MindsDB stores its datasource's password (the model login's) in its own storage
+    assert (state / "mindsdb").stat().st_mode & 0o777 == 0o700
     assert not (state / "postgres" / ".pwfile").exists()  # initdb's password file is gone
     assert not list(state.rglob(".*.tmp"))  # no temporary copy left behind
 

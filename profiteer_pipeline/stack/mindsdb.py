@@ -25,7 +25,10 @@ def python_of(venv: Path) -> Path:
 
 
 def write_config(storage: Path, port: int) -> Path:
+    """The server's config in its storage folder, which is owner-only (0700): MindsDB keeps its
+    datasources' connection data there, the model login's password included."""
     storage.mkdir(parents=True, exist_ok=True)
+    storage.chmod(0o700)
     config = storage / "config.json"
     config.write_text(
         json.dumps(
