@@ -6,10 +6,11 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export DO_NOT_TRACK := 1
 MINDSDB_VENV ?= $(or $(PROFITEER_MINDSDB_VENV),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/profiteer/mindsdb-25.14.1)
+SOURCE_FILE_VENV ?= $(or $(PROFITEER_SOURCE_FILE_VENV),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/profiteer/source-file-0.5.39)
 
-.PHONY: up down status test test-fast test-faults lint validate format bench venv mindsdb lock clean
+.PHONY: up down status test test-fast test-faults lint validate format bench venv mindsdb source-file lock clean
 
-up: venv mindsdb ## start the stack, run the main job, keep running (Ctrl-C stops everything)
+up: venv mindsdb source-file ## start the stack, run the main job, keep running (Ctrl-C stops everything)
 	$(BIN)/profiteer up
 
 down:
@@ -18,11 +19,11 @@ down:
 status:
 	$(BIN)/profiteer status
 
-test: venv mindsdb validate ## the whole suite, fault tests included
+test: venv mindsdb source-file validate ## the whole suite, fault tests included
 	$(BIN)/python -m pytest -m "not faults"
 	$(BIN)/python -m pytest -m faults
 
-test-fast: venv ## everything that needs neither MindsDB nor a browser
+test-fast: venv source-file ## everything that needs neither MindsDB nor a browser
 	$(BIN)/python -m pytest -m "not mindsdb and not browser and not faults"
 
 lint: venv validate
@@ -39,7 +40,7 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: venv mindsdb
+bench: venv mindsdb source-file
 	$(BIN)/python benchmarks/report.py
 
 venv: $(VENV)/.synced
@@ -65,12 +66,26 @@ mindsdb: venv
 	echo "$$lock" > $(MINDSDB_VENV)/.profiteer-installed && \
 	echo "MindsDB environment ready in $$(( $$(date +%s) - start ))s ($$(du -sh $(MINDSDB_VENV) | cut -f1))"
 
-# Re-resolve both lock files (needs the registry).
+# Airbyte's File source (airbyte-source-file) pins airbyte-cdk 0.x, pydantic 1 and pyarrow 14, so it
+# cannot share the pipeline's environment: its own, outside the clone, hash-marked like MindsDB's.
+source-file: venv
+	@lock=$$(sha256sum requirements/source-file.lock.txt | cut -c1-64); \
+	if [ "$$(cat $(SOURCE_FILE_VENV)/.profiteer-installed 2>/dev/null)" = "$$lock" ]; then exit 0; fi; \
+	echo "installing Airbyte's File source into $(SOURCE_FILE_VENV) (once)"; start=$$(date +%s); \
+	rm -f $(SOURCE_FILE_VENV)/.profiteer-installed; \
+	{ test -x $(SOURCE_FILE_VENV)/bin/python || $(UV) venv -q --python $(PYTHON) $(SOURCE_FILE_VENV); } && \
+	$(UV) pip sync -q --python $(SOURCE_FILE_VENV)/bin/python requirements/source-file.lock.txt && \
+	echo "$$lock" > $(SOURCE_FILE_VENV)/.profiteer-installed && \
+	echo "File source environment ready in $$(( $$(date +%s) - start ))s ($$(du -sh $(SOURCE_FILE_VENV) | cut -f1))"
+
+# Re-resolve the lock files (needs the registry).
 lock: venv
 	$(UV) pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28 pyproject.toml \
 		--extra dev --generate-hashes --no-header -o requirements/pipeline.lock.txt
 	$(UV) pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28 requirements/mindsdb.in \
 		--no-header -o requirements/mindsdb.lock.txt
+	$(UV) pip compile -q --python-version 3.11 --python-platform x86_64-manylinux_2_28 requirements/source-file.in \
+		--generate-hashes --no-header -o requirements/source-file.lock.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

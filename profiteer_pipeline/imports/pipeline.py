@@ -1,0 +1,205 @@
+"""One import from file to hourly sales: sniff, resolve the columns, sync through Airbyte's File
+source, clean, aggregate, write. The Dagster assets and `profiteer import` both run this.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from psycopg2.extensions import connection as PgConnection
+
+from profiteer_pipeline.imports import source_file, tables
+from profiteer_pipeline.imports.clean import Cleaned, clean
+from profiteer_pipeline.imports.errors import ImportRefused
+from profiteer_pipeline.imports.hourly import hourly_sales
+from profiteer_pipeline.imports.layouts import ImportOptions, Resolved, load_mapping, resolve
+from profiteer_pipeline.imports.names import validate_name
+from profiteer_pipeline.imports.sniff import FileShape, content_hash, sniff
+
+Connect = Callable[[], AbstractContextManager[PgConnection]]
+Log = Callable[[str], None]
+#: How the records are read: (file, its shape, log) -> RawRead. Default: PyAirbyte + source-file.
+Reader = Callable[[Path, FileShape, Log], source_file.RawRead]
+
+
+def embedded_reader(path: Path, shape: FileShape, log: Log) -> source_file.RawRead:
+    return source_file.read_file(path, shape, log=log)
+
+
+@dataclass
+class ImportResult:
+    name: str
+    file_name: str
+    sha256: str
+    unchanged: bool  # the same content was already imported: nothing was written
+    summary: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    cleaned: Cleaned | None = None
+    sales: pd.DataFrame | None = None
+    products: pd.DataFrame | None = None
+    written: dict[str, int] = field(default_factory=dict)
+
+
+def plan(path: Path, mapping_file: Path | None) -> tuple[FileShape, Resolved]:
+    """What the file is and which column holds each field (fails before any sync)."""
+    options = load_mapping(mapping_file) if mapping_file else None
+    shape = sniff(
+        path,
+        delimiter=options.delimiter if options else None,
+        encoding=options.encoding if options else None,
+    )
+    return shape, resolve(shape.headers, options or ImportOptions())
+
+
+def transform(
+    frame: pd.DataFrame, lines: np.ndarray, resolved: Resolved
+) -> tuple[Cleaned, pd.DataFrame, pd.DataFrame]:
+    cleaned = clean(frame, lines, resolved)
+    try:
+        sales, products = hourly_sales(cleaned)
+    except ValueError as exc:
+        raise ImportRefused(str(exc)) from None
+    return cleaned, sales, products
+
+
+def summarize(
+    cleaned: Cleaned,
+    sales: pd.DataFrame,
+    products: pd.DataFrame,
+    shape: FileShape,
+    resolved: Resolved,
+) -> dict[str, Any]:
+    sold = cleaned.lines[cleaned.lines["kind"] == "sale"]
+    return {
+        **cleaned.summary(),
+        "products": len(products),
+        "product_hours": len(sales),
+        "first_hour": sold["hour"].min().isoformat(),
+        "last_hour": sold["hour"].max().isoformat(),
+        "units": float(sales["units"].sum()),
+        "revenue": round(float(sales["revenue"].sum()), 4),
+        "format": shape.format,
+        "delimiter": shape.delimiter,
+        "encoding": shape.encoding,
+        "layout": resolved.layout,
+        "columns": resolved.columns,
+        "ignored_columns": list(cleaned.ignored_columns),
+        "row_number_columns": list(cleaned.row_number_columns),
+        "decimal_marks": cleaned.decimal,
+        "timestamps_from_order": cleaned.timestamps_from_order,
+    }
+
+
+def run_import(
+    path: str | Path,
+    name: str,
+    connect: Connect,
+    *,
+    mapping_file: str | Path | None = None,
+    log: Log | None = None,
+    force: bool = False,
+    read: Reader = embedded_reader,
+) -> ImportResult:
+    """Import `path` as `name`: unchanged content is skipped, anything else replaces the import.
+
+    Raises ImportRefused (one message, the column and example lines) and writes nothing then.
+    """
+    say = log or (lambda _msg: None)
+    path = Path(path)
+    validate_name(name)
+    if not path.is_file():
+        raise ImportRefused(f"{path}: no such file")
+    timings: dict[str, float] = {}
+    t = time.monotonic()
+    sha = content_hash(path)
+    mapping_path = Path(mapping_file) if mapping_file else None
+    if mapping_path is not None:  # a changed mapping changes the import
+        sha = content_hash_pair(sha, mapping_path)
+    with connect() as conn:
+        stored = tables.previous(conn, name)
+    if stored and stored["sha256"] == sha and not force:
+        say(
+            f"{path.name}: same content as the import {name!r} of {stored['imported_at']}; unchanged"
+        )
+        return ImportResult(name, path.name, sha, True, stored["summary"])
+    shape, resolved = plan(path, mapping_path)
+    timings["inspect"] = time.monotonic() - t
+    say(
+        f"{path.name}: {shape.format}"
+        + (f" (delimiter {shape.delimiter!r}, {shape.encoding})" if shape.delimiter else "")
+        + f", {resolved.layout} layout: "
+        + ", ".join(f"{k} <- {v}" for k, v in resolved.columns.items())
+    )
+
+    t = time.monotonic()
+    raw = read(path, shape, say)
+    timings["airbyte_read"] = time.monotonic() - t
+    say(f"{raw.connector}: {raw.records:,} records in {raw.seconds:.1f}s")
+    if raw.records == 0:
+        raise ImportRefused(f"{path.name}: the file has a header but no lines")
+    if list(raw.frame.columns) != list(shape.headers):
+        # the reader's own names (pandas calls an empty header `Unnamed: 0`, a repeated one `X.1`)
+        resolved = resolve(list(map(str, raw.frame.columns)), resolved.options)
+    lines = np.asarray(source_file.line_numbers(shape, raw.records))
+
+    t = time.monotonic()
+    cleaned, sales, products = transform(raw.frame, lines, resolved)
+    timings["clean_and_hourly"] = time.monotonic() - t
+    summary = summarize(cleaned, sales, products, shape, resolved)
+    summary["connector"] = raw.connector
+
+    t = time.monotonic()
+    record = {
+        "file_name": path.name,
+        "sha256": sha,
+        "format": shape.format,
+        "layout": resolved.layout,
+        "connector": raw.connector,
+        "summary": summary,
+    }
+    with connect() as conn:
+        written = tables.write_import(
+            conn,
+            name=name,
+            record=record,
+            raw_lines=lines.tolist(),
+            raw_json=raw.data_json,
+            extracted_at=raw.extracted_at.to_pydatetime(),
+            frames={
+                "order_lines": cleaned.lines,
+                "quarantine": cleaned.quarantine,
+                "sales": sales,
+                "products": products,
+            },
+        )
+    timings["write"] = time.monotonic() - t
+    summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    return ImportResult(
+        name, path.name, sha, False, summary, timings, cleaned, sales, products, written
+    )
+
+
+def content_hash_pair(sha: str, mapping: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256((sha + content_hash(mapping)).encode()).hexdigest()
+
+
+def iter_summary_lines(summary: dict[str, Any]) -> Iterator[str]:
+    """The summary as a person reads it (the CLI prints these)."""
+    yield f"lines read:      {summary['lines_read']:,}"
+    yield f"accepted:        {summary['lines_accepted']:,} sales lines"
+    yield f"returns:         {summary['lines_returned']:,} (kept apart, never counted as sales)"
+    yield f"rejected:        {summary['lines_rejected']:,}"
+    for reason, count in summary["rejected_by_reason"].items():
+        yield f"  {reason + ':':<22} {count:,}"
+    yield f"products:        {summary['products']:,}"
+    yield f"first hour:      {summary['first_hour']}"
+    yield f"last hour:       {summary['last_hour']}"

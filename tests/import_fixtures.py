@@ -1,0 +1,118 @@
+"""Order exports the import tests write themselves, and helpers to read what an import stored.
+
+Import into a test module (`from import_fixtures import ...`); the fixtures build on conftest's
+real embedded PostgreSQL (`pg_server`).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import psycopg2
+
+from profiteer_pipeline import settings as settings_mod
+
+# A UCI-style export with every kind of mess, one line per case (line numbers in comments).
+# Semicolons, decimal commas, a row-number column, month-first dates in two spellings.
+MESSY_UCI = """\
+"";"InvoiceNo";"StockCode";"Description";"Quantity";"InvoiceDate";"UnitPrice";"CustomerID";"Country"
+"1";"536365";"85123A";"WHITE HANGING HEART";"6";"12/01/2010 08:26";"2,55";"17850";"United Kingdom"
+"2";"536365";"71053";"WHITE METAL LANTERN";"6";"12/01/2010 08:26";"3,39";"17850";"United Kingdom"
+"3";"C536379";"85123A";"WHITE HANGING HEART";"-1";"12/01/2010 09:41";"2,55";"14527";"United Kingdom"
+"4";"536380";"71053";"WHITE METAL LANTERN";"2";"2/20/11 11:39";"3,39";"NA";"France"
+"5";"536381";"";"NO PRODUCT";"1";"12/01/2010 08:26";"1,00";"";"United Kingdom"
+"6";"536382";"71053";"WHITE METAL LANTERN";"NA";"12/01/2010 08:26";"3,39";"";"United Kingdom"
+"7";"536365";"85123A";"WHITE HANGING HEART";"6";"12/01/2010 08:26";"2,55";"17850";"United Kingdom"
+"8";"A563185";"B";"Adjust bad debt";"1";"12/01/2010 10:00";"-11062,06";"";"United Kingdom"
+"9";"536384";"71053";"WHITE METAL LANTERN";"0";"12/01/2010 10:00";"3,39";"";"United Kingdom"
+"10";"536385";"85123A";"WHITE HANGING HEART";"3";"12/01/2010 10:00";"0";"";"United Kingdom"
+"11";"536386";"85123A";"WHITE HANGING HEART";"4";"not a date";"2,55";"";"United Kingdom"
+"12";"536387";"22633";"HAND WARMER";"12";"12/13/2010 14:05";"1,85";"13047";"United Kingdom"
+"13";"536388";"85123A";"WHITE HANGING HEART";"-2";"12/02/2010 10:00";"2,55";"";"United Kingdom"
+"14";"536389";"85123A";"WHITE HANGING HEART";"1,5";"12/02/2010 11:00";"2,65";"";"United Kingdom"
+"""
+# line -> what the import must decide (the header is line 1)
+MESSY_EXPECTED = {
+    2: "sale",
+    3: "sale",
+    4: "return",  # cancelled invoice
+    5: "sale",  # month-first 2/20/11, decided by 12/13/2010 and 2/20/11 themselves
+    6: "missing product id",
+    7: "missing quantity",
+    8: "duplicate line",
+    9: "negative price",
+    10: "zero quantity",
+    11: "zero price",
+    12: "unreadable timestamp",
+    13: "sale",
+    14: "return",  # negative quantity
+    15: "sale",  # a fractional quantity (sold by weight) is kept to 0.001
+}
+
+SHOPIFY = """\
+Name,Email,Financial Status,Paid at,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Billing Country
+#1001,a@example.com,paid,2024-03-04 10:15:00 +0100,2024-03-04 10:15:00 +0100,2,Blue Mug,12.50,MUG-BLUE,DE
+#1001,,,,,1,Red Mug,12.50,MUG-RED,
+#1002,b@example.com,paid,2024-03-04 11:40:00 +0100,2024-03-04 11:40:00 +0100,1,Blue Mug,11.00,MUG-BLUE,FR
+#1003,c@example.com,paid,2024-03-04 13:05:00 +0100,2024-03-04 13:05:00 +0100,3,Tea Towel,7.90,TOWEL-1,DE
+"""
+
+AMBIGUOUS = """\
+timestamp,product_id,quantity,price
+03/04/2024 10:00,A,1,2.00
+05/06/2024 11:00,A,2,2.00
+07/08/2024 12:00,B,1,3.00
+"""
+
+
+def write(tmp: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp / name
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def plain_frame(n_hours: int = 6, seed: int = 3) -> pd.DataFrame:
+    """timestamp/product_id/quantity/price lines over a few hours, with a category."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = n_hours * 5
+    start = pd.Timestamp("2024-05-01T08:00:00Z")
+    return pd.DataFrame(
+        {
+            "timestamp": start + pd.to_timedelta(rng.integers(0, n_hours * 60, n), unit="min"),
+            "product_id": rng.choice(["P1", "P2", "P3"], n),
+            "quantity": rng.integers(1, 5, n),
+            "price": rng.choice([9.99, 10.49, 11.0], n),
+            "category": "kitchen",
+        }
+    )
+
+
+@contextmanager
+def connection(settings: settings_mod.Settings):
+    conn = psycopg2.connect(settings.warehouse.dsn())
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def connector(settings):
+    """A connection factory for run_import (each use opens and closes one)."""
+    return lambda: connection(settings)
+
+
+def read_table(settings, query: str, params=None) -> pd.DataFrame:
+    with connection(settings) as conn, conn.cursor() as cur:
+        cur.execute(query, params)
+        columns = [c.name for c in cur.description]
+        return pd.DataFrame(cur.fetchall(), columns=columns)
+
+
+def schema_exists(settings, schema: str) -> bool:
+    with connection(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,))
+        return cur.fetchone() is not None

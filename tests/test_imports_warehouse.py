@@ -1,0 +1,174 @@
+"""Imports end to end against the real warehouse, through the real Airbyte File source (PyAirbyte
+runs source-file from its own venv): messy exports, reconciliation, idempotency, refusals."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from import_fixtures import (
+    AMBIGUOUS,
+    MESSY_EXPECTED,
+    MESSY_UCI,
+    SHOPIFY,
+    connector,
+    plain_frame,
+    read_table,
+    schema_exists,
+    write,
+)
+
+from profiteer_pipeline.imports.errors import ImportRefused
+from profiteer_pipeline.imports.pipeline import run_import
+
+
+def test_messy_uci_export_every_line_accounted_for(tmp_path, settings):
+    connect = connector(settings)
+    path = write(tmp_path, "messy.csv", MESSY_UCI)
+    result = run_import(path, "messy", connect)
+    s = result.summary
+    assert s["layout"] == "uci" and s["delimiter"] == ";"
+    assert s["decimal_marks"]["unit_price"] == ","
+    assert s["row_number_columns"] == ["Unnamed: 0"]  # pandas names the empty header
+    lines = read_table(settings, "SELECT line, kind FROM import_messy.order_lines ORDER BY line")
+    quarantine = read_table(settings, "SELECT * FROM import_messy.quarantine ORDER BY line")
+    seen = dict(zip(lines["line"], lines["kind"], strict=True))
+    seen |= dict(zip(quarantine["line"], quarantine["reason"], strict=True))
+    assert seen == MESSY_EXPECTED
+    assert s["lines_read"] == len(MESSY_EXPECTED)
+    assert s["lines_accepted"] + s["lines_returned"] + s["lines_rejected"] == s["lines_read"]
+    assert s["rejected_by_reason"]["duplicate line"] == 1
+    bad_price = quarantine[quarantine["line"] == 9].iloc[0]
+    assert (bad_price["column"], bad_price["value"]) == ("UnitPrice", "-11062,06")
+    raw = read_table(
+        settings,
+        "SELECT line, _airbyte_data->>'StockCode' AS sku, _airbyte_raw_id, _airbyte_meta "
+        "FROM imports_raw.order_lines WHERE import_name = 'messy' ORDER BY line",
+    )
+    assert raw["line"].tolist() == list(range(2, 16))
+    assert raw.loc[0, "sku"] == "85123A" and raw["_airbyte_raw_id"].notna().all()
+
+
+def test_accepted_lines_reconcile_exactly_with_hourly_sales(tmp_path, settings):
+    connect = connector(settings)
+    run_import(write(tmp_path, "messy.csv", MESSY_UCI), "recon", connect)
+    lines = read_table(
+        settings,
+        "SELECT sum(quantity) AS units, sum(revenue) AS revenue, count(*) AS n "
+        "FROM import_recon.order_lines WHERE kind = 'sale'",
+    ).iloc[0]
+    sales = read_table(
+        settings,
+        "SELECT sum(units) AS units, sum(revenue) AS revenue, sum(lines) AS n, "
+        "sum(returned_units) AS returned, count(*) AS cells, "
+        "count(*) FILTER (WHERE units = 0) AS zero_cells FROM import_recon.sales",
+    ).iloc[0]
+    assert lines["units"] == sales["units"] and lines["revenue"] == sales["revenue"]
+    assert lines["n"] == sales["n"]
+    assert float(sales["returned"]) == 3.0  # the cancelled invoice and the negative quantity
+    products = read_table(settings, "SELECT * FROM import_recon.products ORDER BY product_id")
+    # zero-sale hours are rows: every product over the whole span
+    span = (products["last_hour"].max() - products["first_hour"].min()) / pd.Timedelta("1h") + 1
+    assert sales["cells"] == len(products) * span and sales["zero_cells"] > 0
+    heart = products.set_index("product_id").loc["85123A"]
+    assert heart["product_name"] == "WHITE HANGING HEART"
+    assert float(heart["base_price"]) == 2.6  # the median price paid (2.55 and 2.65)
+
+
+def test_shopify_export_takes_timestamps_from_the_order(tmp_path, settings):
+    connect = connector(settings)
+    result = run_import(write(tmp_path, "shop.csv", SHOPIFY), "shopify_orders", connect)
+    s = result.summary
+    assert s["layout"] == "shopify" and s["lines_rejected"] == 0
+    assert s["timestamps_from_order"] == 1
+    lines = read_table(
+        settings,
+        "SELECT line, product_id, ordered_at, order_id FROM import_shopify_orders.order_lines",
+    ).set_index("line")
+    assert lines.loc[3, "ordered_at"] == lines.loc[2, "ordered_at"]  # the order's second line
+    assert lines.loc[2, "ordered_at"] == pd.Timestamp("2024-03-04T09:15:00Z")  # +01:00 -> UTC
+    orders = read_table(
+        settings,
+        "SELECT sum(orders) AS orders FROM import_shopify_orders.sales WHERE product_id = 'MUG-BLUE'",
+    )
+    assert orders.iloc[0, 0] == 2
+
+
+def test_parquet_and_json_lines(tmp_path, settings):
+    connect = connector(settings)
+    frame = plain_frame()
+    frame.to_parquet(tmp_path / "orders.parquet", index=False)
+    frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_json(
+        tmp_path / "orders.jsonl", orient="records", lines=True
+    )
+    a = run_import(tmp_path / "orders.parquet", "pq_orders", connect).summary
+    b = run_import(tmp_path / "orders.jsonl", "jl_orders", connect).summary
+    for s in (a, b):
+        assert s["lines_read"] == len(frame) and s["lines_rejected"] == 0
+        assert s["units"] == float(frame["quantity"].sum())
+        assert s["revenue"] == pytest.approx(float((frame["quantity"] * frame["price"]).sum()))
+    assert a["format"] == "parquet" and b["format"] == "jsonl"
+    pq = read_table(settings, "SELECT * FROM import_pq_orders.sales ORDER BY 1, 2")
+    jl = read_table(settings, "SELECT * FROM import_jl_orders.sales ORDER BY 1, 2")
+    pd.testing.assert_frame_equal(pq, jl)
+    cats = read_table(settings, "SELECT DISTINCT category FROM import_pq_orders.products")
+    assert cats["category"].tolist() == ["kitchen"]
+
+
+def test_ambiguous_dates_are_refused_with_the_fix_and_nothing_is_written(tmp_path, settings):
+    connect = connector(settings)
+    path = write(tmp_path, "amb.csv", AMBIGUOUS)
+    with pytest.raises(ImportRefused) as refused:
+        run_import(path, "ambiguous", connect)
+    message = str(refused.value)
+    assert "column timestamp" in message and "2, 3, 4" in message and "day_first" in message
+    assert not schema_exists(settings, "import_ambiguous")
+    raw = read_table(
+        settings, "SELECT count(*) FROM imports_raw.order_lines WHERE import_name = 'ambiguous'"
+    )
+    assert raw.iloc[0, 0] == 0
+    mapping = write(tmp_path, "amb.yaml", "day_first: true\n")
+    s = run_import(path, "ambiguous", connect, mapping_file=mapping).summary
+    assert s["first_hour"].startswith("2024-04-03T10")  # 03/04 read as 3 April
+
+
+def test_same_file_twice_identical_and_changed_file_replaces(tmp_path, settings):
+    connect = connector(settings)
+    path = write(tmp_path, "twice.csv", MESSY_UCI)
+    run_import(path, "twice", connect)
+    tables = ("order_lines", "quarantine", "sales", "products")
+
+    def snapshot():
+        out = {
+            t: read_table(settings, f"SELECT * FROM import_twice.{t} ORDER BY 1, 2")  # noqa: S608
+            for t in tables
+        }
+        out["raw"] = read_table(
+            settings,
+            "SELECT * FROM imports_raw.order_lines WHERE import_name = 'twice' ORDER BY line",
+        )
+        return out
+
+    before = snapshot()
+    again = run_import(path, "twice", connect)
+    assert again.unchanged
+    after = snapshot()
+    for key, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[key])
+    # the same name, new content: its rows are replaced, nothing of the old file remains
+    write(tmp_path, "twice.csv", SHOPIFY)
+    changed = run_import(path, "twice", connect)
+    assert not changed.unchanged and changed.summary["layout"] == "shopify"
+    products = read_table(settings, "SELECT product_id FROM import_twice.products ORDER BY 1")
+    assert products["product_id"].tolist() == ["MUG-BLUE", "MUG-RED", "TOWEL-1"]
+    raw = read_table(
+        settings, "SELECT count(*) FROM imports_raw.order_lines WHERE import_name = 'twice'"
+    )
+    assert raw.iloc[0, 0] == 4
+
+
+def test_a_file_without_the_required_columns_names_them(tmp_path, settings):
+    connect = connector(settings)
+    path = write(tmp_path, "odd.csv", "when,what,how_many\n2024-01-01,A,1\n")
+    with pytest.raises(ImportRefused, match="matches no known layout.*--mapping"):
+        run_import(path, "odd", connect)
+    assert not schema_exists(settings, "import_odd")
