@@ -142,3 +142,20 @@ def price_curves(grid: pd.DataFrame, group: str, title: str, max_curves: int = 8
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
     return _png_markdown(fig, title)
+
+
+def gain_chart(
+    labels: Sequence[object], gains: Sequence[float], bands: Sequence[float | None], title: str
+) -> str:
+    """Horizontal bars of expected gains (largest on top) with their ± uncertainty as error bars,
+    and a zero line: a bar whose error bar crosses zero is within the model's noise."""
+    fig, ax = _figure(6.4, 3.2)
+    y = np.arange(len(gains))[::-1]
+    err = [0.0 if b is None or pd.isna(b) else float(b) for b in bands]
+    ax.barh(y, list(gains), xerr=err, color="#55A868", ecolor="#333333", capsize=2)
+    ax.set_yticks(y, [_label(x) for x in labels])
+    ax.axvline(0, color="grey", linewidth=1)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("expected gain per day (± held-out error)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    return _png_markdown(fig, title)

@@ -65,7 +65,11 @@ def test_conditions_materialize_what_is_missing_then_follow_updates():
     assert tick() == ["sales_features"]
     report("sales_features")
     report("sales_forecast")
-    assert tick() == []  # a model exists: retraining is the sensor's and the schedule's
+    # a model exists: retraining is the sensor's and the schedule's; the recommendations follow
+    # each training (tests/test_model_recommendations.py)
+    assert tick() == ["price_recommendations"]
+    report("price_recommendations")
+    assert tick() == []
 
 
 def test_the_automation_sensor_is_on_by_default():

@@ -42,3 +42,16 @@ def first_model() -> dg.AutomationCondition:
     return (
         AC.missing() & AC.any_deps_updated().since_last_handled() & inputs_ready & _settled()
     ).with_label("no model yet, and its training data updated")
+
+
+def after_training(model: dg.AssetKey) -> dg.AutomationCondition:
+    """Rebuild after every training of `model` (and once when missing while the model exists);
+    the hourly inputs it also reads do not trigger it: the recommendations follow the model."""
+    model_only = dg.AssetSelection.keys(model)
+    model_updated = AC.any_deps_updated().allow(model_only)
+    model_exists = AC.any_deps_match(~AC.missing()).allow(model_only)
+    trigger = (AC.missing() & model_exists) | model_updated
+    settled = ~AC.any_deps_match(AC.in_progress()).allow(model_only) & ~AC.in_progress()
+    return (trigger.since_last_handled() & model_exists & settled).with_label(
+        "the model was trained (or this is missing and a model exists)"
+    )

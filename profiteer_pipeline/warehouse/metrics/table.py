@@ -3,7 +3,8 @@
 Pure (psycopg2.sql only, no Dagster). A declaration holds every fact about a table: its name,
 its columns (type, the SQL expression that fills the column in the table's refresh, and what it
 means), its key, what it is for, what it is computed from, the rows a person looks at first, its
-refresh statement and its role (a base aggregate, a table the app reads, or the refresh log).
+refresh statement and its role (a base aggregate, a table the app reads, the refresh log, or a
+table the model's assets rebuild after each training).
 From it follow the DDL, the refresh INSERT (its column list and SELECT list), the SELECTs that
 read it (`MetricTable.select`), and, in `profiteer_pipeline.defs.metrics`, the Dagster asset spec.
 """
@@ -19,7 +20,8 @@ from psycopg2 import sql
 
 SCHEMA = "analytics"
 
-Role = Literal["base", "app", "log"]
+Role = Literal["base", "app", "log", "model"]
+ROLES = ("base", "app", "log", "model")
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
@@ -58,7 +60,9 @@ class MetricTable:
     with `running` has no template: its statements follow from `RunningTotals`.
     `upstream` names the tables (or, for names not declared here, the pipeline's assets, e.g.
     `sales`) it is computed from; `windowed` tables keep their rows across refreshes and are
-    re-aggregated per window of days (a full rebuild empties them first).
+    re-aggregated per window of days (a full rebuild empties them first). A `model` table is
+    rebuilt whole by an asset of the model group after each training (not by the hourly refresh):
+    its rows come from the asset (no template), or from its own `refresh` template.
     """
 
     name: str
@@ -74,8 +78,8 @@ class MetricTable:
 
     def __post_init__(self) -> None:
         names = self.column_names
-        if self.role not in ("base", "app", "log"):
-            raise ValueError(f"{self.name}: role {self.role!r} is not base, app or log")
+        if self.role not in ROLES:
+            raise ValueError(f"{self.name}: role {self.role!r} is not base, app, log or model")
         for name in (self.name, *names):
             if not _NAME.fullmatch(name):
                 raise ValueError(f"{self.name}: {name!r} is not a plain lower-case SQL name")
@@ -85,7 +89,9 @@ class MetricTable:
             raise ValueError(f"{self.name}: the key {self.key} must name its columns")
         for term in self.preview_order:
             self._order_term(term)
-        if (self.running is None) == (not self.refresh):
+        if self.role == "model" and self.running is not None:
+            raise ValueError(f"{self.name}: a model table is rebuilt whole, not kept by totals")
+        if self.role != "model" and (self.running is None) == (not self.refresh):
             raise ValueError(f"{self.name}: give a refresh template or running totals, not both")
         if self.running is not None and any(c.expr for c in self.columns):
             raise ValueError(f"{self.name}: running totals are sums of `{self.running.source}`")

@@ -1,0 +1,140 @@
+"""`price_recommendations`: the best price of every product × time-of-day bucket, after each training.
+
+The model's what-if curves over a fine price grid, predicted in batches (one MindsDB call for
+the default catalog), smoothed monotonically, and the advice with its uncertainty from the
+model's held-out error (the `sales_forecast` materialization's `held_out_rmse` and
+`held_out_mean_purchases`). Stored in `analytics.price_curves`, `analytics.price_recommendations`,
+`analytics.price_observations` (the observed evidence), `analytics.sales_forecast_hourly` (the
+next 24 hours) and the log `analytics.price_recommendation_runs`
+(`profiteer_pipeline/warehouse/price_tables.py`); the app reads them, so it never waits on a
+cold model. The computation itself is `profiteer_pipeline/model/recommendations.py`.
+"""
+
+import math
+import os
+import time
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from profiteer_pipeline import previews
+from profiteer_pipeline.defs.automation.conditions import after_training
+from profiteer_pipeline.defs.metrics.assets import key as metric_key
+from profiteer_pipeline.defs.model.assets import MODEL_KEY, SPEC
+from profiteer_pipeline.defs.model.resources import MindsDBResource
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
+from profiteer_pipeline.model import recommendations as recs
+from profiteer_pipeline.model import training
+from profiteer_pipeline.price_advice import ENDINGS, GRID_POINTS
+from profiteer_pipeline.warehouse import price_tables as pt
+
+#: The price points prices are rounded to, unless the run config says otherwise.
+ENDING_VARIABLE = "PROFITEER_PRICE_ENDING"
+KEY = dg.AssetKey("price_recommendations")
+TOP = 10
+
+
+class RecommendationConfig(dg.Config):
+    price_ending: str = ""  # "99" (x.99), "whole" or "cents"; empty: PROFITEER_PRICE_ENDING or 99
+    grid_points: int = GRID_POINTS
+
+
+def held_out_error(instance: dg.DagsterInstance) -> dict[str, float | None]:
+    """The latest training's held-out figures (None where it had too few hours to evaluate)."""
+    event = instance.get_latest_materialization_event(MODEL_KEY)
+    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+
+    def num(name: str) -> float | None:
+        value = getattr(meta.get(name), "value", None)
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+    out = {n: num(f"held_out_{n}") for n in ("r2", "mae", "rmse", "mean_purchases")}
+    rmse, mean = out["rmse"], out["mean_purchases"]
+    out["relative_error"] = rmse / mean if rmse is not None and mean else None
+    return out
+
+
+def _column_schema(table: pt.MetricTable) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[dg.TableColumn(c.name, c.type, description=c.doc or None) for c in table.columns]
+    )
+
+
+@dg.asset(
+    key=KEY,
+    group_name="model",
+    deps=[MODEL_KEY, metric_key("avg_purchases_by_bucket"), dg.AssetKey("products")],
+    kinds={"mindsdb", "postgres"},
+    automation_condition=after_training(MODEL_KEY),
+    description="Best price per product × time-of-day bucket from the model's curves over "
+    f"{GRID_POINTS}+ prices in [min_price, max_price] (plus base and current): expected revenue "
+    "(or profit, with a unit cost) per hour, the gain over the current price, an uncertainty band "
+    "from the held-out error (a gain within it: no change recommended), rounded to a price point. "
+    f"Tables: {', '.join(t.qualified_name for t in pt.DECLARED)}.",
+    metadata={
+        "dagster/column_schema": _column_schema(pt.PRICE_RECOMMENDATIONS),
+        "tables": ", ".join(t.qualified_name for t in pt.DECLARED),
+    },
+)
+def price_recommendations(
+    context: dg.AssetExecutionContext,
+    config: RecommendationConfig,
+    mindsdb: MindsDBResource,
+    warehouse: PostgresResource,
+) -> dg.MaterializeResult:
+    t0 = time.perf_counter()
+    ending = config.price_ending or os.environ.get(ENDING_VARIABLE, "") or "99"
+    if ending not in ENDINGS:
+        raise dg.Failure(f"price_ending must be one of {', '.join(ENDINGS)}, got {ending!r}")
+    error = held_out_error(context.instance)
+    if error["relative_error"] is None:
+        context.log.warning("no held-out error from the latest training: gains are unrated")
+    with warehouse.connect() as conn, mindsdb.session() as client:
+        active = client.active(SPEC.name, SPEC.project)
+        result, run, counts = recs.refresh(
+            conn,
+            lambda rows: training.predict_frame(client, SPEC, rows).to_numpy(),
+            SPEC.features,
+            model=SPEC.qualified_name,
+            model_version=active.version if active else None,
+            error=error,
+            ending=ending,
+            points=config.grid_points,
+        )
+    context.log.info(
+        f"{run['curves']} curves, {result.predictions} predictions in {result.calls} MindsDB "
+        f"call(s), {time.perf_counter() - t0:.1f} s ({', '.join(f'{k} {v:.2f}' for k, v in result.timings.items())})"
+    )
+    return dg.MaterializeResult(metadata=_metadata(result.recommendations, run, counts))
+
+
+def _metadata(r: pd.DataFrame, run: dict, counts: dict) -> dict:
+    act = r[r["confidence"].isin(["high", "medium"])]
+    band = float(np.sqrt((act["band_per_day"].fillna(0) ** 2).sum()))
+    top = r[r["confidence"] != "no change"].nlargest(TOP, "gain_per_day")
+    cols = ["product_id", "time_of_day_bucket", "current_price", "best_price", "gain_per_hour",
+            "gain_pct", "band_per_hour", "gain_per_day", "confidence"]  # fmt: skip
+    meta: dict[str, object] = {
+        "curves": run["curves"],
+        "predictions": run["predictions"],
+        "mindsdb_calls": run["mindsdb_calls"],
+        "seconds": dg.MetadataValue.float(run["seconds"]),
+        "model_version": run["model_version"] if run["model_version"] is not None else "",
+        "price_ending": run["price_ending"],
+        "objective": ", ".join(sorted(r["objective"].unique())) if not r.empty else "",
+        "held_out_relative_error": dg.MetadataValue.float(float(run["relative_error"] or math.nan)),
+        "changes_recommended": int(len(act)),
+        "gain_per_day_if_all_applied": dg.MetadataValue.float(round(float(act["gain_per_day"].sum()), 2)),
+        "gain_per_day_band": dg.MetadataValue.float(round(band, 2)),
+        "rows": dg.MetadataValue.json({k: int(v) for k, v in counts.items()}),
+        "top_changes": dg.MetadataValue.md(previews.markdown_table(top[cols].round(2), TOP)),
+    }  # fmt: skip
+    if not top.empty:
+        labels = top["product_id"] + " " + top["time_of_day_bucket"]
+        meta["top_changes_chart"] = dg.MetadataValue.md(
+            previews.gain_chart(
+                labels, top["gain_per_day"], top["band_per_day"], f"Top {TOP} changes by gain"
+            )
+        )
+    return meta

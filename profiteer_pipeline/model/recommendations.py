@@ -1,0 +1,332 @@
+"""Price recommendations for the whole catalog: the model's curves, batched, and the advice.
+
+Pure (psycopg2, pandas; no Dagster): the `price_recommendations` asset, the tests and the
+benchmark call it. For every product × time-of-day bucket it builds the what-if inputs
+(`profile.whatif_profile`, the one way) over a fine price grid (`price_advice.fine_grid`: 41+
+prices plus the base and current prices), asks the model in batches of whole products (one call
+for the default catalog), smooths each curve monotonically and advises (`price_advice.advise`).
+The results are the rows of the tables declared in `warehouse/price_tables.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from psycopg2.extensions import connection as PgConnection
+
+from profiteer_pipeline import price_advice as advice
+from profiteer_pipeline.model import features as feat
+from profiteer_pipeline.model.profile import read_profiles
+from profiteer_pipeline.synth.time_of_day import BUCKETS, bucket_of_hour
+from profiteer_pipeline.warehouse import price_tables as pt
+
+#: Hours of each bucket in a UTC day (Overnight 22-06, Morning 06-12, Afternoon 12-18, Evening 18-22).
+HOURS_PER_DAY = {b: sum(bucket_of_hour(h) == b for h in range(24)) for b in BUCKETS}
+#: At most this many rows per prediction call (whole products per call).
+MAX_ROWS_PER_CALL = 20_000
+
+Predict = Callable[[pd.DataFrame], np.ndarray]
+
+_PRODUCTS_SQL = """
+SELECT p.product_id, p.product_name, p.category, p.base_price, p.min_price, p.max_price,
+       last.current_price, last."timestamp" AS latest_hour
+FROM public.products p
+LEFT JOIN LATERAL (
+    SELECT s.current_price, s."timestamp" FROM public.sales s
+    WHERE s.product_id = p.product_id ORDER BY s."timestamp" DESC LIMIT 1
+) last ON true
+ORDER BY p.product_id
+"""
+_HAS_COST_SQL = (
+    "SELECT 1 FROM information_schema.columns WHERE table_schema = 'public'"
+    " AND table_name = 'products' AND column_name = 'unit_cost'"
+)
+
+
+@dataclass
+class Inputs:
+    """What the computation needs from the warehouse."""
+
+    profiles: pd.DataFrame  # profile.PROFILE_COLUMNS, one row per product × bucket
+    products: pd.DataFrame  # product_id, name, category, prices, current_price, unit_cost
+    latest_hour: datetime | None
+
+
+def read_inputs(conn: PgConnection) -> Inputs:
+    """The profiles (`read_profiles`), each product's bounds, latest price and unit cost (when
+    `public.products` has a `unit_cost` column), read in one read-only pass."""
+    profiles, _ = read_profiles(conn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(_PRODUCTS_SQL)
+            products = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+            cur.execute(_HAS_COST_SQL)
+            if cur.fetchone():
+                cur.execute("SELECT product_id, unit_cost FROM public.products")
+                costs = dict(cur.fetchall())
+            else:
+                costs = {}
+    finally:
+        conn.rollback()
+    products["unit_cost"] = products["product_id"].map(costs)
+    for col in ("base_price", "min_price", "max_price", "current_price", "unit_cost"):
+        products[col] = pd.to_numeric(products[col], errors="coerce").astype(float)
+    products["current_price"] = products["current_price"].fillna(products["base_price"])
+    latest = products["latest_hour"].dropna()
+    return Inputs(profiles, products, None if latest.empty else latest.max().to_pydatetime())
+
+
+def build_grid(inputs: Inputs, features: tuple[str, ...], points: int) -> pd.DataFrame:
+    """Model inputs for every profile over its product's fine grid, with the keys beside them
+    (`product_id`, `time_of_day_bucket`, `price`, `is_base`, `is_current`)."""
+    by_id = inputs.products.set_index("product_id")
+    frames = []
+    for row in inputs.profiles.to_dict("records"):
+        if row["product_id"] not in by_id.index:
+            continue
+        p = by_id.loc[row["product_id"]]
+        base, cur = float(p["base_price"]), float(p["current_price"])
+        grid = advice.fine_grid(p["min_price"], p["max_price"], points, include=(base, cur))
+        rows = feat.model_inputs(row, grid, features)
+        keys = pd.DataFrame(
+            {
+                "product_id": row["product_id"],
+                "bucket": row["time_of_day_bucket"],
+                "is_base": np.isclose(grid, round(base, 2)),
+                "is_current": np.isclose(grid, round(cur, 2)),
+            }
+        )
+        frames.append(pd.concat([keys, rows.reset_index(drop=True)], axis=1))
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
+def predict_batches(
+    grid: pd.DataFrame,
+    features: tuple[str, ...],
+    predict: Predict,
+    max_rows: int = MAX_ROWS_PER_CALL,
+) -> tuple[np.ndarray, int]:
+    """Predicted purchases for every grid row, in calls of whole products of at most `max_rows`
+    rows (a product larger than that is one call). Returns (values, number of calls)."""
+    out = np.empty(len(grid))
+    sizes = grid.groupby("product_id", sort=False).size()
+    chunks: list[list[str]] = [[]]
+    rows = 0
+    for pid, n in sizes.items():
+        if chunks[-1] and rows + n > max_rows:
+            chunks.append([])
+            rows = 0
+        chunks[-1].append(pid)
+        rows += n
+    for ids in chunks:
+        mask = grid["product_id"].isin(ids).to_numpy()
+        values = np.asarray(predict(grid.loc[mask, list(features)]), dtype=float)
+        if values.shape != (int(mask.sum()),) or not np.isfinite(values).all():
+            raise ValueError(f"the model returned {values.shape} values for {mask.sum()} rows")
+        out[mask] = np.clip(values, 0, None)
+    return out, len(chunks)
+
+
+@dataclass
+class Result:
+    curves: pd.DataFrame
+    recommendations: pd.DataFrame
+    forecast: pd.DataFrame
+    predictions: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def advise_all(
+    grid: pd.DataFrame,
+    predicted: np.ndarray,
+    inputs: Inputs,
+    *,
+    ending: str,
+    rel_error: float | None,
+    computed_at: datetime,
+    model_version: int | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The `price_curves` and `price_recommendations` rows from the grid's predictions."""
+    by_id = inputs.products.set_index("product_id")
+    hours = inputs.profiles.set_index(["product_id", "time_of_day_bucket"])["hours"]
+    g = grid.assign(model_purchases=predicted)
+    curves, recs = [], []
+    for (pid, bucket), c in g.groupby(["product_id", "bucket"], sort=True):
+        p = by_id.loc[pid]
+        prices = c["price"].to_numpy(dtype=float)
+        raw = c["model_purchases"].to_numpy(dtype=float)
+        smooth = advice.monotone_smooth(raw)
+        cost = None if pd.isna(p["unit_cost"]) else float(p["unit_cost"])
+        a = advice.advise(
+            prices, smooth, min_price=p["min_price"], max_price=p["max_price"],
+            current_price=p["current_price"], ending=ending, unit_cost=cost,
+            rel_error=rel_error, model_purchases=raw,
+        )  # fmt: skip
+        err = None if rel_error is None else rel_error * smooth
+        curves.append(
+            pd.DataFrame(
+                {
+                    "product_id": pid,
+                    "time_of_day_bucket": bucket,
+                    "price": prices,
+                    "model_purchases": raw,
+                    "purchases": smooth,
+                    "purchases_low": None if err is None else np.clip(smooth - err, 0, None),
+                    "purchases_high": None if err is None else smooth + err,
+                    "revenue": prices * smooth,
+                    "profit": None if cost is None else (prices - cost) * smooth,
+                    "is_base": c["is_base"].to_numpy(),
+                    "is_current": c["is_current"].to_numpy(),
+                    "computed_at": computed_at,
+                }
+            )
+        )
+        per_day = HOURS_PER_DAY.get(bucket, 0)
+        base_q = float(np.interp(p["base_price"], prices, smooth))
+        recs.append(
+            {
+                "product_id": pid,
+                "time_of_day_bucket": bucket,
+                "product_name": p["product_name"],
+                "category": p["category"],
+                "hours_per_day": per_day,
+                "min_price": float(p["min_price"]),
+                "max_price": float(p["max_price"]),
+                "base_price": float(p["base_price"]),
+                "current_price": a.current_price,
+                "unit_cost": cost,
+                "objective": a.objective,
+                "best_price": a.best_price,
+                "recommended_price": a.recommended_price,
+                "best_purchases": a.best_purchases,
+                "current_purchases": a.current_purchases,
+                "best_revenue": a.best_revenue,
+                "current_revenue": a.current_revenue,
+                "base_revenue": float(p["base_price"]) * base_q,
+                "gain_per_hour": a.gain,
+                "gain_pct": a.gain_pct,
+                "band_per_hour": a.band,
+                "gain_per_day": a.gain * per_day,
+                "band_per_day": None if a.band is None else a.band * per_day,
+                "confidence": a.confidence,
+                "elasticity": advice.elasticity(prices, smooth, a.current_price),
+                "smoothing_error": a.smoothing_error,
+                "observed_hours": int(hours.get((pid, bucket), 0) or 0),
+                "model_version": model_version,
+                "computed_at": computed_at,
+            }
+        )
+    return (pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()), pd.DataFrame(recs)
+
+
+def forecast_24h(
+    recs: pd.DataFrame, after: datetime | None, computed_at: datetime, model_version: int | None
+) -> pd.DataFrame:
+    """The next 24 hours after `after`: Σ over products of the predicted purchases and revenue
+    per hour at the current price, in each hour's bucket."""
+    if after is None or recs.empty:
+        return pd.DataFrame()
+    per_bucket = recs.groupby("time_of_day_bucket")[["current_purchases", "current_revenue"]].sum()
+    rows = []
+    for i in range(1, 25):
+        hour = after + timedelta(hours=i)
+        bucket = bucket_of_hour(hour.hour)
+        q, r = per_bucket.loc[bucket] if bucket in per_bucket.index else (0.0, 0.0)
+        rows.append(
+            {
+                "hour": hour,
+                "hour_of_day": hour.hour,
+                "time_of_day_bucket": bucket,
+                "purchases": float(q),
+                "revenue": float(r),
+                "model_version": model_version,
+                "computed_at": computed_at,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def compute(
+    inputs: Inputs,
+    features: tuple[str, ...],
+    predict: Predict,
+    *,
+    ending: str = "99",
+    points: int = advice.GRID_POINTS,
+    rel_error: float | None = None,
+    computed_at: datetime,
+    model_version: int | None = None,
+    max_rows: int = MAX_ROWS_PER_CALL,
+) -> Result:
+    """Grid, batched predictions, advice and the 24-hour forecast for every product × bucket."""
+    t0 = time.perf_counter()
+    grid = build_grid(inputs, features, points)
+    if grid.empty:
+        raise ValueError("no product has a what-if profile yet: refresh the metrics first")
+    t1 = time.perf_counter()
+    predicted, calls = predict_batches(grid, features, predict, max_rows)
+    t2 = time.perf_counter()
+    curves, recs = advise_all(
+        grid, predicted, inputs, ending=ending, rel_error=rel_error,
+        computed_at=computed_at, model_version=model_version,
+    )  # fmt: skip
+    forecast = forecast_24h(recs, inputs.latest_hour, computed_at, model_version)
+    t3 = time.perf_counter()
+    timings = {"grid_s": t1 - t0, "predict_s": t2 - t1, "advice_s": t3 - t2}
+    return Result(curves, recs, forecast, len(grid), calls, t3 - t0, timings)
+
+
+def refresh(
+    conn: PgConnection,
+    predict: Predict,
+    features: tuple[str, ...],
+    *,
+    model: str,
+    model_version: int | None,
+    error: dict[str, float | None],
+    ending: str = "99",
+    points: int = advice.GRID_POINTS,
+    max_rows: int = MAX_ROWS_PER_CALL,
+) -> tuple[Result, dict, dict[str, int]]:
+    """Compute everything and replace the tables (`price_tables.replace_all`), in one go: the
+    asset, the app's test fixtures and the benchmark all call this. `error` holds the model's
+    held-out `r2`, `mae`, `rmse`, `mean_purchases` and `relative_error` (None: unknown).
+    Returns the result, the runs-log row and the row counts."""
+    t0 = time.perf_counter()
+    computed_at = datetime.now(UTC)
+    pt.ensure_tables(conn)
+    inputs = read_inputs(conn)
+    result = compute(
+        inputs, features, predict, ending=ending, points=points,
+        rel_error=error.get("relative_error"), computed_at=computed_at,
+        model_version=model_version, max_rows=max_rows,
+    )  # fmt: skip
+    run = {
+        "computed_at": computed_at,
+        "model": model,
+        "model_version": model_version,
+        **{f"held_out_{k}": error.get(k) for k in ("r2", "mae", "rmse", "mean_purchases")},
+        "relative_error": error.get("relative_error"),
+        "price_ending": ending,
+        "grid_points": points,
+        "curves": len(result.recommendations),
+        "predictions": result.predictions,
+        "mindsdb_calls": result.calls,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    frames = {
+        "price_curves": result.curves,
+        "price_recommendations": result.recommendations,
+        "sales_forecast_hourly": result.forecast,
+    }
+    counts = pt.replace_all(conn, frames, run)
+    return result, run, counts

@@ -1,0 +1,189 @@
+"""The `price_recommendations` asset against a real MindsDB: after a real training, its stored
+curves and best prices equal a direct batch prediction of the same model, and automation
+requests it after every training (and not after an hourly update).
+
+The data: 72 generated hours of the default catalog in a database of its own, so the training
+has a held-out day (its error becomes the band).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import psycopg2
+import pytest
+from metrics_fixtures import private_database
+
+from profiteer_pipeline import price_advice as pa
+from profiteer_pipeline.definitions import defs
+from profiteer_pipeline.defs.model.assets import SPEC, sales_forecast
+from profiteer_pipeline.defs.model.recommendations import price_recommendations
+from profiteer_pipeline.defs.model.resources import MindsDBResource
+from profiteer_pipeline.defs.warehouse.resources import PostgresResource
+from profiteer_pipeline.model import features as feat
+from profiteer_pipeline.model import training
+from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.model.profile import read_profiles
+from profiteer_pipeline.stack.roles import grant_model
+from profiteer_pipeline.synth import generate_window, load_default_catalog
+from profiteer_pipeline.warehouse import metrics
+from profiteer_pipeline.warehouse.io import copy_dataframe
+from profiteer_pipeline.warehouse.products import products_frame, replace_products
+from profiteer_pipeline.warehouse.schema import SALES_FEATURES_DDL
+
+pytestmark = pytest.mark.mindsdb
+
+DB = "recommendations_test"
+START = datetime(2026, 4, 6, tzinfo=UTC)
+HOURS = 72
+SAMPLE = ["P001", "P007", "P013"]
+
+
+@pytest.fixture(scope="module")
+def db(settings) -> str:
+    dsn = private_database(settings, DB)
+    conn = psycopg2.connect(dsn)
+    catalog = load_default_catalog()
+    with conn, conn.cursor() as cur:
+        cur.execute(SALES_FEATURES_DDL)
+    with conn:
+        copy_dataframe(
+            conn, "sales", generate_window(catalog, START, START + timedelta(hours=HOURS))
+        )
+    replace_products(conn, products_frame(catalog))
+    metrics.ensure_metric_tables(conn)
+    metrics.refresh_metrics(conn)
+    conn.close()
+    grant_model(dsn, settings.model_user, DB)
+    return dsn
+
+
+@pytest.fixture(scope="module")
+def run(db, mindsdb_url):
+    client = MindsDBClient(mindsdb_url)
+    client.query(f"DROP MODEL IF EXISTS {SPEC.qualified_name}")
+    resources = {
+        "mindsdb": MindsDBResource(url=mindsdb_url, warehouse_database=DB),
+        "warehouse": PostgresResource(database=DB),
+    }
+    with dg.instance_for_test() as instance:
+        trained = dg.materialize([sales_forecast], resources=resources, instance=instance)
+        assert trained.success
+        result = dg.materialize(
+            [price_recommendations],
+            resources=resources,
+            instance=instance,
+            run_config={"ops": {"price_recommendations": {"config": {"price_ending": "99"}}}},
+        )
+        assert result.success
+        yield trained, result
+
+
+def read(dsn: str, query: str, params=None) -> pd.DataFrame:
+    conn = psycopg2.connect(dsn)
+    try:
+        return pd.read_sql_query(query, conn, params=params)
+    finally:
+        conn.close()
+
+
+def test_curves_and_best_prices_equal_a_direct_batch_prediction(run, db, mindsdb_url):
+    curves = read(db, "SELECT * FROM analytics.price_curves WHERE product_id = ANY(%(ids)s)"
+                  " ORDER BY product_id, time_of_day_bucket, price", {"ids": SAMPLE})  # fmt: skip
+    recs = read(db, "SELECT * FROM analytics.price_recommendations").set_index(
+        ["product_id", "time_of_day_bucket"]
+    )
+    assert len(recs) == 15 * 4
+    conn = psycopg2.connect(db)
+    profiles, _ = read_profiles(conn)
+    conn.close()
+    profiles = profiles.set_index(["product_id", "time_of_day_bucket"])
+    client = MindsDBClient(mindsdb_url)
+    # one direct batch for the whole sample: the same what-if inputs, the same model
+    frames = []
+    for (pid, bucket), c in curves.groupby(["product_id", "time_of_day_bucket"]):
+        profile = {"product_id": pid, **profiles.loc[(pid, bucket)].to_dict(),
+                   "time_of_day_bucket": bucket}  # fmt: skip
+        frames.append(feat.model_inputs(profile, c["price"].to_numpy(), SPEC.features))
+    direct = training.predict_frame(client, SPEC, pd.concat(frames, ignore_index=True))
+    assert curves["model_purchases"].to_numpy() == pytest.approx(direct.clip(lower=0).to_numpy())
+    for (pid, bucket), c in curves.groupby(["product_id", "time_of_day_bucket"]):
+        rec = recs.loc[(pid, bucket)]
+        assert len(c) >= 41 and c["is_base"].sum() == 1 and c["is_current"].sum() == 1
+        assert c["price"].min() == rec["min_price"] and c["price"].max() == rec["max_price"]
+        assert np.all(np.diff(c["purchases"].to_numpy()) <= 1e-9)  # the smoothing never rises
+        expected = pa.advise(
+            c["price"].to_numpy(), pa.monotone_smooth(c["model_purchases"].to_numpy()),
+            min_price=rec["min_price"], max_price=rec["max_price"],
+            current_price=rec["current_price"], rel_error=None,
+        )  # fmt: skip
+        assert rec["best_price"] == pytest.approx(expected.best_price)
+        assert rec["best_price"] == pytest.approx(pa.round_price(rec["best_price"]))  # x.99
+        assert rec["min_price"] <= rec["best_price"] <= rec["max_price"]
+        assert rec["gain_per_hour"] == pytest.approx(expected.gain)
+
+
+def test_band_comes_from_the_held_out_error(run):
+    trained, result = run
+    (model,) = trained.asset_materializations_for_node(SPEC.name)
+    rmse = model.metadata["held_out_rmse"].value
+    mean = model.metadata["held_out_mean_purchases"].value
+    (mat,) = result.asset_materializations_for_node("price_recommendations")
+    md = {k: v.value for k, v in mat.metadata.items()}
+    assert md["held_out_relative_error"] == pytest.approx(rmse / mean)
+    assert md["curves"] == 60 and md["mindsdb_calls"] == 1
+    assert "data:image/png;base64," in md.get("top_changes_chart", "data:image/png;base64,")
+    assert "| product_id |" in md["top_changes"]
+
+
+def test_tables_hold_band_confidence_observations_and_forecast(run, db):
+    recs = read(db, "SELECT * FROM analytics.price_recommendations")
+    assert recs["band_per_hour"].notna().all()
+    assert set(recs["confidence"]) <= {"high", "medium", "no change"}
+    quiet = recs[recs["confidence"] == "no change"]
+    assert (quiet["recommended_price"] == quiet["current_price"]).all()
+    loud = recs[recs["confidence"] != "no change"]
+    assert (loud["gain_per_hour"] > loud["band_per_hour"]).all()
+    assert (recs["gain_per_day"] == recs["gain_per_hour"] * recs["hours_per_day"]).all()
+    obs = read(db, "SELECT sum(hours) AS hours FROM analytics.price_observations")
+    assert int(obs["hours"].iloc[0]) == HOURS * 15  # every observed hour, binned by price
+    forecast = read(db, "SELECT * FROM analytics.sales_forecast_hourly ORDER BY hour")
+    assert len(forecast) == 24
+    assert forecast["hour"].iloc[0] == pd.Timestamp(START + timedelta(hours=HOURS))
+    runs = read(db, "SELECT * FROM analytics.price_recommendation_runs")
+    assert len(runs) == 1 and runs["predictions"].iloc[0] >= 60 * 41
+
+
+def requested(result) -> list[str]:
+    return sorted(r.key.to_user_string() for r in result.results if r.true_subset.size)
+
+
+def test_automation_requests_it_after_every_training_only():
+    instance = dg.DagsterInstance.ephemeral()
+    cursor = None
+
+    def tick() -> list[str]:
+        nonlocal cursor
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        cursor = result.cursor
+        return [k for k in requested(result) if k == "price_recommendations"]
+
+    def report(key: str) -> None:
+        instance.report_runless_asset_event(dg.AssetMaterialization(key))
+
+    tick()
+    assert tick() == []  # no model yet: nothing to recommend from
+    report("products")
+    report("analytics/avg_purchases_by_bucket")
+    assert tick() == []  # hourly inputs do not trigger it
+    report("sales_forecast")  # the first training
+    assert tick() == ["price_recommendations"]
+    report("price_recommendations")
+    assert tick() == []
+    report("analytics/avg_purchases_by_bucket")  # the next hour
+    assert tick() == []
+    report("sales_forecast")  # a retraining
+    assert tick() == ["price_recommendations"]
