@@ -1,8 +1,8 @@
 """Profiteer app entry point: `streamlit run profiteer_app/Home.py`.
 
 It runs on every page: page config, the navigation, the chosen page, then the status in the
-sidebar (data freshness, model state). The app reads only the warehouse's metric tables (as the
-read-only role) and asks MindsDB for predictions.
+sidebar (data freshness, model state). The app reads only the warehouse's `analytics` tables
+(as the read-only role), the stored price curves among them; MindsDB is asked only on request.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ page = st.navigation(
     [
         st.Page("views/dashboard.py", title="Dashboard", icon=":material/dashboard:", default=True),
         st.Page("views/catalog.py", title="Catalog", icon=":material/storefront:"),
+        st.Page(ui.RECOMMENDATIONS_PAGE, title="Recommendations", icon=":material/sell:"),
         st.Page(ui.SIMULATION_PAGE, title="Price simulation", icon=":material/tune:"),
     ]
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from profiteer_app.formatting import currency_symbol, money
+from profiteer_app.formatting import currency_symbol
 
 SERIES = {  # hourly_totals column -> (label, colour)
     "views": ("Views", "#4C78A8"),
@@ -21,111 +21,63 @@ _LAYOUT = dict(
 _BOTTOM_LEGEND = dict(orientation="h", yanchor="top", y=-0.25, xanchor="center", x=0.5)
 
 
-def hourly_figure(hourly: pd.DataFrame, series: list[str], day_label: str = "") -> go.Figure:
-    """The latest day hour by hour; views on their own axis (they are ~100x the others)."""
-    fig = go.Figure()
-    for col in series:
-        label, color = SERIES[col]
-        fig.add_trace(
-            go.Scatter(
-                x=hourly["hour_of_day"],
-                y=hourly[col],
-                name=label,
-                mode="lines+markers",
-                line=dict(color=color, width=2),
-                yaxis="y2" if col == "views" and len(series) > 1 else "y",
-            )
-        )
-    fig.update_layout(
-        **_LAYOUT,
-        title=f"Hour by hour, {day_label} (UTC)" if day_label else "Hour by hour (UTC)",
-        xaxis=dict(title="hour of day", dtick=2, range=[-0.5, 23.5]),
-        yaxis=dict(title="cart adds / purchases" if "views" not in series else "count"),
-    )
-    if "views" in series and len(series) > 1:
-        fig.update_layout(
-            yaxis=dict(title="cart adds / purchases"),
-            yaxis2=dict(title="views", overlaying="y", side="right", showgrid=False),
-        )
-    return fig
-
-
-def revenue_figure(
-    curve: pd.DataFrame,
-    *,
-    best_price: float,
-    best_revenue: float,
-    base_price: float,
-    base_revenue: float,
-    current_price: float | None = None,
+def hourly_figure(
+    today: pd.DataFrame, before: pd.DataFrame, series: list[str], day_label: str = ""
 ) -> go.Figure:
-    """Revenue (price × predicted purchases) over the price range, optimum and base marked."""
-    sym = currency_symbol()
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=curve["price"],
-            y=curve["revenue"],
-            name="predicted revenue",
-            mode="lines+markers",
-            line=dict(color="#4C78A8", width=3),
-            marker=dict(size=5),
-            hovertemplate=f"price {sym}%{{x:,.2f}}<br>revenue {sym}%{{y:,.0f}}<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[best_price],
-            y=[best_revenue],
-            name=f"best price {money(best_price, exact=True)}",
-            mode="markers+text",
-            marker=dict(symbol="star", size=18, color="#E45756"),
-            text=[f"best {money(best_price, exact=True)}"],
-            textposition="top center",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[base_price],
-            y=[base_revenue],
-            name=f"base price {money(base_price, exact=True)}",
-            mode="markers",
-            marker=dict(symbol="diamond", size=12, color="#72B7B2"),
-        )
-    )
-    if current_price is not None:
-        fig.add_vline(x=current_price, line=dict(color="#888", dash="dot"))
-    top = float(max(curve["revenue"].max(), best_revenue, base_revenue, 0)) or 1.0
+    """The latest day hour by hour against the day before, one small chart per series (each
+    y-axis from zero: no second axis that magnifies a wobble). `today`/`before` hold
+    `hour_of_day` and the series' columns."""
+    from plotly.subplots import make_subplots
+
+    labels = [SERIES[c][0] for c in series]
+    fig = make_subplots(rows=len(series), cols=1, shared_xaxes=True, subplot_titles=labels,
+                        vertical_spacing=0.08)  # fmt: skip
+    for i, col in enumerate(series, start=1):
+        label, color = SERIES[col]
+        if not before.empty:
+            fig.add_trace(
+                go.Scatter(x=before["hour_of_day"], y=before[col], name=f"{label}, day before",
+                           mode="lines", line=dict(color=color, width=1.5, dash="dot"),
+                           opacity=0.6),
+                row=i, col=1,
+            )  # fmt: skip
+        fig.add_trace(
+            go.Scatter(x=today["hour_of_day"], y=today[col], name=label, mode="lines+markers",
+                       line=dict(color=color, width=2)),
+            row=i, col=1,
+        )  # fmt: skip
+        top = max(float(today[col].max() if not today.empty else 0),
+                  float(before[col].max() if not before.empty else 0)) or 1.0  # fmt: skip
+        fig.update_yaxes(range=[0, top * 1.1], row=i, col=1)
+    fig.update_xaxes(dtick=2, range=[-0.5, 23.5])
+    fig.update_xaxes(title="hour of day (UTC)", row=len(series), col=1)
     fig.update_layout(
-        **{**_LAYOUT, "legend": _BOTTOM_LEGEND},
-        title="Revenue curve",
-        xaxis=dict(title=f"price ({sym})"),
-        yaxis=dict(title=f"revenue per hour ({sym})", range=[0, top * 1.18]),
-    )
+        **{**_LAYOUT, "height": 180 + 150 * len(series), "legend": _BOTTOM_LEGEND},
+        title=f"Hour by hour, {day_label} (UTC); dotted: the day before"
+        if day_label else "Hour by hour (UTC)",
+    )  # fmt: skip
     return fig
 
 
-def purchases_figure(curve: pd.DataFrame, current_price: float | None = None) -> go.Figure:
-    """Predicted purchases per hour across the price range (the demand curve)."""
+def forecast_figure(actual: pd.DataFrame, forecast: pd.DataFrame) -> go.Figure:
+    """Revenue per hour: the last hours as sold, then the model's next 24 hours (dashed);
+    y from zero. Both frames hold `hour` and `revenue`."""
     sym = currency_symbol()
-    fig = go.Figure(
-        go.Scatter(
-            x=curve["price"],
-            y=curve["purchases"],
-            name="predicted purchases",
-            mode="lines+markers",
-            line=dict(color="#54A24B", width=3),
-            marker=dict(size=5),
-            hovertemplate=f"price {sym}%{{x:,.2f}}<br>%{{y:,.1f}} purchases<extra></extra>",
-        )
-    )
-    if current_price is not None:
-        fig.add_vline(x=current_price, line=dict(color="#888", dash="dot"))
-    top = float(max(curve["purchases"].max(), 0)) or 1.0
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(x=actual["hour"], y=actual["revenue"], name="revenue, actual",
+                   mode="lines", line=dict(color="#4C78A8", width=2))
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(x=forecast["hour"], y=forecast["revenue"], name="forecast, next 24 hours",
+                   mode="lines", line=dict(color="#E45756", width=2, dash="dash"))
+    )  # fmt: skip
+    top = max(float(actual["revenue"].max() if not actual.empty else 0),
+              float(forecast["revenue"].max() if not forecast.empty else 0)) or 1.0  # fmt: skip
     fig.update_layout(
         **{**_LAYOUT, "legend": _BOTTOM_LEGEND},
-        title="Predicted purchases",
-        xaxis=dict(title=f"price ({sym})"),
-        yaxis=dict(title="purchases per hour", range=[0, top * 1.18]),
+        title="Revenue per hour: the last 24 hours and the model's next 24",
+        xaxis=dict(title="hour (UTC)"),
+        yaxis=dict(title=f"revenue per hour ({sym})", range=[0, top * 1.15]),
     )
     return fig

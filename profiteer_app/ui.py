@@ -16,6 +16,7 @@ import streamlit as st
 
 from profiteer_app import formatting as fmt
 from profiteer_app import predictor as pred
+from profiteer_app import price_data as prices
 from profiteer_app import warehouse as wh
 from profiteer_pipeline import settings as settings_mod
 
@@ -28,6 +29,7 @@ PREDICTION_TTL_S = 300  # same inputs, same model version -> same answer
 
 STALE_AFTER = timedelta(hours=2)  # the metrics refresh hourly: older than this is worth a look
 SIMULATION_PAGE = "views/simulation.py"
+RECOMMENDATIONS_PAGE = "views/recommendations.py"
 
 
 def warehouse() -> wh.Warehouse:
@@ -60,6 +62,21 @@ def buckets(target: wh.Warehouse, product_id: str) -> pd.DataFrame:
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
 def freshness(target: wh.Warehouse) -> wh.Freshness:
     return wh.load_freshness(target)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def recommendations(target: wh.Warehouse) -> prices.Recommendations:
+    return prices.load_recommendations(target)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def stored_curve(target: wh.Warehouse, product_id: str, bucket: str) -> prices.StoredCurve:
+    return prices.load_curve(target, product_id, bucket)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def forecast(target: wh.Warehouse) -> pd.DataFrame:
+    return prices.load_forecast(target)
 
 
 @st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
@@ -116,6 +133,11 @@ def banner(problem: Exception, where: str = "") -> None:
             "be shown right now; the page retries on its next refresh.",
             icon=":material/cloud_off:",
         )
+    elif isinstance(problem, prices.RecommendationsMissing):
+        st.info(
+            f"**No price recommendations yet**{suffix}: {problem}",
+            icon=":material/hourglass_empty:",
+        )
     elif isinstance(problem, wh.MetricsMissing):
         st.info(
             f"**No metrics yet**{suffix}: {problem}. Materialize the hourly job in Dagster "
@@ -163,10 +185,13 @@ def sidebar_status(box: Any) -> None:
             )
         elif status.ready:
             version = f" v{status.version}" if status.version is not None else ""
-            accuracy = f", accuracy {status.accuracy:.2f}" if status.accuracy is not None else ""
-            st.markdown(f":green[●] Model `{status.name}`{version} ready{accuracy}")
+            st.markdown(f":green[●] Model `{status.name}`{version} ready")
         else:
             st.markdown(f":orange[●] Model `{status.name}`: {status.status}")
+        stored, problem = attempt(recommendations, warehouse())
+        phrase = prices.r2_phrase(stored.run) if problem is None else None
+        if phrase:
+            st.caption(phrase, help=prices.R2_EXPLAINED)
 
 
 def money_column_format() -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -34,6 +34,11 @@ TREND_DAYS = 7  # days of category revenue behind each trend sparkline
 Query = tuple[pgsql.Composable, Mapping[str, object] | None]
 
 _TREND = pgsql.SQL("day > (SELECT max(day) FROM analytics.category_revenue) - %(trend_days)s")
+# the latest day's hours and the day before's (at most 48 rows of the hourly base aggregate)
+_RECENT = pgsql.SQL(
+    "hour >= ((SELECT max(day) FROM analytics.daily_product_sales) - 1)::timestamp"
+    " AT TIME ZONE 'UTC'"
+)
 
 
 def freshness_query() -> Query:
@@ -50,6 +55,7 @@ def dashboard_queries() -> dict[str, Query]:
             {"trend_days": TREND_DAYS},
         ),
         "hot": (metrics.select_sql("hot_products", order=["rank"]), None),
+        "recent": (metrics.select_sql("hourly_sales", where=_RECENT, order=["hour"]), None),
         "log": freshness_query(),
     }
 
@@ -156,6 +162,7 @@ class DashboardData:
     hourly: pd.DataFrame
     categories: pd.DataFrame
     hot: pd.DataFrame
+    recent: pd.DataFrame = field(default_factory=pd.DataFrame)  # hourly_sales, 2 latest days
     freshness: Freshness = field(default_factory=Freshness)
 
     @property
@@ -203,6 +210,7 @@ def load_dashboard(wh: Warehouse) -> DashboardData:
         hourly=_numeric(frames["hourly"]),
         categories=_numeric(frames["categories"]),
         hot=_numeric(frames["hot"]),
+        recent=_numeric(frames["recent"]),
         freshness=freshness_of(frames["log"]),
     )
 
@@ -218,11 +226,51 @@ def load_buckets(wh: Warehouse, product_id: str) -> pd.DataFrame:
     return _numeric(frame)
 
 
-def top_categories(categories: pd.DataFrame) -> pd.DataFrame:
-    """The latest day's categories by revenue, each with its change and its recent revenues."""
+@dataclass
+class LikeForLike:
+    """The latest day's hours so far against the same hours of the day before."""
+
+    hours: list[int]  # hours of day (UTC) present on the latest day
+    today: dict[str, float]
+    before: dict[str, float]
+
+    def change_pct(self, key: str) -> float | None:
+        old, new = self.before.get(key), self.today.get(key)
+        return None if not old or new is None else (new - old) / old * 100.0
+
+
+def like_for_like(recent: pd.DataFrame, latest_day) -> LikeForLike:
+    """Sums of revenue, purchases, views and cart adds, and the conversion rate, over the hours
+    the latest day has so far, and over the same hours of the day before."""
+    if recent.empty:
+        return LikeForLike([], {}, {})
+    stamp = pd.to_datetime(recent["hour"], utc=True)
+    df = recent.assign(day=stamp.dt.date, hour_of_day=stamp.dt.hour)
+    today = df[df["day"] == latest_day]
+    hours = sorted(int(h) for h in today["hour_of_day"])
+    before = df[(df["day"] == latest_day - timedelta(days=1)) & df["hour_of_day"].isin(hours)]
+
+    def sums(part: pd.DataFrame) -> dict[str, float]:
+        if part.empty:
+            return {}
+        views = float(part["views"].sum())
+        return {
+            "revenue": float(part["revenue_cents"].sum()) / 100.0,
+            "items_sold": float(part["purchases"].sum()),
+            "views": views,
+            "conversion_rate": float(part["purchases"].sum()) / views * 100 if views else None,
+        }
+
+    return LikeForLike(hours, sums(today), sums(before))
+
+
+def top_categories(categories: pd.DataFrame, day=None) -> pd.DataFrame:
+    """`day`'s (default: the latest) categories by revenue, each with its change and its recent
+    revenues up to that day."""
     if categories.empty:
         return categories.assign(trend=[])
-    latest = categories["day"].max()
+    latest = categories["day"].max() if day is None else day
+    categories = categories[categories["day"] <= latest]
     today = categories[categories["day"] == latest].sort_values(
         ["revenue", "category"], ascending=[False, True]
     )

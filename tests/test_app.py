@@ -55,61 +55,77 @@ def all_text(at: AppTest) -> str:
     return "\n".join(parts)
 
 
-def test_dashboard_cards_match_the_metric_tables(app_env):
-    (latest,) = query(
-        app_env,
-        "SELECT revenue, items_sold, conversion_rate, revenue_change_pct, items_sold_change_pct,"
-        " conversion_rate_change_pct, top_category, hours FROM analytics.dashboard_summary"
-        " WHERE is_latest",
-    )
-    revenue, items, conversion, d_rev, d_items, d_conv, top, hours = latest
+def test_dashboard_cards_compare_like_with_like(app_env):
+    """The latest day is half full: its 12 hours so far against the same 12 hours the day before."""
+    (hours, top) = query(
+        app_env, "SELECT hours, top_category FROM analytics.dashboard_summary WHERE is_latest"
+    )[0]
     assert hours == 12  # the fixture's latest day is half full
+    same_hours = """
+        WITH latest AS (SELECT max(day) AS d FROM analytics.daily_product_sales),
+        h AS (SELECT (hour AT TIME ZONE 'UTC')::date AS day,
+                     extract(hour FROM hour AT TIME ZONE 'UTC') AS hod, * FROM analytics.hourly_sales)
+        SELECT sum(revenue_cents) / 100.0, sum(purchases), sum(purchases)::float8 / sum(views) * 100
+        FROM h, latest WHERE h.day = latest.d - %s
+          AND h.hod IN (SELECT hod FROM h, latest WHERE h.day = latest.d)"""
+    today = [float(v) for v in query(app_env, same_hours, (0,))[0]]
+    before = [float(v) for v in query(app_env, same_hours, (1,))[0]]
+    change = [fmt.signed_percent((t - b) / b * 100) for t, b in zip(today, before, strict=True)]
 
     at = run_page()
     cards = {m.label: m for m in at.metric}
-    assert cards["Revenue"].value == fmt.money(revenue)
-    assert cards["Revenue"].delta == fmt.signed_percent(d_rev)
-    assert cards["Items sold"].value == fmt.count(items)
-    assert cards["Items sold"].delta == fmt.signed_percent(d_items)
-    assert cards["Conversion rate"].value == fmt.percent(conversion, 2)
-    assert cards["Conversion rate"].delta == fmt.signed_percent(d_conv)
+    assert cards["Revenue so far"].value == fmt.money(today[0])
+    assert cards["Revenue so far"].delta == change[0]
+    assert cards["Items sold so far"].value == fmt.count(today[1])
+    assert cards["Items sold so far"].delta == change[1]
+    assert cards["Conversion rate"].value == fmt.percent(today[2], 2)
+    assert cards["Conversion rate"].delta == change[2]
     assert cards["Top category"].value == top
-    assert "12 of 24 hours so far; changes compare them with the whole day before" in all_text(at)
+    text = all_text(at)
+    assert "**today so far**: 12 hours (00:00–11:59 UTC)" in text
+    assert "against **the same hours yesterday**" in text
     # no warehouse banner; the sidebar says how fresh the data is
     assert not at.error
     assert ":green[●] Data refreshed" in "\n".join(m.value for m in at.sidebar.markdown)
 
 
-def test_dashboard_hourly_chart_toggles_series(app_env):
+def test_dashboard_hourly_small_multiples_from_zero(app_env):
     at = run_page()
     (spec,) = [s for s in plotly_specs(at) if "Hour by hour" in s["layout"]["title"]["text"]]
-    assert [t["name"] for t in spec["data"]] == ["Views", "Cart adds", "Purchases"]
+    names = [t["name"] for t in spec["data"]]
+    assert names == ["Views, day before", "Views", "Cart adds, day before", "Cart adds",
+                     "Purchases, day before", "Purchases"]  # fmt: skip
     hours = query(app_env, "SELECT hour_of_day, purchases FROM analytics.hourly_totals ORDER BY 1")
     purchases = next(t for t in spec["data"] if t["name"] == "Purchases")
     assert list(zip(purchases["x"], purchases["y"], strict=True)) == [tuple(h) for h in hours]
+    # one y-axis per series, each from zero; none overlays another
+    axes = {k: v for k, v in spec["layout"].items() if k.startswith("yaxis")}
+    assert len(axes) == 3 and all(a["range"][0] == 0 for a in axes.values())
+    assert not any("overlaying" in a for a in axes.values())
 
     at.get("button_group")[0].set_value(["purchases"]).run()
     assert not at.exception
-    (spec,) = plotly_specs(at)
-    assert [t["name"] for t in spec["data"]] == ["Purchases"]
+    (spec,) = [s for s in plotly_specs(at) if "Hour by hour" in s["layout"]["title"]["text"]]
+    assert [t["name"] for t in spec["data"]] == ["Purchases, day before", "Purchases"]
 
     at.get("button_group")[0].set_value([]).run()
-    assert not plotly_specs(at)
+    assert not [s for s in plotly_specs(at) if "Hour by hour" in s["layout"]["title"]["text"]]
     assert "Pick at least one series" in all_text(at)
 
 
 def test_dashboard_top_categories_and_hot_products(app_env):
     at = run_page()
+    # the latest day is partial: the cards show the last complete day against the one before
     expected = query(
         app_env,
         "SELECT category, revenue, revenue_change_pct FROM analytics.category_revenue"
-        " WHERE day = (SELECT max(day) FROM analytics.category_revenue) ORDER BY revenue DESC",
+        " WHERE day = (SELECT max(day) - 1 FROM analytics.category_revenue) ORDER BY revenue DESC",
     )
     trends = dict(
         query(
             app_env,
             "SELECT category, array_agg(revenue ORDER BY day) FROM analytics.category_revenue"
-            " GROUP BY category",
+            " WHERE day < (SELECT max(day) FROM analytics.category_revenue) GROUP BY category",
         )
     )
     cards = [m for m in at.metric if m.label.startswith("#")]
@@ -117,8 +133,8 @@ def test_dashboard_top_categories_and_hot_products(app_env):
     for card, (category, revenue, change) in zip(cards, expected, strict=True):
         assert card.value == fmt.money(revenue)
         assert card.delta == fmt.signed_percent(change)
-        assert list(card.proto.chart_data) == pytest.approx(trends[category])  # 4 days' trend
-        assert len(card.proto.chart_data) == 4
+        assert list(card.proto.chart_data) == pytest.approx(trends[category])  # complete days
+        assert len(card.proto.chart_data) == 3
     (hot_table,) = at.dataframe
     hot = query(app_env, "SELECT product_id, purchases FROM analytics.hot_products ORDER BY rank")
     assert hot_table.value["product_id"].tolist() == [p for p, _ in hot]
@@ -156,23 +172,22 @@ def test_catalog_opens_the_products_simulation(app_env):
     assert [t.value for t in at.title] == ["Price simulation"]
     assert at.selectbox(key="product").value == "P007"
     assert at.query_params["product"] == ["P007"] or at.query_params["product"] == "P007"
-    (name, base) = query(app_env, "SELECT product_name, base_price FROM public.products"
-                                  " WHERE product_id = 'P007'")[0]  # fmt: skip
-    assert at.slider(key="price_P007").value == pytest.approx(base)
 
 
 # --- outages: a banner, no traceback, and the rest of the page still works -------------------
 
-PAGES = [None, "views/catalog.py", "views/simulation.py"]
+PAGES = [None, "views/catalog.py", "views/simulation.py", "views/recommendations.py"]
 TITLES = {
     None: "Dashboard",
     "views/catalog.py": "Catalog",
     "views/simulation.py": "Price simulation",
+    "views/recommendations.py": "Price recommendations",
 }
 
 
-def test_mindsdb_unreachable_banner(app_env):
-    """app_env points MINDSDB_URL at a closed port."""
+def test_mindsdb_unreachable_sidebar(app_env):
+    """app_env points MINDSDB_URL at a closed port: the sidebar says so, and no page asks the
+    model on load (the simulation reads stored curves: test_app_recommendations.py)."""
     at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
     at.session_state["product"] = "P003"
     at.session_state["bucket"] = "Afternoon"
@@ -181,40 +196,8 @@ def test_mindsdb_unreachable_banner(app_env):
     assert not at.error and not at.warning  # the dashboard needs no model
     at.switch_page("views/simulation.py").run()
     assert not at.exception
-    (banner,) = at.warning
-    assert banner.value.startswith("**MindsDB unreachable** — predictions are unavailable")
-    assert "cannot connect to MindsDB" in banner.value
-    history = dict(
-        query(
-            app_env,
-            "SELECT time_of_day_bucket, avg_purchases FROM analytics.avg_purchases_by_bucket"
-            " WHERE product_id = 'P003'",
-        )
-    )
-    cards = {m.label: m.value for m in at.metric}
-    assert cards["Historical purchases/h, afternoon"] == f"{history['Afternoon']:.1f}"
-    assert not at.get("plotly_chart")
-    # the controls still work: the price slider, from the base price over the allowed range...
-    lo, hi, base = query(
-        app_env,
-        "SELECT min_price::float, max_price::float, base_price::float FROM public.products"
-        " WHERE product_id = 'P003'",
-    )[0]
-    slider = at.slider(key="price_P003")
-    assert not slider.disabled
-    assert (slider.min, slider.max, slider.value) == pytest.approx((lo, hi, base))
-    slider.set_value(hi).run()
-    assert not at.exception
-    assert at.slider(key="price_P003").value == pytest.approx(hi)
-    # ...and the time of day, which picks the history shown
-    at.get("button_group")[0].set_value("Overnight").run()
-    assert not at.exception
-    cards = {m.label: m.value for m in at.metric}
-    assert cards["Historical purchases/h, overnight"] == f"{history['Overnight']:.1f}"
-    assert at.slider(key="price_P003").value == pytest.approx(hi)
-    (banner,) = at.warning  # still the banner, never a prediction
-    assert banner.value.startswith("**MindsDB unreachable**")
-    assert not at.get("plotly_chart")
+    assert not at.warning and not at.error  # no model call, so no MindsDB banner
+    assert at.selectbox(key="product").value == "P003"
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -247,7 +230,8 @@ def test_no_metrics_yet_banner(app_env, monkeypatch, settings):
             at.switch_page(page).run()
         assert not at.exception
         (banner,) = at.info
-        assert banner.value.startswith("**No metrics yet**"), banner.value
+        want = "**No price recommendations yet**" if page == PAGES[-1] else "**No metrics yet**"
+        assert banner.value.startswith(want), banner.value
 
 
 def test_bad_model_name_is_a_banner_not_a_traceback(app_env, monkeypatch):
@@ -255,7 +239,4 @@ def test_bad_model_name_is_a_banner_not_a_traceback(app_env, monkeypatch):
     at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
     assert ":red[●] Model unavailable" in [m.value for m in at.sidebar.markdown]
     at.switch_page("views/simulation.py").run()
-    assert not at.exception
-    (banner,) = at.error
-    assert "PROFITEER_MODEL part" in banner.value and "is not a valid name" in banner.value
-    assert any(m.label.startswith("Historical purchases/h") for m in at.metric)
+    assert not at.exception and not at.error  # the page itself never asks the model on load

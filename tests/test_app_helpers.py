@@ -217,3 +217,17 @@ def test_unreachable_servers_are_clear_errors():
         wh.load_freshness(wh.Warehouse(url))
     assert f"profiteer_reader:***@127.0.0.1:{port}/warehouse" in str(err.value)
     assert "s3cret" not in str(err.value)
+
+
+def test_like_for_like_compares_the_same_hours_of_the_day_before():
+    from datetime import date
+
+    hours = pd.date_range("2026-03-03 00:00", periods=30, freq="h", tz="UTC")  # 24 + 6 hours
+    frame = pd.DataFrame({"hour": hours, "views": 100, "cart_adds": 10, "purchases": 2,
+                          "revenue_cents": [1000] * 24 + [1500] * 6})  # fmt: skip
+    lfl = wh.like_for_like(frame, date(2026, 3, 4))
+    assert lfl.hours == [0, 1, 2, 3, 4, 5]
+    assert lfl.today["revenue"] == 90.0 and lfl.before["revenue"] == 60.0  # not the whole day
+    assert lfl.change_pct("revenue") == pytest.approx(50.0)
+    assert lfl.change_pct("items_sold") == pytest.approx(0.0)
+    assert wh.like_for_like(frame.iloc[0:0], date(2026, 3, 4)).hours == []

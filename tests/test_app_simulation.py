@@ -1,28 +1,23 @@
 """The price simulation page with a real model on the real MindsDB (trained once per session).
 
-Predictions shown by the page are checked against the same model asked directly, and the
-optimum against the curve the page drew.
+The page reads the stored curve (`recommendation_fixtures`: the asset's computation with the
+app's model); the stored predictions and the live button's exact prediction are checked against
+the same model asked directly. With MindsDB down: test_app_recommendations.py.
 """
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-import streamlit as st
-from app_fixtures import APP_MODEL, HOME, TRAIN_SINCE, query
+from app_fixtures import APP_MODEL, HOME, query
 from streamlit.testing.v1 import AppTest
-from test_app import all_text, plotly_specs
+from test_app import plotly_specs
 
 from profiteer_app import features as feat
 from profiteer_app import formatting as fmt
 from profiteer_app import predictor as pred
-from profiteer_app.sample_data import train_model
-from profiteer_pipeline import pricing
-from profiteer_pipeline.model.client import MindsDBClient
 
 pytestmark = pytest.mark.mindsdb
-pytest_plugins = ["app_fixtures"]
+pytest_plugins = ["app_fixtures", "recommendation_fixtures"]
 
 TIMEOUT = 60  # the first prediction after MindsDB starts can take ~18 s (cold ML worker)
 PRODUCT = "P001"
@@ -41,12 +36,6 @@ def open_simulation(product: str = PRODUCT, bucket: str = BUCKET, sidebar: list 
     at.switch_page("views/simulation.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def prediction_card(at: AppTest):
-    cards = [m for m in at.metric if m.label.startswith("Predicted purchases/h at")]
-    assert len(cards) == 1, all_text(at)
-    return cards[0]
 
 
 def direct_predictions(url, mindsdb_url: str, product: str, bucket: str, prices) -> list[float]:
@@ -72,143 +61,60 @@ def direct_predictions(url, mindsdb_url: str, product: str, bucket: str, prices)
     return predictor.predict(rows).tolist()
 
 
-def test_slider_moves_the_prediction(app_env_model, mindsdb_url):
-    (base, lo, hi) = query(
-        app_env_model,
-        "SELECT base_price, min_price, max_price FROM public.products WHERE product_id = %s",
-        (PRODUCT,),
-    )[0]
-    at = open_simulation()
-    slider = at.slider(key=f"price_{PRODUCT}")
-    assert slider.value == pytest.approx(base)
-    assert (slider.min, slider.max) == (pytest.approx(lo), pytest.approx(hi))
-    first = prediction_card(at)
-    (expected_base,) = direct_predictions(app_env_model, mindsdb_url, PRODUCT, BUCKET, [base])
-    assert first.value == f"{expected_base:.1f}"
-    assert first.label == f"Predicted purchases/h at {fmt.money(base, exact=True)}"
-    # the change against the bucket's historical average
-    (avg,) = query(
-        app_env_model,
-        "SELECT avg_purchases FROM analytics.avg_purchases_by_bucket"
+def stored(url, product: str, bucket: str) -> tuple[list[float], list[float], tuple]:
+    prices_q = query(
+        url,
+        "SELECT price, model_purchases FROM analytics.price_curves WHERE product_id = %s"
+        " AND time_of_day_bucket = %s ORDER BY price",
+        (product, bucket),
+    )
+    (rec,) = query(
+        url,
+        "SELECT current_price, best_price FROM analytics.price_recommendations"
         " WHERE product_id = %s AND time_of_day_bucket = %s",
-        (PRODUCT, BUCKET),
-    )[0]
-    assert first.delta == fmt.signed_percent(fmt.change_pct(expected_base, avg))
-
-    slider.set_value(hi).run()
-    assert not at.exception
-    moved = prediction_card(at)
-    (expected_hi,) = direct_predictions(app_env_model, mindsdb_url, PRODUCT, BUCKET, [hi])
-    assert moved.value == f"{expected_hi:.1f}"
-    assert moved.value != first.value  # the model's demand falls at the top of the range
-    assert expected_hi < expected_base
+        (product, bucket),
+    )
+    return [p for p, _ in prices_q], [q for _, q in prices_q], rec
 
 
-def test_revenue_curve_and_optimum(app_env_model, mindsdb_url):
+def test_stored_curve_is_the_models_batch_prediction(
+    app_recommendations, app_env_model, mindsdb_url
+):
+    prices, model_q, _ = stored(app_env_model, PRODUCT, BUCKET)
+    assert len(prices) >= 41
+    expected = direct_predictions(app_env_model, mindsdb_url, PRODUCT, BUCKET, prices)
+    assert model_q == pytest.approx(expected)
+    at = open_simulation()
+    demand, _ = plotly_specs(at)
+    model_trace = next(t for t in demand["data"] if t["name"].startswith("model"))
+    assert model_trace["y"] == pytest.approx(expected)
+
+
+def test_live_button_asks_the_model_at_the_slider_price(
+    app_recommendations, app_env_model, mindsdb_url
+):
+    _, _, (current, best) = stored(app_env_model, PRODUCT, BUCKET)
     sidebar: list[str] = []
     at = open_simulation(sidebar=sidebar)
-    assert any(
-        line.startswith(f":green[●] Model `{APP_MODEL.qualified_name}` v1 ready, accuracy ")
-        for line in sidebar
-    ), sidebar
-    specs = plotly_specs(at)
-    (revenue,) = [s for s in specs if s["layout"]["title"]["text"] == "Revenue curve"]
-    (purchases,) = [s for s in specs if s["layout"]["title"]["text"] == "Predicted purchases"]
-    curve, best_marker, base_marker = revenue["data"]
-    (base, lo, hi) = query(
-        app_env_model,
-        "SELECT base_price, min_price, max_price FROM public.products WHERE product_id = %s",
-        (PRODUCT,),
-    )[0]
-    grid = pricing.price_grid(lo, hi, pricing.DEFAULT_POINTS, include=base)
-    assert curve["x"] == pytest.approx(grid.tolist())
-    # one batch from the page = the same model asked directly for every grid price
-    expected = direct_predictions(app_env_model, mindsdb_url, PRODUCT, BUCKET, grid)
-    assert purchases["data"][0]["y"] == pytest.approx(expected)
-    assert curve["y"] == pytest.approx([p * q for p, q in zip(grid, expected, strict=True)])
-    # the optimum is the curve's maximum, marked, and reported with its gain over the base price
-    best = max(range(len(grid)), key=lambda i: (curve["y"][i], -i))
-    assert best_marker["x"] == [pytest.approx(grid[best])]
-    assert best_marker["y"] == [pytest.approx(curve["y"][best])]
-    base_revenue = base * expected[list(grid).index(base)]
-    assert base_marker["x"] == [pytest.approx(base)]
-    cards = {m.label: m for m in at.metric}
-    assert cards["Best price"].value == fmt.money(grid[best], exact=True)
-    gain = curve["y"][best] - base_revenue
-    assert gain >= 0
-    assert cards["Expected gain/h vs base price"].value == fmt.money(gain)
-
-    # the button moves the slider to the best price, and the prediction follows
-    at.button[0].click().run()
+    assert any(line.startswith(f":green[●] Model `{APP_MODEL.qualified_name}` v1 ready")
+               for line in sidebar), sidebar  # fmt: skip
+    assert not at.success  # nothing asked yet
+    at.button(key="live_button").click().run()
     assert not at.exception
-    assert at.slider(key=f"price_{PRODUCT}").value == pytest.approx(grid[best])
-    assert (
-        prediction_card(at).label == f"Predicted purchases/h at {fmt.money(grid[best], exact=True)}"
-    )
+    (live,) = direct_predictions(app_env_model, mindsdb_url, PRODUCT, BUCKET, [current])
+    (ok,) = at.success
+    assert f"**{live:.1f} purchases/h** at {fmt.money(current, exact=True)}" in ok.value
+    # the best-price button moves the slider there; the live answer is per price
+    at.button[0].click().run()
+    assert float(at.select_slider(key=f"price_{PRODUCT}").value) == pytest.approx(best)
+    assert not at.success
 
 
-def test_time_of_day_changes_the_inputs(app_env_model):
+def test_time_of_day_changes_the_curve(app_recommendations, app_env_model):
     at = open_simulation(bucket="Overnight")
-    night = prediction_card(at).value
-    cards = {m.label: m for m in at.metric}
-    (avg,) = query(
-        app_env_model,
-        "SELECT avg_purchases FROM analytics.avg_purchases_by_bucket"
-        " WHERE product_id = %s AND time_of_day_bucket = 'Overnight'",
-        (PRODUCT,),
-    )[0]
-    assert cards["Historical purchases/h, overnight"].value == f"{avg:.1f}"
+    night = plotly_specs(at)[0]
     at.get("button_group")[0].set_value("Afternoon").run()
     assert not at.exception
-    assert "Historical purchases/h, afternoon" in {m.label for m in at.metric}
-    assert prediction_card(at).value != night  # afternoon hours have ~3x the views
-
-
-def test_missing_model_banner(app_env_model, monkeypatch):
-    monkeypatch.setenv("PROFITEER_MODEL", "mindsdb.no_such_model")
-    sidebar: list[str] = []
-    at = open_simulation(sidebar=sidebar)
-    assert any("No model yet" in i.value for i in at.info)
-    assert "Historical purchases/h, afternoon" in {
-        m.label for m in at.metric
-    }  # the rest still works
-    assert not at.get("plotly_chart")
-    assert "Model `mindsdb.no_such_model`: missing" in "\n".join(sidebar)
-
-
-def test_training_model_banner(app_env_model, mindsdb_url, monkeypatch):
-    """While a model trains, the page says so (and recovers once it is complete)."""
-    spec = APP_MODEL.with_name("app_test_training")
-    done = threading.Event()
-    errors: list[BaseException] = []
-
-    def train():
-        try:
-            train_model(mindsdb_url, spec, app_env_model, since=TRAIN_SINCE)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=train, daemon=True)
-    worker.start()
-    monkeypatch.setenv("PROFITEER_MODEL", spec.qualified_name)
-    seen = None
-    for _ in range(200):  # wait until MindsDB lists the new model as generating/training
-        status = pred.Predictor(mindsdb_url, spec.project, spec.name).status()
-        if status.status in ("generating", "training"):
-            seen = status.status
-            break
-        assert not done.is_set() or errors, "training finished before it was seen"
-        done.wait(0.2)
-    assert seen, errors
-    at = open_simulation()
-    banner = [i.value for i in at.info if "still training" in i.value]
-    assert banner and "app_test_training" in banner[0], all_text(at)
-    assert not at.get("plotly_chart")
-    done.wait(300)
-    assert not errors, errors
-    st.cache_data.clear()
-    at = open_simulation()
-    assert len(at.get("plotly_chart")) == 2
-    MindsDBClient(mindsdb_url).query(f"DROP MODEL IF EXISTS {spec.qualified_name}")
+    day = plotly_specs(at)[0]
+    smooth = lambda spec: next(t for t in spec["data"] if t["name"].startswith("smoothed"))["y"]  # noqa: E731
+    assert max(smooth(day)) > max(smooth(night))  # afternoon hours have ~3x the views

@@ -1,7 +1,10 @@
-"""Catalog: every product by category, with its latest-day revenue and rating; opens its simulation."""
+"""Catalog: every product by category, with its latest-day revenue and rating, its current price
+and the recommended one with the expected gain (from the stored recommendations); opens its
+simulation."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from profiteer_app import formatting as fmt
@@ -18,6 +21,7 @@ def render() -> None:
     if products is None:
         return
 
+    advice = per_product(products)
     latest_day = products["latest_day"].dropna().max()
     if latest_day == latest_day and latest_day is not None:
         st.caption(
@@ -50,6 +54,7 @@ def render() -> None:
                         f"{fmt.code(p['product_id'])} · {stars}  \n"
                         f"{fmt.money(revenue) if revenue == revenue else 'no sales yet'} latest day"
                     )
+                    st.markdown(price_line(advice.get(p["product_id"])))
                     if st.button(
                         "Simulate price",
                         key=f"simulate_{p['product_id']}",
@@ -60,6 +65,37 @@ def render() -> None:
                         st.switch_page(
                             ui.SIMULATION_PAGE, query_params={"product": p["product_id"]}
                         )
+
+
+def per_product(products: pd.DataFrame) -> dict[str, dict]:
+    """product_id -> its current price and its best recommended change (the time of day with
+    the largest confident gain per day, and the total over the day); {} when none are stored."""
+    stored, problem = ui.attempt(ui.recommendations, ui.warehouse())
+    if problem is not None or stored.table.empty:
+        return {}
+    out: dict[str, dict] = {}
+    for pid, g in stored.table.groupby("product_id"):
+        act = g[g["confidence"].isin(["high", "medium"])]
+        top = act.loc[act["gain_per_day"].idxmax()] if not act.empty else None
+        out[pid] = {
+            "current": float(g["current_price"].iloc[0]),
+            "top": top,
+            "gain_day": float(act["gain_per_day"].sum()),
+        }
+    return out
+
+
+def price_line(info: dict | None) -> str:
+    if info is None:
+        return "no recommendation yet"
+    line = f"now {fmt.money(info['current'], exact=True)}"
+    top = info["top"]
+    if top is None:
+        return line + " · :gray[keep]"
+    return (
+        line + f"  \n:green[→ {fmt.money(top['recommended_price'], exact=True)}] "
+        f"{top['time_of_day_bucket'].lower()} · :green[+{fmt.money(info['gain_day'])}/day]"
+    )
 
 
 render()

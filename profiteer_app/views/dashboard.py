@@ -1,7 +1,14 @@
-"""Dashboard: the latest day at a glance, from the pre-aggregated metric tables."""
+"""Dashboard: the latest day at a glance, from the pre-aggregated metric tables.
+
+Like is compared with like: the latest day's hours so far against the same hours of the day
+before (the caption says which); the category cards compare complete days. Every chart starts
+its y-axis at zero; the hourly series are small multiples, not a second axis. The "next 24
+hours" line is the model's forecast stored after the last training (no live call).
+"""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from profiteer_app import charts, ui
@@ -25,38 +32,50 @@ def render() -> None:
     day = latest["day"]
     hours = int(latest["hours"])
     partial = hours < 24
-    st.caption(
-        f"Latest day **{day:%A %d %B %Y}** (UTC)"
-        + (
-            f" · {hours} of 24 hours so far; changes compare them with the whole day before."
-            if partial
-            else "; changes are against the day before."
+    lfl = wh.like_for_like(data.recent, day)
+    if partial and lfl.hours and lfl.before:
+        first, last = lfl.hours[0], lfl.hours[-1]
+        st.caption(
+            f"Latest day **{day:%A %d %B %Y}** (UTC), **today so far**: {len(lfl.hours)} hours "
+            f"({first:02d}:00–{last:02d}:59 UTC), each change against **the same hours "
+            "yesterday**."
         )
-    )
-    versus = "vs yesterday"  # the day before the latest (a whole day, even when today is not)
+        now = lfl.today
+        changes = {k: lfl.change_pct(k) for k in ("revenue", "items_sold", "conversion_rate")}
+        versus = "vs same hours yesterday"
+    else:
+        st.caption(
+            f"Latest day **{day:%A %d %B %Y}** (UTC)"
+            + (f", {hours} of 24 hours so far." if partial else "; changes are against the whole day before.")
+        )  # fmt: skip
+        now = {k: latest[k] for k in ("revenue", "items_sold", "conversion_rate")}
+        changes = {
+            k: latest[f"{k}_change_pct"] for k in ("revenue", "items_sold", "conversion_rate")
+        }
+        versus = "vs the day before"
 
     # --- cards -----------------------------------------------------------------------------
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(
-        "Revenue",
-        fmt.money(latest["revenue"]),
-        fmt.signed_percent(latest["revenue_change_pct"]),
-        help=f"{fmt.money(latest['revenue'], exact=True)} on {day:%Y-%m-%d}",
+        "Revenue" + (" so far" if partial else ""),
+        fmt.money(now["revenue"]),
+        fmt.signed_percent(changes["revenue"]),
+        help=f"{fmt.money(now['revenue'], exact=True)} on {day:%Y-%m-%d}",
         delta_description=versus,
         border=True,
     )
     c2.metric(
-        "Items sold",
-        fmt.count(latest["items_sold"]),
-        fmt.signed_percent(latest["items_sold_change_pct"]),
-        help=f"{int(latest['items_sold']):,} purchases",
+        "Items sold" + (" so far" if partial else ""),
+        fmt.count(now["items_sold"]),
+        fmt.signed_percent(changes["items_sold"]),
+        help=f"{int(now['items_sold']):,} purchases",
         delta_description=versus,
         border=True,
     )
     c3.metric(
         "Conversion rate",
-        fmt.percent(latest["conversion_rate"], 2),
-        fmt.signed_percent(latest["conversion_rate_change_pct"]),
+        fmt.percent(now["conversion_rate"], 2),
+        fmt.signed_percent(changes["conversion_rate"]),
         help="purchases / views",
         delta_description=versus,
         border=True,
@@ -90,13 +109,17 @@ def render() -> None:
     elif data.hourly.empty:
         st.caption("No hours recorded for the latest day yet.")
     else:
-        st.plotly_chart(
-            charts.hourly_figure(data.hourly, list(chosen), f"{day:%Y-%m-%d}"),
-        )
+        today, before = hourly_frames(data.recent, day)
+        st.plotly_chart(charts.hourly_figure(today, before, list(chosen), f"{day:%Y-%m-%d}"))
+
+    forecast_section(data.recent)
 
     # --- top categories, each with its recent trend ------------------------------------------
     st.subheader("Top categories")
-    top = wh.top_categories(data.categories)
+    complete = day - pd.Timedelta(days=1) if partial else day  # compare whole days only
+    top = wh.top_categories(data.categories, complete if partial else None)
+    if partial and not top.empty:
+        st.caption(f"The last complete day, {complete:%A %d %B} (UTC), against the day before.")
     if top.empty:
         st.caption("No category revenue yet.")
     else:
@@ -106,7 +129,7 @@ def render() -> None:
                 f"#{i + 1} {fmt.md_escape(cat['category'])}",
                 fmt.money(cat["revenue"]),
                 fmt.signed_percent(cat["revenue_change_pct"]) or "new",
-                delta_description=versus,
+                delta_description="vs the day before",
                 chart_data=trend if len(trend) > 1 else None,
                 chart_type="area",
                 help=f"{int(cat['items_sold']):,} items sold; the chart shows revenue by day over "
@@ -140,6 +163,31 @@ def render() -> None:
                 ),
             },
         )  # fmt: skip
+
+
+def hourly_frames(recent: pd.DataFrame, day) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The latest day's hours and the day before's, with `hour_of_day` (from hourly_sales)."""
+    if recent.empty:
+        return recent, recent
+    stamp = pd.to_datetime(recent["hour"], utc=True)
+    df = recent.assign(hour_of_day=stamp.dt.hour, revenue=recent["revenue_cents"] / 100.0)
+    return df[stamp.dt.date == day], df[stamp.dt.date == day - pd.Timedelta(days=1)]
+
+
+def forecast_section(recent: pd.DataFrame) -> None:
+    st.subheader("Next 24 hours")
+    forecast, problem = ui.attempt(ui.forecast, ui.warehouse())
+    if problem is not None or forecast is None or forecast.empty:
+        st.caption("No forecast stored yet: it is computed after each training of the model.")
+        return
+    actual = recent.assign(revenue=recent["revenue_cents"] / 100.0).tail(24)
+    st.plotly_chart(charts.forecast_figure(actual, forecast), key="forecast_chart")
+    st.caption(
+        f"Forecast: {fmt.money(forecast['revenue'].sum())} revenue and "
+        f"{fmt.count(forecast['purchases'].sum())} purchases over the next 24 hours, from the model"
+        " at today's prices and each time of day's typical traffic, stored after its last "
+        f"training ({fmt.ago(forecast['computed_at'].iloc[0])}); not a live call."
+    )
 
 
 render()

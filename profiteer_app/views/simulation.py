@@ -1,28 +1,35 @@
-"""Price simulation: what the model predicts at a price, and the revenue-maximizing price.
+"""Price simulation: the stored curve of one product in one time of day, instant at any price.
 
-The product's typical hour in the chosen time-of-day bucket (from the metric tables) plus the
-slider's price make the model's input; one prediction answers the slider, and one batch
-prediction over the whole price range draws the revenue and purchases curves.
+The `price_recommendations` asset stores, after each training, the model's predictions over a
+fine price grid (`analytics.price_curves`), their monotone smoothing with the held-out error band,
+and the advice. This page only reads them: the slider interpolates the stored curve (no model
+call), so it answers at once even when MindsDB's worker is cold or MindsDB is down. An exact
+live prediction is a button at the bottom, after everything else has rendered.
 """
 
 from __future__ import annotations
 
-import math
-
-import pandas as pd
+import numpy as np
 import streamlit as st
 
-from profiteer_app import charts, ui
 from profiteer_app import features as feat
 from profiteer_app import formatting as fmt
-from profiteer_pipeline import pricing
+from profiteer_app import price_charts, ui
+from profiteer_app import price_data as prices
+from profiteer_pipeline import price_advice as pa
+
+SLIDER_STEPS = 60
 
 
-def _nice_step(span: float) -> float:
-    """About 50 slider steps over the range, on a 1-2-5 scale (cents at least)."""
-    raw = max(span / 50, 0.01)
-    power = 10 ** math.floor(math.log10(raw))
-    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= raw))
+def slider_prices(lo: float, hi: float, marks: list[float]) -> list[float]:
+    """About 60 even steps over [lo, hi] plus the prices that matter (base, current, best)."""
+    even = np.linspace(lo, hi, SLIDER_STEPS + 1)
+    keep = [float(m) for m in marks if lo <= m <= hi]
+    return sorted({round(float(p), 2) for p in [*even, *keep]})
+
+
+def _nearest(options: list[float], value: float) -> float:
+    return min(options, key=lambda o: abs(o - value))
 
 
 def _set_price(key: str, value: float) -> None:
@@ -31,15 +38,11 @@ def _set_price(key: str, value: float) -> None:
 
 def render() -> None:
     st.title("Price simulation")
-
     products = ui.catalog_or_notice()
     if products is None:
         return
-
     by_id = products.set_index("product_id", drop=False)
     ids = by_id.index.tolist()
-
-    # the product: from the catalog page (session state), a shared link (?product=), or the first
     if st.session_state.get("product") not in ids:
         wanted = st.query_params.get("product")
         st.session_state["product"] = wanted if wanted in ids else ids[0]
@@ -50,177 +53,179 @@ def render() -> None:
 
     left, right = st.columns([3, 2])
     pid = left.selectbox("Product", ids, format_func=label, key="product")
-    st.query_params["product"] = pid  # the URL names the product, so it can be shared
+    st.query_params["product"] = pid
     product = by_id.loc[pid]
-
-    buckets, problem = ui.attempt(ui.buckets, ui.warehouse(), pid)
-    if problem is not None:
-        ui.banner(problem)
-        return
-    present = buckets["time_of_day_bucket"].tolist() if not buckets.empty else []
-    options = [b for b in feat.ordered_buckets(present) if b in present] or feat.ordered_buckets()
+    options = feat.ordered_buckets()
     if st.session_state.get("bucket") not in options:
-        now_bucket = feat.current_bucket()
-        st.session_state["bucket"] = now_bucket if now_bucket in options else options[0]
+        wanted = st.query_params.get("bucket")
+        st.session_state["bucket"] = wanted if wanted in options else feat.current_bucket()
     bucket = right.segmented_control(
         "Time of day (UTC)", options, key="bucket", help="Overnight 22-06, Morning 06-12, "
         "Afternoon 12-18, Evening 18-22 (UTC hours)",
-    )  # fmt: skip
-    bucket = bucket or st.session_state.get("bucket") or options[0]
+    ) or st.session_state.get("bucket") or options[0]  # fmt: skip
+    st.query_params["bucket"] = bucket
 
-    lo, hi, base = (
-        float(product["min_price"]),
-        float(product["max_price"]),
-        float(product["base_price"]),
-    )
-    step = _nice_step(hi - lo)
-    price_key = f"price_{pid}"
-
-    if price_key not in st.session_state:  # each product's slider starts at its base price
-        st.session_state[price_key] = base
-    price = st.slider(
-        f"Price ({fmt.currency_symbol()})",
-        min_value=lo,
-        max_value=hi,
-        step=step,
-        key=price_key,
-        format="%.2f",
-        help=f"Allowed range {fmt.money(lo, exact=True)} to {fmt.money(hi, exact=True)}; "
-        f"base price {fmt.money(base, exact=True)}",
-    )
-
-    history = buckets[buckets["time_of_day_bucket"] == bucket]
-    if history.empty:
-        st.info(
-            f"No {bucket.lower()} history for {fmt.md_escape(product['product_name'])} yet: the model's inputs (its "
-            "typical views and cart adds in that part of the day) come from the sales metrics."
-        )
-        return
-    inputs = history.iloc[0].to_dict()
-    avg_purchases = float(inputs["avg_purchases"])
-
-    # --- the model's state first: a training or missing model is a banner, not an error ---------
-    predictor, problem = ui.attempt(ui.predictor)
-    status = None
-    if problem is None:
-        status, problem = ui.attempt(ui.model_status, predictor)
-    if problem is None and (not_ready := status.problem()) is not None:
-        problem = not_ready
-
-    c1, c2, c3 = st.columns(3)
-    c3.metric(
-        f"Historical purchases/h, {bucket.lower()}",
-        f"{avg_purchases:.1f}",
-        help=f"per hour over {int(inputs['hours']):,} {bucket.lower()} hours at an average price of "
-        f"{fmt.money(inputs['avg_price'], exact=True)}",
-        border=True,
-    )
-
-    if problem is not None:
-        ui.banner(problem, "— predictions are unavailable")
-        c1.metric("Predicted purchases/h", "–", border=True)
-        c2.metric("Predicted revenue/h", "–", border=True)
-        return
-
-    # --- the slider's prediction (one round trip) ------------------------------------------------
-    row = feat.feature_rows(product, inputs, [price])
-    predicted, problem = ui.attempt(
-        ui.predict,
-        predictor,
-        status.version,
-        row,
-        spinner="Asking the model… (after a quiet spell MindsDB takes ~20 s to start its worker)",
-    )
+    stored, problem = ui.attempt(ui.stored_curve, ui.warehouse(), pid, bucket)
     if problem is not None:
         ui.banner(problem)
         return
-    purchases = float(predicted[0])
-    c1.metric(
-        f"Predicted purchases/h at {fmt.money(price, exact=True)}",
-        f"{purchases:.1f}",
-        fmt.signed_percent(fmt.change_pct(purchases, avg_purchases)),
-        help=f"change against the historical {bucket.lower()} average ({avg_purchases:.1f}/h)",
-        border=True,
-    )
-    c2.metric(
-        "Predicted revenue/h",
-        fmt.money(price * purchases),
-        fmt.signed_percent(
-            fmt.change_pct(price * purchases, avg_purchases * float(inputs["avg_price"]))
-        ),
-        help="price × predicted purchases, against the historical average revenue per hour",
-        border=True,
-    )
-
-    # --- the curve: one batch prediction across the range ----------------------------------------
-    grid = pricing.price_grid(lo, hi, pricing.DEFAULT_POINTS, include=base)
-    rows = feat.feature_rows(product, inputs, grid)
-    values, problem = ui.attempt(
-        ui.predict, predictor, status.version, rows, spinner="Predicting across the price range…"
-    )
-    if problem is not None:
-        ui.banner(problem, "— the revenue curve is unavailable")
+    if stored.empty or stored.advice is None:
+        st.info(
+            f"No stored curve for {fmt.md_escape(product['product_name'])} in the "
+            f"{bucket.lower()} yet: it appears after the next training of the model (asset "
+            "`price_recommendations`).",
+            icon=":material/hourglass_empty:",
+        )
         return
-    curve = pricing.revenue_curve(grid, pd.Series(values).to_numpy())
-    best = pricing.recommend(curve, base)
+    render_curve(product, bucket, stored)
 
-    st.subheader("Revenue-maximizing price")
-    b1, b2, b3 = st.columns([1, 1, 1])
-    b1.metric(
-        "Best price",
-        fmt.money(best.best_price, exact=True),
-        f"{fmt.change_pct(best.best_price, base):+.1f} % vs base" if best.best_price != base else
-        "the base price",
-        delta_color="off",
+
+def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
+    curve, adv, run = stored.curve, stored.advice, stored.run
+    pid = str(product["product_id"])
+    lo, hi = float(adv["min_price"]), float(adv["max_price"])
+    base, current = float(adv["base_price"]), float(adv["current_price"])
+    p, q = curve["price"].to_numpy(), curve["purchases"].to_numpy()
+    rel_error = (
+        None
+        if run is None or run["relative_error"] != run["relative_error"]
+        else float(run["relative_error"])
+    )
+
+    # --- the objective: revenue, or profit with a unit cost (the catalog's, or typed here) -----
+    stored_cost = adv["unit_cost"] if adv["unit_cost"] == adv["unit_cost"] else None
+    cost = st.number_input(
+        f"Unit cost ({fmt.currency_symbol()}, optional)", min_value=0.0,
+        value=float(stored_cost or 0.0), step=1.0, key=f"cost_{pid}",
+        help="With a unit cost the best price maximizes profit, (price − cost) × purchases; "
+        "without one, revenue.",
+    ) or None  # fmt: skip
+    a = pa.advise(
+        p, q, min_price=lo, max_price=hi, current_price=current,
+        ending=str(run["price_ending"]) if run is not None else "99",
+        unit_cost=cost, rel_error=rel_error, model_purchases=curve["model_purchases"].to_numpy(),
+    )  # fmt: skip
+    curve = curve.assign(profit=pa.value_of(p, q, cost)) if cost else curve
+    column = "profit" if cost else "revenue"
+
+    # --- the slider: even steps plus the base, current and best prices -------------------------
+    steps = slider_prices(lo, hi, [base, current, a.best_price])
+    key = f"price_{pid}"
+    if st.session_state.get(key) not in steps:
+        st.session_state[key] = _nearest(steps, float(st.session_state.get(key, current)))
+    price = st.select_slider(
+        f"Price ({fmt.currency_symbol()})", options=steps, key=key,
+        format_func=lambda x: fmt.money(x, exact=True)
+        + (" · base" if x == round(base, 2) else "") + (" · current" if x == round(current, 2)
+        else "") + (" · best" if x == round(a.best_price, 2) else ""),
+        help=f"Allowed range {fmt.money(lo, exact=True)} to {fmt.money(hi, exact=True)}",
+    )  # fmt: skip
+    at_q = float(np.interp(price, p, q))
+    at_value = float(pa.value_of(price, at_q, cost))
+
+    c1, c2, c3 = st.columns(3)
+    c1.metric(
+        f"Purchases/h at {fmt.money(price, exact=True)}", f"{at_q:.1f}",
+        fmt.signed_percent(fmt.change_pct(at_q, a.current_purchases)),
+        help="interpolated on the stored curve (no model call); change against the current "
+        f"price {fmt.money(current, exact=True)}", border=True,
+    )  # fmt: skip
+    c2.metric(
+        f"Expected {column}/h", fmt.money(at_value),
+        fmt.signed_percent(fmt.change_pct(at_value, a.current_value)),
+        help=f"against {fmt.money(a.current_value, exact=True)}/h at the current price",
         border=True,
     )  # fmt: skip
-    gain_pct = fmt.signed_percent(best.gain_pct)
+    e = pa.elasticity(p, q, price)
+    c3.metric(
+        "Price sensitivity here", "–" if e is None else f"−1 % price → {-e:+.1f} % purchases",
+        help="on the smoothed curve, around the slider's price", border=True,
+    )  # fmt: skip
+
+    # --- the advice -------------------------------------------------------------------------
+    st.subheader(f"Best price ({'profit' if cost else 'revenue'})")
+    b1, b2, b3 = st.columns(3)
+    b1.metric(
+        "Best price", fmt.money(a.best_price, exact=True),
+        f"{fmt.change_pct(a.best_price, current):+.1f} % vs current" if a.changed else "the current price",
+        delta_color="off", border=True,
+    )  # fmt: skip
+    band = "" if a.band is None else f" (± {fmt.money(a.band)})"
     b2.metric(
-        "Expected gain/h vs base price",
-        fmt.money(best.gain),
-        gain_pct,
-        help=f"{fmt.money(best.best_revenue, exact=True)}/h at the best price against "
-        f"{fmt.money(best.base_revenue, exact=True)}/h at the base price "
-        f"{fmt.money(base, exact=True)}",
-        border=True,
-    )
+        f"Expected gain/h vs current{band}", fmt.money(a.gain), fmt.signed_percent(a.gain_pct),
+        help=f"{fmt.money(a.best_value, exact=True)}/h at the best price against "
+        f"{fmt.money(a.current_value, exact=True)}/h at {fmt.money(current, exact=True)}; "
+        "± the model's held-out error at both prices", border=True,
+    )  # fmt: skip
+    verdict = {
+        "high": "Change recommended (gain over twice the error band)",
+        "medium": "Change recommended (gain over the error band)",
+        "no change": "No change recommended: the gain is within the model's error",
+        "unrated": "Unrated: no held-out error known for this model",
+    }[a.confidence]
     b3.metric(
-        "Purchases/h at the best price",
-        f"{best.best_purchases:.1f}",
-        fmt.signed_percent(fmt.change_pct(best.best_purchases, best.base_purchases)),
-        help="against the predicted purchases at the base price",
-        border=True,
+        "Confidence", a.confidence, verdict, delta_color="off", delta_arrow="off", border=True
     )
     b1.button(
-        "Set the slider to the best price",
-        on_click=_set_price,
-        args=(price_key, min(max(best.best_price, lo), hi)),
-        icon=":material/target:",
-        disabled=abs(best.best_price - price) < 0.005,
-    )
-
-    g1, g2 = st.columns(2)
-    g1.plotly_chart(
-        charts.revenue_figure(
-            curve,
-            best_price=best.best_price,
-            best_revenue=best.best_revenue,
-            base_price=base,
-            base_revenue=best.base_revenue,
-            current_price=price,
-        ),
-        key="revenue_curve",
-    )
-    g2.plotly_chart(charts.purchases_figure(curve, current_price=price), key="purchases_curve")
+        "Set the slider to the best price", on_click=_set_price, args=(key, a.best_price),
+        icon=":material/target:", disabled=abs(a.best_price - price) < 0.005,
+    )  # fmt: skip
     st.caption(
-        f"{len(curve)} prices from {fmt.money(lo, exact=True)} to {fmt.money(hi, exact=True)}, "
-        f"predicted in one batch by `{status.name}` v{status.version}; the inputs are "
-        f"{fmt.md_escape(product['product_name'])}'s average {bucket.lower()} hour "
-        f"({fmt.count(inputs['avg_views'])} views, {inputs['avg_cart_adds']:.0f} cart adds)."
+        f"Maximizing **{'profit' if cost else 'revenue'}**"
+        + (f" with a unit cost of {fmt.money(cost, exact=True)}." if cost else
+           " (no unit cost known: enter one above to maximize profit).")
+        + f" Prices are rounded to price points ({'x.99' if str(run['price_ending']) == '99' else run['price_ending']})"
+        " inside the product's bounds."
+    )  # fmt: skip
+
+    marks = {"base": base, "current": current, "slider": float(price)}
+    g1, g2 = st.columns(2)
+    g1.plotly_chart(price_charts.demand_figure(curve, stored.observed, marks), key="demand_curve")
+    g2.plotly_chart(
+        price_charts.value_figure(
+            curve, column, best_price=a.best_price, best_value=a.best_value, marks=marks
+        ),
+        key="value_curve",
     )
-    with st.expander("Model inputs"):
-        st.dataframe(
-            rows.assign(predicted_purchases=curve["purchases"].to_numpy()), hide_index=True
+    r2 = prices.r2_phrase(run)
+    computed = run["computed_at"] if run is not None else None
+    st.caption(
+        f"**Stored curve, interpolated** — {len(curve)} prices predicted in one batch by "
+        f"`{run['model'] if run is not None else 'the model'}` v{adv['model_version']} "
+        f"{fmt.ago(computed)} ({fmt.utc_label(computed)}); no model call while you move the "
+        f"slider. Grey dots: the model at each price; green: its monotone smoothing"
+        + ("" if rel_error is None else f", band ± {rel_error:.0%} (held-out RMSE ÷ mean)")
+        + f"; the smoothing moved the model's points by up to {a.smoothing_error:.1f} purchases/h."
+        + f" Blue: {int(stored.observed['hours'].sum()) if not stored.observed.empty else 0} "
+        f"observed {bucket.lower()} hours, averaged per price bin."
+        + (f" Model: {r2}." if r2 else "")
+    )  # fmt: skip
+    live_prediction(product, bucket, float(price), adv)
+
+
+def live_prediction(product, bucket: str, price: float, adv) -> None:
+    """An exact prediction from the live model, on request only: it never holds the page."""
+    key = f"live_{product['product_id']}_{bucket}_{price:.2f}"
+    if st.button("Ask the model now (exact, live)", icon=":material/bolt:", key="live_button"):
+        buckets, problem = ui.attempt(ui.buckets, ui.warehouse(), str(product["product_id"]))
+        history = None if problem else buckets[buckets["time_of_day_bucket"] == bucket]
+        if problem is None and (history is None or history.empty):
+            problem = RuntimeError(f"no {bucket.lower()} history for this product")
+        if problem is None:
+            rows = feat.feature_rows(product, history.iloc[0].to_dict(), [price])
+            predicted, problem = ui.attempt(
+                ui.predict, ui.predictor(), int(adv["model_version"] or 0), rows,
+                spinner="Asking MindsDB… (after 2 idle minutes its worker takes ~20 s to start)",
+            )  # fmt: skip
+        if problem is not None:
+            ui.banner(problem, "— the stored curve above still holds")
+        else:
+            st.session_state[key] = float(predicted[0])
+    if key in st.session_state:
+        st.success(
+            f"The live model predicts **{st.session_state[key]:.1f} purchases/h** at "
+            f"{fmt.money(price, exact=True)} in a typical {bucket.lower()} hour.",
+            icon=":material/bolt:",
         )
 
 

@@ -1,0 +1,122 @@
+"""The simulation's Plotly figures from the stored curve (no Streamlit), so tests can inspect them.
+
+Both start their y-axis at zero. The demand chart shows the evidence: the model's own
+predictions at each grid price, the monotone smoothing with the held-out error band, and the
+observed hours of the product in that bucket (average purchases per price bin).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from profiteer_app.formatting import currency_symbol, money
+
+_LAYOUT = dict(
+    margin=dict(l=10, r=10, t=40, b=10),
+    height=360,
+    hovermode="closest",
+    legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="center", x=0.5),
+)
+_MARKS = {
+    "base": ("#72B7B2", "dash"),
+    "current": ("#888888", "dot"),
+    "slider": ("#E45756", "solid"),
+}
+
+
+def _marks(fig: go.Figure, marks: dict[str, float]) -> None:
+    for name, x in marks.items():
+        color, dash = _MARKS[name]
+        fig.add_vline(x=x, line=dict(color=color, dash=dash, width=1.5))
+
+
+def demand_figure(
+    curve: pd.DataFrame, observed: pd.DataFrame, marks: dict[str, float]
+) -> go.Figure:
+    """Purchases per hour by price: smoothed curve, error band, model points, observed hours."""
+    sym = currency_symbol()
+    fig = go.Figure()
+    if curve["purchases_high"].notna().all():
+        fig.add_trace(
+            go.Scatter(
+                x=pd.concat([curve["price"], curve["price"][::-1]]),
+                y=pd.concat([curve["purchases_high"], curve["purchases_low"][::-1]]),
+                fill="toself", fillcolor="rgba(84,162,75,0.15)", line=dict(width=0),
+                name="held-out error band", hoverinfo="skip",
+            )
+        )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=curve["price"], y=curve["model_purchases"], mode="markers",
+            marker=dict(size=4, color="#9E9E9E"), name="model, each grid price",
+            hovertemplate=f"{sym}%{{x:,.2f}}: %{{y:,.1f}} (model)<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=curve["price"], y=curve["purchases"], mode="lines",
+            line=dict(color="#54A24B", width=3), name="smoothed (never rises with price)",
+            hovertemplate=f"{sym}%{{x:,.2f}}: %{{y:,.1f}} purchases/h<extra></extra>",
+        )
+    )  # fmt: skip
+    if not observed.empty:
+        size = 5 + 10 * observed["hours"] / max(float(observed["hours"].max()), 1.0)
+        fig.add_trace(
+            go.Scatter(
+                x=observed["price"], y=observed["purchases"], mode="markers",
+                marker=dict(size=size, color="#4C78A8", opacity=0.7, line=dict(width=0)),
+                name="observed (avg per price bin)", customdata=observed["hours"],
+                hovertemplate=f"{sym}%{{x:,.2f}}: %{{y:,.1f}}/h over %{{customdata}} h"
+                "<extra>observed</extra>",
+            )
+        )  # fmt: skip
+    _marks(fig, marks)
+    top = max(float(curve["purchases_high"].max(skipna=True) or 0), float(curve["purchases"].max()))
+    if not observed.empty:
+        top = max(top, float(observed["purchases"].max()))
+    fig.update_layout(
+        **_LAYOUT,
+        title="Purchases per hour by price",
+        xaxis=dict(title=f"price ({sym})"),
+        yaxis=dict(title="purchases per hour", range=[0, (top or 1.0) * 1.1]),
+    )
+    return fig
+
+
+def value_figure(
+    curve: pd.DataFrame,
+    column: str,
+    *,
+    best_price: float,
+    best_value: float,
+    marks: dict[str, float],
+) -> go.Figure:
+    """Revenue (or profit) per hour by price, from the smoothed curve, the best price starred."""
+    sym = currency_symbol()
+    label = "profit" if column == "profit" else "revenue"
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=curve["price"], y=curve[column], mode="lines", line=dict(color="#4C78A8", width=3),
+            name=f"expected {label} per hour",
+            hovertemplate=f"{sym}%{{x:,.2f}}: {sym}%{{y:,.0f}}/h<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=[best_price], y=[best_value], mode="markers+text",
+            marker=dict(symbol="star", size=16, color="#E45756"),
+            text=[f"best {money(best_price, exact=True)}"], textposition="top center",
+            name=f"best price {money(best_price, exact=True)}",
+        )
+    )  # fmt: skip
+    _marks(fig, marks)
+    top = max(float(curve[column].max()), best_value, 0.0) or 1.0
+    fig.update_layout(
+        **_LAYOUT,
+        title=f"Expected {label} per hour by price",
+        xaxis=dict(title=f"price ({sym})"),
+        yaxis=dict(title=f"{label} per hour ({sym})", range=[0, top * 1.2]),
+    )
+    return fig

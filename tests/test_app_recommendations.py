@@ -1,0 +1,204 @@
+"""The Recommendations page and the stored-curve simulation under AppTest, with MindsDB down.
+
+The recommendations are the asset's own computation with the app's test model
+(`recommendation_fixtures`); then MINDSDB_URL points at a closed port (`app_env`), so every
+figure on these pages must come from the warehouse. Expected values are read with the admin login.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from app_fixtures import HOME, query
+from streamlit.testing.v1 import AppTest
+from test_app import all_text, plotly_specs
+
+from profiteer_app import formatting as fmt
+from profiteer_app.views import recommendations as page
+
+pytestmark = pytest.mark.mindsdb  # the fixture computes the curves with the app's model
+pytest_plugins = ["app_fixtures", "recommendation_fixtures"]
+
+TIMEOUT = 30
+REC = "views/recommendations.py"
+SIM = "views/simulation.py"
+
+
+@pytest.fixture
+def stored(app_recommendations, app_env):
+    """The app on the test warehouse with stored recommendations; MindsDB unreachable."""
+    return app_env
+
+
+def rows(url, where: str = "true") -> pd.DataFrame:
+    cols = ["product_id", "time_of_day_bucket", "category", "confidence", "gain_per_day",
+            "band_per_day", "recommended_price", "current_price", "best_price"]  # fmt: skip
+    found = query(
+        url,
+        f"SELECT {', '.join(cols)} FROM analytics.price_recommendations WHERE {where}",  # noqa: S608
+    )
+    return pd.DataFrame(found, columns=cols)
+
+
+def open_page(page_path: str, **state) -> AppTest:
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    at.switch_page(page_path).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def shown(at: AppTest) -> pd.DataFrame:
+    (df,) = at.dataframe
+    return df.value
+
+
+def test_table_summary_and_filters(stored):
+    expected = rows(stored)
+    at = open_page(REC)
+    assert [t.value for t in at.title] == ["Price recommendations"]
+    df = shown(at)
+    assert len(df) == len(expected) == 15 * 4
+    assert list(df["gain_per_day"]) == sorted(df["gain_per_day"], reverse=True)  # default sort
+    act = expected[expected["confidence"].isin(["high", "medium"])]
+    gain = act["gain_per_day"].sum()
+    band = math.sqrt((act["band_per_day"] ** 2).sum())
+    card = next(m for m in at.metric if m.label == "Applying all recommendations")
+    assert card.value == f"+{fmt.money(gain)}/day" and card.delta == f"± {fmt.money(band)}"
+    assert next(m for m in at.metric if m.label == "Changes recommended").value == (
+        f"{len(act)} of 60"
+    )
+    assert "R² " in next(m for m in at.metric if m.label == "Model").value
+    assert "Maximizing **revenue**: no unit costs are known" in all_text(at)
+    # filter: one category, one bucket
+    category = sorted(expected["category"].unique())[0]
+    at.multiselect(key="rec_categories").set_value([category]).run()
+    at.multiselect(key="rec_buckets").set_value(["Evening"]).run()
+    df = shown(at)
+    want = expected[
+        (expected["category"] == category) & (expected["time_of_day_bucket"] == "Evening")
+    ]
+    assert sorted(df["product_id"]) == sorted(want["product_id"])
+    assert set(df["time_of_day_bucket"]) == {"Evening"}
+    # a "no change" row keeps its price and gains nothing
+    quiet = df[df["mark"] == page.MARKS["no change"]]
+    assert (quiet["recommended_price"] == quiet["current_price"]).all()
+    assert (quiet["gain_per_day"] == 0).all()
+
+
+def test_sort_and_csv(stored):
+    at = open_page(REC)
+    at.selectbox(key="rec_sort").set_value("Product").run()
+    names = list(shown(at)["product_name"])
+    assert names == sorted(names)
+    at.radio(key="rec_order").set_value("descending").run()
+    assert list(shown(at)["product_name"]) == sorted(names, reverse=True)
+    at.toggle(key="rec_only_changes").set_value(True).run()
+    df = shown(at)
+    assert set(df["mark"]) <= {page.MARKS["high"], page.MARKS["medium"]}
+    (button,) = at.get("download_button")
+    assert button.proto.label == "Download CSV"
+    # the file is the shown table: the page's own `table` over the stored rows, as CSV
+    cats, buckets = filters_all(stored)
+    out = page.table(rows_frame(stored), cats, buckets, True, "Product", False)
+    back = pd.read_csv(io.StringIO(out.to_csv(index=False)))
+    assert list(back.columns) == page.COLUMNS
+    assert list(back["product_id"]) == list(df["product_id"])
+
+
+def rows_frame(url) -> pd.DataFrame:
+    cols = [c for c in ("product_id", "product_name", "category", "time_of_day_bucket",
+            "current_price", "recommended_price", "base_price", "gain_per_hour", "gain_per_day",
+            "band_per_day", "gain_pct", "confidence", "objective")]  # fmt: skip
+    found = query(url, f"SELECT {', '.join(cols)} FROM analytics.price_recommendations"  # noqa: S608
+                       " ORDER BY gain_per_day DESC")  # fmt: skip
+    return pd.DataFrame(found, columns=cols)
+
+
+def filters_all(url) -> tuple[list, list]:
+    df = rows_frame(url)
+    return sorted(df["category"].unique()), list(df["time_of_day_bucket"].unique())
+
+
+def test_open_simulation_from_the_table(stored):
+    at = open_page(REC)
+    df = shown(at)
+    target = df.iloc[3]
+    at.selectbox(key="rec_pick").set_value(3).run()
+    at.button(key="rec_open").click().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Price simulation"]
+    assert at.selectbox(key="product").value == target["product_id"]
+    assert at.session_state["bucket"] == target["time_of_day_bucket"]
+
+
+def test_simulation_reads_the_stored_curve_with_mindsdb_down(stored):
+    at = open_page(SIM, product="P003", bucket="Afternoon")
+    assert not at.warning  # no model call on load: nothing to fail
+    curve = pd.DataFrame(
+        query(stored, "SELECT price, purchases, model_purchases FROM analytics.price_curves"
+                      " WHERE product_id = 'P003' AND time_of_day_bucket = 'Afternoon'"
+                      " ORDER BY price"),
+        columns=["price", "purchases", "model_purchases"],
+    )  # fmt: skip
+    (rec,) = query(stored, "SELECT best_price, current_price, base_price, min_price, max_price"
+                           " FROM analytics.price_recommendations WHERE product_id = 'P003'"
+                           " AND time_of_day_bucket = 'Afternoon'")  # fmt: skip
+    best, current, base, lo, hi = rec
+    demand, value = plotly_specs(at)
+    smooth = next(t for t in demand["data"] if t["name"].startswith("smoothed"))
+    assert smooth["y"] == pytest.approx(curve["purchases"].tolist())
+    observed = next(t for t in demand["data"] if t["name"].startswith("observed"))
+    assert len(observed["x"]) > 0
+    assert demand["layout"]["yaxis"]["range"][0] == 0 and value["layout"]["yaxis"]["range"][0] == 0
+    cards = {m.label: m for m in at.metric}
+    assert cards["Best price"].value == fmt.money(best, exact=True)
+    assert "Stored curve, interpolated" in all_text(at)
+    slider = at.select_slider(key="price_P003")
+    labels = list(slider.options)  # formatted: the price, and which price it is
+    assert labels[0].startswith(fmt.money(lo, exact=True))
+    assert labels[-1].startswith(fmt.money(hi, exact=True))
+    for price, tag in [(base, "base"), (current, "current"), (best, "best")]:
+        assert any(x.startswith(fmt.money(price, exact=True)) and f"· {tag}" in x for x in labels)
+    assert float(slider.value) == pytest.approx(current)
+    # a slider move is answered from the stored curve (interpolated), with MindsDB down
+    target = round(float(np.linspace(lo, hi, 61)[20]), 2)  # one of the slider's even steps
+    slider.set_value(target).run()
+    assert not at.exception
+    label = f"Purchases/h at {fmt.money(target, exact=True)}"
+    want = np.interp(target, curve["price"], curve["purchases"])
+    assert {m.label: m.value for m in at.metric}[label] == f"{want:.1f}"
+    assert any(m.label == "Price sensitivity here" and "−1 % price →" in m.value for m in at.metric)
+    # the live prediction is a button: with MindsDB down it is a banner, the curve stays
+    at.button(key="live_button").click().run()
+    assert not at.exception
+    (banner,) = at.warning
+    assert banner.value.startswith("**MindsDB unreachable** — the stored curve above still holds")
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_unit_cost_switches_to_profit(stored):
+    at = open_page(SIM, product="P003", bucket="Afternoon")
+    revenue_best = {m.label: m.value for m in at.metric}["Best price"]
+    (base,) = query(stored, "SELECT base_price FROM public.products WHERE product_id = 'P003'")[0]
+    at.number_input(key="cost_P003").set_value(round(base * 0.7, 2)).run()
+    assert not at.exception
+    assert "Maximizing **profit** with a unit cost" in all_text(at)
+    assert [s["layout"]["title"]["text"] for s in plotly_specs(at)][1].startswith("Expected profit")
+    profit_best = {m.label: m.value for m in at.metric}["Best price"]
+    parse = lambda s: float(s.replace(fmt.currency_symbol(), "").replace(",", ""))  # noqa: E731
+    assert parse(profit_best) >= parse(revenue_best)
+
+
+def test_catalog_shows_current_and_recommended_prices(stored):
+    at = open_page("views/catalog.py")
+    text = all_text(at)
+    (cur,) = query(stored, "SELECT current_price FROM analytics.price_recommendations"
+                           " WHERE product_id = 'P001' LIMIT 1")[0]  # fmt: skip
+    assert f"now {fmt.money(cur, exact=True)}" in text
