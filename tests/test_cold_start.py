@@ -10,33 +10,23 @@ render from what it built.
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg2
 import pytest
 from app_fixtures import point_app_at
 from ingest_fixtures import shop_api  # noqa: F401 - fixture
-from reliability_fixtures import recreate_database
+from instance_fixtures import BIN, REPO, fresh_instance, materialized, scalar
 from streamlit.testing.v1 import AppTest
 from test_backfill_cli import dagster
 
 from profiteer_pipeline.model.client import MindsDBClient
-from profiteer_pipeline.model.spec import DEFAULT_SPEC, HOLDOUT_SUFFIX
-from profiteer_pipeline.stack.postgres import ensure_reader_role
+from profiteer_pipeline.model.spec import DEFAULT_SPEC
 from profiteer_pipeline.stack.processes import ProcessTable
 
 pytestmark = [pytest.mark.mindsdb, pytest.mark.timeout(1500)]
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 HOME = REPO / "profiteer_app" / "Home.py"
-DAGSTER_DB = "dagster_cold_start"
-WAREHOUSE_DB = "warehouse_cold_start"
 HOURS = 3
 WAIT_SECONDS = 1200
 
@@ -44,63 +34,16 @@ WAIT_SECONDS = 1200
 @pytest.fixture(scope="module")
 def cold_instance(pg_server, shop_api, settings, state_root, mindsdb_url):  # noqa: F811
     """A fresh instance and an empty warehouse, a running daemon; MindsDB without the model."""
-    admin = settings.warehouse
-    for name in (DAGSTER_DB, WAREHOUSE_DB):
-        recreate_database(admin, name)
-    ensure_reader_role(
-        admin.with_database("postgres").dsn(),
-        os.environ["PROFITEER_READER_USER"],
-        os.environ["PROFITEER_READER_PASSWORD"],
-        WAREHOUSE_DB,
-    )
-    client = MindsDBClient(mindsdb_url)
-    for name in (DEFAULT_SPEC.name, DEFAULT_SPEC.name + HOLDOUT_SUFFIX):
-        client.query(f"DROP MODEL IF EXISTS {DEFAULT_SPEC.project}.{name}")
-    home = state_root / "dagster_home_cold_start"
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "PROFITEER_DAGSTER_DB": DAGSTER_DB,
-        "PROFITEER_WAREHOUSE_DB": WAREHOUSE_DB,
-        "MINDSDB_URL": mindsdb_url,
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+    fresh = fresh_instance(settings, state_root, mindsdb_url, "cold_start")
     table = ProcessTable(state_root / "run", state_root / "logs")
     rec = table.spawn(
         "dagster-daemon-cold-start",
         [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-        env,
+        fresh.env,
         cwd=REPO,
     )
-    yield env, admin.with_database(WAREHOUSE_DB), admin.with_database(DAGSTER_DB), rec.log
+    yield fresh.env, fresh.warehouse, fresh.dagster_db, rec.log
     table.stop("dagster-daemon-cold-start", timeout=30)
-
-
-def scalar(url, statement: str, params: tuple = ()) -> object:
-    conn = psycopg2.connect(url.dsn())
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement, params)
-            return cur.fetchone()[0]
-    except (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn):
-        return None  # not created yet
-    finally:
-        conn.close()
-
-
-def materialized(dagster_db, asset: str) -> int:
-    """How many materializations of `asset` the instance recorded."""
-    count = scalar(
-        dagster_db,
-        "SELECT count(*) FROM event_logs"
-        " WHERE dagster_event_type = 'ASSET_MATERIALIZATION' AND asset_key = %s",
-        (f'["{asset}"]',),
-    )
-    return int(count or 0)
 
 
 def test_a_fresh_instance_reaches_a_trained_model_by_itself(
