@@ -131,6 +131,7 @@ GENERATED_SECRETS = {
     "pg_password": lambda: secrets.token_urlsafe(24),
     "pg_reader_password": lambda: secrets.token_urlsafe(24),
     "pg_model_password": lambda: secrets.token_urlsafe(24),
+    "pg_pipeline_password": lambda: secrets.token_urlsafe(24),
     "shop_api_key": lambda: secrets.token_urlsafe(32),
 }
 
@@ -192,6 +193,8 @@ class Settings:
     reader_password: str = field(default="", repr=False)
     model_user: str = "profiteer_model"
     model_password: str = field(default="", repr=False)
+    pipeline_user: str = "profiteer_pipeline"
+    pipeline_password: str = field(default="", repr=False)
 
     @property
     def shop(self) -> PgUrl:
@@ -206,6 +209,15 @@ class Settings:
         """The app's read-only login to the warehouse."""
         w = self.warehouse
         return PgUrl(self.reader_user, self.reader_password, w.host, w.port, w.database)
+
+    @property
+    def pipeline(self) -> PgUrl:
+        """The pipeline's login (Dagster's runs and storage, the shop API's store): the writer on
+        the embedded server, the URL's own user on an external one."""
+        w = self.warehouse
+        if not (self.embedded_postgres and self.pipeline_password):
+            return w
+        return PgUrl(self.pipeline_user, self.pipeline_password, w.host, w.port, w.database)
 
     @property
     def model(self) -> PgUrl:
@@ -225,7 +237,9 @@ def load() -> Settings:
     env = os.environ
     embedded = mode("postgres") == "embedded"
     embedded_mindsdb = mode("mindsdb") == "embedded"
-    if env.get(SECRETS_SOURCE_VARIABLE) == "environment":
+    login = "postgres"  # the embedded server's admin
+    if env.get(SECRETS_SOURCE_VARIABLE) == "environment":  # a service: the login it was given
+        login = env.get("PROFITEER_PG_USER", login)
         generated = {"pg_password": env.get("PROFITEER_PG_PASSWORD", "")}
     elif embedded or not env.get("PROFITEER_SHOP_API_KEY"):
         generated = embedded_secrets()
@@ -233,7 +247,7 @@ def load() -> Settings:
         generated = {}
     if embedded:
         warehouse = PgUrl(
-            "postgres", generated["pg_password"], "127.0.0.1", embedded_pg_port(), "warehouse"
+            login, generated["pg_password"], "127.0.0.1", embedded_pg_port(), "warehouse"
         )
     else:
         warehouse = PgUrl.parse(env["PROFITEER_DATABASE_URL"])
@@ -254,6 +268,7 @@ def load() -> Settings:
         model_user=env.get("PROFITEER_MODEL_USER", "profiteer_model"),
         model_password=env.get("PROFITEER_MODEL_PASSWORD")
         or generated.get("pg_model_password", ""),
+        pipeline_password=generated.get("pg_pipeline_password", ""),
     )
 
 

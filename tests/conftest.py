@@ -19,13 +19,24 @@ from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.stack import mindsdb as mindsdb_server
 from profiteer_pipeline.stack.postgres import EmbeddedPostgres, ensure_databases, wait_ready
 from profiteer_pipeline.stack.processes import ProcessTable, http_ok, wait_until
-from profiteer_pipeline.stack.roles import ensure_model_role, ensure_reader_role, restrict_connect
+from profiteer_pipeline.stack.roles import (
+    ensure_login,
+    ensure_model_role,
+    ensure_reader_role,
+    hand_over,
+    restrict_connect,
+)
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 # a shell that ran `eval "$(profiteer env)"` exports its stack's modes; the tests choose their own
 for _mode_var, _ in settings_mod.MODE_VARIABLES.values():
     os.environ.pop(_mode_var, None)
+
+
+# the pipeline's writer, made as `profiteer up` makes it (the tests' own runs use the admin)
+PIPELINE_USER = "profiteer_pipeline"
+PIPELINE_PASSWORD = "pipeline-" + os.urandom(6).hex()
 
 
 def free_port() -> int:
@@ -48,19 +59,25 @@ def state_root() -> Path:
 @pytest.fixture(scope="session")
 def pg_server(state_root):
     """The embedded PostgreSQL server, with the warehouse, shop and dagster databases closed to
-    PUBLIC, and the app's and MindsDB's roles, as `profiteer up` makes them."""
+    PUBLIC and owned by the pipeline's writer, and the app's and MindsDB's roles, as `profiteer
+    up` makes them."""
     port = free_port()
     password = "pw-" + os.urandom(8).hex()
     server = EmbeddedPostgres(state_root / "postgres", port, password)
     server.start()
     admin = settings_mod.PgUrl("postgres", password, "127.0.0.1", port, "postgres")
     wait_ready(admin.dsn())
-    ensure_databases(admin.dsn(), ["warehouse", "shop", "dagster"])
-    restrict_connect(admin.dsn(), ["warehouse", "shop", "dagster"])
+    databases = ["warehouse", "shop", "dagster"]
+    ensure_databases(admin.dsn(), databases)
+    restrict_connect(admin.dsn(), databases)
+    ensure_login(admin.dsn(), PIPELINE_USER, PIPELINE_PASSWORD)
     reader_password = "reader-" + os.urandom(6).hex()
-    ensure_reader_role(admin.dsn(), "profiteer_reader", reader_password, "warehouse")
+    ensure_reader_role(
+        admin.dsn(), "profiteer_reader", reader_password, "warehouse", [PIPELINE_USER]
+    )
     model_password = "model-" + os.urandom(6).hex()
     ensure_model_role(admin.dsn(), "profiteer_model", model_password, "warehouse")
+    hand_over(admin.dsn(), PIPELINE_USER, databases)  # the tests themselves log in as the admin
     os.environ["PROFITEER_DATABASE_URL"] = admin.with_database("warehouse").dsn()
     os.environ.setdefault("PROFITEER_SHOP_API_KEY", "test-key-" + os.urandom(8).hex())
     os.environ["PROFITEER_READER_PASSWORD"] = reader_password

@@ -6,7 +6,9 @@
   after its grants) and public.products, and nothing else there: not sales, not the training
   view, not airbyte_raw; it writes nowhere (not even a temporary table);
 - MindsDB's login connects to the warehouse only and reads the training view and nothing else;
-- the pipeline's login still reaches everything;
+- the pipeline's writer owns the three databases and writes there, and the reader can read the
+  analytics tables it creates; it is no superuser: no roles, databases, files or programs;
+- the admin login still reaches everything;
 - a reader made by an older version (pg_read_all_data) loses that role on the next setup.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import psycopg2
 import pytest
+from conftest import PIPELINE_PASSWORD, PIPELINE_USER
 from psycopg2 import errors
 
 from profiteer_pipeline.settings import PgUrl
@@ -102,7 +105,7 @@ def test_public_cannot_connect_to_the_stacks_databases(nobody):
     psycopg2.connect(nobody.with_database("postgres").dsn()).close()  # only ours are closed
 
 
-def test_the_pipelines_login_reaches_every_database(settings):
+def test_the_admin_login_reaches_every_database(settings):
     for database in DATABASES:
         assert attempt(settings.warehouse.with_database(database), "SELECT 1") == [(1,)]
 
@@ -188,6 +191,67 @@ def test_model_login_writes_nowhere(settings, warehouse_objects):
     }
     for statement, message in expected.items():
         assert refused(model, statement) == message, statement
+
+
+# --- the pipeline's writer ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def writer(settings) -> PgUrl:
+    w = settings.warehouse
+    return PgUrl(PIPELINE_USER, PIPELINE_PASSWORD, w.host, w.port, "warehouse")
+
+
+def test_writer_owns_and_writes_the_stacks_databases(settings, writer):
+    for database in DATABASES:
+        login = writer.with_database(database)
+        assert attempt(login, "SELECT pg_get_userbyid(datdba) FROM pg_database "
+                       "WHERE datname = current_database()") == [(PIPELINE_USER,)]  # fmt: skip
+        attempt(login, "CREATE TABLE writer_probe (x int); INSERT INTO writer_probe VALUES (1)")
+        assert attempt(login, "SELECT x FROM writer_probe") == [(1,)]
+        attempt(login, "DROP TABLE writer_probe")
+    # what `profiteer up` made as the admin was handed over: the writer replaces the products
+    owners = attempt(writer, "SELECT DISTINCT tableowner FROM pg_tables "
+                     "WHERE schemaname IN ('public', 'analytics')")  # fmt: skip
+    assert PIPELINE_USER in {o for (o,) in owners}
+    assert attempt(writer, "SELECT pg_get_userbyid(relowner) FROM pg_class "
+                   "WHERE oid = 'public.sales_features'::regclass") == [(PIPELINE_USER,)]  # fmt: skip
+
+
+def test_reader_reads_the_analytics_tables_the_writer_creates(settings, writer):
+    attempt(
+        writer,
+        "CREATE TABLE analytics.writer_made (x int); INSERT INTO analytics.writer_made VALUES (3)",
+    )
+    try:
+        assert attempt(settings.reader, "SELECT x FROM analytics.writer_made") == [(3,)]
+        assert attempt(settings.model.with_database("warehouse"), "SELECT 1") == [(1,)]
+        assert refused(settings.model, "SELECT * FROM analytics.writer_made") == (
+            "permission denied for schema analytics"
+        )
+    finally:
+        attempt(writer, "DROP TABLE analytics.writer_made")
+
+
+def test_writer_is_no_superuser(settings, writer):
+    expected = {
+        "CREATE ROLE writer_friend LOGIN": "permission denied to create role",
+        "ALTER ROLE postgres PASSWORD 'x'": "permission denied to alter role",
+        "SET ROLE postgres": 'permission denied to set role "postgres"',
+        "SELECT pg_read_file('/etc/hostname')": "permission denied for function pg_read_file",
+        "COPY (SELECT 1) TO PROGRAM 'true'": (
+            "permission denied to COPY to or from an external program"
+        ),
+    }
+    for statement, message in expected.items():
+        assert refused(writer, statement) == message, statement
+    conn = psycopg2.connect(writer.dsn())
+    conn.autocommit = True  # CREATE DATABASE refuses a transaction before it checks privileges
+    with pytest.raises(errors.InsufficientPrivilege, match="permission denied to create database"):
+        conn.cursor().execute("CREATE DATABASE writer_db")
+    conn.close()
+    assert attempt(writer, "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles "
+                   "WHERE rolname = current_user") == [(False, False, False)]  # fmt: skip
 
 
 # --- the setup itself ---------------------------------------------------------------------------

@@ -127,8 +127,8 @@ HOLDS = {
     "postgres": set(),
     "mindsdb": set(),  # the datasource's password reaches it through SQL, from Dagster
     "app": {"pg_reader_password"},
-    "shop_api": {"pg_password", "shop_api_key"},
-    "dagster": {"pg_password", "shop_api_key", "pg_model_password"},
+    "shop_api": {"pg_pipeline_password", "shop_api_key"},  # the writer, not the admin
+    "dagster": {"pg_pipeline_password", "shop_api_key", "pg_model_password"},
 }
 
 
@@ -139,6 +139,7 @@ def test_each_service_holds_only_its_own_secrets(stack_a):
         "pg_password",
         "pg_reader_password",
         "pg_model_password",
+        "pg_pipeline_password",
         "shop_api_key",
     }
     report = status(env)
@@ -160,6 +161,7 @@ def test_each_service_holds_only_its_own_secrets(stack_a):
     }  # fmt: skip
     dagster = environ_of(report["services"]["dagster"]["pid"])
     assert dagster["PROFITEER_MODEL_USER"] == "profiteer_model"
+    assert dagster["PROFITEER_PG_USER"] == "profiteer_pipeline"  # its runs and storage
     assert "PROFITEER_READER_PASSWORD" not in dagster
     # the processes the services started inherit no more than their service holds
     for pid, cmd in processes_of(state).items():

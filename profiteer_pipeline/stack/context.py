@@ -29,12 +29,12 @@ _PG = {"PROFITEER_PG_HOST", "PROFITEER_WAREHOUSE_DB"}
 SERVICE_VARIABLES = {
     # the app: the reader's login (its PROFITEER_DATABASE_URL has no password)
     "app": _PG | {"PROFITEER_READER_USER", "PROFITEER_READER_PASSWORD"},
-    # the shop API: its key and the shop store (PROFITEER_DATABASE_URL names the server)
+    # the shop API: its key and the shop store's login (the pipeline's writer when embedded)
     "shop_api": _PG
     | {"PROFITEER_SHOP_API_KEY", "PROFITEER_SHOP_DB", "PROFITEER_DATABASE_URL",
        "PROFITEER_PG_USER", "PROFITEER_PG_PASSWORD"},
-    # Dagster: the pipeline's login, the shop API's key and URL, and the model's login it gives
-    # MindsDB's datasource; not the app's reader
+    # Dagster: the pipeline's login (the writer when embedded, never the admin then), the shop
+    # API's key and URL, and the model's login it gives MindsDB's datasource; not the reader
     "dagster": _PG
     | {"PROFITEER_DATABASE_URL", "PROFITEER_PG_USER", "PROFITEER_PG_PASSWORD",
        "PROFITEER_DAGSTER_DB", "PROFITEER_SHOP_DB", "PROFITEER_SHOP_API_URL",
@@ -113,6 +113,14 @@ class Context:
         env = base_environment(*PASSTHROUGH.get(service, ()))
         env |= {k: v for k, v in everything.items() if k in SHARED_VARIABLES or k in own}
         env[settings_mod.SECRETS_SOURCE_VARIABLE] = "environment"  # never read secrets.json
+        pipeline = self.settings.pipeline
+        if service in ("dagster", "shop_api") and pipeline != self.settings.warehouse:
+            # the pipeline's writer, not the admin (which only `profiteer up` itself uses)
+            env |= {
+                "PROFITEER_PG_USER": pipeline.user,
+                "PROFITEER_PG_PASSWORD": pipeline.password,
+                "PROFITEER_DATABASE_URL": pipeline.dsn(),
+            }
         if service == "app":
             # the reader's coordinates as a URL without a password: the app cannot hold the admin's
             reader = self.settings.reader

@@ -1,12 +1,16 @@
-"""The database logins besides the pipeline's, each with exactly what its consumer reads.
+"""The database logins of the stack's consumers, each with exactly what it needs.
 
+- the pipeline's writer (`profiteer_pipeline`, on the embedded server): owns the warehouse, shop
+  and dagster databases and everything in them (Dagster's runs and storage, the shop API's
+  store); no superuser, no role management, nothing on other databases' objects. The admin
+  login only prepares the server. Objects an older version made as the admin are handed over.
 - the app's reader (`profiteer_reader`): CONNECT on the warehouse; the `analytics` schema's
   tables (present ones, and through default privileges those its owner creates later) and
   `public.products`. Nothing in `shop` or `dagster`, nor `public.sales`, `airbyte_raw`.
 - MindsDB's datasource login (`profiteer_model`): CONNECT on the warehouse; `public.sales_features`
   only, the view training and evaluation read (a view reads its tables with its owner's rights).
-- PUBLIC loses CONNECT and TEMPORARY on the stack's databases; the pipeline's login (the one
-  running these statements) keeps them explicitly.
+- PUBLIC loses CONNECT and TEMPORARY on the stack's databases; the admin login (the one running
+  these statements) keeps them explicitly.
 
 Everything is idempotent: `profiteer up` runs it on every start, so a role made by an older
 version (the reader held `pg_read_all_data`) is brought down to these grants. The objects granted
@@ -75,9 +79,9 @@ def restrict_connect(admin_dsn: str, databases: Sequence[str]) -> None:
         conn.close()
 
 
-def grant_reader(admin_dsn: str, user: str, database: str, owner: str | None = None) -> None:
-    """The app's reads in `database`: its analytics tables (also future ones `owner` creates;
-    default: the admin login, which runs the pipeline) and public.products."""
+def grant_reader(admin_dsn: str, user: str, database: str, owners: Sequence[str] = ()) -> None:
+    """The app's reads in `database`: its analytics tables (also future ones that the admin
+    login or any of `owners`, the pipeline's writer, creates) and public.products."""
     from profiteer_pipeline.warehouse.products import PRODUCTS_DDL
 
     role = sql.Identifier(user)
@@ -96,11 +100,13 @@ def grant_reader(admin_dsn: str, user: str, database: str, owner: str | None = N
                 cur.execute(
                     sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(s, role)
                 )
-                cur.execute(
-                    sql.SQL(
-                        "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
-                    ).format(sql.Identifier(owner) if owner else sql.SQL("CURRENT_USER"), s, role)
-                )
+                for owner in (sql.SQL("CURRENT_USER"), *map(sql.Identifier, owners)):
+                    cur.execute(
+                        sql.SQL(
+                            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} "
+                            "GRANT SELECT ON TABLES TO {}"
+                        ).format(owner, s, role)
+                    )
             for table in READER_TABLES:
                 cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_table(table), role))
     finally:
@@ -130,14 +136,78 @@ def grant_model(admin_dsn: str, user: str, database: str) -> None:
 
 
 def ensure_reader_role(
-    admin_dsn: str, user: str, password: str, database: str, owner: str | None = None
+    admin_dsn: str, user: str, password: str, database: str, owners: Sequence[str] = ()
 ) -> None:
     """The app's login: reads the warehouse's analytics tables and products, nothing more."""
     ensure_login(admin_dsn, user, password)
-    grant_reader(admin_dsn, user, database, owner)
+    grant_reader(admin_dsn, user, database, owners)
 
 
 def ensure_model_role(admin_dsn: str, user: str, password: str, database: str) -> None:
     """MindsDB's datasource login: reads the training view, nothing more."""
     ensure_login(admin_dsn, user, password)
     grant_model(admin_dsn, user, database)
+
+
+# relations the writer takes over: tables, partitioned tables, views, materialized views,
+# foreign tables, and sequences no table owns (an owned one follows its table)
+_ADMIN_RELATIONS = """
+SELECT n.nspname, c.relname, c.relkind FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+  AND NOT (c.relkind = 'S' AND EXISTS (
+      SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+        AND d.deptype IN ('a', 'i')))
+ORDER BY c.relkind = 'S', n.nspname, c.relname
+"""
+_ADMIN_SCHEMAS = """
+SELECT nspname FROM pg_namespace
+WHERE nspowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+  AND nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
+"""
+
+
+def ensure_pipeline_role(
+    admin_dsn: str, user: str, password: str, databases: Sequence[str]
+) -> None:
+    """The pipeline's writer: a login that owns `databases` and every object in them."""
+    ensure_login(admin_dsn, user, password)
+    hand_over(admin_dsn, user, databases)
+
+
+def hand_over(admin_dsn: str, user: str, databases: Sequence[str]) -> None:
+    """Make `user` the owner of `databases` and of what the admin login made in them (by these
+    setups, or by an older version whose pipeline ran as the admin). Grants stay as they were."""
+    role = sql.Identifier(user)
+    conn = _connect(admin_dsn)
+    try:
+        with conn.cursor() as cur:
+            for name in databases:
+                cur.execute(
+                    sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(name), role)
+                )
+    finally:
+        conn.close()
+    for name in databases:
+        conn = _connect(admin_dsn, name)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(_ADMIN_SCHEMAS)
+                for (schema,) in cur.fetchall():
+                    cur.execute(
+                        sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(schema), role)
+                    )
+                cur.execute(_ADMIN_RELATIONS)
+                for schema, relation, kind in cur.fetchall():
+                    verb = {"v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}.get(
+                        kind, "FOREIGN TABLE" if kind == "f" else "TABLE"
+                    )
+                    cur.execute(
+                        sql.SQL("ALTER " + verb + " {} OWNER TO {}").format(
+                            sql.Identifier(schema, relation), role
+                        )
+                    )
+        finally:
+            conn.close()
