@@ -17,6 +17,7 @@ import pytest
 from metrics_fixtures import private_database, reset, resources, sales_asset
 
 from profiteer_pipeline.definitions import defs
+from profiteer_pipeline.defs.automation.conditions import keep_fresh
 from profiteer_pipeline.defs.automation.retraining import (
     RetrainPolicy,
     build_retraining_sensor,
@@ -70,6 +71,27 @@ def test_conditions_materialize_what_is_missing_then_follow_updates():
     assert tick() == ["price_recommendations"]
     report("price_recommendations")
     assert tick() == []
+
+
+def test_a_failed_run_is_not_requested_again_on_every_tick():
+    """A missing asset whose run failed waits for an input update: no retry loop every 30 s."""
+
+    @dg.asset(name="products", automation_condition=keep_fresh())
+    def broken_products():
+        raise RuntimeError("the catalog cannot be read")
+
+    definitions = dg.Definitions(assets=[broken_products])
+    instance = dg.DagsterInstance.ephemeral()
+    cursor, requested_ticks = None, []
+    for tick in range(6):
+        result = dg.evaluate_automation_conditions(
+            defs=definitions, instance=instance, cursor=cursor
+        )
+        cursor = result.cursor
+        if requested(result):
+            requested_ticks.append(tick)
+            dg.materialize([broken_products], instance=instance, raise_on_error=False)
+    assert requested_ticks == [1]
 
 
 def test_the_automation_sensor_is_on_by_default():

@@ -135,6 +135,31 @@ def test_skips_while_a_training_run_is_in_progress(instance):
     assert f"training run {run.run_id} is STARTED" in skip_text(tick())
 
 
+def test_skips_while_automation_trains_the_first_model(instance):
+    """Automation's run of `sales_forecast` (an asset job, not train_model_job) counts too: the
+    sensor must not start a second training beside it."""
+    tick = Ticks(instance)
+    land(instance, 0, 1, 2, 3)
+    other = instance.add_run(
+        dg.DagsterRun(
+            job_name="__ASSET_JOB",
+            run_id="0f0f0f0f-0000-4000-8000-000000000003",
+            status=dg.DagsterRunStatus.STARTED,
+            asset_selection=frozenset({SALES_KEY}),
+        )
+    )
+    assert len(tick().run_requests) == 1, other.run_id  # a run of `sales` is not a training
+    run = instance.add_run(
+        dg.DagsterRun(
+            job_name="__ASSET_JOB",
+            run_id="0f0f0f0f-0000-4000-8000-000000000002",
+            status=dg.DagsterRunStatus.STARTING,
+            asset_selection=frozenset({MODEL_KEY}),
+        )
+    )
+    assert f"training run {run.run_id} is STARTING" in skip_text(tick())
+
+
 def test_policy_from_environment(monkeypatch):
     monkeypatch.setenv("PROFITEER_RETRAIN_MIN_PARTITIONS", "6")
     monkeypatch.setenv("PROFITEER_RETRAIN_MAE_DEGRADATION", "0.5")

@@ -18,9 +18,14 @@ def _settled() -> dg.AutomationCondition:
 
 
 def keep_fresh() -> dg.AutomationCondition:
-    """Materialize when missing, and again each time an input was updated."""
-    return ((AC.missing() | AC.any_deps_updated()).since_last_handled() & _settled()).with_label(
-        "missing or an input updated"
+    """Materialize when missing, and again each time an input was updated.
+
+    A missing asset whose latest run failed waits for an input to update (or for a person): it
+    is not requested again on every tick.
+    """
+    missing = AC.missing() & ~AC.execution_failed()
+    return ((missing | AC.any_deps_updated()).since_last_handled() & _settled()).with_label(
+        "missing (and not failed) or an input updated"
     )
 
 

@@ -87,6 +87,14 @@ def _new_partitions(instance: dg.DagsterInstance, after: int, enough: int) -> tu
         cursor = result.cursor
 
 
+def _training_in_progress(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
+    """A queued or running run that trains the model: this job's, or automation's first model."""
+    for run in instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS), limit=PAGE):
+        if run.job_name == train_model_job.name or MODEL_KEY in (run.asset_selection or ()):
+            return run
+    return None
+
+
 def build_retraining_sensor(
     policy: RetrainPolicy,
     name: str = "retraining_sensor",
@@ -114,12 +122,9 @@ def build_retraining_sensor(
         judged = state.get("judged", 0)
         cursor = {"baseline": baseline, "judged": judged}
 
-        running = instance.get_runs(
-            dg.RunsFilter(job_name=train_model_job.name, statuses=IN_PROGRESS), limit=1
-        )
-        if running:
+        if running := _training_in_progress(instance):
             return dg.SensorResult(
-                skip_reason=f"training run {running[0].run_id} is {running[0].status.value}",
+                skip_reason=f"training run {running.run_id} is {running.status.value}",
                 cursor=json.dumps(cursor),
             )
 
