@@ -1,9 +1,11 @@
-"""The `profiteer` command: the local stack (up, down, status, env) and the generator (generate)."""
+"""The `profiteer` command: the local stack (up, down, status, env), the generator (generate) and
+order-export imports (import)."""
 
 from __future__ import annotations
 
 import click
 
+from profiteer_pipeline.imports.commands import register as register_imports
 from profiteer_pipeline.stack.commands import register as register_stack
 from profiteer_pipeline.synth.commands import register as register_synth
 
@@ -16,3 +18,4 @@ def main() -> None:
 # Each command group lives beside what it drives.
 register_stack(main)
 register_synth(main)
+register_imports(main)

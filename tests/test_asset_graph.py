@@ -86,5 +86,7 @@ def test_the_snapshot_notices_a_changed_graph():
 
 def test_every_asset_has_a_group_and_kinds():
     for name, asset in graph_snapshot(defs)["assets"].items():
-        assert asset["group"] in {"shop", "ingest", "warehouse", "metrics", "model"}, name
+        assert asset["group"] in {"shop", "ingest", "warehouse", "metrics", "model", "imports"}, (
+            name
+        )
         assert asset["kinds"], name

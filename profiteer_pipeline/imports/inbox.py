@@ -14,6 +14,11 @@ from profiteer_pipeline.imports.errors import ImportRefused
 from profiteer_pipeline.imports.names import is_mapping, mapping_path, name_from_path
 from profiteer_pipeline.imports.sniff import SUPPORTED_SUFFIXES, content_hash, file_format
 
+#: Tags of an import run: the import's name and the content it imports (the sensor skips a
+#: content already submitted, e.g. by `profiteer import`).
+NAME_TAG = "profiteer/import"
+CONTENT_TAG = "profiteer/import_sha256"
+
 
 def inbox_dir() -> Path:
     return Path(os.environ.get("PROFITEER_INBOX") or settings_mod.state_dir() / "inbox").resolve()
@@ -94,3 +99,19 @@ def place(source: Path, name: str, mapping: Path | None = None, inbox: Path | No
         finally:
             Path(tmp).unlink(missing_ok=True)
     return target
+
+
+def fingerprint(found: InboxFile) -> str:
+    """Size and mtime of the file and of its mapping: cheap, checked on every sensor tick."""
+    mapping = mapping_path(found.path.parent, found.name)
+    mark = found.fingerprint
+    if mapping.exists():
+        stat = mapping.stat()
+        mark += f"|{stat.st_size}:{stat.st_mtime_ns}"
+    return mark
+
+
+def content_key(found: InboxFile) -> str:
+    """The file's content hash (and its mapping's): what a run of this import is tagged with."""
+    mapping = mapping_path(found.path.parent, found.name)
+    return found.sha256() + (":" + content_hash(mapping) if mapping.exists() else "")

@@ -13,10 +13,13 @@ connector's own pandas-to-JSON work is the floor at ~17k records/s).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -127,13 +130,22 @@ def read_file(
     exe = connector_executable()
     root = work_dir or settings_mod.state_dir() / "airbyte"
     pyairbyte_environment(root)
-    import airbyte as ab  # lazy: importing PyAirbyte costs seconds
-    from airbyte import exceptions as ab_exc
-
-    config = connector_config(path, shape)
     t0 = time.monotonic()
-    extracted_at = pd.Timestamp.now(tz="UTC").floor("ms")
-    source = ab.get_source(CONNECTOR, config=config, local_executable=exe, streams=[STREAM])
+    # PyAirbyte's import warns about Google libraries and get_source prints where it logs: keep
+    # both off the terminal (a CLI user sees one line per import step), in our log instead
+    chatter = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stderr(chatter):
+        warnings.simplefilter("ignore", FutureWarning)
+        import airbyte as ab  # lazy: importing PyAirbyte costs seconds
+        from airbyte import exceptions as ab_exc
+
+        config = connector_config(path, shape)
+        extracted_at = pd.Timestamp.now(tz="UTC").floor("ms")
+        source = ab.get_source(CONNECTOR, config=config, local_executable=exe, streams=[STREAM])
+    if log:
+        for line in chatter.getvalue().splitlines():
+            if line.strip():
+                log(f"PyAirbyte: {line.strip()}")
     records: list[dict[str, Any]] = []
     data_json: list[str] = []
     errors: list[str] = []

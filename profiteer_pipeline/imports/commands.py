@@ -1,0 +1,221 @@
+"""`profiteer import PATH [--name NAME] [--mapping MAPPING.yaml]`: import an order export.
+
+The file (and its mapping) is copied into the inbox. When `profiteer up` runs Dagster, the import
+run is submitted through its GraphQL API and awaited, and its page is printed; otherwise the
+import runs in this process against the configured warehouse. Either way the summary is read
+back from the warehouse. A bad file exits 1 with one message (the column, example lines), a
+stack that cannot be reached exits 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from profiteer_pipeline.imports.errors import ImportRefused
+from profiteer_pipeline.imports.inbox import CONTENT_TAG, NAME_TAG
+
+LAUNCH = """
+mutation ($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on Error { message }
+  }
+}"""
+
+ADD_PARTITION = """
+mutation ($selector: RepositorySelector!, $defName: String!, $key: String!) {
+  addDynamicPartition(repositorySelector: $selector, partitionsDefName: $defName,
+                      partitionKey: $key) {
+    __typename
+    ... on Error { message }
+  }
+}"""
+
+JOB = "import_job"
+PARTITIONS_DEF = "imported_files"
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+class _Unreachable(Exception):
+    """The stack (Dagster or the warehouse) cannot be reached: exit 2."""
+
+
+def dagster_url() -> str:
+    from profiteer_pipeline import settings as settings_mod
+
+    return os.environ.get("PROFITEER_DAGSTER_URL") or (
+        f"http://127.0.0.1:{settings_mod.port('dagster')}"
+    )
+
+
+def dagster_running(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/server_info", timeout=3) as resp:  # noqa: S310
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+@contextmanager
+def _warehouse():
+    import psycopg2
+
+    from profiteer_pipeline import settings as settings_mod
+
+    try:
+        url = settings_mod.load().warehouse
+        conn = psycopg2.connect(url.dsn(), connect_timeout=10, application_name="profiteer import")
+    except (psycopg2.OperationalError, KeyError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _Unreachable(
+            f"cannot reach the warehouse ({first}); start the stack with `profiteer up`, or set "
+            "PROFITEER_DATABASE_URL"
+        ) from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _run_in_dagster(url: str, name: str, content: str, echo, timeout: float) -> None:
+    from profiteer_pipeline.stack.errors import MainJobError
+    from profiteer_pipeline.stack.main_job import RUN, GraphQL, failure_cause, wait_for_location
+
+    gql = GraphQL(url)
+    try:
+        location = wait_for_location(gql, lambda: None, timeout=120)
+        if JOB not in location.jobs:
+            raise _Unreachable(f"Dagster at {url} has no {JOB} (is it this project's code?)")
+        added = gql(ADD_PARTITION, selector=location.selector(), defName=PARTITIONS_DEF, key=name)[
+            "addDynamicPartition"
+        ]
+        if added["__typename"] not in (
+            "AddDynamicPartitionSuccess",
+            "DuplicateDynamicPartitionError",
+        ):
+            raise _Unreachable(f"Dagster refused the partition {name!r}: {added.get('message')}")
+        params = {
+            "selector": {**location.selector(), "jobName": JOB},
+            "executionMetadata": {
+                "tags": [
+                    {"key": "dagster/partition", "value": name},
+                    {"key": NAME_TAG, "value": name},
+                    {"key": CONTENT_TAG, "value": content},
+                    {"key": "profiteer/launched_by", "value": "profiteer import"},
+                ]
+            },
+        }
+        launched = gql(LAUNCH, params=params)["launchRun"]
+        if launched["__typename"] != "LaunchRunSuccess":
+            raise _Unreachable(f"Dagster did not launch the import: {launched.get('message')}")
+        run_id = launched["run"]["runId"]
+        echo(f"Dagster run: {url.rstrip('/')}/runs/{run_id}")
+        deadline = time.monotonic() + timeout
+        status = ""
+        while time.monotonic() < deadline:
+            run = gql(RUN, id=run_id)["runOrError"]
+            status = run.get("status", "")
+            if status in TERMINAL:
+                break
+            time.sleep(1)
+        else:
+            raise _Unreachable(
+                f"the import run is still {status or 'queued'} after {timeout:.0f}s; follow it at "
+                f"{url.rstrip('/')}/runs/{run_id}"
+            )
+        if status != "SUCCESS":
+            cause = failure_cause(gql, run_id).lstrip(": ").strip()
+            for prefix in ("dagster._core.definitions.events.Failure: ", "Failure: "):
+                cause = cause.removeprefix(prefix)
+            raise ImportRefused(cause or f"the import run ended {status}")
+    except MainJobError as exc:
+        raise _Unreachable(str(exc)) from None
+
+
+def _stored_summary(name: str) -> dict:
+    from profiteer_pipeline.imports import tables
+
+    with _warehouse() as conn:
+        stored = tables.previous(conn, name)
+    if stored is None:
+        raise _Unreachable(f"the import {name!r} ran but its summary is not in the warehouse")
+    return stored["summary"]
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", help="The import's name (default: the file's name), e.g. online_retail.")
+@click.option(
+    "--mapping",
+    type=click.Path(path_type=Path),
+    help="A YAML file naming the columns (and date order, zone, decimal mark) of an unknown layout.",
+)
+@click.option("--timeout", default=1800.0, show_default=True, help="Seconds to wait for the run.")
+def import_command(path: Path, name: str | None, mapping: Path | None, timeout: float) -> None:
+    """Import an order export (CSV, JSON lines, Parquet, Excel) into the warehouse's hourly sales."""
+    from profiteer_pipeline.imports import inbox
+    from profiteer_pipeline.imports.names import name_from_path, validate_name
+    from profiteer_pipeline.imports.pipeline import iter_summary_lines, plan, run_import
+
+    echo = click.echo
+    try:
+        if not path.is_file():
+            raise ImportRefused(f"{path}: no such file")
+        if mapping is not None and not mapping.is_file():
+            raise ImportRefused(f"mapping file {mapping}: no such file")
+        name = validate_name(name) if name else name_from_path(path)
+        shape, resolved = plan(path, mapping)  # a header problem fails here, before any copy
+        placed = inbox.place(path, name, mapping)
+        echo(
+            f"importing {path.name} as {name!r} ({shape.format}, {resolved.layout} layout), "
+            f"copied to {placed}"
+        )
+        url = dagster_url()
+        if dagster_running(url):
+            echo(f"submitting the import run to Dagster at {url}")
+            found = inbox.find(name)
+            _run_in_dagster(url, name, inbox.content_key(found), echo, timeout)
+            summary = _stored_summary(name)
+        else:
+            echo(f"no Dagster at {url}: importing in this process into the configured warehouse")
+            mapping_file = placed.parent / f"{name}.mapping.yaml"
+            result = run_import(
+                placed,
+                name,
+                _warehouse,
+                mapping_file=mapping_file if mapping_file.exists() else None,
+                log=lambda line: echo(f"  {line}"),
+            )
+            if result.unchanged:
+                echo("  the same content was imported before: nothing changed")
+            summary = result.summary
+    except ImportRefused as exc:
+        click.echo(f"import refused: {exc}", err=True)
+        raise SystemExit(1) from None
+    except _Unreachable as exc:
+        click.echo(f"import not run: {exc}", err=True)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        click.echo(f"import not run: {exc}", err=True)
+        raise SystemExit(2) from None
+    except Exception as exc:  # the database driver's errors (a dropped connection, a full disk)
+        if type(exc).__module__.split(".")[0] != "psycopg2":
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        click.echo(f"import not run: the warehouse failed: {first}", err=True)
+        raise SystemExit(2) from None
+    echo(f"imported {name!r} into schema import_{name}:")
+    for line in iter_summary_lines(summary):
+        echo("  " + line)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(import_command)

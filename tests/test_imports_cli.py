@@ -1,0 +1,84 @@
+"""`profiteer import` end to end as a user runs it (a subprocess): copied into the inbox, imported
+in-process when no Dagster answers (saying so), the summary printed; a bad file exits 1 with one
+message naming the column and lines, and no traceback. Real PostgreSQL, PyAirbyte, source-file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from import_fixtures import AMBIGUOUS, MESSY_UCI, read_table, schema_exists, write
+
+BIN = Path(sys.executable).parent
+
+
+def _run(args, env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "profiteer"), "import", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: no Dagster
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return {
+        **os.environ,  # the session's warehouse (PROFITEER_DATABASE_URL and the rest)
+        "PROFITEER_INBOX": str(tmp_path / "inbox"),
+        "PROFITEER_DAGSTER_URL": f"http://127.0.0.1:{port}",
+    }
+
+
+def test_cli_imports_a_file_and_prints_the_summary(tmp_path, pg_server, settings):
+    source = write(tmp_path, "Online Retail (copy).csv", MESSY_UCI)
+    env = _env(tmp_path)
+    done = _run([str(source)], env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "importing Online Retail (copy).csv as 'online_retail_copy'" in out
+    assert "no Dagster at http://127.0.0.1:" in out and "importing in this process" in out
+    assert (tmp_path / "inbox" / "online_retail_copy.csv").read_text() == MESSY_UCI
+    for line in (
+        "lines read:      14",
+        "accepted:        5 sales lines",
+        "returns:         2",
+        "rejected:        7",
+        "duplicate line:",
+        "products:        3",
+        "first hour:      2010-12-01T08:00:00+00:00",
+        "last hour:       2011-02-20T11:00:00+00:00",
+    ):
+        assert line in out, out
+    assert "Traceback" not in done.stderr
+    products = read_table(settings, "SELECT count(*) FROM import_online_retail_copy.products")
+    assert products.iloc[0, 0] == 3
+    again = _run([str(source)], env)
+    assert again.returncode == 0 and "nothing changed" in again.stdout
+
+
+def test_cli_refuses_a_bad_file_with_one_message(tmp_path, pg_server, settings):
+    env = _env(tmp_path)
+    bad = write(tmp_path, "dates.csv", AMBIGUOUS)
+    done = _run([str(bad), "--name", "cli_bad"], env)
+    assert done.returncode == 1
+    [message] = done.stderr.strip().splitlines()
+    assert message.startswith("import refused: column timestamp")
+    assert "2, 3, 4" in message and "--mapping" in message
+    assert "Traceback" not in done.stderr
+    assert not schema_exists(settings, "import_cli_bad")
+    # the fix the message gives works
+    mapping = write(tmp_path, "fix.yaml", "day_first: false\n")
+    fixed = _run([str(bad), "--name", "cli_bad", "--mapping", str(mapping)], env)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "first hour:      2024-03-04T10:00:00+00:00" in fixed.stdout
+    assert (tmp_path / "inbox" / "cli_bad.mapping.yaml").exists()
+    invalid = _run([str(bad), "--name", "Bad Name"], env)
+    assert invalid.returncode == 1 and "not valid" in invalid.stderr

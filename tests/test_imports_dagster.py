@@ -1,0 +1,116 @@
+"""The import's Dagster side: `sales_file_sensor` notices a dropped file (build_sensor_context),
+the import assets materialize its partition with their metadata, a bad file fails the run with
+one message and writes nothing. Real PostgreSQL, real PyAirbyte + source-file."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import dagster as dg
+import pytest
+from import_fixtures import AMBIGUOUS, MESSY_UCI, SHOPIFY, read_table, schema_exists, write
+
+from profiteer_pipeline.definitions import defs
+from profiteer_pipeline.defs.imports.assets import import_order_export, inbox_file
+from profiteer_pipeline.defs.imports.resources import EmbeddedFileImport
+from profiteer_pipeline.defs.imports.sensors import sales_file_sensor
+from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
+
+
+@pytest.fixture
+def inbox(tmp_path, monkeypatch):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    monkeypatch.setenv("PROFITEER_INBOX", str(folder))
+    return folder
+
+
+def _evaluate(instance, cursor=None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    return sales_file_sensor(context)
+
+
+def _materialize(instance, name: str) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [import_order_export, inbox_file],
+        partition_key=name,
+        instance=instance,
+        resources={"warehouse": warehouse_resource(), "file_airbyte": EmbeddedFileImport()},
+        raise_on_error=False,
+    )
+
+
+def test_the_sensor_notices_a_dropped_file_and_its_run_imports_it(inbox, pg_server, settings):
+    instance = dg.DagsterInstance.ephemeral()
+    assert isinstance(_evaluate(instance), dg.SkipReason)  # empty inbox
+
+    write(inbox, "dropped_orders.csv", MESSY_UCI)
+    write(inbox, ".partial.csv.tmp", "still being copied")  # hidden/temporary: ignored
+    first = _evaluate(instance)
+    assert isinstance(first, dg.SensorResult)
+    [request] = first.run_requests
+    assert request.partition_key == "dropped_orders"
+    assert request.tags["profiteer/import"] == "dropped_orders"
+    [added] = first.dynamic_partitions_requests
+    assert list(added.partition_keys) == ["dropped_orders"]
+
+    instance.add_dynamic_partitions("imported_files", ["dropped_orders"])
+    result = _materialize(instance, "dropped_orders")
+    assert result.success
+    meta = {
+        m.asset_key.to_user_string(): m.metadata
+        for m in result.asset_materializations_for_node("import_order_export")
+    }
+    assert set(meta) == {
+        "raw_order_lines", "import_order_lines", "import_quarantine", "import_sales",
+        "import_products",
+    }  # fmt: skip
+    assert meta["raw_order_lines"]["dagster/row_count"].value == 14
+    assert meta["import_order_lines"]["lines_accepted"].value == 5
+    assert meta["import_order_lines"]["lines_returned"].value == 2
+    rejected = meta["import_quarantine"]["rejected_by_reason"].value
+    assert rejected["duplicate line"] == 1 and sum(rejected.values()) == 7
+    assert meta["import_sales"]["products"].value == 3
+    assert meta["import_sales"]["first_hour"].value == "2010-12-01T08:00:00+00:00"
+    assert meta["import_sales"]["last_hour"].value == "2011-02-20T11:00:00+00:00"
+    assert "data:image/png;base64" in meta["import_sales"]["chart"].value
+    assert "|" in meta["import_sales"]["preview"].value
+
+    # unchanged: nothing requested; touched with the same bytes: still nothing
+    again = _evaluate(instance, first.cursor)
+    assert isinstance(again, dg.SkipReason) or not again.run_requests
+    path = inbox / "dropped_orders.csv"
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 5_000_000_000))
+    touched = _evaluate(instance, first.cursor)
+    assert not getattr(touched, "run_requests", None)
+    cursor = touched.cursor if isinstance(touched, dg.SensorResult) else first.cursor
+    # changed content under the same name: a new run for the same partition, no new partition
+    write(inbox, "dropped_orders.csv", SHOPIFY)
+    changed = _evaluate(instance, cursor)
+    [rerun] = changed.run_requests
+    assert rerun.partition_key == "dropped_orders" and rerun.run_key != request.run_key
+    assert not changed.dynamic_partitions_requests
+    assert (
+        json.loads(changed.cursor)["dropped_orders"][1]
+        != json.loads(first.cursor)["dropped_orders"][1]
+    )
+
+
+def test_a_bad_file_fails_the_run_with_one_message_and_writes_nothing(inbox, pg_server, settings):
+    instance = dg.DagsterInstance.ephemeral()
+    write(inbox, "bad_dates.csv", AMBIGUOUS)
+    instance.add_dynamic_partitions("imported_files", ["bad_dates"])
+    result = _materialize(instance, "bad_dates")
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.user_failure_data
+    assert "column timestamp" in error.description and "day_first" in error.description
+    assert error.metadata["column"].value == "timestamp"
+    assert error.metadata["example_lines"].value == "2, 3, 4"
+    assert not schema_exists(settings, "import_bad_dates")
+    raw = read_table(
+        settings, "SELECT count(*) FROM imports_raw.order_lines WHERE import_name = 'bad_dates'"
+    )
+    assert raw.iloc[0, 0] == 0
