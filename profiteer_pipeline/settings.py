@@ -132,6 +132,7 @@ GENERATED_SECRETS = {
     "pg_reader_password": lambda: secrets.token_urlsafe(24),
     "pg_model_password": lambda: secrets.token_urlsafe(24),
     "pg_pipeline_password": lambda: secrets.token_urlsafe(24),
+    "pg_shop_api_password": lambda: secrets.token_urlsafe(24),
     "shop_api_key": lambda: secrets.token_urlsafe(32),
 }
 
@@ -195,6 +196,8 @@ class Settings:
     model_password: str = field(default="", repr=False)
     pipeline_user: str = "profiteer_pipeline"
     pipeline_password: str = field(default="", repr=False)
+    shop_api_user: str = "profiteer_shop_api"
+    shop_api_password: str = field(default="", repr=False)
 
     @property
     def shop(self) -> PgUrl:
@@ -218,6 +221,15 @@ class Settings:
         if not (self.embedded_postgres and self.pipeline_password):
             return w
         return PgUrl(self.pipeline_user, self.pipeline_password, w.host, w.port, w.database)
+
+    @property
+    def shop_api_login(self) -> PgUrl:
+        """The shop API's login to its store: read-only on the embedded server, the URL's own
+        user on an external one."""
+        w = self.warehouse
+        if not (self.embedded_postgres and self.shop_api_password):
+            return self.shop
+        return PgUrl(self.shop_api_user, self.shop_api_password, w.host, w.port, self.shop_db)
 
     @property
     def model(self) -> PgUrl:
@@ -269,6 +281,7 @@ def load() -> Settings:
         model_password=env.get("PROFITEER_MODEL_PASSWORD")
         or generated.get("pg_model_password", ""),
         pipeline_password=generated.get("pg_pipeline_password", ""),
+        shop_api_password=generated.get("pg_shop_api_password", ""),
     )
 
 

@@ -23,6 +23,7 @@ from profiteer_pipeline.stack.roles import (
     ensure_login,
     ensure_model_role,
     ensure_reader_role,
+    ensure_shop_api_role,
     hand_over,
     restrict_connect,
 )
@@ -37,6 +38,8 @@ for _mode_var, _ in settings_mod.MODE_VARIABLES.values():
 # the pipeline's writer, made as `profiteer up` makes it (the tests' own runs use the admin)
 PIPELINE_USER = "profiteer_pipeline"
 PIPELINE_PASSWORD = "pipeline-" + os.urandom(6).hex()
+SHOP_API_USER = "profiteer_shop_api"  # the shop API's read-only login to its store
+SHOP_API_PASSWORD = "shop-api-" + os.urandom(6).hex()
 
 
 def free_port() -> int:
@@ -77,6 +80,7 @@ def pg_server(state_root):
     )
     model_password = "model-" + os.urandom(6).hex()
     ensure_model_role(admin.dsn(), "profiteer_model", model_password, "warehouse")
+    ensure_shop_api_role(admin.dsn(), SHOP_API_USER, SHOP_API_PASSWORD, "shop")
     hand_over(admin.dsn(), PIPELINE_USER, databases)  # the tests themselves log in as the admin
     os.environ["PROFITEER_DATABASE_URL"] = admin.with_database("warehouse").dsn()
     os.environ.setdefault("PROFITEER_SHOP_API_KEY", "test-key-" + os.urandom(8).hex())

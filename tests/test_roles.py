@@ -5,6 +5,7 @@
 - the app's reader connects to the warehouse only, reads the analytics tables (also one created
   after its grants) and public.products, and nothing else there: not sales, not the training
   view, not airbyte_raw; it writes nowhere (not even a temporary table);
+- the shop API's login connects to `shop` only and reads the store's table, nothing else;
 - MindsDB's login connects to the warehouse only and reads the training view and nothing else;
 - the pipeline's writer owns the three databases and writes there, and the reader can read the
   analytics tables it creates; it is no superuser: no roles, databases, files or programs;
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import psycopg2
 import pytest
-from conftest import PIPELINE_PASSWORD, PIPELINE_USER
+from conftest import PIPELINE_PASSWORD, PIPELINE_USER, SHOP_API_PASSWORD, SHOP_API_USER
 from psycopg2 import errors
 
 from profiteer_pipeline.settings import PgUrl
@@ -155,6 +156,29 @@ def test_reader_writes_nowhere(settings, warehouse_objects):
     }
     for statement, message in expected.items():
         assert refused(reader, statement) == message, statement
+
+
+# --- the shop API's login ------------------------------------------------------------------------
+
+
+def test_shop_api_login_reads_its_store_only(settings):
+    w = settings.warehouse
+    shop_api = PgUrl(SHOP_API_USER, SHOP_API_PASSWORD, w.host, w.port, "shop")
+    assert attempt(shop_api, "SELECT count(*) FROM public.shop_sales")[0][0] >= 0
+    for database in ("warehouse", "dagster"):
+        cannot_connect(shop_api, database)
+    expected = {
+        "INSERT INTO public.shop_sales (product_id) VALUES ('x')": (
+            "permission denied for table shop_sales"
+        ),
+        "DELETE FROM public.shop_sales": "permission denied for table shop_sales",
+        "CREATE TABLE public.api_made (x int)": "permission denied for schema public",
+        "CREATE TEMP TABLE api_temp (x int)": (
+            'permission denied to create temporary tables in database "shop"'
+        ),
+    }
+    for statement, message in expected.items():
+        assert refused(shop_api, statement) == message, statement
 
 
 # --- MindsDB's datasource login ---------------------------------------------------------------

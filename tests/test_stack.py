@@ -127,7 +127,7 @@ HOLDS = {
     "postgres": set(),
     "mindsdb": set(),  # the datasource's password reaches it through SQL, from Dagster
     "app": {"pg_reader_password"},
-    "shop_api": {"pg_pipeline_password", "shop_api_key"},  # the writer, not the admin
+    "shop_api": {"pg_shop_api_password", "shop_api_key"},  # read-only on its store
     "dagster": {"pg_pipeline_password", "shop_api_key", "pg_model_password"},
 }
 
@@ -140,6 +140,7 @@ def test_each_service_holds_only_its_own_secrets(stack_a):
         "pg_reader_password",
         "pg_model_password",
         "pg_pipeline_password",
+        "pg_shop_api_password",
         "shop_api_key",
     }
     report = status(env)
@@ -162,6 +163,8 @@ def test_each_service_holds_only_its_own_secrets(stack_a):
     dagster = environ_of(report["services"]["dagster"]["pid"])
     assert dagster["PROFITEER_MODEL_USER"] == "profiteer_model"
     assert dagster["PROFITEER_PG_USER"] == "profiteer_pipeline"  # its runs and storage
+    shop_api = environ_of(report["services"]["shop_api"]["pid"])
+    assert shop_api["PROFITEER_PG_USER"] == "profiteer_shop_api"
     assert "PROFITEER_READER_PASSWORD" not in dagster
     # the processes the services started inherit no more than their service holds
     for pid, cmd in processes_of(state).items():

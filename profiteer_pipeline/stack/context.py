@@ -29,7 +29,7 @@ _PG = {"PROFITEER_PG_HOST", "PROFITEER_WAREHOUSE_DB"}
 SERVICE_VARIABLES = {
     # the app: the reader's login (its PROFITEER_DATABASE_URL has no password)
     "app": _PG | {"PROFITEER_READER_USER", "PROFITEER_READER_PASSWORD"},
-    # the shop API: its key and the shop store's login (the pipeline's writer when embedded)
+    # the shop API: its key and the shop store's login (read-only when embedded)
     "shop_api": _PG
     | {"PROFITEER_SHOP_API_KEY", "PROFITEER_SHOP_DB", "PROFITEER_DATABASE_URL",
        "PROFITEER_PG_USER", "PROFITEER_PG_PASSWORD"},
@@ -113,13 +113,18 @@ class Context:
         env = base_environment(*PASSTHROUGH.get(service, ()))
         env |= {k: v for k, v in everything.items() if k in SHARED_VARIABLES or k in own}
         env[settings_mod.SECRETS_SOURCE_VARIABLE] = "environment"  # never read secrets.json
-        pipeline = self.settings.pipeline
-        if service in ("dagster", "shop_api") and pipeline != self.settings.warehouse:
-            # the pipeline's writer, not the admin (which only `profiteer up` itself uses)
+        # on the embedded server: the pipeline's writer and the shop API's reader, not the admin
+        # (which only `profiteer up` itself uses)
+        login = {"dagster": self.settings.pipeline, "shop_api": self.settings.shop_api_login}.get(
+            service
+        )
+        if login is not None and login.user != self.settings.warehouse.user:
             env |= {
-                "PROFITEER_PG_USER": pipeline.user,
-                "PROFITEER_PG_PASSWORD": pipeline.password,
-                "PROFITEER_DATABASE_URL": pipeline.dsn(),
+                "PROFITEER_PG_USER": login.user,
+                "PROFITEER_PG_PASSWORD": login.password,
+                "PROFITEER_DATABASE_URL": login.with_database(
+                    self.settings.warehouse.database
+                ).dsn(),
             }
         if service == "app":
             # the reader's coordinates as a URL without a password: the app cannot hold the admin's

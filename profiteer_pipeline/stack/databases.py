@@ -15,6 +15,7 @@ from profiteer_pipeline.stack.roles import (
     ensure_login,
     ensure_model_role,
     ensure_reader_role,
+    ensure_shop_api_role,
     hand_over,
     restrict_connect,
 )
@@ -77,6 +78,17 @@ def prepare(
             lambda: ensure_model_role(admin.dsn(), s.model_user, s.model_password, w.database),
         ),
     ]
+    if writer:  # the embedded server's shop API reads its store only
+        shop_api = s.shop_api_login
+        steps.append(
+            (
+                f"create the shop API's role {shop_api.user}",
+                "",
+                lambda: ensure_shop_api_role(
+                    admin.dsn(), shop_api.user, shop_api.password, s.shop_db
+                ),
+            )
+        )
     if writer:  # last: it takes over what the steps above made as the admin
         steps.append(
             (f"hand the databases to {writer}", "", lambda: hand_over(admin.dsn(), writer, names))

@@ -7,6 +7,8 @@
 - the app's reader (`profiteer_reader`): CONNECT on the warehouse; the `analytics` schema's
   tables (present ones, and through default privileges those its owner creates later) and
   `public.products`. Nothing in `shop` or `dagster`, nor `public.sales`, `airbyte_raw`.
+- the shop API's login (`profiteer_shop_api`, on the embedded server): CONNECT on `shop`; SELECT
+  on the store's table, which it serves; nothing else.
 - MindsDB's datasource login (`profiteer_model`): CONNECT on the warehouse; `public.sales_features`
   only, the view training and evaluation read (a view reads its tables with its owner's rights).
 - PUBLIC loses CONNECT and TEMPORARY on the stack's databases; the admin login (the one running
@@ -133,6 +135,32 @@ def grant_model(admin_dsn: str, user: str, database: str) -> None:
                 cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_table(table), role))
     finally:
         conn.close()
+
+
+def grant_shop_api(admin_dsn: str, user: str, database: str) -> None:
+    """The shop API's reads in the shop's `database`: the store's table, nothing else."""
+    from profiteer_pipeline.shop.store import SCHEMA, STORE_DDL, TABLE
+
+    role = sql.Identifier(user)
+    conn = _connect(admin_dsn, database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), role)
+            )
+            cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            cur.execute(STORE_DDL)
+            cur.execute(
+                sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(SCHEMA, TABLE), role)
+            )
+    finally:
+        conn.close()
+
+
+def ensure_shop_api_role(admin_dsn: str, user: str, password: str, database: str) -> None:
+    """The shop API's login: reads the store it serves, nothing more."""
+    ensure_login(admin_dsn, user, password)
+    grant_shop_api(admin_dsn, user, database)
 
 
 def ensure_reader_role(
