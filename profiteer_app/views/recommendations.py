@@ -102,7 +102,12 @@ def render() -> None:
     s2.metric("Changes recommended", f"{n} of {len(shown)}", border=True,
               help="rows whose gain exceeds the model's error band")  # fmt: skip
     r2 = prices.r2_phrase(run)
-    s3.metric("Model", r2 or "no held-out day yet", help=prices.R2_EXPLAINED, border=True)
+    s3.metric(
+        "Model, latest 24 h held out",
+        f"R² {float(run['held_out_r2']):.2f}" if r2 else "not evaluated yet",
+        help=f"{r2 or 'no held-out day yet'}. {prices.R2_EXPLAINED}",
+        border=True,
+    )
     objective = set(recs["objective"])
     st.caption(
         ("Maximizing **revenue**: no unit costs are known. " if objective == {"revenue"} else

@@ -138,8 +138,9 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
     )  # fmt: skip
     e = pa.elasticity(p, q, price)
     c3.metric(
-        "Price sensitivity here", "–" if e is None else f"−1 % price → {-e:+.1f} % purchases",
-        help="on the smoothed curve, around the slider's price", border=True,
+        "If the price drops 1 %", "–" if e is None else f"{-e:+.1f} % purchases",
+        help="−1 % price → this change of purchases, on the smoothed curve around the slider's "
+        "price (the elasticity)", border=True,
     )  # fmt: skip
 
     # --- the advice -------------------------------------------------------------------------
@@ -198,6 +199,7 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
         + f"; the smoothing moved the model's points by up to {a.smoothing_error:.1f} purchases/h."
         + f" Blue: {int(stored.observed['hours'].sum()) if not stored.observed.empty else 0} "
         f"observed {bucket.lower()} hours, averaged per price bin."
+        + " Vertical lines: base (dashed), current (dotted), the slider (red)."
         + (f" Model: {r2}." if r2 else "")
     )  # fmt: skip
     live_prediction(product, bucket, float(price), adv)

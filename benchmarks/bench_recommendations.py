@@ -1,0 +1,125 @@
+"""Time the `price_recommendations` computation for a large catalog: 1,000 products x 4 buckets.
+
+    .venv/bin/python benchmarks/bench_recommendations.py                    # 1,000 products
+    .venv/bin/python benchmarks/bench_recommendations.py --products 200 --hours 48
+    .venv/bin/python benchmarks/bench_recommendations.py --mindsdb-url http://127.0.0.1:47334
+
+It starts a throw-away embedded PostgreSQL (and, unless --mindsdb-url, a MindsDB server) in a
+temporary folder, builds a catalog of N products by copying the default catalog's 15 with new
+ids (same prices and categories), generates `--hours` hours of sales for them, refreshes the
+metrics, trains a small model on those hours, then runs the asset's own computation
+(`model.recommendations.refresh`: grid, batched predictions of whole products per call, advice,
+tables) and prints where the time goes. Figures, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg2
+from bench_app import free_port, start_mindsdb
+
+from profiteer_app.sample_data import prepare_warehouse, recreate_database, train_model
+from profiteer_pipeline.model import evaluation, training
+from profiteer_pipeline.model import recommendations as recs
+from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.model.spec import ModelSpec
+from profiteer_pipeline.settings import PgUrl
+from profiteer_pipeline.stack.postgres import EmbeddedPostgres, wait_ready
+from profiteer_pipeline.synth import Product, load_default_catalog
+
+DB = "profiteer_bench_recommendations"
+SPEC = ModelSpec(name="bench_recs_forecast", datasource="bench_recs_warehouse")
+START = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def catalog(n: int) -> list[Product]:
+    """`n` products: the default catalog's, repeated with new ids."""
+    base = load_default_catalog()
+    return [
+        Product(**{**base[i % len(base)].model_dump(), "product_id": f"Q{i + 1:05d}",
+                   "product_name": f"{base[i % len(base)].product_name} #{i + 1}"})
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def bench(admin: PgUrl, mindsdb_url: str, products: int, hours: int, max_rows: int) -> dict:
+    url = recreate_database(admin, DB)
+    items = catalog(products)
+    t = time.perf_counter()
+    prepare_warehouse(url, START, hours, items)
+    print(f"sales: {products:,} products x {hours} h = {products * hours:,} rows, loaded and "
+          f"aggregated in {time.perf_counter() - t:.0f} s", flush=True)  # fmt: skip
+    t = time.perf_counter()
+    train_model(mindsdb_url, SPEC, url, timeout=1800)
+    print(f"model trained in {time.perf_counter() - t:.0f} s", flush=True)
+    client = MindsDBClient(mindsdb_url, read_timeout=1800)
+    latest = START + timedelta(hours=hours)
+    preds = training.held_out_predictions(client, SPEC, latest - timedelta(hours=24))
+    m = evaluation.regression_metrics(preds["actual"], preds["predicted"])
+    error = {"r2": m["r2"], "mae": m["mae"], "rmse": m["rmse"], "mean_purchases": m["mean_actual"],
+             "relative_error": m["rmse"] / m["mean_actual"]}  # fmt: skip
+    conn = psycopg2.connect(url.dsn())
+    try:
+        t = time.perf_counter()
+        result, run, counts = recs.refresh(
+            conn, lambda rows: training.predict_frame(client, SPEC, rows).to_numpy(),
+            SPEC.features, model=SPEC.qualified_name, model_version=None, error=error,
+            max_rows=max_rows,
+        )  # fmt: skip
+        took = time.perf_counter() - t
+    finally:
+        conn.close()
+    figures = {"products": products, "curves": run["curves"], "predictions": run["predictions"],
+               "mindsdb_calls": run["mindsdb_calls"], "seconds": took, **result.timings,
+               "rows": counts}  # fmt: skip
+    print(f"recommendations: {run['curves']:,} curves, {run['predictions']:,} predictions in "
+          f"{run['mindsdb_calls']} MindsDB call(s) of at most {max_rows:,} rows: {took:.1f} s "
+          f"(grid {result.timings['grid_s']:.1f} s, predict {result.timings['predict_s']:.1f} s, "
+          f"advice {result.timings['advice_s']:.1f} s; the rest is reading and writing the "
+          "tables)")  # fmt: skip
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--products", type=int, default=1000)
+    ap.add_argument("--hours", type=int, default=48, help="hours of sales (training data)")
+    ap.add_argument("--max-rows", type=int, default=recs.MAX_ROWS_PER_CALL,
+                    help="rows per prediction call (whole products)")  # fmt: skip
+    ap.add_argument("--mindsdb-url", help="use this MindsDB server instead of starting one")
+    ap.add_argument("--json", type=Path, help="write the figures to this file")
+    args = ap.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="profiteer-bench-recs-"))
+    os.chmod(root, 0o755)  # the embedded server's own user must reach its data folder
+    password = "bench-" + os.urandom(6).hex()
+    server = EmbeddedPostgres(root / "postgres", free_port(), password)
+    table = None
+    try:
+        server.start()
+        admin = PgUrl("postgres", password, "127.0.0.1", server.port, "postgres")
+        wait_ready(admin.dsn())
+        url = args.mindsdb_url
+        if not url:
+            table, url = start_mindsdb(root)
+        figures = bench(admin, url, args.products, args.hours, args.max_rows)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2, default=str))
+    finally:
+        if table is not None:
+            table.stop("mindsdb", timeout=30)
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
