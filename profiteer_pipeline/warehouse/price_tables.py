@@ -217,6 +217,11 @@ def ensure_tables(conn: PgConnection) -> list[str]:
     return [t.name for t in stale]
 
 
+def _plain(value: object) -> object:
+    """numpy scalars as Python values (psycopg2 adapts only those)."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def replace_all(conn: PgConnection, frames: Mapping[str, pd.DataFrame], run: Mapping) -> dict:
     """In one transaction: empty the rebuilt tables, COPY `frames` (name -> rows, columns by
     name), refresh the observations from `sales`, append `run` to the runs log. Row counts."""
@@ -231,7 +236,15 @@ def replace_all(conn: PgConnection, frames: Mapping[str, pd.DataFrame], run: Map
         for name, frame in frames.items():
             TABLES[name].check_columns(list(frame.columns))
             counts[name] = copy_dataframe(conn, name, frame, schema=SCHEMA)
-        row = pd.DataFrame([dict(run)])
-        PRICE_RECOMMENDATION_RUNS.check_columns(list(row.columns))
-        copy_dataframe(conn, PRICE_RECOMMENDATION_RUNS.name, row, schema=SCHEMA)
+        # an INSERT, not COPY: the key keeps its microseconds (two runs in one second)
+        names = PRICE_RECOMMENDATION_RUNS.check_columns(list(run))
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                    PRICE_RECOMMENDATION_RUNS.identifier,
+                    sql.SQL(", ").join(sql.Identifier(n) for n in names),
+                    sql.SQL(", ").join(sql.Placeholder(n) for n in names),
+                ),
+                {n: _plain(run[n]) for n in names},
+            )
     return counts

@@ -1,0 +1,125 @@
+"""The recommendations' computation and tables on the real PostgreSQL, with the simulated shop's
+own demand curve standing in for the model (no MindsDB): batching, the tables the app reads,
+a unit cost in `products` turning the objective into profit, and rebuilds replacing the rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import pytest
+
+from profiteer_app.sample_data import prepare_warehouse, recreate_database
+from profiteer_pipeline import price_advice as pa
+from profiteer_pipeline.model import recommendations as recs
+from profiteer_pipeline.model.spec import DEFAULT_SPEC
+from profiteer_pipeline.warehouse import price_tables as pt
+
+DB = "recommendations_warehouse_test"
+START = datetime(2026, 5, 4, tzinfo=UTC)
+ERROR = {"r2": 0.98, "mae": 3.0, "rmse": 4.0, "mean_purchases": 40.0, "relative_error": 0.1}
+
+
+def shop_model(rows: pd.DataFrame) -> np.ndarray:
+    """The simulated shop's expected purchases: cart adds × 0.175 × the logistic price response."""
+    return rows["cart_adds"] * 0.175 / (1 + np.exp(20 * (rows["price_ratio"] - 1)))
+
+
+@pytest.fixture(scope="module")
+def db(settings):
+    url = recreate_database(settings.warehouse, DB)
+    prepare_warehouse(url, START, 30)
+    return url
+
+
+def read(url, query: str) -> pd.DataFrame:
+    conn = psycopg2.connect(url.dsn())
+    try:
+        return pd.read_sql_query(query, conn)
+    finally:
+        conn.close()
+
+
+def refresh(url, calls: list[int], **kwargs):
+    def predict(rows: pd.DataFrame) -> np.ndarray:
+        calls.append(len(rows))
+        return shop_model(rows)
+
+    conn = psycopg2.connect(url.dsn())
+    try:
+        return recs.refresh(conn, predict, DEFAULT_SPEC.features, model="shop", model_version=7,
+                            error=ERROR, **kwargs)  # fmt: skip
+    finally:
+        conn.close()
+
+
+def test_one_call_for_the_catalog_and_the_tables_the_app_reads(db):
+    calls: list[int] = []
+    result, run, counts = refresh(db, calls)
+    assert len(calls) == 1 and calls[0] == run["predictions"] >= 60 * 41
+    assert counts["price_recommendations"] == 60 and counts["sales_forecast_hourly"] == 24
+    recs_ = read(db, "SELECT * FROM analytics.price_recommendations")
+    assert (recs_["objective"] == "revenue").all() and recs_["unit_cost"].isna().all()
+    assert (recs_["best_price"] >= recs_["min_price"]).all()
+    assert (recs_["best_price"] <= recs_["max_price"]).all()
+    cents = (recs_["best_price"] * 100).round().astype(int) % 100
+    assert (cents == 99).all()  # x.99 price points (the default ending)
+    # the shop's optimum sits about 13 % below base (or at min_price): the curve finds it
+    ratio = recs_["best_price"] / recs_["base_price"]
+    assert ((ratio > 0.8) & (ratio < 0.95) | (recs_["best_price"] < recs_["min_price"] + 1)).all()
+    assert (recs_["band_per_hour"] > 0).all()
+    # the observed evidence covers every hour of `sales`, binned by price
+    obs = read(db, "SELECT sum(hours)::int AS h FROM analytics.price_observations")
+    assert obs["h"].iloc[0] == 30 * 15
+    # a smaller batch limit splits by whole products
+    calls.clear()
+    _, run, _ = refresh(db, calls, max_rows=500)
+    assert len(calls) == run["mindsdb_calls"] > 1 and sum(calls) == run["predictions"]
+    runs = read(db, "SELECT * FROM analytics.price_recommendation_runs ORDER BY computed_at")
+    assert len(runs) == 2 and (runs["relative_error"] == 0.1).all()  # a log: appended
+    assert len(read(db, "SELECT 1 FROM analytics.price_recommendations")) == 60  # replaced
+
+
+def test_a_unit_cost_makes_it_maximize_profit(db):
+    conn = psycopg2.connect(db.dsn())
+    with conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE public.products ADD COLUMN IF NOT EXISTS unit_cost float8")
+        cur.execute(
+            "UPDATE public.products SET unit_cost = base_price * 0.6 WHERE product_id = 'P001'"
+        )
+    conn.close()
+    try:
+        refresh(db, [])
+        r = read(db, "SELECT * FROM analytics.price_recommendations WHERE product_id = 'P001'"
+                     " AND time_of_day_bucket = 'Afternoon'").iloc[0]  # fmt: skip
+        assert r["objective"] == "profit" and r["unit_cost"] == pytest.approx(r["base_price"] * 0.6)
+        curve = read(db, "SELECT price, purchases, profit, revenue FROM analytics.price_curves"
+                         " WHERE product_id = 'P001' AND time_of_day_bucket = 'Afternoon'"
+                         " ORDER BY price")  # fmt: skip
+        assert curve["profit"].to_numpy() == pytest.approx(
+            (curve["price"] - r["unit_cost"]) * curve["purchases"]
+        )
+        revenue_best = pa.advise(curve["price"].to_numpy(), curve["purchases"].to_numpy(),
+                                 min_price=r["min_price"], max_price=r["max_price"],
+                                 current_price=r["current_price"])  # fmt: skip
+        assert r["best_price"] > revenue_best.best_price  # a margin pushes the price up
+        others = read(db, "SELECT DISTINCT objective FROM analytics.price_recommendations"
+                          " WHERE product_id <> 'P001'")  # fmt: skip
+        assert others["objective"].tolist() == ["revenue"]
+    finally:
+        conn = psycopg2.connect(db.dsn())
+        with conn, conn.cursor() as cur:
+            cur.execute("ALTER TABLE public.products DROP COLUMN unit_cost")
+        conn.close()
+
+
+def test_a_changed_layout_is_recreated(db):
+    conn = psycopg2.connect(db.dsn())
+    with conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE analytics.price_curves DROP COLUMN profit")
+    assert pt.ensure_tables(conn) == ["price_curves"]
+    assert pt.ensure_tables(conn) == []
+    conn.close()
