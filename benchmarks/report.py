@@ -39,6 +39,7 @@ class Bench:
 BENCHES = [
     Bench("synth", "bench_synth.py", ["--no-loop-memory"]),
     Bench("ingest", "bench_ingest.py", ["--rows", "100000"]),
+    Bench("import", "bench_import.py"),  # 541,909 order lines through Airbyte's File source
     Bench("metrics", "bench_metrics.py"),
     Bench("model", "bench_model.py"),
     Bench("app", "bench_app.py"),
@@ -175,6 +176,14 @@ def stack_rows(f: dict | None) -> list[Row]:
 ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
     "synth": synth_rows,
     "ingest": ingest_rows,
+    "import": lambda f: [
+        (
+            f"import {num(get(f, 'lines'))} order lines: lines/s",
+            num(get(f, "lines_per_s")),
+            f"whole import {num(get(f, 'total_s'), ' s', 1)} (goal <= 60 s), peak {num(get(f, 'peak_rss_mb'), ' MB')}",
+            "bench_import",
+        )
+    ],
     "metrics": metrics_rows,
     "model": model_rows,
     "app": app_rows,

@@ -130,9 +130,7 @@ def clean(raw: pd.DataFrame, lines: np.ndarray, resolved: Resolved) -> Cleaned:
     def reject(mask: pd.Series, why: str) -> None:
         reason[mask & reason.isna()] = why
 
-    empty = pd.Series(True, index=raw.index)
-    for header in raw.columns:
-        empty &= as_text(raw[header]).isna() if header not in cols.values() else True
+    empty = pd.Series(True, index=raw.index)  # no field the import reads has a value
     for values in text.values():
         empty &= values.isna()
     reject(empty, "empty line")
@@ -212,7 +210,7 @@ def clean(raw: pd.DataFrame, lines: np.ndarray, resolved: Resolved) -> Cleaned:
     accepted = pd.DataFrame(
         {
             "line": lines[ok],
-            "ordered_at": ordered_at[ok].to_numpy(),
+            "ordered_at": ordered_at[ok].reset_index(drop=True),
             "product_id": text["product_id"][ok].to_numpy(),
             "kind": np.where(is_return.to_numpy()[ok], "return", "sale"),
             "quantity": qty_milli[ok] / QTY_SCALE,

@@ -103,10 +103,13 @@ def parse_timestamps(
 
     Raises ImportRefused when the column's day/month order is ambiguous or contradictory.
     """
-    present = text.dropna()
-    first = present[~present.duplicated()]  # each distinct value at its first position
-    values = first.reset_index(drop=True).astype(str).str.strip()
-    first_lines = pd.Series(np.asarray(lines)[first.index.to_numpy()])
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    present = codes >= 0
+    # each distinct value's first position (factorize numbers them in order of appearance)
+    _, first_pos = np.unique(codes[present], return_index=True)
+    first_pos = np.flatnonzero(present)[first_pos]
+    values = pd.Series(uniques, dtype=object).astype(str).str.strip()
+    first_lines = pd.Series(np.asarray(lines)[first_pos])
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     if date_format:
         naive = pd.to_datetime(values, format=date_format, errors="coerce")
@@ -162,5 +165,6 @@ def parse_timestamps(
                 parsed[rest] = other.dt.tz_convert("UTC")
             else:
                 parsed[rest] = _localize(other, timezone)
-    by_value = pd.Series(parsed.to_numpy(), index=first.to_numpy())
-    return text.map(by_value).astype("datetime64[ns, UTC]")
+    table = np.append(parsed.dt.tz_convert(None).to_numpy(), np.datetime64("NaT", "ns"))
+    taken = pd.DatetimeIndex(table[codes]).tz_localize("UTC")  # code -1 (missing) takes the NaT
+    return pd.Series(taken, index=text.index)

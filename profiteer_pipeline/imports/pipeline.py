@@ -164,6 +164,7 @@ def run_import(
         "connector": raw.connector,
         "summary": summary,
     }
+    parts: dict[str, float] = {}
     with connect() as conn:
         written = tables.write_import(
             conn,
@@ -178,8 +179,10 @@ def run_import(
                 "sales": sales,
                 "products": products,
             },
+            timings=parts,
         )
     timings["write"] = time.monotonic() - t
+    summary["write_parts"] = {k: round(v, 3) for k, v in parts.items()}
     summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return ImportResult(
         name, path.name, sha, False, summary, timings, cleaned, sales, products, written

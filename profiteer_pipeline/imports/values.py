@@ -18,25 +18,31 @@ _DOT_DECIMAL = r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d*)\.(?:\d{1,2}|\d{4,})$"
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """Stripped text, with NA for missing cells and the usual no-value markers (`NA`, `null`...).
+    """Stripped text, with None for missing cells and the usual no-value markers (`NA`, `null`...).
 
-    Whole-number floats (`17850.0`, as JSON and Parquet readers give ids) lose the `.0`.
+    Whole-number floats (`17850.0`, as JSON and Parquet readers give ids) lose the `.0`. The work
+    is done once per distinct value (pandas' factorize) and taken back by code.
     """
     if pd.api.types.is_float_dtype(values.dtype):
         finite = values.dropna()
         if len(finite) and bool((finite == np.floor(finite)).all()):
             values = values.astype("Int64")
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        text = values.dt.strftime("%Y-%m-%dT%H:%M:%S%z")
-    elif values.dtype == object:
-        text = values.map(lambda v: v if isinstance(v, str) or v is None else str(v))
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    u = pd.Series(uniques)
+    if pd.api.types.is_datetime64_any_dtype(u.dtype):
+        text = u.dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    elif u.dtype == object:
+        text = u.map(lambda v: v if isinstance(v, str) else str(v))
     else:
-        text = values.astype("string").astype(object)
-    text = text.where(pd.notna(text), None)
+        text = u.astype(str)
     text = pd.Series(text, dtype=object).str.strip()
     text = text.mask(text.str.lower().isin(_MISSING))
     # ids exported as floats by a spreadsheet: 17850.0 -> 17850
-    return text.where(~text.str.fullmatch(r"\d+\.0", na=False), text.str[:-2])
+    text = text.where(~text.str.fullmatch(r"\d+\.0", na=False), text.str[:-2])
+    table = np.append(text.to_numpy(dtype=object), None)  # code -1 (missing) takes the None
+    out = table[codes]
+    out[pd.isna(out)] = None
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def decimal_mark(text: pd.Series) -> str:
