@@ -1,9 +1,10 @@
 """The database logins of the stack's consumers, each with exactly what it needs.
 
 - the pipeline's writer (`profiteer_pipeline`, on the embedded server): owns the warehouse, shop
-  and dagster databases and everything in them (Dagster's runs and storage, the shop API's
-  store); no superuser, no role management, nothing on other databases' objects. The admin
-  login only prepares the server. Objects an older version made as the admin are handed over.
+  and dagster databases and everything in them (Dagster's runs and storage; the runs write the
+  shop's store too); no superuser, no role management, nothing on other databases' objects. The
+  admin login only prepares the server. Objects an older version made as the admin are handed
+  over.
 - the app's reader (`profiteer_reader`): CONNECT on the warehouse; the `analytics` schema's
   tables (present ones, and through default privileges those its owner creates later) and
   `public.products`. Nothing in `shop` or `dagster`, nor `public.sales`, `airbyte_raw`.
