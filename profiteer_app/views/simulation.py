@@ -14,6 +14,7 @@ import streamlit as st
 
 from profiteer_app import features as feat
 from profiteer_app import formatting as fmt
+from profiteer_app import predictor as pred
 from profiteer_app import price_charts, ui
 from profiteer_app import price_data as prices
 from profiteer_pipeline import price_advice as pa
@@ -158,15 +159,16 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
         f"{fmt.money(a.current_value, exact=True)}/h at {fmt.money(current, exact=True)}; "
         "± the model's held-out error at both prices", border=True,
     )  # fmt: skip
-    verdict = {
-        "high": "Change recommended (gain over twice the error band)",
-        "medium": "Change recommended (gain over the error band)",
-        "no change": "No change recommended: the gain is within the model's error",
-        "unrated": "Unrated: no held-out error known for this model",
+    verdict, explained = {
+        "high": ("change it", "the gain is over twice the model's error band"),
+        "medium": ("change it", "the gain is over the model's error band"),
+        "no change": ("keep the price", "the gain is within the model's error: no change"),
+        "unrated": ("unrated", "no held-out error is known for this model"),
     }[a.confidence]
     b3.metric(
-        "Confidence", a.confidence, verdict, delta_color="off", delta_arrow="off", border=True
-    )
+        "Confidence", a.confidence, verdict, delta_color="off", delta_arrow="off",
+        help=explained, border=True,
+    )  # fmt: skip
     b1.button(
         "Set the slider to the best price", on_click=_set_price, args=(key, a.best_price),
         icon=":material/target:", disabled=abs(a.best_price - price) < 0.005,
@@ -208,6 +210,13 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
 def live_prediction(product, bucket: str, price: float, adv) -> None:
     """An exact prediction from the live model, on request only: it never holds the page."""
     key = f"live_{product['product_id']}_{bucket}_{price:.2f}"
+    status, problem = ui.attempt(lambda: ui.model_status(ui.predictor()))  # after the curve
+    if problem is not None or not status.ready:
+        why = "unreachable" if isinstance(problem, pred.MindsDBUnavailable) else "not ready"
+        st.caption(
+            f":orange[MindsDB is {why} right now: the curve and the best price above are the "
+            "stored ones, computed after the last training; a live prediction may fail.]"
+        )
     if st.button("Ask the model now (exact, live)", icon=":material/bolt:", key="live_button"):
         buckets, problem = ui.attempt(ui.buckets, ui.warehouse(), str(product["product_id"]))
         history = None if problem else buckets[buckets["time_of_day_bucket"] == bucket]
