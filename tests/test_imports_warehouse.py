@@ -15,6 +15,7 @@ from import_fixtures import (
     read_table,
     schema_exists,
     write,
+    write_xlsx,
 )
 
 from profiteer_pipeline.imports.errors import ImportRefused
@@ -172,3 +173,23 @@ def test_a_file_without_the_required_columns_names_them(tmp_path, settings):
     with pytest.raises(ImportRefused, match="matches no known layout.*--mapping"):
         run_import(path, "odd", connect)
     assert not schema_exists(settings, "import_odd")
+
+
+def test_excel_workbook(tmp_path, settings):
+    connect = connector(settings)
+    rows = [
+        ["Order Date", "SKU", "Item Name", "Quantity", "Item Cost", "Order Number", "Category"],
+        ["2024-06-01 09:15", "WC-1", "Candle", 2, 4.5, "1001", "home"],
+        ["2024-06-01 09:15", "WC-2", "Soap", 1, 3.25, "1001", "bath"],
+        ["2024-06-01 11:02", "WC-1", "Candle", 1, 4.5, "1002", "home"],
+    ]
+    path = write_xlsx(tmp_path / "woo.xlsx", rows)
+    s = run_import(path, "woo_excel", connect).summary
+    assert s["format"] == "excel" and s["layout"] == "woocommerce"
+    assert s["lines_read"] == 3 and s["lines_rejected"] == 0
+    assert s["units"] == 4.0 and s["revenue"] == pytest.approx(16.75)
+    products = read_table(settings, "SELECT product_id, category FROM import_woo_excel.products")
+    assert dict(zip(products["product_id"], products["category"], strict=True)) == {
+        "WC-1": "home",
+        "WC-2": "bath",
+    }

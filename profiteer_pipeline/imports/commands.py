@@ -172,11 +172,13 @@ def import_command(path: Path, name: str | None, mapping: Path | None, timeout: 
         if mapping is not None and not mapping.is_file():
             raise ImportRefused(f"mapping file {mapping}: no such file")
         name = validate_name(name) if name else name_from_path(path)
-        shape, resolved = plan(path, mapping)  # a header problem fails here, before any copy
+        shape, planned = plan(path, mapping)  # a header problem fails here, before any copy
+        layout = getattr(planned, "layout", None)
         placed = inbox.place(path, name, mapping)
         echo(
-            f"importing {path.name} as {name!r} ({shape.format}, {resolved.layout} layout), "
-            f"copied to {placed}"
+            f"importing {path.name} as {name!r} ({shape.format}"
+            + (f", {layout} layout" if layout else "")
+            + f"), copied to {placed}"
         )
         url = dagster_url()
         if dagster_running(url):

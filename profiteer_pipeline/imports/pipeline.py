@@ -47,14 +47,17 @@ class ImportResult:
     written: dict[str, int] = field(default_factory=dict)
 
 
-def plan(path: Path, mapping_file: Path | None) -> tuple[FileShape, Resolved]:
-    """What the file is and which column holds each field (fails before any sync)."""
+def plan(path: Path, mapping_file: Path | None) -> tuple[FileShape, Resolved | ImportOptions]:
+    """What the file is and which column holds each field (fails before any sync). For a file
+    whose header is only known from its records (Excel), the options, resolved after the read."""
     options = load_mapping(mapping_file) if mapping_file else None
     shape = sniff(
         path,
         delimiter=options.delimiter if options else None,
         encoding=options.encoding if options else None,
     )
+    if not shape.headers:
+        return shape, options or ImportOptions()
     return shape, resolve(shape.headers, options or ImportOptions())
 
 
@@ -129,13 +132,17 @@ def run_import(
             f"{path.name}: same content as the import {name!r} of {stored['imported_at']}; unchanged"
         )
         return ImportResult(name, path.name, sha, True, stored["summary"])
-    shape, resolved = plan(path, mapping_path)
+    shape, planned = plan(path, mapping_path)
     timings["inspect"] = time.monotonic() - t
     say(
         f"{path.name}: {shape.format}"
         + (f" (delimiter {shape.delimiter!r}, {shape.encoding})" if shape.delimiter else "")
-        + f", {resolved.layout} layout: "
-        + ", ".join(f"{k} <- {v}" for k, v in resolved.columns.items())
+        + (
+            f", {planned.layout} layout: "
+            + ", ".join(f"{k} <- {v}" for k, v in planned.columns.items())
+            if isinstance(planned, Resolved)
+            else ", columns resolved from its records"
+        )
     )
 
     t = time.monotonic()
@@ -144,9 +151,11 @@ def run_import(
     say(f"{raw.connector}: {raw.records:,} records in {raw.seconds:.1f}s")
     if raw.records == 0:
         raise ImportRefused(f"{path.name}: the file has a header but no lines")
-    if list(raw.frame.columns) != list(shape.headers):
+    options = planned.options if isinstance(planned, Resolved) else planned
+    resolved = planned if isinstance(planned, Resolved) else None
+    if resolved is None or list(raw.frame.columns) != list(shape.headers):
         # the reader's own names (pandas calls an empty header `Unnamed: 0`, a repeated one `X.1`)
-        resolved = resolve(list(map(str, raw.frame.columns)), resolved.options)
+        resolved = resolve(list(map(str, raw.frame.columns)), options)
     lines = np.asarray(source_file.line_numbers(shape, raw.records))
 
     t = time.monotonic()
