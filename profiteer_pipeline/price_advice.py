@@ -139,6 +139,7 @@ class Advice:
     gain: float  # best_value - current_value
     band: float | None  # the gain's uncertainty (`gain_band`), None: unknown
     smoothing_error: float  # largest |model - smoothed| purchases on the grid
+    jagged: bool = False  # the smoothing moved a point by more than twice the model's error
 
     @property
     def gain_pct(self) -> float | None:
@@ -151,12 +152,13 @@ class Advice:
     @property
     def confidence(self) -> str:
         """`high` (gain over twice the band), `medium` (over the band), `no change` (within it,
-        or the best price is the current one), `unrated` (no held-out error known)."""
+        or the best price is the current one), `unrated` (no held-out error known). A jagged
+        curve (the model's own points far off its monotone smoothing) is at most `medium`."""
         if not self.changed or self.gain <= 0:
             return "no change"
         if self.band is None:
             return "unrated"
-        if self.gain > 2 * self.band:
+        if self.gain > 2 * self.band and not self.jagged:
             return "high"
         return "medium" if self.gain > self.band else "no change"
 
@@ -225,4 +227,6 @@ def advise(
         gain=float(values[i] - value_of(cur, cur_q, unit_cost)),
         band=gain_band(float(values[i]), float(value_of(cur, cur_q, unit_cost)), rel_error),
         smoothing_error=float(np.max(np.abs(raw - q))) if raw.size else 0.0,
+        jagged=rel_error is not None
+        and bool(np.any(np.abs(raw - q) > 2 * rel_error * np.maximum(q, 1.0))),
     )

@@ -84,3 +84,19 @@ def test_elasticity_of_the_shop_curve_near_base():
     prices = pa.fine_grid(80, 120, 401)
     e = pa.elasticity(prices, shop_demand(prices, 100), 100)
     assert e == pytest.approx(-10, abs=0.5)  # about 10 % fewer purchases per 1 % of price
+
+
+def test_a_jagged_curve_caps_the_confidence():
+    base = 200.0
+    prices = pa.fine_grid(150, 250, include=(base,))
+    truth = shop_demand(prices, base)
+    smooth = pa.monotone_smooth(truth)
+    clean = pa.advise(prices, smooth, min_price=150, max_price=250, current_price=base,
+                      rel_error=0.05, model_purchases=truth)  # fmt: skip
+    assert not clean.jagged and clean.confidence == "high"
+    spiky = truth.copy()
+    spiky[5] += 15  # one prediction far above its neighbours
+    s2 = pa.monotone_smooth(spiky)
+    rough = pa.advise(prices, s2, min_price=150, max_price=250, current_price=base,
+                      rel_error=0.05, model_purchases=spiky)  # fmt: skip
+    assert rough.jagged and rough.confidence == "medium"

@@ -198,7 +198,9 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
         f"{fmt.ago(computed)} ({fmt.utc_label(computed)}); no model call while you move the "
         f"slider. Grey dots: the model at each price; green: its monotone smoothing"
         + ("" if rel_error is None else f", band ± {rel_error:.0%} (held-out RMSE ÷ mean)")
-        + f"; the smoothing moved the model's points by up to {a.smoothing_error:.1f} purchases/h."
+        + f"; the smoothing moved the model's points by up to {a.smoothing_error:.1f} purchases/h"
+        + (" — more than twice the model's error: the model's curve is jagged here, so the "
+           "advice is at most medium confidence." if a.jagged else ".")
         + f" Blue: {int(stored.observed['hours'].sum()) if not stored.observed.empty else 0} "
         f"observed {bucket.lower()} hours, averaged per price bin."
         + " Vertical lines: base (dashed), current (dotted), the slider (red)."

@@ -220,6 +220,7 @@ def advise_all(
                 "confidence": a.confidence,
                 "elasticity": advice.elasticity(prices, smooth, a.current_price),
                 "smoothing_error": a.smoothing_error,
+                "jagged": a.jagged,
                 "observed_hours": int(hours.get((pid, bucket), 0) or 0),
                 "model_version": model_version,
                 "computed_at": computed_at,

@@ -87,6 +87,8 @@ PRICE_RECOMMENDATIONS = MetricTable(
           "% change of purchases for +1 % of price at the current price"),
         C("smoothing_error", "double precision NOT NULL",
           None, "largest |model − smoothed| purchases on the grid"),
+        C("jagged", "boolean NOT NULL", None,
+          "the smoothing moved a point by over twice the held-out error (confidence ≤ medium)"),
         C("observed_hours", "bigint NOT NULL", None, "hours of history in the bucket"),
         C("model_version", "integer"),
         _AT,
