@@ -135,6 +135,8 @@ def test_band_comes_from_the_held_out_error(run):
     md = {k: v.value for k, v in mat.metadata.items()}
     assert md["held_out_relative_error"] == pytest.approx(rmse / mean)
     assert md["curves"] == 60 and md["mindsdb_calls"] == 1
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == "recommendations_sound" and check.passed, check.description
     assert "data:image/png;base64," in md.get("top_changes_chart", "data:image/png;base64,")
     assert "| product_id |" in md["top_changes"]
 

@@ -67,6 +67,15 @@ def _column_schema(table: pt.MetricTable) -> dg.TableSchema:
     deps=[MODEL_KEY, metric_key("avg_purchases_by_bucket"), dg.AssetKey("products")],
     kinds={"mindsdb", "postgres"},
     automation_condition=after_training(MODEL_KEY),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "recommendations_sound",
+            asset=KEY,
+            description="Every product × time of day has a curve of at least "
+            f"{GRID_POINTS} prices that never rises with the price, and a best price inside its "
+            "[min_price, max_price]; a recommended change gains more than its error band.",
+        )
+    ],
     description="Best price per product × time-of-day bucket from the model's curves over "
     f"{GRID_POINTS}+ prices in [min_price, max_price] (plus base and current): expected revenue "
     "(or profit, with a unit cost) per hour, the gain over the current price, an uncertainty band "
@@ -106,7 +115,29 @@ def price_recommendations(
         f"{run['curves']} curves, {result.predictions} predictions in {result.calls} MindsDB "
         f"call(s), {time.perf_counter() - t0:.1f} s ({', '.join(f'{k} {v:.2f}' for k, v in result.timings.items())})"
     )
-    return dg.MaterializeResult(metadata=_metadata(result.recommendations, run, counts))
+    return dg.MaterializeResult(
+        metadata=_metadata(result.recommendations, run, counts),
+        check_results=[soundness(result.curves, result.recommendations, config.grid_points)],
+    )
+
+
+def soundness(curves: pd.DataFrame, r: pd.DataFrame, points: int) -> dg.AssetCheckResult:
+    """The check `recommendations_sound` over what this run stored."""
+    per = curves.groupby(["product_id", "time_of_day_bucket"])
+    short = int((per.size() < points).sum())
+    rising = int(per["purchases"].apply(lambda q: bool((q.diff().dropna() > 1e-9).any())).sum())
+    outside = int(((r["best_price"] < r["min_price"]) | (r["best_price"] > r["max_price"])).sum())
+    act = r[r["confidence"].isin(["high", "medium"])]
+    noisy = int((act["gain_per_hour"] <= act["band_per_hour"]).sum())
+    problems = {"short_curves": short, "rising_curves": rising, "best_outside_bounds": outside,
+                "changes_within_band": noisy}  # fmt: skip
+    bad = {k: v for k, v in problems.items() if v}
+    return dg.AssetCheckResult(
+        check_name="recommendations_sound",
+        passed=not bad,
+        metadata={**problems, "curves": len(r)},
+        description="all sound" if not bad else ", ".join(f"{k}: {v}" for k, v in bad.items()),
+    )
 
 
 def _metadata(r: pd.DataFrame, run: dict, counts: dict) -> dict:
