@@ -43,6 +43,7 @@ BENCHES = [
     Bench("metrics", "bench_metrics.py"),
     Bench("model", "bench_model.py"),
     Bench("app", "bench_app.py"),
+    Bench("latency", "bench_latency.py"),  # 10 scheduled hours, a 7-day range run (its events)
     Bench("stack", "bench_stack.py", ["--days", "30"], timeout=3600),
 ]
 
@@ -173,6 +174,25 @@ def stack_rows(f: dict | None) -> list[Row]:
     ]  # fmt: skip
 
 
+def latency_rows(f: dict | None) -> list[Row]:
+    phases = (f or {}).get("phases") or {}
+    runs = get(f, "runs") or 0
+    rows: list[Row] = [
+        (f"scheduled hour: {name} (median of {runs:.0f})", num(get(phases, name, "median_s"), " s", 2),
+         f"p95 {num(get(phases, name, 'p95_s'), ' s', 2)}", "bench_latency")
+        for name in phases
+    ]  # fmt: skip
+    days = get(f, "range_run", "days")
+    if days:
+        rows.append(
+            (f"{days:.0f}-day single-run backfill: events written",
+             num(get(f, "range_run", "bytes") and get(f, "range_run", "bytes") / 1e6, " MB", 2),
+             f"{num(get(f, 'range_run', 'events'))} events; queued -> success "
+             f"{num(get(f, 'range_run', 'queued_to_success_s'), ' s', 1)}", "bench_latency")
+        )  # fmt: skip
+    return rows or [("scheduled hour", "n/a", "", "bench_latency")]
+
+
 ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
     "synth": synth_rows,
     "ingest": ingest_rows,
@@ -187,6 +207,7 @@ ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
     "metrics": metrics_rows,
     "model": model_rows,
     "app": app_rows,
+    "latency": latency_rows,
     "stack": stack_rows,
 }
 
