@@ -202,3 +202,18 @@ def test_catalog_shows_current_and_recommended_prices(stored):
     (cur,) = query(stored, "SELECT current_price FROM analytics.price_recommendations"
                            " WHERE product_id = 'P001' LIMIT 1")[0]  # fmt: skip
     assert f"now {fmt.money(cur, exact=True)}" in text
+
+
+def test_simulation_with_a_missing_model_still_shows_the_stored_curve(
+    app_recommendations, app_env_model, monkeypatch
+):
+    """MindsDB up but the model gone (or not ready): the curve and best price still render."""
+    monkeypatch.setenv("PROFITEER_MODEL", "mindsdb.no_such_model")
+    at = open_page(SIM, product="P005", bucket="Evening")
+    assert len(at.get("plotly_chart")) == 2
+    assert "Best price" in {m.label for m in at.metric}
+    assert "the model is not ready (missing) right now" in all_text(at)
+    at.button(key="live_button").click().run()
+    assert not at.exception
+    assert any("No model yet" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) == 2

@@ -214,9 +214,13 @@ def live_prediction(product, bucket: str, price: float, adv) -> None:
     key = f"live_{product['product_id']}_{bucket}_{price:.2f}"
     status, problem = ui.attempt(lambda: ui.model_status(ui.predictor()))  # after the curve
     if problem is not None or not status.ready:
-        why = "unreachable" if isinstance(problem, pred.MindsDBUnavailable) else "not ready"
+        why = (
+            "MindsDB is unreachable"
+            if isinstance(problem, pred.MindsDBUnavailable)
+            else f"the model is not ready ({status.status if status else 'unavailable'})"
+        )
         st.caption(
-            f":orange[MindsDB is {why} right now: the curve and the best price above are the "
+            f":orange[{why} right now: the curve and the best price above are the "
             "stored ones, computed after the last training; a live prediction may fail.]"
         )
     if st.button("Ask the model now (exact, live)", icon=":material/bolt:", key="live_button"):
