@@ -25,12 +25,14 @@ from profiteer_pipeline.imports.sniff import FileShape, content_hash, sniff
 
 Connect = Callable[[], AbstractContextManager[PgConnection]]
 Log = Callable[[str], None]
-#: How the records are read: (file, its shape, log) -> RawRead. Default: PyAirbyte + source-file.
-Reader = Callable[[Path, FileShape, Log], source_file.RawRead]
+Sink = Callable[[list[str]], None]
+#: How the records are read: (file, its shape, log, sink for the records' JSON as they arrive)
+#: -> RawRead. Default: PyAirbyte runs source-file.
+Reader = Callable[[Path, FileShape, Log, Sink], source_file.RawRead]
 
 
-def embedded_reader(path: Path, shape: FileShape, log: Log) -> source_file.RawRead:
-    return source_file.read_file(path, shape, log=log)
+def embedded_reader(path: Path, shape: FileShape, log: Log, sink: Sink) -> source_file.RawRead:
+    return source_file.read_file(path, shape, log=log, sink=sink)
 
 
 @dataclass
@@ -145,43 +147,54 @@ def run_import(
         )
     )
 
-    t = time.monotonic()
-    raw = read(path, shape, say)
-    timings["airbyte_read"] = time.monotonic() - t
-    say(f"{raw.connector}: {raw.records:,} records in {raw.seconds:.1f}s")
-    if raw.records == 0:
-        raise ImportRefused(f"{path.name}: the file has a header but no lines")
-    options = planned.options if isinstance(planned, Resolved) else planned
-    resolved = planned if isinstance(planned, Resolved) else None
-    if resolved is None or list(raw.frame.columns) != list(shape.headers):
-        # the reader's own names (pandas calls an empty header `Unnamed: 0`, a repeated one `X.1`)
-        resolved = resolve(list(map(str, raw.frame.columns)), options)
-    lines = np.asarray(source_file.line_numbers(shape, raw.records))
-
-    t = time.monotonic()
-    cleaned, sales, products = transform(raw.frame, lines, resolved)
-    timings["clean_and_hourly"] = time.monotonic() - t
-    summary = summarize(cleaned, sales, products, shape, resolved)
-    summary["connector"] = raw.connector
-
-    t = time.monotonic()
-    record = {
-        "file_name": path.name,
-        "sha256": sha,
-        "format": shape.format,
-        "layout": resolved.layout,
-        "connector": raw.connector,
-        "summary": summary,
-    }
+    # one transaction from here: the raw rows stream in while the connector reads, the tables
+    # follow; a refusal anywhere rolls it all back, so a bad file writes nothing
+    first_line = source_file.line_numbers(shape, 1)[0]
+    extracted_at = pd.Timestamp.now(tz="UTC").floor("ms").to_pydatetime()
     parts: dict[str, float] = {}
-    with connect() as conn:
-        written = tables.write_import(
+    with connect() as conn, conn:
+        tables.begin(conn, name)
+        raw_copy = tables.RawCopy(conn, name, first_line, extracted_at)
+        t = time.monotonic()
+        try:
+            raw = read(path, shape, say, raw_copy.write)
+        except BaseException:
+            raw_copy.abort()
+            raise
+        timings["airbyte_read"] = time.monotonic() - t
+        say(f"{raw.connector}: {raw.records:,} records in {raw.seconds:.1f}s")
+        t = time.monotonic()
+        raw_rows = raw_copy.close()
+        timings["raw_copy_wait"] = time.monotonic() - t
+        if raw.records == 0:
+            raise ImportRefused(f"{path.name}: the file has a header but no lines")
+        options = planned.options if isinstance(planned, Resolved) else planned
+        resolved = planned if isinstance(planned, Resolved) else None
+        if resolved is None or list(raw.frame.columns) != list(shape.headers):
+            # the reader's names (pandas calls an empty header `Unnamed: 0`, a repeated one `X.1`)
+            resolved = resolve(list(map(str, raw.frame.columns)), options)
+        lines = np.asarray(source_file.line_numbers(shape, raw.records))
+
+        t = time.monotonic()
+        cleaned, sales, products = transform(raw.frame, lines, resolved)
+        timings["clean_and_hourly"] = time.monotonic() - t
+        summary = summarize(cleaned, sales, products, shape, resolved)
+        summary["connector"] = raw.connector
+
+        t = time.monotonic()
+        record = {
+            "file_name": path.name,
+            "sha256": sha,
+            "format": shape.format,
+            "layout": resolved.layout,
+            "connector": raw.connector,
+            "summary": summary,
+        }
+        written = {"raw": raw_rows}
+        written |= tables.write_tables(
             conn,
             name=name,
             record=record,
-            raw_lines=lines.tolist(),
-            raw_json=raw.data_json,
-            extracted_at=raw.extracted_at.to_pydatetime(),
             frames={
                 "order_lines": cleaned.lines,
                 "quarantine": cleaned.quarantine,
@@ -190,6 +203,8 @@ def run_import(
             },
             timings=parts,
         )
+        t_commit = time.monotonic()
+    parts["write_commit"] = time.monotonic() - t_commit
     timings["write"] = time.monotonic() - t
     summary["write_parts"] = {k: round(v, 3) for k, v in parts.items()}
     summary["timings"] = {k: round(v, 3) for k, v in timings.items()}

@@ -37,6 +37,7 @@ SOURCE_FILE_VERSION = "0.5.39"
 CONNECTOR = "source-file"
 STREAM = "order_lines"
 PROGRESS_EVERY = 100_000
+SINK_BATCH = 20_000
 
 
 def connector_venv() -> Path:
@@ -125,8 +126,13 @@ def read_file(
     *,
     log: Callable[[str], None] | None = None,
     work_dir: Path | None = None,
+    sink: Callable[[list[str]], None] | None = None,
 ) -> RawRead:
-    """Run the File source on `path` through PyAirbyte and collect its records in file order."""
+    """Run the File source on `path` through PyAirbyte and collect its records in file order.
+
+    With a `sink`, each batch of records' JSON goes there as it arrives (the raw table's COPY
+    runs while the connector reads) instead of being kept in `RawRead.data_json`.
+    """
     exe = connector_executable()
     root = work_dir or settings_mod.state_dir() / "airbyte"
     pyairbyte_environment(root)
@@ -146,7 +152,7 @@ def read_file(
         for line in chatter.getvalue().splitlines():
             if line.strip():
                 log(f"PyAirbyte: {line.strip()}")
-    records: list[dict[str, Any]] = []
+    records = Columns()
     data_json: list[str] = []
     errors: list[str] = []
     logs: list[str] = []
@@ -162,13 +168,13 @@ def read_file(
         try:
             for line in source.executor.execute(args, suppress_stderr=True):
                 if line.startswith(prefix):
-                    message = orjson.loads(line)
-                    data = message["record"]["data"]
-                    records.append(data)
                     # the record's data object as emitted, without re-serializing it
-                    data_json.append(
-                        line[line.index('"data": ') + 8 : line.rindex(', "emitted_at"')]
-                    )
+                    data = line[line.index('"data": ') + 8 : line.rindex(', "emitted_at"')]
+                    records.append(orjson.loads(data))
+                    data_json.append(data)
+                    if sink is not None and len(data_json) >= SINK_BATCH:
+                        sink(data_json)
+                        data_json = []
                     if log and len(records) % PROGRESS_EVERY == 0:
                         log(
                             f"source-file: {len(records):,} records after {time.monotonic() - t0:.0f}s"
@@ -186,9 +192,12 @@ def read_file(
             raise ImportRefused(
                 f"Airbyte's File source could not read the file: {reason}"
             ) from None
-    if errors and not records:
+    if errors and not len(records):
         raise ImportRefused(f"Airbyte's File source could not read the file: {errors[0]}")
-    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=shape.headers)
+    if sink is not None and data_json:
+        sink(data_json)
+        data_json = []
+    frame = records.frame() if len(records) else pd.DataFrame(columns=shape.headers)
     return RawRead(
         frame=frame,
         data_json=data_json,
@@ -197,6 +206,38 @@ def read_file(
         extracted_at=extracted_at,
         logs=logs,
     )
+
+
+class Columns:
+    """Records gathered column by column (a frame without a dict per record kept around).
+
+    A record with other keys than the ones before adds its new columns (earlier rows empty) and
+    leaves the ones it lacks empty, as a JSON lines file may.
+    """
+
+    def __init__(self) -> None:
+        self.names: tuple[str, ...] = ()
+        self.values: list[list[Any]] = []
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def append(self, record: dict[str, Any]) -> None:
+        if tuple(record) == self.names:
+            for column, value in zip(self.values, record.values(), strict=True):
+                column.append(value)
+        else:
+            for key in record:
+                if key not in self.names:
+                    self.names += (key,)
+                    self.values.append([None] * self.count)
+            for name, column in zip(self.names, self.values, strict=True):
+                column.append(record.get(name))
+        self.count += 1
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(dict(zip(self.names, self.values, strict=True)), columns=self.names)
 
 
 def line_numbers(shape: FileShape, records: int) -> list[int] | range:

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import io
 import json
+import queue
+import threading
 import time
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.imports.names import schema_name
-from profiteer_pipeline.warehouse.io import copy_dataframe, lock_key
+from profiteer_pipeline.warehouse.io import lock_key
 
 RAW_SCHEMA = "imports_raw"
 RAW_TABLE = "order_lines"
@@ -109,17 +110,34 @@ PRIMARY_KEYS = {
 }
 
 
-def _as_copy_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Timestamps as ISO text in C (pandas' per-value date formatting is the slow part of COPY)."""
-    out = frame.copy(deep=False)
-    for column in frame.columns:
-        values = frame[column]
-        if isinstance(values.dtype, pd.DatetimeTZDtype):
-            naive = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-            text = np.char.add(np.datetime_as_string(naive, unit="s"), "+00:00").astype(object)
-            text[pd.isna(naive)] = None
-            out[column] = text
-    return out
+def copy_arrow(conn: PgConnection, schema: str, table: str, frame: pd.DataFrame) -> int:
+    """COPY a frame through Arrow's CSV writer (C++, about five times pandas' `to_csv` here).
+
+    Missing values are written as unquoted empty fields, which COPY reads as NULL; the import's
+    text columns hold no empty strings (`as_text` makes them missing). Timestamps go as UTC
+    seconds (`2010-12-01 08:00:00Z`).
+    """
+    if frame.empty:
+        return 0
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    for i, field in enumerate(arrow.schema):
+        if pa.types.is_timestamp(field.type):
+            column = arrow.column(i).cast(pa.timestamp("s", tz="UTC"), safe=False)
+            arrow = arrow.set_column(i, field.name, column)
+    buffer = io.BytesIO()
+    pa_csv.write_csv(arrow, buffer, pa_csv.WriteOptions(include_header=False))
+    buffer.seek(0)
+    stmt = sql.SQL("COPY {}.{} ({}) FROM STDIN WITH (FORMAT csv)").format(
+        sql.Identifier(schema),
+        sql.Identifier(table),
+        sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns),
+    )
+    with conn.cursor() as cur:
+        cur.copy_expert(stmt.as_string(conn), buffer)
+    return len(frame)
 
 
 def ensure_raw(conn: PgConnection) -> None:
@@ -147,41 +165,100 @@ def previous(conn: PgConnection, name: str) -> dict | None:
         return dict(zip(keys, row[:7], strict=True)) | {"summary": row[7]}
 
 
-def _copy_raw(
-    conn: PgConnection, name: str, lines: list[int] | range, data_json: list[str], at: datetime
-) -> int:
-    """COPY the raw records (text format; the JSON's backslashes escaped for COPY)."""
-    stamp = at.isoformat()
-    prefix = f"{name}\t"
-    body = "".join(
-        f"{prefix}{line}\t{stamp}\t{data.replace(chr(92), chr(92) * 2)}\n"
-        for line, data in zip(lines, data_json, strict=True)
-    )
-    stmt = sql.SQL(
-        "COPY {}.{} (import_name, line, _airbyte_extracted_at, _airbyte_data) FROM STDIN"
-    ).format(sql.Identifier(RAW_SCHEMA), sql.Identifier(RAW_TABLE))
+def begin(conn: PgConnection, name: str) -> None:
+    """Start replacing an import, inside the caller's transaction: the raw table exists, the
+    import's name is locked (one writer per name), its previous raw rows are deleted."""
+    ensure_raw(conn)
+    lock_key(conn, RAW_SCHEMA, "import", name)
     with conn.cursor() as cur:
-        cur.copy_expert(stmt.as_string(conn), io.StringIO(body))
-    return len(data_json)
+        cur.execute(
+            sql.SQL("DELETE FROM {}.{} WHERE import_name = %s").format(
+                sql.Identifier(RAW_SCHEMA), sql.Identifier(RAW_TABLE)
+            ),
+            (name,),
+        )
 
 
-def write_import(
+class RawCopy:
+    """COPY into the raw table from a background thread, fed batch by batch while the connector
+    still reads (PostgreSQL parses the JSON in its own process meanwhile). Use it inside the
+    caller's transaction; the connection is the thread's until `close`."""
+
+    def __init__(self, conn: PgConnection, name: str, first_line: int, extracted_at: datetime):
+        self.name = name
+        self.next_line = first_line
+        self.stamp = extracted_at.isoformat()
+        self.rows = 0
+        self._chunks: queue.Queue[str | None] = queue.Queue(maxsize=8)
+        self._pending = ""
+        self._error: BaseException | None = None
+        stmt = sql.SQL(
+            "COPY {}.{} (import_name, line, _airbyte_extracted_at, _airbyte_data) FROM STDIN"
+        ).format(sql.Identifier(RAW_SCHEMA), sql.Identifier(RAW_TABLE))
+        self._statement = stmt.as_string(conn)
+        self._conn = conn
+        self._thread = threading.Thread(target=self._run, name="raw-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with self._conn.cursor() as cur:
+                cur.copy_expert(self._statement, self, size=1 << 20)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller in close()
+            self._error = exc
+
+    def _put(self, item: str | None) -> None:
+        while self._thread.is_alive():  # a COPY that failed reads no more: do not block on it
+            try:
+                self._chunks.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, size: int = -1) -> str:  # the file-like side psycopg2 reads from
+        chunk = self._chunks.get()
+        return "" if chunk is None else chunk
+
+    def write(self, data_json: list[str]) -> None:
+        """One batch of records' JSON, in file order (line numbers follow on)."""
+        if self._error is not None:
+            return
+        first, prefix, stamp = self.next_line, f"{self.name}\t", self.stamp
+        text = "".join(
+            f"{prefix}{first + i}\t{stamp}\t{data.replace(chr(92), chr(92) * 2)}\n"
+            for i, data in enumerate(data_json)
+        )
+        self.next_line += len(data_json)
+        self.rows += len(data_json)
+        self._put(text)
+
+    def close(self) -> int:
+        """End the COPY; the rows written (raises what the COPY raised)."""
+        self._put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.rows
+
+    def abort(self) -> None:
+        """Stop feeding (the caller rolls the transaction back)."""
+        self._put(None)
+        self._thread.join()
+
+
+def write_tables(
     conn: PgConnection,
     *,
     name: str,
     record: dict,
-    raw_lines: list[int] | range,
-    raw_json: list[str],
-    extracted_at: datetime,
     frames: dict[str, pd.DataFrame],
     timings: dict[str, float] | None = None,
 ) -> dict[str, int]:
-    """Replace the import's raw rows and its schema's tables, in one transaction.
-
-    `record` is the imports row (file_name, sha256, format, layout, connector, summary);
-    `frames` maps each of IMPORT_TABLES to its rows. Returns rows written per table; `timings`
-    (if given) receives each part's seconds.
-    """
+    """Replace the import's schema tables and its imports row, inside the caller's transaction
+    (after `begin` and the raw COPY). Returns rows written per table; `timings` (if given)
+    receives each part's seconds."""
+    schema = schema_name(name)
+    written: dict[str, int] = {}
     clock = time.monotonic()
 
     def lap(part: str) -> None:
@@ -190,60 +267,43 @@ def write_import(
             timings[part] = time.monotonic() - clock
         clock = time.monotonic()
 
-    schema = schema_name(name)
-    written: dict[str, int] = {}
-    with conn:  # commit on success, roll back on any error: a failed import writes nothing
-        ensure_raw(conn)
-        lock_key(conn, RAW_SCHEMA, "import", name)
-        with conn.cursor() as cur:
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        for table, columns in IMPORT_TABLES.items():
+            ident = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
+            cur.execute(sql.SQL("CREATE TABLE {} (" + columns + ")").format(ident))
+    lap("write_replace")
+    for table in IMPORT_TABLES:
+        written[table] = copy_arrow(conn, schema, table, frames[table])
+        lap(f"write_{table}")
+    with conn.cursor() as cur:
+        for table, key in PRIMARY_KEYS.items():
             cur.execute(
-                sql.SQL("DELETE FROM {}.{} WHERE import_name = %s").format(
-                    sql.Identifier(RAW_SCHEMA), sql.Identifier(RAW_TABLE)
-                ),
-                (name,),
-            )
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            for table, columns in IMPORT_TABLES.items():
-                ident = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
-                cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
-                cur.execute(sql.SQL("CREATE TABLE {} (" + columns + ")").format(ident))
-        lap("write_replace")
-        written["raw"] = _copy_raw(conn, name, raw_lines, raw_json, extracted_at)
-        lap("write_raw")
-        for table in IMPORT_TABLES:
-            written[table] = copy_dataframe(
-                conn, table, _as_copy_text(frames[table]), schema=schema
-            )
-            lap(f"write_{table}")
-        with conn.cursor() as cur:
-            for table, key in PRIMARY_KEYS.items():
-                cur.execute(
-                    sql.SQL("ALTER TABLE {}.{} ADD PRIMARY KEY ({})").format(
-                        sql.Identifier(schema),
-                        sql.Identifier(table),
-                        sql.SQL(", ").join(map(sql.Identifier, key)),
-                    )
+                sql.SQL("ALTER TABLE {}.{} ADD PRIMARY KEY ({})").format(
+                    sql.Identifier(schema),
+                    sql.Identifier(table),
+                    sql.SQL(", ").join(map(sql.Identifier, key)),
                 )
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL(
-                    "INSERT INTO {}.{} (name, file_name, sha256, format, layout, connector, summary)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET"
-                    " file_name = EXCLUDED.file_name, sha256 = EXCLUDED.sha256,"
-                    " format = EXCLUDED.format, layout = EXCLUDED.layout,"
-                    " connector = EXCLUDED.connector, imported_at = now(),"
-                    " summary = EXCLUDED.summary"
-                ).format(sql.Identifier(RAW_SCHEMA), sql.Identifier(IMPORTS_TABLE)),
-                (
-                    name,
-                    record["file_name"],
-                    record["sha256"],
-                    record["format"],
-                    record["layout"],
-                    record["connector"],
-                    json.dumps(record["summary"], default=str),
-                ),
             )
-        lap("write_keys")
-    lap("write_commit")
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {}.{} (name, file_name, sha256, format, layout, connector, summary)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET"
+                " file_name = EXCLUDED.file_name, sha256 = EXCLUDED.sha256,"
+                " format = EXCLUDED.format, layout = EXCLUDED.layout,"
+                " connector = EXCLUDED.connector, imported_at = now(),"
+                " summary = EXCLUDED.summary"
+            ).format(sql.Identifier(RAW_SCHEMA), sql.Identifier(IMPORTS_TABLE)),
+            (
+                name,
+                record["file_name"],
+                record["sha256"],
+                record["format"],
+                record["layout"],
+                record["connector"],
+                json.dumps(record["summary"], default=str),
+            ),
+        )
+    lap("write_keys")
     return written

@@ -153,7 +153,7 @@ class ServerFileImport(FileImportAirbyte):
         order = [h for h in shape.headers if h in frame.columns]
         return frame[order + [c for c in frame.columns if c not in order]], data_json
 
-    def read(self, log, name: str, path: Path, shape: FileShape) -> source_file.RawRead:
+    def read(self, log, name: str, path: Path, shape: FileShape, sink) -> source_file.RawRead:
         client = self.workspace.get_client()
         url = self.url_base.rstrip("/") + "/" + path.name
         t0 = time.monotonic()
@@ -170,9 +170,10 @@ class ServerFileImport(FileImportAirbyte):
         if status != "succeeded":
             raise ImportRefused(f"Airbyte job {job_id} for {url} ended {status}")
         frame, data_json = self._landed(name, shape)
+        sink(data_json)
         return source_file.RawRead(
             frame=frame,
-            data_json=data_json,
+            data_json=[],
             seconds=time.monotonic() - t0,
             connector=f"airbyte/{source_file.CONNECTOR} on {self.workspace.rest_api_base_url} "
             f"(job {job_id})",

@@ -188,7 +188,7 @@ def import_order_export(
             warehouse.connect,
             mapping_file=mapping if mapping.exists() else None,
             log=context.log.info,
-            read=lambda path, shape, log: file_airbyte.read(log, name, path, shape),
+            read=lambda path, shape, log, sink: file_airbyte.read(log, name, path, shape, sink),
         )
     except ImportRefused as exc:
         raise dg.Failure(

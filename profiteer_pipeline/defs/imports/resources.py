@@ -23,7 +23,8 @@ SERVER_IMPORT_VARIABLES = ("AIRBYTE_IMPORT_URL_BASE", "AIRBYTE_IMPORT_DESTINATIO
 class FileImportAirbyte(dg.ConfigurableResource):
     """One interface: the File source's records for one inbox file, in file order."""
 
-    def read(self, log, name: str, path: Path, shape: FileShape) -> source_file.RawRead:
+    def read(self, log, name: str, path: Path, shape: FileShape, sink) -> source_file.RawRead:
+        """The records in file order; each batch's JSON also goes to `sink` (the raw COPY)."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -36,9 +37,9 @@ class EmbeddedFileImport(FileImportAirbyte):
     def describe(self) -> str:
         return f"PyAirbyte (embedded) running source-file {source_file.SOURCE_FILE_VERSION}"
 
-    def read(self, log, name: str, path: Path, shape: FileShape) -> source_file.RawRead:
+    def read(self, log, name: str, path: Path, shape: FileShape, sink) -> source_file.RawRead:
         return source_file.read_file(
-            path, shape, log=log, work_dir=Path(self.work_dir) if self.work_dir else None
+            path, shape, log=log, work_dir=Path(self.work_dir) if self.work_dir else None, sink=sink
         )
 
 
