@@ -171,6 +171,7 @@ def advise_all(
             current_price=p["current_price"], ending=ending, unit_cost=cost,
             rel_error=rel_error, model_purchases=raw,
         )  # fmt: skip
+        none = np.full(len(prices), np.nan)  # NULL in the table
         err = None if rel_error is None else rel_error * smooth
         curves.append(
             pd.DataFrame(
@@ -180,10 +181,10 @@ def advise_all(
                     "price": prices,
                     "model_purchases": raw,
                     "purchases": smooth,
-                    "purchases_low": None if err is None else np.clip(smooth - err, 0, None),
-                    "purchases_high": None if err is None else smooth + err,
+                    "purchases_low": none if err is None else np.clip(smooth - err, 0, None),
+                    "purchases_high": none if err is None else smooth + err,
                     "revenue": prices * smooth,
-                    "profit": None if cost is None else (prices - cost) * smooth,
+                    "profit": none if cost is None else (prices - cost) * smooth,
                     "is_base": c["is_base"].to_numpy(),
                     "is_current": c["is_current"].to_numpy(),
                     "computed_at": computed_at,
