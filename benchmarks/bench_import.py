@@ -147,6 +147,15 @@ def recovered_optimum(dsn: str, name: str, true_base: dict[str, float]) -> dict:
     }
 
 
+def cpu_seconds() -> dict[str, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "import_process": me.ru_utime + me.ru_stime,
+        "connector": children.ru_utime + children.ru_stime,
+    }
+
+
 def s_parts(result) -> dict:
     return result.summary.get("write_parts", {})
 
@@ -183,9 +192,13 @@ def main() -> None:
             return closing(psycopg2.connect(dsn))
 
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        cpu_before = cpu_seconds()
+        load_before = os.getloadavg()[0]
         t = time.monotonic()
         result = run_import(export, "bench", connect, log=lambda line: print("  " + line))
         total = time.monotonic() - t
+        cpu = {k: round(v - cpu_before[k], 1) for k, v in cpu_seconds().items()}
+        load_after = os.getloadavg()[0]
         peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         s = result.summary
@@ -196,6 +209,8 @@ def main() -> None:
             "lines_per_s": round(args.lines / total),
             "stages_s": {k: round(v, 2) for k, v in result.timings.items()},
             "write_parts_s": {k: round(v, 2) for k, v in s_parts(result).items()},
+            "cpu_s": cpu,  # load-independent: this process, and the connector (a child)
+            "load_average_1min": [round(load_before, 2), round(load_after, 2)],
             "peak_rss_mb": round(peak_self),
             "peak_rss_before_import_mb": round(rss_before / 1024),
             "connector_peak_rss_mb": round(peak_children),
@@ -215,6 +230,11 @@ def main() -> None:
             print(f"  {stage:<18} {seconds:7.2f}s")
         for part, seconds in figures["write_parts_s"].items():
             print(f"    {part:<20} {seconds:7.2f}s")
+        print(
+            f"CPU: {cpu['import_process']} s in this process, {cpu['connector']} s in the "
+            f"source-file process; load average {load_before:.1f} before, {load_after:.1f} after "
+            "(2 cores: above 2, other work slowed this run)"
+        )
         print(
             f"peak memory: {figures['peak_rss_mb']} MB (this process), "
             f"{figures['connector_peak_rss_mb']} MB (the source-file process)"

@@ -40,8 +40,9 @@ PRODUCT_COLUMNS = (
     "first_hour",
     "last_hour",
 )
-#: Above this many product-hours the dense table is refused (a year of 5,000 products is 44M).
-MAX_CELLS = 60_000_000
+#: Above this many product-hours the dense table is refused: about 150 bytes a cell in memory,
+#: so 25M cells is near 4 GB (a year of 3,000 products is 26M; see the report on phase 2).
+MAX_CELLS = 25_000_000
 
 
 def _mode(values: pd.Series, keys: pd.Series) -> pd.Series:
