@@ -149,11 +149,16 @@ def test_templates_do_not_depend_on_cluster_capabilities():
 def test_default_values_render_the_whole_stack(default_docs):
     assert names(default_docs) == {
         ("ConfigMap", "profiteer-env"),
+        ("ConfigMap", "profiteer-dagster-env"),
         ("ConfigMap", "profiteer-instance"),
         ("ConfigMap", "profiteer-workspace"),
         ("ConfigMap", "profiteer-mindsdb-config"),
         ("ConfigMap", "profiteer-postgresql-initdb"),
-        ("Secret", "profiteer-postgresql"),
+        ("Secret", "profiteer-postgresql"),  # the admin's: the StatefulSet only
+        ("Secret", "profiteer-pipeline"),
+        ("Secret", "profiteer-reader"),
+        ("Secret", "profiteer-model"),
+        ("Secret", "profiteer-shop-api-db"),
         ("Secret", "profiteer-shop-api"),
         ("ServiceAccount", "profiteer"),
         ("ServiceAccount", "profiteer-workload"),
@@ -192,8 +197,10 @@ def test_override_uses_external_postgres_and_no_ingress(override_docs):
     env = find(override_docs, "ConfigMap", "profiteer-env")["data"]
     assert env["PROFITEER_PG_HOST"] == "pg.data.svc.cluster.local"
     assert env["PROFITEER_PG_PORT"] == "5433"
-    assert env["PROFITEER_PG_USER"] == "profiteer_app"
     assert env["PGSSLMODE"] == "require"
+    dagster = find(override_docs, "ConfigMap", "profiteer-dagster-env")["data"]
+    assert dagster["PROFITEER_PG_USER"] == "profiteer_app"
+    assert "PROFITEER_PG_USER" not in env  # each login goes with its consumer only
 
 
 def test_install_dry_run_gives_the_same_objects_and_notes(chart, override_values):
@@ -405,8 +412,9 @@ def test_run_launcher_kubernetes_config_is_snake_case(case):
 def _existing_from_values(values: dict) -> set[tuple[str, str]]:
     """Objects the values say exist outside the chart."""
     out = set()
+    auth = values.get("postgresql", {}).get("auth", {})
     for section, key in (
-        (values.get("postgresql", {}).get("auth", {}), "existingSecret"),
+        *((auth, key) for key in EXISTING_SECRET_KEYS),
         (values.get("shopApi", {}), "existingSecret"),
         (values.get("airbyte", {}), "existingSecret"),
         (values.get("mindsdb", {}).get("auth", {}), "existingSecret"),
@@ -483,32 +491,205 @@ def test_references_to_missing_objects_are_caught(default_docs):
     assert ("Secret", "profiteer-postgresql") in {(k, n) for k, n, _, _ in dangling}
 
 
-def test_pipeline_processes_get_every_variable_the_settings_define(case):
-    """The chart provides every variable `settings.environment()` gives local processes."""
-    values, docs = case
+# postgresql.auth's Secret values -> the keys the operator's Secret holds (values.yaml)
+EXISTING_SECRET_KEYS = {
+    "adminExistingSecret": {"POSTGRES_PASSWORD"},
+    "existingSecret": {"PROFITEER_PG_PASSWORD", "PROFITEER_DATABASE_URL"},
+    "readerExistingSecret": {"PROFITEER_READER_PASSWORD"},
+    "modelExistingSecret": {"PROFITEER_MODEL_PASSWORD"},
+    "shopApiExistingSecret": {"PROFITEER_PG_PASSWORD", "PROFITEER_DATABASE_URL"},
+}
+
+
+def secret_keys(docs: list[dict], values: dict, name: str) -> set[str]:
+    """The keys of Secret `name`: rendered, or an operator's one named in postgresql.auth."""
+    created = {n for k, n in names(docs) if k == "Secret"}
+    if name in created:
+        return set(find(docs, "Secret", name)["data"])
+    auth = values.get("postgresql", {}).get("auth", {})
+    for value_key, keys in EXISTING_SECRET_KEYS.items():
+        if auth.get(value_key) == name:
+            return keys
+    if name == values.get("shopApi", {}).get("existingSecret"):
+        return {"PROFITEER_SHOP_API_KEY"}
+    if name == values.get("airbyte", {}).get("existingSecret"):
+        return {"AIRBYTE_CLIENT_ID", "AIRBYTE_CLIENT_SECRET"}
+    return set()  # dagster.runLauncher.envSecrets: the operator's own
+
+
+def visible_secrets(docs: list[dict], values: dict, container: dict) -> set[tuple[str, str]]:
+    """(Secret, key) of every secret value a container can read from its environment."""
+    seen = set()
+    for e in container.get("envFrom", []):
+        if "secretRef" in e:
+            name = e["secretRef"]["name"]
+            seen |= {(name, k) for k in secret_keys(docs, values, name)}
+    for e in container.get("env", []):
+        ref = e.get("valueFrom", {}).get("secretKeyRef")
+        if ref:
+            seen.add((ref["name"], ref["key"]))
+    return seen
+
+
+def run_pod_environment(docs: list[dict], values: dict) -> set[str]:
+    """Variables a run pod gets from the run launcher's ConfigMaps, Secrets and env_vars."""
+    config = instance_yaml(docs)["run_launcher"]["config"]
+    created = {n for k, n in names(docs) if k == "ConfigMap"}
+    provided = set()
+    for cm in config["env_config_maps"]:
+        if cm in created:
+            provided |= set(find(docs, "ConfigMap", cm)["data"])
+    for secret in config["env_secrets"]:
+        provided |= secret_keys(docs, values, secret)
+    provided |= {v.split("=", 1)[0] for v in config.get("env_vars", [])}
+    return provided
+
+
+def container_environment(docs: list[dict], values: dict, deployment: str) -> set[str]:
+    (c,) = containers(find(docs, "Deployment", deployment))
+    provided = {e["name"] for e in c.get("env", [])}
+    for e in c.get("envFrom", []):
+        if "configMapRef" in e:
+            provided |= set(find(docs, "ConfigMap", e["configMapRef"]["name"])["data"])
+    provided |= {k for _, k in visible_secrets(docs, values, c)}
+    return provided
+
+
+def local_share(service: str) -> set[str]:
+    """The variables of `settings.environment()` the local stack gives `service`
+    (stack/context.py: the shared ones and the service's own)."""
+    from profiteer_pipeline.stack.context import SERVICE_VARIABLES, SHARED_VARIABLES
+
     local = environment(
         Settings(
-            warehouse=PgUrl("u", "p", "h", 5432, "warehouse"), shop_api_key="k", reader_password="r"
+            warehouse=PgUrl("u", "p", "h", 5432, "warehouse"),
+            shop_api_key="k",
+            reader_password="r",
+            model_password="m",
         )
     )
-    provided = set(find(docs, "ConfigMap", "profiteer-env")["data"])
-    secret_keys = {
-        "profiteer-postgresql": {
-            "PROFITEER_PG_PASSWORD",
-            "PROFITEER_READER_PASSWORD",
-            "PROFITEER_DATABASE_URL",
-        },
-        "profiteer-shop-api": {"PROFITEER_SHOP_API_KEY"},
-    }
-    config = instance_yaml(docs)["run_launcher"]["config"]
-    created = {n for k, n in names(docs) if k == "Secret"}
-    for secret in config["env_secrets"]:
-        if secret in created:
-            provided |= set(find(docs, "Secret", secret)["data"])
-    if not {"profiteer-postgresql"} & created:  # the override's existing Secret holds these keys
-        provided |= secret_keys["profiteer-postgresql"]
-    missing = set(local) - provided
+    return set(local) & (SHARED_VARIABLES | SERVICE_VARIABLES[service])
+
+
+def test_pipeline_processes_get_every_variable_the_settings_define(case):
+    """Run pods and Dagster's Deployments get every variable of `settings.environment()` the
+    local stack gives Dagster's processes, the model's login included; the app and the shop API
+    get theirs."""
+    values, docs = case
+    dagster = local_share("dagster")
+    assert {"PROFITEER_MODEL_USER", "PROFITEER_MODEL_PASSWORD", "PROFITEER_PG_PASSWORD"} <= dagster
+    missing = dagster - run_pod_environment(docs, values)
     assert missing == set(), f"run pods lack {sorted(missing)}"
+    for name in ("profiteer-webserver", "profiteer-daemon", "profiteer-code-location"):
+        missing = dagster - container_environment(docs, values, name)
+        assert missing == set(), f"{name} lacks {sorted(missing)}"
+    for service, name in (("app", "profiteer-app"), ("shop_api", "profiteer-shop-api")):
+        missing = local_share(service) - container_environment(docs, values, name)
+        assert missing == set(), f"{name} lacks {sorted(missing)}"
+
+
+def test_each_container_sees_only_its_own_secrets(default_docs):
+    """Per Deployment (and run pods): every (Secret, key) its environment can read."""
+    pipeline = {
+        ("profiteer-pipeline", "PROFITEER_PG_PASSWORD"),
+        ("profiteer-pipeline", "PROFITEER_DATABASE_URL"),
+        ("profiteer-model", "PROFITEER_MODEL_PASSWORD"),
+        ("profiteer-shop-api", "PROFITEER_SHOP_API_KEY"),
+    }
+    expected = {
+        "profiteer-webserver": pipeline,
+        "profiteer-daemon": pipeline,
+        "profiteer-code-location": pipeline,
+        "profiteer-app": {("profiteer-reader", "PROFITEER_READER_PASSWORD")},
+        "profiteer-shop-api": {
+            ("profiteer-shop-api-db", "PROFITEER_PG_PASSWORD"),
+            ("profiteer-shop-api-db", "PROFITEER_DATABASE_URL"),
+            ("profiteer-shop-api", "PROFITEER_SHOP_API_KEY"),
+        },
+        "profiteer-mindsdb": set(),  # its datasource's login arrives through SQL, from Dagster
+        "profiteer-postgresql": {
+            ("profiteer-postgresql", "POSTGRES_PASSWORD"),
+            ("profiteer-pipeline", "PROFITEER_PG_PASSWORD"),
+            ("profiteer-reader", "PROFITEER_READER_PASSWORD"),
+            ("profiteer-model", "PROFITEER_MODEL_PASSWORD"),
+            ("profiteer-shop-api-db", "PROFITEER_PG_PASSWORD"),
+        },
+    }
+    seen = {}
+    for doc in default_docs:
+        if doc["kind"] in WORKLOADS:
+            (c,) = containers(doc)
+            seen[doc["metadata"]["name"]] = visible_secrets(default_docs, {}, c)
+    assert seen == expected
+    config = instance_yaml(default_docs)["run_launcher"]["config"]
+    run = {(n, k) for n in config["env_secrets"] for k in secret_keys(default_docs, {}, n)}
+    assert run == pipeline
+    # the users that go with those passwords, from the consumers' own non-secret environment
+    dagster = find(default_docs, "ConfigMap", "profiteer-dagster-env")["data"]
+    assert dagster == {
+        "PROFITEER_PG_USER": "profiteer_pipeline",
+        "PROFITEER_MODEL_USER": "profiteer_model",
+    }
+    shared = find(default_docs, "ConfigMap", "profiteer-env")["data"]
+    assert not {k for k in shared if k.endswith(("_USER", "_PASSWORD", "_KEY", "_URL"))} - {
+        "MINDSDB_URL",
+        "PROFITEER_SHOP_API_URL",
+    }
+    (shop,) = containers(find(default_docs, "Deployment", "profiteer-shop-api"))
+    assert env_value(shop, "PROFITEER_PG_USER") == "profiteer_shop_api"
+
+
+def test_each_container_sees_only_its_own_secrets_with_existing_ones(
+    override_docs, override_values
+):
+    """With the operator's Secrets (external server): still one login per consumer."""
+    seen = {}
+    for doc in override_docs:
+        if doc["kind"] in WORKLOADS:
+            (c,) = containers(doc)
+            seen[doc["metadata"]["name"]] = {
+                n for n, _ in visible_secrets(override_docs, override_values, c)
+            }
+    dagster = {
+        "profiteer-db-credentials",  # postgresql.auth.existingSecret: the writer's
+        "profiteer-model",
+        "profiteer-shop-api",
+        "airbyte-profiteer-client",
+        "profiteer-mindsdb",
+    }
+    assert seen == {
+        "profiteer-webserver": dagster,
+        "profiteer-daemon": dagster,
+        "profiteer-code-location": dagster,
+        "profiteer-app": {"profiteer-reader", "profiteer-mindsdb"},
+        "profiteer-shop-api": {"profiteer-shop-api-db", "profiteer-shop-api"},
+        "profiteer-mindsdb": {"profiteer-mindsdb"},  # its own HTTP login only
+    }
+    config = instance_yaml(override_docs)["run_launcher"]["config"]
+    assert set(config["env_secrets"]) == dagster | {"profiteer-extra"}
+
+
+@pytest.mark.parametrize("values_file", [None, OVERRIDE], ids=["default", "override"])
+def test_the_app_never_references_the_writers_or_the_admins_password(chart, values_file):
+    values = load_values(values_file) if values_file else {}
+    docs = render(chart, values)
+    app = find(docs, "Deployment", "profiteer-app")
+    (c,) = containers(app)
+    writer = values.get("postgresql", {}).get("auth", {}).get("existingSecret")
+    forbidden = {"profiteer-postgresql", "profiteer-pipeline", writer or "profiteer-pipeline"}
+    text = yaml.safe_dump(app)
+    for name in forbidden:
+        assert f"name: {name}\n" not in text
+    visible = visible_secrets(docs, values, c)
+    assert not {k for _, k in visible} & {
+        "POSTGRES_PASSWORD",
+        "PROFITEER_PG_PASSWORD",
+        "PROFITEER_DATABASE_URL",
+    }
+    assert PgUrl.parse(env_value(c, "PROFITEER_DATABASE_URL")).password == ""
+    assert PgUrl.parse(env_value(c, "PROFITEER_DATABASE_URL")).user == env_value(
+        c, "PROFITEER_READER_USER"
+    )
 
 
 def test_airbyte_server_mode_only_when_enabled(default_docs, override_docs, override_values):
@@ -547,16 +728,62 @@ def test_pvcs_mount_where_mindsdb_and_postgres_keep_data(default_docs):
     assert pg["image"] == "postgres:17"
 
 
-def test_postgres_init_script_creates_the_three_databases_and_reader(default_docs):
+DBS = ("warehouse", "shop", "dagster")
+
+
+def test_postgres_init_script_creates_each_role_with_its_grants(default_docs):
+    """What the script does, read off it (tests/test_helm_roles.py runs it on a real server and
+    compares it with stack/roles.py)."""
     script = find(default_docs, "ConfigMap", "profiteer-postgresql-initdb")["data"][
         "10-profiteer.sh"
     ]
-    assert "ARRAY['warehouse', 'shop', 'dagster']" in script
-    assert "pg_read_all_data" in script
+    assert script.startswith("#!/bin/sh\n")
+    assert "-v warehouse='warehouse' -v shop='shop' -v dagster='dagster'" in script
+    for var, role in (
+        ("writer", "profiteer_pipeline"),
+        ("reader", "profiteer_reader"),
+        ("model", "profiteer_model"),
+        ("shop_api", "profiteer_shop_api"),
+    ):
+        assert f"-v {var}='{role}'" in script
+        assert f"ALTER ROLE :\"{var}\" LOGIN PASSWORD :'{var}_password';" in script
+    sql = script.split("<<'SQL'\n", 1)[1]
+    statements = [line.strip() for line in sql.splitlines()]
+    for db in DBS:
+        assert f'REVOKE ALL ON DATABASE :"{db}" FROM PUBLIC;' in statements  # CONNECT, TEMPORARY
+        assert f'ALTER DATABASE :"{db}" OWNER TO :"writer";' in statements
+    assert 'GRANT CONNECT ON DATABASE :"warehouse" TO :"reader";' in statements
+    assert 'GRANT SELECT ON ALL TABLES IN SCHEMA "analytics" TO :"reader";' in statements
+    assert (
+        'ALTER DEFAULT PRIVILEGES FOR ROLE :"writer" IN SCHEMA "analytics" '
+        'GRANT SELECT ON TABLES TO :"reader";'
+    ) in statements
+    assert 'GRANT SELECT ON "public"."products" TO :"reader";' in statements
+    assert 'GRANT CONNECT ON DATABASE :"warehouse" TO :"model";' in statements
+    assert 'GRANT SELECT ON "public"."sales_features" TO :"model";' in statements
+    assert 'GRANT CONNECT ON DATABASE :"shop" TO :"shop_api";' in statements
+    assert 'GRANT SELECT ON "public"."shop_sales" TO :"shop_api";' in statements
+    # nothing broader: no predefined role granted, no superuser
+    assert "GRANT pg_" not in sql and "SUPERUSER" not in sql.upper().replace("NOSUPERUSER", "")
+    # every GRANT of the script: the admin keeps its access, each role gets exactly these
+    assert sorted(s for s in statements if s.startswith("GRANT ")) == sorted(
+        [
+            *(f'GRANT CONNECT, TEMPORARY ON DATABASE :"{db}" TO CURRENT_USER;' for db in DBS),
+            'GRANT CONNECT ON DATABASE :"warehouse" TO :"reader";',
+            'GRANT USAGE ON SCHEMA "analytics" TO :"reader";',
+            'GRANT SELECT ON ALL TABLES IN SCHEMA "analytics" TO :"reader";',
+            'GRANT SELECT ON "public"."products" TO :"reader";',
+            'GRANT CONNECT ON DATABASE :"warehouse" TO :"model";',
+            'GRANT SELECT ON "public"."sales_features" TO :"model";',
+            'GRANT CONNECT ON DATABASE :"shop" TO :"shop_api";',
+            'GRANT SELECT ON "public"."shop_sales" TO :"shop_api";',
+        ]
+    )
     sts = find(default_docs, "StatefulSet", "profiteer-postgresql")
     (pg,) = containers(sts)
     (mount,) = [m for m in pg["volumeMounts"] if m["name"] == "initdb"]
     assert mount["mountPath"] == "/docker-entrypoint-initdb.d"
+    assert env_value(pg, "POSTGRES_USER") == "postgres"
 
 
 def test_mindsdb_is_pinned_to_the_local_version(default_docs):
@@ -577,41 +804,110 @@ def _decoded(doc: dict) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in doc["data"].items()}
 
 
+PASSWORDS = {  # Secret -> its generated password's key
+    "profiteer-postgresql": "POSTGRES_PASSWORD",
+    "profiteer-pipeline": "PROFITEER_PG_PASSWORD",
+    "profiteer-reader": "PROFITEER_READER_PASSWORD",
+    "profiteer-model": "PROFITEER_MODEL_PASSWORD",
+    "profiteer-shop-api-db": "PROFITEER_PG_PASSWORD",
+}
+
+
 def test_generated_secrets_are_random_and_consistent(chart):
-    first = _decoded(find(render(chart), "Secret", "profiteer-postgresql"))
-    second = _decoded(find(render(chart), "Secret", "profiteer-postgresql"))
-    for key in ("PROFITEER_PG_PASSWORD", "PROFITEER_READER_PASSWORD"):
-        assert len(first[key]) == 32 and first[key] not in GUESSABLE
-        assert first[key] != second[key]
-    assert first["PROFITEER_PG_PASSWORD"] != first["PROFITEER_READER_PASSWORD"]
-    url = PgUrl.parse(first["PROFITEER_DATABASE_URL"])
-    assert (url.user, url.password, url.port, url.database) == (
-        "profiteer",
-        first["PROFITEER_PG_PASSWORD"],
-        5432,
-        "warehouse",
-    )
-    assert url.host == "profiteer-postgresql.profiteer.svc"
-    key = _decoded(find(render(chart), "Secret", "profiteer-shop-api"))["PROFITEER_SHOP_API_KEY"]
+    first_docs, second_docs = render(chart), render(chart)
+    first = {n: _decoded(find(first_docs, "Secret", n))[k] for n, k in PASSWORDS.items()}
+    second = {n: _decoded(find(second_docs, "Secret", n))[k] for n, k in PASSWORDS.items()}
+    for name, password in first.items():
+        assert len(password) == 32 and password not in GUESSABLE, name
+        assert password != second[name], name
+    assert len(set(first.values())) == len(first)  # one password per login
+    for secret, user in (
+        ("profiteer-pipeline", "profiteer_pipeline"),
+        ("profiteer-shop-api-db", "profiteer_shop_api"),
+    ):
+        data = _decoded(find(first_docs, "Secret", secret))
+        url = PgUrl.parse(data["PROFITEER_DATABASE_URL"])
+        assert (url.user, url.password, url.port, url.database) == (
+            user,
+            data["PROFITEER_PG_PASSWORD"],
+            5432,
+            "warehouse",
+        )
+        assert url.host == "profiteer-postgresql.profiteer.svc"
+    key = _decoded(find(first_docs, "Secret", "profiteer-shop-api"))["PROFITEER_SHOP_API_KEY"]
     assert len(key) == 48
+    # every chart Secret of the embedded server outlives an uninstall, like the data
+    for name in PASSWORDS:
+        annotations = find(first_docs, "Secret", name)["metadata"]["annotations"]
+        assert annotations == {"helm.sh/resource-policy": "keep"}
 
 
 def test_given_secrets_are_used_as_is(chart):
     docs = render(
-        chart, {"postgresql": {"auth": {"password": "p@ss/w:rd"}}, "shopApi": {"apiKey": "k1"}}
+        chart,
+        {
+            "postgresql": {
+                "auth": {
+                    "password": "p@ss/w:rd",
+                    "readerPassword": "r1",
+                    "modelPassword": "m1",
+                    "shopApiPassword": "s/1",
+                    "adminPassword": "a1",
+                }
+            },
+            "shopApi": {"apiKey": "k1"},
+        },
     )
-    pg = _decoded(find(docs, "Secret", "profiteer-postgresql"))
+    pg = _decoded(find(docs, "Secret", "profiteer-pipeline"))
     assert pg["PROFITEER_PG_PASSWORD"] == "p@ss/w:rd"
     assert PgUrl.parse(pg["PROFITEER_DATABASE_URL"]).password == "p@ss/w:rd"  # URL-encoded
+    shop_db = _decoded(find(docs, "Secret", "profiteer-shop-api-db"))
+    assert PgUrl.parse(shop_db["PROFITEER_DATABASE_URL"]).password == "s/1"
+    assert _decoded(find(docs, "Secret", "profiteer-reader")) == {"PROFITEER_READER_PASSWORD": "r1"}
+    assert _decoded(find(docs, "Secret", "profiteer-model")) == {"PROFITEER_MODEL_PASSWORD": "m1"}
+    assert _decoded(find(docs, "Secret", "profiteer-postgresql")) == {"POSTGRES_PASSWORD": "a1"}
     assert _decoded(find(docs, "Secret", "profiteer-shop-api"))["PROFITEER_SHOP_API_KEY"] == "k1"
+
+
+def test_existing_secrets_replace_the_charts_own(chart):
+    names_ = {
+        "adminExistingSecret": "db-admin",
+        "existingSecret": "db-writer",
+        "readerExistingSecret": "db-reader",
+        "modelExistingSecret": "db-model",
+        "shopApiExistingSecret": "db-shop-api",
+    }
+    docs = render(chart, {"postgresql": {"auth": names_}})
+    assert not [n for k, n in names(docs) if k == "Secret" and n != "profiteer-shop-api"]
+    refs = {(n, k) for kind, n, k, _ in _references(docs) if kind == "Secret"}
+    for value_key, secret in names_.items():  # each key is read (by name, or with envFrom)
+        for key in EXISTING_SECRET_KEYS[value_key]:
+            assert (secret, key) in refs or (secret, None) in refs, (secret, key)
+    readers = {}
+    for kind, name, _, where in _references(docs):
+        if kind == "Secret" and name.startswith("db-"):
+            readers.setdefault(name, set()).add(where.split("/")[-1].removeprefix("profiteer-"))
+    dagster = {"webserver", "daemon", "code-location", "run_launcher", "postgresql"}
+    assert readers == {
+        "db-admin": {"postgresql"},
+        "db-writer": dagster,
+        "db-reader": {"app", "postgresql"},
+        "db-model": dagster,
+        "db-shop-api": {"shop-api", "postgresql"},
+    }
 
 
 def test_app_gets_only_the_read_only_login(default_docs):
     (c,) = containers(find(default_docs, "Deployment", "profiteer-app"))
     assert not [e for e in c.get("envFrom", []) if "secretRef" in e]
-    keys = {e["valueFrom"]["secretKeyRef"]["key"] for e in c["env"] if "valueFrom" in e}
-    assert keys == {"PROFITEER_READER_PASSWORD"}
-    assert PgUrl.parse(env_value(c, "PROFITEER_DATABASE_URL")).password == ""
+    refs = {
+        (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+        for e in c["env"]
+        if "valueFrom" in e
+    }
+    assert refs == {("profiteer-reader", "PROFITEER_READER_PASSWORD")}
+    url = PgUrl.parse(env_value(c, "PROFITEER_DATABASE_URL"))
+    assert (url.user, url.password) == ("profiteer_reader", "")
 
 
 # --- values that must be refused ----------------------------------------------------------
@@ -647,7 +943,11 @@ def test_bad_values_fail_with_the_schema_message(chart, values_file, message):
         ({"postgresql": {"enabled": False}}, "postgresql.external.host is required"),
         (
             {"postgresql": {"enabled": False, "external": {"host": "db.internal"}}},
-            "set postgresql.auth.password and postgresql.auth.readerPassword",
+            "set postgresql.auth.password or postgresql.auth.existingSecret",
+        ),
+        (
+            {"postgresql": {"auth": {"readerUsername": "profiteer_pipeline"}}},
+            "each login needs its own role name",
         ),
         ({"airbyte": {"enabled": True}}, "airbyte."),
         ({"mindsdb": {"enabled": False}}, "mindsdb.externalUrl is required"),

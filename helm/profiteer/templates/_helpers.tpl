@@ -96,8 +96,34 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 
 {{/* Secrets: the chart's own, or the one values name ------------------------------------------ */}}
 
+{{/*
+PostgreSQL logins, one per consumer (profiteer_pipeline/stack/roles.py). Each has its own Secret,
+given in values (existingSecret) or made by the chart (secrets.yaml), so a pod can be given
+exactly the logins it uses:
+- admin (embedded server only): POSTGRES_PASSWORD; the StatefulSet alone reads it.
+- pipeline (the writer, Dagster's pods): PROFITEER_PG_PASSWORD, PROFITEER_DATABASE_URL.
+- reader (the app): PROFITEER_READER_PASSWORD.
+- model (MindsDB's datasource, handed over by Dagster's runs): PROFITEER_MODEL_PASSWORD.
+- shop API: PROFITEER_PG_PASSWORD, PROFITEER_DATABASE_URL (its own login, to the shop database).
+*/}}
+{{- define "profiteer.adminSecretName" -}}
+{{- default (include "profiteer.componentName" (dict "ctx" . "component" "postgresql")) .Values.postgresql.auth.adminExistingSecret }}
+{{- end }}
+
 {{- define "profiteer.pgSecretName" -}}
-{{- default (include "profiteer.componentName" (dict "ctx" . "component" "postgresql")) .Values.postgresql.auth.existingSecret }}
+{{- default (include "profiteer.componentName" (dict "ctx" . "component" "pipeline")) .Values.postgresql.auth.existingSecret }}
+{{- end }}
+
+{{- define "profiteer.readerSecretName" -}}
+{{- default (include "profiteer.componentName" (dict "ctx" . "component" "reader")) .Values.postgresql.auth.readerExistingSecret }}
+{{- end }}
+
+{{- define "profiteer.modelSecretName" -}}
+{{- default (include "profiteer.componentName" (dict "ctx" . "component" "model")) .Values.postgresql.auth.modelExistingSecret }}
+{{- end }}
+
+{{- define "profiteer.shopApiDbSecretName" -}}
+{{- default (include "profiteer.componentName" (dict "ctx" . "component" "shop-api-db")) .Values.postgresql.auth.shopApiExistingSecret }}
 {{- end }}
 
 {{- define "profiteer.shopApiSecretName" -}}
@@ -116,9 +142,14 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- if and .Values.mindsdb.enabled .Values.mindsdb.auth.enabled }}true{{ end }}
 {{- end }}
 
-{{/* Secrets whose keys are env var names: every pipeline process gets them with envFrom. */}}
+{{/*
+Secrets whose keys are env var names, given with envFrom to Dagster's pods (webserver, daemon,
+code location, run pods): the pipeline's writer, the model's login (the pipeline hands it to
+MindsDB), the shop API's key; Airbyte's and MindsDB's logins when on. Not the admin's, the
+reader's or the shop API's login.
+*/}}
 {{- define "profiteer.envSecretNames" -}}
-{{- $names := list (include "profiteer.pgSecretName" .) (include "profiteer.shopApiSecretName" .) }}
+{{- $names := list (include "profiteer.pgSecretName" .) (include "profiteer.modelSecretName" .) (include "profiteer.shopApiSecretName" .) }}
 {{- if .Values.airbyte.enabled }}
 {{- $names = append $names (include "profiteer.airbyteSecretName" .) }}
 {{- end }}
@@ -130,27 +161,38 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 
 {{/*
 A secret value that survives upgrades: the value given in values, else the one already in the
-cluster (lookup), else a new random one. Call with (list $ "secret-name" "KEY" given length).
+cluster (lookup), else the one an older chart kept under another Secret/key (optional 6th item:
+(list "secret-name" "KEY")), else a new random one.
+Call with (list $ "secret-name" "KEY" given length [(list "older-secret" "OLDER_KEY")]).
 */}}
 {{- define "profiteer.secretValue" -}}
 {{- $ctx := index . 0 }}{{ $name := index . 1 }}{{ $key := index . 2 }}{{ $given := index . 3 }}{{ $length := index . 4 }}
+{{- $found := "" }}
 {{- if $given }}
-{{- $given }}
+{{- $found = $given }}
 {{- else }}
 {{- $existing := lookup "v1" "Secret" $ctx.Release.Namespace $name }}
 {{- if and $existing $existing.data (hasKey $existing.data $key) }}
-{{- index $existing.data $key | b64dec }}
-{{- else }}
-{{- randAlphaNum $length }}
+{{- $found = index $existing.data $key | b64dec }}
+{{- else if gt (len .) 5 }}
+{{- $older := index . 5 }}
+{{- $old := lookup "v1" "Secret" $ctx.Release.Namespace (index $older 0) }}
+{{- if and $old $old.data (hasKey $old.data (index $older 1)) }}
+{{- $found = index $old.data (index $older 1) | b64dec }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- default (randAlphaNum $length) $found }}
 {{- end }}
 
 {{/* Pod building blocks for the project image --------------------------------------------- */}}
 
+{{/* envFrom of Dagster's pods; run pods get the same through the run launcher. */}}
 {{- define "profiteer.envFrom" -}}
 - configMapRef:
     name: {{ include "profiteer.componentName" (dict "ctx" . "component" "env") }}
+- configMapRef:
+    name: {{ include "profiteer.componentName" (dict "ctx" . "component" "dagster-env") }}
 {{- range (include "profiteer.envSecretNames" . | fromJsonArray) }}
 - secretRef:
     name: {{ . }}
