@@ -161,3 +161,19 @@ def test_import_names():
 
 def test_options_default():
     assert ImportOptions().timezone == "UTC"
+
+
+def test_a_column_that_is_mostly_unreadable_refuses_the_file():
+    frame = pd.DataFrame(
+        {
+            "timestamp": ["2024-01-01 10:00", "2024-01-01 11:00", "2024-01-01 12:00"],
+            "product_id": ["A", "B", "C"],
+            "quantity": ["1", "2", "1"],
+            "price": ["cheap", "dear", "9.50"],
+        }
+    )
+    with pytest.raises(
+        ImportRefused,
+        match=r"column price: 2 of 3 values cannot be read as numbers \(line\(s\) 2, 3: 'cheap', 'dear'\)",
+    ):
+        clean(frame, np.array([2, 3, 4]), resolve(list(frame.columns)))

@@ -20,6 +20,8 @@ from profiteer_pipeline.imports.layouts import Resolved
 from profiteer_pipeline.imports.values import as_text, parse_numbers
 
 QTY_SCALE = 1000  # quantities kept to 0.001
+#: A column whose values are mostly unreadable is a wrong column: the file is refused.
+UNREADABLE_SHARE = 0.5
 MONEY_SCALE = 10_000  # prices and revenue kept to 0.0001
 
 #: Rejection reasons, in the order they are checked (a line gets the first that applies).
@@ -191,6 +193,22 @@ def clean(raw: pd.DataFrame, lines: np.ndarray, resolved: Resolved) -> Cleaned:
     )
     duplicate = ok & key[ok.to_numpy()].duplicated().reindex(raw.index, fill_value=False)
     reject(duplicate, "duplicate line")
+
+    for why in ("unreadable timestamp", "unreadable quantity", "unreadable price"):
+        hit = (reason == why).to_numpy()
+        if hit.sum() > UNREADABLE_SHARE * n:  # a wrong column, not a few bad cells
+            column = cols[REASON_FIELD[why]]
+            source = ts_text if why == "unreadable timestamp" else text[REASON_FIELD[why]]
+            examples = ", ".join(repr(v) for v in source[hit].head(3))
+            raise ImportRefused(
+                f"column {column}: {int(hit.sum()):,} of {n:,} values cannot be read as "
+                f"{'dates' if 'timestamp' in why else 'numbers'} (line(s) "
+                f"{example_lines(lines[hit])}: {examples}). Is it the right column? Name the "
+                "right one in a mapping file (--mapping)"
+                + (", or give its `date_format`" if "timestamp" in why else ""),
+                column=column,
+                lines=lines[hit][:5],
+            )
 
     ok = reason.isna().to_numpy()
     if not ok.any():

@@ -41,7 +41,7 @@ PRODUCT_COLUMNS = (
     "last_hour",
 )
 #: Above this many product-hours the dense table is refused: about 150 bytes a cell in memory,
-#: so 25M cells is near 4 GB (a year of 3,000 products is 26M; see the report on phase 2).
+#: so 25M cells is near 4 GB (a year of 3,000 products is 26M product-hours).
 MAX_CELLS = 25_000_000
 
 
