@@ -16,7 +16,7 @@ import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.imports import source_file, tables
-from profiteer_pipeline.imports.clean import Cleaned, clean
+from profiteer_pipeline.imports.clean import REASONS, Cleaned, clean
 from profiteer_pipeline.imports.errors import ImportRefused
 from profiteer_pipeline.imports.hourly import hourly_sales
 from profiteer_pipeline.imports.layouts import ImportOptions, Resolved, load_mapping, resolve
@@ -225,7 +225,9 @@ def iter_summary_lines(summary: dict[str, Any]) -> Iterator[str]:
     yield f"accepted:        {summary['lines_accepted']:,} sales lines"
     yield f"returns:         {summary['lines_returned']:,} (kept apart, never counted as sales)"
     yield f"rejected:        {summary['lines_rejected']:,}"
-    for reason, count in summary["rejected_by_reason"].items():
+    rejected = summary["rejected_by_reason"]  # stored as jsonb, which orders keys its own way
+    order = {reason: i for i, reason in enumerate(REASONS)}
+    for reason, count in sorted(rejected.items(), key=lambda kv: order.get(kv[0], len(order))):
         yield f"  {reason + ':':<22} {count:,}"
     yield f"products:        {summary['products']:,}"
     yield f"first hour:      {summary['first_hour']}"
