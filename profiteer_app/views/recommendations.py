@@ -162,6 +162,25 @@ def render() -> None:
                 str(shown.loc[pick, "product_id"]), str(shown.loc[pick, "time_of_day_bucket"])
             )
     st.caption("Click a row (its left edge) or pick one above to open its simulation.")
+    stale_note(run)
+
+
+def stale_note(run) -> None:
+    """After the table: say so when the model has a newer version than these recommendations
+    (automation recomputes them after each training; a MindsDB outage is only the sidebar's)."""
+    if run is None or run["model_version"] != run["model_version"]:
+        return
+    status, problem = ui.attempt(lambda: ui.model_status(ui.predictor()))
+    if (
+        problem is None
+        and status.ready
+        and status.version
+        and status.version > run["model_version"]
+    ):
+        st.caption(
+            f":orange[The model is now v{status.version}; these recommendations come from "
+            f"v{int(run['model_version'])} and are recomputed after each training.]"
+        )
 
 
 render()
