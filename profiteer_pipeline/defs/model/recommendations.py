@@ -143,7 +143,7 @@ def soundness(curves: pd.DataFrame, r: pd.DataFrame, points: int) -> dg.AssetChe
 def _metadata(r: pd.DataFrame, run: dict, counts: dict) -> dict:
     act = r[r["confidence"].isin(["high", "medium"])]
     band = float(np.sqrt((act["band_per_day"].fillna(0) ** 2).sum()))
-    top = r[r["confidence"] != "no change"].nlargest(TOP, "gain_per_day")
+    top = r[r["confidence"] != "no change"].sort_values("gain_per_day", ascending=False).head(TOP)
     cols = ["product_id", "time_of_day_bucket", "current_price", "best_price", "gain_per_hour",
             "gain_pct", "band_per_hour", "gain_per_day", "confidence"]  # fmt: skip
     meta: dict[str, object] = {
