@@ -53,6 +53,20 @@ def materializations(result) -> dict[dg.AssetKey, dict]:
     }
 
 
+def per_partition(result) -> dict[dg.AssetKey, list[dict]]:
+    out: dict[dg.AssetKey, list[dict]] = {}
+    for e in result.get_asset_materialization_events():
+        out.setdefault(e.asset_key, []).append(e.event_specific_data.materialization)
+    return out
+
+
+def observations(result) -> dict[dg.AssetKey, list]:
+    out: dict[dg.AssetKey, list] = {}
+    for e in result.get_asset_observation_events():
+        out.setdefault(e.asset_key, []).append(e.event_specific_data.asset_observation)
+    return out
+
+
 def test_definitions_load():
     from profiteer_pipeline.definitions import defs
 
@@ -78,17 +92,35 @@ def test_range_run_writes_every_table_with_metadata(dsn):
     assert result.success
     meta = materializations(result)
     assert set(meta) == {dg.AssetKey("sales")} | {key(t) for t in m.METRIC_TABLES}
+    # one materialization per hour and asset (Dagster's partition status), but each preview and
+    # chart only once per run: in one observation on the range's last hour
+    hourly = per_partition(result)
+    observed = observations(result)
+    assert set(observed) == {key(t) for t in m.METRIC_TABLES}
+    for asset_key, mats in hourly.items():
+        assert len(mats) == 30, asset_key
+        assert {mat.partition for mat in mats} == {
+            f"2026-05-{1 + h // 24:02d}-{h % 24:02d}:00" for h in range(30)
+        }
+        assert not [k for mat in mats for k, v in mat.metadata.items()
+                    if isinstance(v, dg.MarkdownMetadataValue)], asset_key  # fmt: skip
+        if asset_key == dg.AssetKey("sales"):
+            continue  # this module's stand-in for `sales` has no preview
+        (obs,) = observed[asset_key]
+        assert obs.partition == "2026-05-02-05:00"
+        assert obs.metadata["partition_range"].value == "2026-05-01-00:00 ... 2026-05-02-05:00"
+    previews = {k: obs[0].metadata for k, obs in observed.items()}
 
     counts = {t: query(dsn, f"SELECT count(*) FROM analytics.{t}")[0][0] for t in m.TABLES}  # noqa: S608
     for table in m.METRIC_TABLES:
         md = meta[key(table)]
         assert md["dagster/row_count"].value == counts[table] > 0, table
-        assert md["preview"].value.startswith("| "), table
+        assert previews[key(table)]["preview"].value.startswith("| "), table
     assert counts["hourly_totals"] == 6 and counts["dashboard_summary"] == 2
     for table, name in [("hourly_totals", "revenue_by_hour"), ("hot_products", "purchases_top"),
                         ("category_revenue", "revenue_by_category")]:  # fmt: skip
-        assert meta[key(table)][name].value.startswith("![")
-        assert "data:image/png;base64," in meta[key(table)][name].value
+        assert previews[key(table)][name].value.startswith("![")
+        assert "data:image/png;base64," in previews[key(table)][name].value
     dash = meta[key("dashboard_summary")]
     day, revenue, items = query(
         dsn, "SELECT day, revenue, items_sold FROM analytics.dashboard_summary WHERE is_latest"
@@ -117,6 +149,9 @@ def test_range_run_writes_every_table_with_metadata(dsn):
     )
     assert result.success
     assert materializations(result)[key("daily_product_sales")]["sales_rows_read"].value == 7 * 15
+    # one hour: its materializations keep their previews, and no observation is written
+    assert not observations(result)
+    assert materializations(result)[key("hourly_totals")]["preview"].value.startswith("| ")
     assert query(dsn, "SELECT mode FROM analytics.refresh_log ORDER BY id")[-1] == ("incremental",)
     assert query(dsn, "SELECT count(*) FROM analytics.hourly_totals")[0][0] == 7
     before = {t: query(dsn, f"SELECT * FROM analytics.{t} ORDER BY 1, 2") for t in m.BASE_TABLES}  # noqa: S608

@@ -40,7 +40,8 @@ SERVICE_VARIABLES = {
        "PROFITEER_DAGSTER_DB", "PROFITEER_SHOP_DB", "PROFITEER_SHOP_API_URL",
        "PROFITEER_SHOP_API_KEY", "PROFITEER_MODEL_USER", "PROFITEER_MODEL_PASSWORD",
        "DAGSTER_HOME", "DAGSTER_DISABLE_TELEMETRY",
-       "AIRBYTE_OFFLINE_MODE", "AIRBYTE_LOGGING_ROOT"},
+       "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "AIRBYTE_OFFLINE_MODE",
+       "AIRBYTE_LOGGING_ROOT"},
     # MindsDB: none of ours (its datasource's password arrives through SQL, from Dagster)
     "mindsdb": set(),
     # the embedded PostgreSQL: none either (initdb reads the admin password from a 0600 file)
@@ -98,6 +99,11 @@ class Context:
             | {
                 "DO_NOT_TRACK": "1",
                 "DAGSTER_DISABLE_TELEMETRY": "1",
+                # a single-run backfill records ONE "materialization planned" event per asset for
+                # its whole range, not one per hour (720 x 12 for 30 days, about 7 MB of events);
+                # Dagster's caveat: the hours of a failed range run then show as missing, not
+                # failed, in the asset's partitions (the failed run and its backfill still show)
+                "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",
                 "AIRBYTE_OFFLINE_MODE": "1",  # PyAirbyte: no connector-registry lookup
                 "AIRBYTE_LOGGING_ROOT": str(self.state / "airbyte-logs"),
             }
@@ -136,6 +142,14 @@ class Context:
             bindir = str(Path(sys.executable).parent)  # PyAirbyte calls `uv` from PATH
             env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
         return env
+
+    def cli_environment(self) -> dict[str, str]:
+        """What the `dagster` CLI needs in the project's `.env` (stack/dotenv.py): Dagster's own
+        share (the pipeline's login, not the admin's), without the base variables (PATH, HOME,
+        locale) and pass-throughs, which the user's shell has."""
+        dagster = self.service_environment("dagster")
+        skip = set(base_environment(*PASSTHROUGH["dagster"])) | {"PATH"}
+        return {k: v for k, v in dagster.items() if k not in skip}
 
     @property
     def dagster_home(self) -> Path:

@@ -9,7 +9,7 @@ import time
 import dagster as dg
 
 from profiteer_pipeline.defs.ingest.resources import AirbyteSync
-from profiteer_pipeline.defs.partitions import hourly_partitions
+from profiteer_pipeline.defs.partitions import hourly_partitions, once_per_run
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.previews import markdown_table
 from profiteer_pipeline.warehouse import raw_sales as raw_sql
@@ -71,13 +71,12 @@ def sales(context: dg.AssetExecutionContext, warehouse: PostgresResource) -> dg.
     rows = len(frame)
     seconds = time.monotonic() - t0
     context.log.info(f"wrote {rows:,} rows to public.sales in {seconds:.2f}s")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "products": int(frame["product_id"].nunique()),
-            "hours": int(frame["timestamp"].nunique()),
-            "purchases": int(frame["purchases"].sum()),
-            "write_seconds": round(seconds, 3),
-            "preview": dg.MetadataValue.md(markdown_table(frame)),
-        }
-    )
+    metadata = {
+        "dagster/row_count": rows,
+        "products": int(frame["product_id"].nunique()),
+        "hours": int(frame["timestamp"].nunique()),
+        "purchases": int(frame["purchases"].sum()),
+        "write_seconds": round(seconds, 3),
+        "preview": dg.MetadataValue.md(markdown_table(frame)),
+    }
+    return dg.MaterializeResult(metadata=once_per_run(context, context.asset_key, metadata))
