@@ -24,6 +24,7 @@ def inbox(tmp_path, monkeypatch):
     folder = tmp_path / "inbox"
     folder.mkdir()
     monkeypatch.setenv("PROFITEER_INBOX", str(folder))
+    monkeypatch.setenv("PROFITEER_INBOX_SETTLE_SECONDS", "0")
     return folder
 
 
@@ -44,7 +45,7 @@ def _materialize(instance, name: str) -> dg.ExecuteInProcessResult:
 
 def test_the_sensor_notices_a_dropped_file_and_its_run_imports_it(inbox, pg_server, settings):
     instance = dg.DagsterInstance.ephemeral()
-    assert isinstance(_evaluate(instance), dg.SkipReason)  # empty inbox
+    assert _evaluate(instance).skip_reason is not None  # empty inbox
 
     write(inbox, "dropped_orders.csv", MESSY_UCI)
     write(inbox, ".partial.csv.tmp", "still being copied")  # hidden/temporary: ignored
@@ -80,12 +81,17 @@ def test_the_sensor_notices_a_dropped_file_and_its_run_imports_it(inbox, pg_serv
 
     # unchanged: nothing requested; touched with the same bytes: still nothing
     again = _evaluate(instance, first.cursor)
-    assert isinstance(again, dg.SkipReason) or not again.run_requests
+    assert again.skip_reason is not None and not again.run_requests
     path = inbox / "dropped_orders.csv"
-    os.utime(path, ns=(time.time_ns(), time.time_ns() + 5_000_000_000))
+    earlier = time.time_ns() - 5_000_000_000  # an mtime that moved, the bytes the same
+    os.utime(path, ns=(earlier, earlier))
     touched = _evaluate(instance, first.cursor)
-    assert not getattr(touched, "run_requests", None)
-    cursor = touched.cursor if isinstance(touched, dg.SensorResult) else first.cursor
+    assert touched.skip_reason is not None and not touched.run_requests  # cursor updated
+    assert (
+        json.loads(touched.cursor)["dropped_orders"][0]
+        != json.loads(first.cursor)["dropped_orders"][0]
+    )
+    cursor = touched.cursor
     # changed content under the same name: a new run for the same partition, no new partition
     write(inbox, "dropped_orders.csv", SHOPIFY)
     changed = _evaluate(instance, cursor)
@@ -96,6 +102,17 @@ def test_the_sensor_notices_a_dropped_file_and_its_run_imports_it(inbox, pg_serv
         json.loads(changed.cursor)["dropped_orders"][1]
         != json.loads(first.cursor)["dropped_orders"][1]
     )
+
+
+def test_a_file_still_being_written_waits_for_the_next_tick(inbox, monkeypatch):
+    instance = dg.DagsterInstance.ephemeral()
+    monkeypatch.setenv("PROFITEER_INBOX_SETTLE_SECONDS", "60")
+    write(inbox, "arriving.csv", MESSY_UCI)
+    assert _evaluate(instance).skip_reason is not None  # modified just now
+    old = time.time_ns() - 120 * 10**9
+    os.utime(inbox / "arriving.csv", ns=(old, old))
+    [request] = _evaluate(instance).run_requests
+    assert request.partition_key == "arriving"
 
 
 def test_a_bad_file_fails_the_run_with_one_message_and_writes_nothing(inbox, pg_server, settings):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,16 @@ from profiteer_pipeline.imports.sniff import SUPPORTED_SUFFIXES, content_hash, f
 #: content already submitted, e.g. by `profiteer import`).
 NAME_TAG = "profiteer/import"
 CONTENT_TAG = "profiteer/import_sha256"
+
+
+def settle_seconds() -> float:
+    """How long a file must be left unchanged before it is imported (a copy may be under way)."""
+    return float(os.environ.get("PROFITEER_INBOX_SETTLE_SECONDS", "5"))
+
+
+def settled(found: InboxFile, now_ns: int | None = None) -> bool:
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    return now_ns - found.mtime_ns >= settle_seconds() * 1e9
 
 
 def inbox_dir() -> Path:

@@ -1,7 +1,8 @@
 """`sales_file_sensor`: a new or changed file in the inbox becomes a partition and an import run.
 
 The cursor remembers each name's content hash, so an unchanged file is never imported twice; a
-file whose size or mtime moved is hashed again. A run already submitted for the same content
+file whose size or mtime moved is hashed again. A file changed in the last few seconds
+(PROFITEER_INBOX_SETTLE_SECONDS, default 5) waits for the next tick: a copy may be under way. A run already submitted for the same content
 (by `profiteer import`, tagged with the hash) is not requested again.
 """
 
@@ -33,6 +34,8 @@ def sales_file_sensor(context: dg.SensorEvaluationContext):
     existing = set(context.instance.get_dynamic_partitions(imported_files.name))
     for name, found in files.items():
         known = cursor.get(name)
+        if not inbox.settled(found):  # still being written, perhaps: look again next tick
+            continue
         try:
             mark = inbox.fingerprint(found)
             if known and known[0] == mark:
@@ -61,8 +64,10 @@ def sales_file_sensor(context: dg.SensorEvaluationContext):
     for gone in set(cursor) - set(files):
         del cursor[gone]
     dynamic = [imported_files.build_add_request(new_partitions)] if new_partitions else []
-    if not requests and not dynamic:
-        return dg.SkipReason(f"no new or changed file in {inbox.inbox_dir()}")
+    if not requests and not dynamic:  # the cursor is kept all the same (touched files)
+        return dg.SensorResult(
+            skip_reason=f"no new or changed file in {inbox.inbox_dir()}", cursor=json.dumps(cursor)
+        )
     return dg.SensorResult(
         run_requests=requests, dynamic_partitions_requests=dynamic, cursor=json.dumps(cursor)
     )
