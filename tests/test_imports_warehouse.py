@@ -193,3 +193,16 @@ def test_excel_workbook(tmp_path, settings):
         "WC-1": "home",
         "WC-2": "bath",
     }
+
+
+def test_a_file_the_connector_cannot_parse_is_refused_and_writes_nothing(tmp_path, settings):
+    connect = connector(settings)
+    good = "timestamp,product_id,quantity,price\n" + "2024-01-01 10:00,A,1,2.00\n" * 30
+    path = write(tmp_path, "broken.csv", good + "2024-01-01 11:00,A,1,2.00,extra,fields\n")
+    with pytest.raises(ImportRefused, match="File source could not read the file"):
+        run_import(path, "broken", connect)
+    assert not schema_exists(settings, "import_broken")
+    raw = read_table(
+        settings, "SELECT count(*) FROM imports_raw.order_lines WHERE import_name = 'broken'"
+    )
+    assert raw.iloc[0, 0] == 0

@@ -17,6 +17,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import tempfile
 import time
 import warnings
@@ -110,14 +111,29 @@ def pyairbyte_environment(root: Path) -> None:
     Path(os.environ["AIRBYTE_LOGGING_ROOT"]).mkdir(parents=True, exist_ok=True)
 
 
-def _error_text(message: dict[str, Any]) -> str | None:
+def _root_cause(text: str) -> str | None:
+    """The first `SomeError: reason` line of a traceback (pandas' own reason, e.g. "Expected 4
+    fields in line 32, saw 6"): the root cause comes first in a chained traceback."""
+    for line in text.splitlines():
+        if re.match(r"^[\w.]+(Error|Exception): ", line.strip()):
+            return line.strip()
+    return None
+
+
+def _error_text(message: dict[str, Any]) -> tuple[int, str] | None:
+    """(priority, text) of a connector error: a TRACE error (0) before an ERROR log line (1)."""
     kind = message.get("type")
     if kind == "TRACE" and (message.get("trace") or {}).get("type") == "ERROR":
         error = message["trace"].get("error") or {}
-        return str(error.get("message") or error.get("internal_message") or "connector error")
-    if kind == "LOG" and (message.get("log") or {}).get("level") in ("ERROR", "FATAL"):
-        return str(message["log"].get("message", "")).splitlines()[0]
-    return None
+        text = str(error.get("message") or error.get("internal_message") or "connector error")
+        cause = _root_cause(str(error.get("stack_trace") or ""))
+    elif kind == "LOG" and (message.get("log") or {}).get("level") in ("ERROR", "FATAL"):
+        full = str(message["log"].get("message", ""))
+        text, cause = (full.splitlines() or [""])[0], _root_cause(full)
+    else:
+        return None
+    text = re.sub(r"File <[^>]*>", "The file", text)
+    return (0 if kind == "TRACE" else 1), text + (f" [{cause}]" if cause else "")
 
 
 def read_file(
@@ -147,14 +163,16 @@ def read_file(
 
         config = connector_config(path, shape)
         extracted_at = pd.Timestamp.now(tz="UTC").floor("ms")
-        source = ab.get_source(CONNECTOR, config=config, local_executable=exe, streams=[STREAM])
+        # no `streams=`: selecting one makes PyAirbyte run the connector's discover first (a
+        # second process, seconds); the configured catalog below names the one stream instead
+        source = ab.get_source(CONNECTOR, config=config, local_executable=exe)
     if log:
         for line in chatter.getvalue().splitlines():
             if line.strip():
                 log(f"PyAirbyte: {line.strip()}")
     records = Columns()
     data_json: list[str] = []
-    errors: list[str] = []
+    errors: list[tuple[int, str]] = []
     logs: list[str] = []
     prefix = '{"type": "RECORD"'
     with tempfile.TemporaryDirectory(prefix="profiteer-source-file-") as tmp:
@@ -185,15 +203,16 @@ def read_file(
                 except orjson.JSONDecodeError:
                     logs.append(line.rstrip()[:300])
                     continue
-                if (text := _error_text(message)) is not None:
-                    errors.append(text)
-        except ab_exc.AirbyteSubprocessFailedError as exc:
-            reason = errors[0] if errors else f"the connector exited with {exc.exit_code}"
+                if (found := _error_text(message)) is not None:
+                    errors.append(found)
+        except ab_exc.PyAirbyteError as exc:
+            code = getattr(exc, "exit_code", None)
+            reason = min(errors)[1] if errors else f"the connector failed (exit code {code})"
             raise ImportRefused(
                 f"Airbyte's File source could not read the file: {reason}"
             ) from None
     if errors and not len(records):
-        raise ImportRefused(f"Airbyte's File source could not read the file: {errors[0]}")
+        raise ImportRefused(f"Airbyte's File source could not read the file: {min(errors)[1]}")
     if sink is not None and data_json:
         sink(data_json)
         data_json = []
