@@ -29,6 +29,10 @@ from profiteer_pipeline.warehouse.schema import SALES_DDL
 pytestmark = pytest.mark.timeout(900)
 
 REPO = Path(__file__).resolve().parent.parent
+WORKSPACE = str(REPO / "workspace.yaml")
+# the CLI runs outside the clone: every `dagster` command loads `./.env`, and the clone's `.env`
+# (written by `profiteer up` for a stack running there) would point it at that stack's instance
+CLI_CWD = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 DAGSTER_DB = "dagster_cli_test"
 HOURLY_SELECTION = "synthetic_sales,raw_sales,sales"
@@ -69,14 +73,14 @@ def daemon(cli_env, state_root):
     The hourly schedule is stopped first, so that only the test's runs land data, and so is the
     automation sensor: this test is about the CLI's runs, not a training on the shared warehouse.
     """
-    dagster(cli_env, "schedule", "stop", "hourly_sales_schedule", "-w", "workspace.yaml")
-    dagster(cli_env, "sensor", "stop", "automation_condition_sensor", "-w", "workspace.yaml")
+    dagster(cli_env, "schedule", "stop", "hourly_sales_schedule", "-w", WORKSPACE)
+    dagster(cli_env, "sensor", "stop", "automation_condition_sensor", "-w", WORKSPACE)
     table = ProcessTable(state_root / "run", state_root / "logs")
     rec = table.spawn(
         "dagster-daemon-cli-test",
-        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        [str(BIN / "dagster-daemon"), "run", "-w", WORKSPACE],
         cli_env,
-        cwd=REPO,
+        cwd=CLI_CWD,
     )
     yield rec
     table.stop("dagster-daemon-cli-test", timeout=30)
@@ -85,7 +89,7 @@ def daemon(cli_env, state_root):
 def dagster(env: dict[str, str], *args: str, timeout: float = 600) -> str:
     proc = subprocess.run(
         [str(BIN / "dagster"), *args],
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        env=env, cwd=CLI_CWD, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     assert proc.returncode == 0, f"dagster {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr
@@ -136,7 +140,7 @@ def test_job_backfill_one_run_per_partition(cli_env, daemon, settings):
     window = (hour(first) - timedelta(hours=2), hour(last) + timedelta(hours=3))
     clear(settings, *window)
     out = dagster(
-        cli_env, "job", "backfill", "-w", "workspace.yaml", "-j", "hourly_sales_job",
+        cli_env, "job", "backfill", "-w", WORKSPACE, "-j", "hourly_sales_job",
         "--from", first, "--to", last, "--noprompt",
     )  # fmt: skip
     assert "Launched backfill job" in out, out

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.stack import databases, mindsdb
-from profiteer_pipeline.stack.context import Context
+from profiteer_pipeline.stack.context import REPO_ROOT, Context
 from profiteer_pipeline.stack.embedded_pg import EmbeddedPostgresService
 from profiteer_pipeline.stack.errors import StackError
 from profiteer_pipeline.stack.external import ExternalEndpoint
@@ -34,10 +34,14 @@ def _shop_api(ctx: Context, port: int) -> tuple[list[str], dict[str, str]]:
 
 
 def _dagster(ctx: Context, port: int) -> tuple[list[str], dict[str, str]]:
+    """`dagster dev` runs in DAGSTER_HOME, not in the clone: the `dagster` CLI loads a `.env`
+    from its working folder, and the clone's `.env` (stack/dotenv.py, for your shell) holds every
+    service's secrets; Dagster gets only its own."""
     ctx.prepare_dagster_home()
     dagster = str(Path(sys.executable).parent / "dagster")
+    workspace = str(REPO_ROOT / "workspace.yaml")
     return [
-        dagster, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port),
+        dagster, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(port),
     ], ctx.service_environment("dagster")  # fmt: skip
 
 
@@ -66,7 +70,7 @@ SPECS = {
         ),
         ProcessSpec(
             "dagster", "Dagster", "Dagster UI", "/server_info", 240, _dagster,
-            needs=("workspace.yaml", "dagster.yaml"),
+            needs=("workspace.yaml", "dagster.yaml"), cwd=lambda ctx: ctx.prepare_dagster_home(),
         ),
         ProcessSpec(
             "app", "Streamlit app", "app", "/_stcore/health", 120, _app,

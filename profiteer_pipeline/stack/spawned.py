@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.stack.context import REPO_ROOT, Context
@@ -31,6 +32,7 @@ class ProcessSpec:
     needs: tuple[str, ...] = ()  # repository files it cannot start without
     check_install: Callable[[], object] | None = None  # raises StackError with the fix
     url_variable: str | None = None  # when set, the URL clients use instead of the loopback one
+    cwd: Callable[[Context], Path] | None = None  # its working folder; default: the clone
 
     @classmethod
     def recorded(cls, name: str) -> ProcessSpec:
@@ -108,7 +110,8 @@ class SpawnedProcess(Service):
         port = self.configured_port()
         cmd, env = self.spec.command(self.ctx, port)
         self.started_at = time.monotonic()
-        self.record = self.table.spawn(self.name, cmd, env, cwd=REPO_ROOT, port=port)
+        cwd = self.spec.cwd(self.ctx) if self.spec.cwd is not None else REPO_ROOT
+        self.record = self.table.spawn(self.name, cmd, env, cwd=cwd, port=port)
         return True
 
     def poll_start(self) -> bool:

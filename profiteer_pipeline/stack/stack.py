@@ -13,8 +13,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from profiteer_pipeline.stack import locking
-from profiteer_pipeline.stack.context import Context
+from profiteer_pipeline.stack import dotenv, locking
+from profiteer_pipeline.stack.context import REPO_ROOT, Context
 from profiteer_pipeline.stack.errors import MainJobError, StackError
 from profiteer_pipeline.stack.interrupts import Interrupted, StopFlag
 from profiteer_pipeline.stack.ports import port_free, port_owner, suggest_port
@@ -79,8 +79,11 @@ class Stack:
             except BaseException:
                 self.err("Stopping what this `profiteer up` started.")
                 self.stop(started)
+                dotenv.remove(REPO_ROOT, self.state)
                 raise
             self.print_urls()
+            if dotenv.for_this_clone(REPO_ROOT, self.state):
+                self.echo(f"  {dotenv.write(REPO_ROOT, self.state, self.ctx.cli_environment())}\n")
             try:
                 failed = self._run_main_job() if main_job else False
                 if detach:
@@ -95,6 +98,7 @@ class Stack:
                     return 0
                 self.echo(f"\n{exc} received: stopping the stack.")
                 self.stop(self.managed())
+                dotenv.remove(REPO_ROOT, self.state)
                 return 0
             return 0
 
@@ -158,7 +162,7 @@ class Stack:
         """True when it failed (reported, without a traceback); the stack stays up either way."""
         from profiteer_pipeline.stack.main_job import run_main_job
 
-        self.echo("Main job: the last 48 hourly partitions, then the model")
+        self.echo("Main job: backfill the last 48 hourly partitions, then watch automation")
         t = time.monotonic()
         try:
             run_main_job(self.url("dagster"), self.echo, self.stop_flag.check)
@@ -205,8 +209,10 @@ class Stack:
             running = [s for s in self.active + self.dormant if s.managed and s.pid() is not None]
             if not running:
                 self.echo("Nothing else was running." if took_over else "Nothing was running.")
-                return 0
-            self.stop(running)
+            else:
+                self.stop(running)
+            if dotenv.remove(REPO_ROOT, self.state):
+                self.echo(f"  removed {REPO_ROOT / dotenv.NAME}")
             return 0
 
     def stop(self, services: list[Service]) -> None:

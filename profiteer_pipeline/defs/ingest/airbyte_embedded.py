@@ -68,6 +68,12 @@ def connector_records(config: dict[str, Any], stream: str = STREAM) -> Iterator[
     The connector's error trace messages are collected; a failed read raises ConnectorError with
     them (the CDK's own exception alone says only that the stream failed).
     """
+    # the CDK's init_logger (run when its entrypoint module is first imported) points the ROOT
+    # logger at stdout as Airbyte JSON lines (what a connector process prints for its platform):
+    # in this process that would reformat every log line, so the root logger is put back as it
+    # was; the connector logs through the `airbyte` logger, like any library
+    root = logging.getLogger()
+    root_handlers, root_level = root.handlers[:], root.level
     # lazy: the CDK's import costs about 2 s, paid only where a sync runs
     from airbyte_cdk.models import (
         ConfiguredAirbyteCatalog,
@@ -85,6 +91,7 @@ def connector_records(config: dict[str, Any], stream: str = STREAM) -> Iterator[
 
     logger = logging.getLogger(f"airbyte.{SOURCE_NAME}")
     source = ConcurrentDeclarativeSource(source_config=load_manifest(), config=config)
+    root.handlers[:], root.level = root_handlers, root_level
     # what the connector's entrypoint does: its log lines and errors mask the spec's secrets
     # (`airbyte_secret`: the API key)
     spec = source.spec(logger)
@@ -104,6 +111,7 @@ def connector_records(config: dict[str, Any], stream: str = STREAM) -> Iterator[
             )
         ]
     )
+    root.handlers[:], root.level = root_handlers, root_level
     errors: list[str] = []
     RECORD, TRACE = Type.RECORD, Type.TRACE
     try:
