@@ -55,7 +55,7 @@ from bench_stack import (  # noqa: E402 (the sibling script)
     stack_env,
 )
 
-from profiteer_pipeline.stack.main_job import LAUNCH_RUN, GraphQL, wait_for_location  # noqa: E402
+from profiteer_pipeline.stack.dagster_api import LAUNCH_RUN, GraphQL, wait_for_location  # noqa: E402
 
 EVENTS = """
 query ($id: ID!, $cursor: String) {

@@ -39,7 +39,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from profiteer_pipeline.stack.main_job import (
+from profiteer_pipeline.stack.dagster_api import (
     LAUNCH_BACKFILL,
     LAUNCH_RUN,
     PARTITION_SETS,

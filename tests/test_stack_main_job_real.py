@@ -4,7 +4,8 @@
 instance: a DAGSTER_HOME holding the repository's dagster.yaml, a new Dagster database and an
 empty warehouse of its own on the session's server, the session's shop API and MindsDB (the model
 dropped first). The main job backfills three hours (48 on `make up`) and then only watches: the
-automation sensor must materialize `products`, `sales_features` and the first `sales_forecast`.
+automation sensor must materialize `products`, `sales_features`, the first `sales_forecast` and its
+`price_recommendations`.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def test_the_main_job_backfills_and_automation_trains_the_model(real_dagster, mi
     assert f"  backfill   done: {HOURS} partitions in " in text, text
     watching = next(i for i, x in enumerate(lines) if x.startswith("  main job: automation "))
     after_backfill = lines[watching:]
-    for asset in ("sales_features", "sales_forecast"):
+    for asset in ("sales_features", "sales_forecast", "price_recommendations"):
         assert any(
             x.startswith("  run ") and asset in x and " by automation_condition_sensor: " in x
             for x in after_backfill
@@ -98,5 +99,6 @@ def test_the_main_job_backfills_and_automation_trains_the_model(real_dagster, mi
         assert any(x.startswith(f"  {asset:<15} materialized by run ") for x in after_backfill)
     assert any(x.startswith("  products ") and " materialized " in x for x in lines), text
     assert lines[-1].startswith(
-        "  automation done: products, sales_features, sales_forecast materialized"
+        "  automation done: products, sales_features, sales_forecast, price_recommendations "
+        "materialized"
     ), text

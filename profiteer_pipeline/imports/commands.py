@@ -86,8 +86,8 @@ def _warehouse():
 
 
 def _run_in_dagster(url: str, name: str, content: str, echo, timeout: float) -> None:
+    from profiteer_pipeline.stack.dagster_api import RUN, GraphQL, failure_cause, wait_for_location
     from profiteer_pipeline.stack.errors import MainJobError
-    from profiteer_pipeline.stack.main_job import RUN, GraphQL, failure_cause, wait_for_location
 
     gql = GraphQL(url)
     try:
