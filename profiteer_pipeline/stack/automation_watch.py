@@ -259,16 +259,3 @@ def _launcher(tags: dict[str, str]) -> str:
     if "dagster/backfill" in tags:
         return f"backfill {tags['dagster/backfill']}"
     return "hand (the UI or the CLI)"
-
-
-def _launcher(tags: dict[str, str]) -> str:
-    """Who launched a run, from its tags."""
-    if "dagster/retry_number" in tags and "dagster/parent_run_id" in tags:  # before the tags it
-        # copied from the run it retries
-        return f"retry {tags['dagster/retry_number']} of run {tags['dagster/parent_run_id'][:8]}"
-    for key in ("dagster/sensor_name", "dagster/schedule_name"):
-        if key in tags:
-            return tags[key]
-    if "dagster/backfill" in tags:
-        return f"backfill {tags['dagster/backfill']}"
-    return "hand (the UI or the CLI)"
