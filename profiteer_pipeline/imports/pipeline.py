@@ -128,6 +128,8 @@ def run_import(
     if mapping_path is not None:  # a changed mapping changes the import
         sha = content_hash_pair(sha, mapping_path)
     with connect() as conn:
+        with conn:  # committed now: the import's long transaction below must not create it
+            tables.ensure_raw(conn)
         stored = tables.previous(conn, name)
     if stored and stored["sha256"] == sha and not force:
         say(

@@ -166,9 +166,10 @@ def previous(conn: PgConnection, name: str) -> dict | None:
 
 
 def begin(conn: PgConnection, name: str) -> None:
-    """Start replacing an import, inside the caller's transaction: the raw table exists, the
-    import's name is locked (one writer per name), its previous raw rows are deleted."""
-    ensure_raw(conn)
+    """Start replacing an import, inside the caller's transaction: the import's name is locked
+    (one writer per name), its previous raw rows are deleted. `ensure_raw` must have committed
+    before: an uncommitted `imports_raw` schema would block the Airbyte server's destination,
+    which lands into it while this transaction waits for the sync."""
     lock_key(conn, RAW_SCHEMA, "import", name)
     with conn.cursor() as cur:
         cur.execute(
