@@ -18,7 +18,7 @@ from app_fixtures import point_app_at
 from ingest_fixtures import shop_api  # noqa: F401 - fixture
 from instance_fixtures import BIN, REPO, fresh_instance, materialized, scalar
 from streamlit.testing.v1 import AppTest
-from test_backfill_cli import dagster
+from test_backfill_cli import WORKSPACE, dagster
 
 from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.spec import DEFAULT_SPEC
@@ -53,7 +53,7 @@ def test_a_fresh_instance_reaches_a_trained_model_by_itself(
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     first, last = (f"{now - timedelta(hours=h):%Y-%m-%d-%H:%M}" for h in (HOURS, 1))
     start = time.monotonic()
-    out = dagster(env, "job", "backfill", "-w", "workspace.yaml", "-j", "hourly_sales_job",
+    out = dagster(env, "job", "backfill", "-w", WORKSPACE, "-j", "hourly_sales_job",
                   "--from", first, "--to", last, "--noprompt")  # fmt: skip
     assert "Launched backfill job" in out, out
 
