@@ -23,10 +23,12 @@ first run and survive it (the pipeline never drops them).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import psycopg2
 from psycopg2 import sql
+from psycopg2.extensions import cursor as Cursor
 from psycopg2.extensions import make_dsn
 
 READER_SCHEMAS = ("analytics",)  # every table, now and later
@@ -82,11 +84,10 @@ def restrict_connect(admin_dsn: str, databases: Sequence[str]) -> None:
         conn.close()
 
 
-def grant_reader(admin_dsn: str, user: str, database: str, owners: Sequence[str] = ()) -> None:
-    """The app's reads in `database`: its analytics tables (also future ones that the admin
-    login or any of `owners`, the pipeline's writer, creates) and public.products."""
-    from profiteer_pipeline.warehouse.products import PRODUCTS_DDL
-
+@contextmanager
+def _granting(admin_dsn: str, user: str, database: str) -> Iterator[tuple[Cursor, sql.Identifier]]:
+    """A cursor in `database` for granting `user` its reads: CONNECT granted, and nobody may
+    create in `public` (the default lets every login do so)."""
     role = sql.Identifier(user)
     conn = _connect(admin_dsn, database)
     try:
@@ -95,67 +96,54 @@ def grant_reader(admin_dsn: str, user: str, database: str, owners: Sequence[str]
                 sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), role)
             )
             cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-            cur.execute(PRODUCTS_DDL)
-            for schema in READER_SCHEMAS:
-                s = sql.Identifier(schema)
-                cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
-                cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(s, role))
-                cur.execute(
-                    sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(s, role)
-                )
-                for owner in (sql.SQL("CURRENT_USER"), *map(sql.Identifier, owners)):
-                    cur.execute(
-                        sql.SQL(
-                            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} "
-                            "GRANT SELECT ON TABLES TO {}"
-                        ).format(owner, s, role)
-                    )
-            for table in READER_TABLES:
-                cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_table(table), role))
+            yield cur, role
     finally:
         conn.close()
+
+
+def grant_reader(admin_dsn: str, user: str, database: str, owners: Sequence[str] = ()) -> None:
+    """The app's reads in `database`: its analytics tables (also future ones that the admin
+    login or any of `owners`, the pipeline's writer, creates) and public.products."""
+    from profiteer_pipeline.warehouse.products import PRODUCTS_DDL
+
+    with _granting(admin_dsn, user, database) as (cur, role):
+        cur.execute(PRODUCTS_DDL)
+        for schema in READER_SCHEMAS:
+            s = sql.Identifier(schema)
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
+            cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(s, role))
+            cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(s, role))
+            for owner in (sql.SQL("CURRENT_USER"), *map(sql.Identifier, owners)):
+                cur.execute(
+                    sql.SQL(
+                        "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} "
+                        "GRANT SELECT ON TABLES TO {}"
+                    ).format(owner, s, role)
+                )
+        for table in READER_TABLES:
+            cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_table(table), role))
 
 
 def grant_model(admin_dsn: str, user: str, database: str) -> None:
     """MindsDB's reads in `database`: the training view, nothing else."""
     from profiteer_pipeline.warehouse.schema import SALES_DDL, SALES_FEATURES_DDL
 
-    role = sql.Identifier(user)
-    conn = _connect(admin_dsn, database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), role)
-            )
-            cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-            cur.execute("SELECT to_regclass('public.sales_features') IS NULL")
-            if cur.fetchone()[0]:  # CREATE OR REPLACE on an existing view could change its columns
-                cur.execute(SALES_DDL)
-                cur.execute(SALES_FEATURES_DDL)
-            for table in MODEL_TABLES:
-                cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_table(table), role))
-    finally:
-        conn.close()
+    with _granting(admin_dsn, user, database) as (cur, role):
+        cur.execute("SELECT to_regclass('public.sales_features') IS NULL")
+        if cur.fetchone()[0]:  # CREATE OR REPLACE on an existing view could change its columns
+            cur.execute(SALES_DDL)
+            cur.execute(SALES_FEATURES_DDL)
+        for table in MODEL_TABLES:
+            cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_table(table), role))
 
 
 def grant_shop_api(admin_dsn: str, user: str, database: str) -> None:
     """The shop API's reads in the shop's `database`: the store's table, nothing else."""
     from profiteer_pipeline.shop.store import SCHEMA, STORE_DDL, TABLE
 
-    role = sql.Identifier(user)
-    conn = _connect(admin_dsn, database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), role)
-            )
-            cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-            cur.execute(STORE_DDL)
-            cur.execute(
-                sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(SCHEMA, TABLE), role)
-            )
-    finally:
-        conn.close()
+    with _granting(admin_dsn, user, database) as (cur, role):
+        cur.execute(STORE_DDL)
+        cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(SCHEMA, TABLE), role))
 
 
 def ensure_shop_api_role(admin_dsn: str, user: str, password: str, database: str) -> None:
