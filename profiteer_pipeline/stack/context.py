@@ -34,12 +34,13 @@ SERVICE_VARIABLES = {
     | {"PROFITEER_SHOP_API_KEY", "PROFITEER_SHOP_DB", "PROFITEER_DATABASE_URL",
        "PROFITEER_PG_USER", "PROFITEER_PG_PASSWORD"},
     # Dagster: the pipeline's login (the writer when embedded, never the admin then), the shop
-    # API's key and URL, and the model's login it gives MindsDB's datasource; not the reader
+    # API's key and URL, and the model's login it gives MindsDB's datasource; of the reader only
+    # its user name (an import grants it the import's tables), never its password
     "dagster": _PG
     | {"PROFITEER_DATABASE_URL", "PROFITEER_PG_USER", "PROFITEER_PG_PASSWORD",
        "PROFITEER_DAGSTER_DB", "PROFITEER_SHOP_DB", "PROFITEER_SHOP_API_URL",
        "PROFITEER_SHOP_API_KEY", "PROFITEER_MODEL_USER", "PROFITEER_MODEL_PASSWORD",
-       "DAGSTER_HOME", "DAGSTER_DISABLE_TELEMETRY",
+       "PROFITEER_READER_USER", "DAGSTER_HOME", "DAGSTER_DISABLE_TELEMETRY",
        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "AIRBYTE_OFFLINE_MODE",
        "AIRBYTE_LOGGING_ROOT"},
     # MindsDB: none of ours (its datasource's password arrives through SQL, from Dagster)
