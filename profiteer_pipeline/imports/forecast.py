@@ -1,0 +1,381 @@
+"""The import's model after training: its honest evaluation, its price curves and the advice, and
+the tables the app reads (`price_curves`, `price_advice`, `model_evaluation`, beside
+`model_features`, all in the import's schema).
+
+Pure module (no Dagster): the asset, the tests and the benchmark call it.
+
+- The model: `ModelSpec` named `<schema>_forecast` (e.g. `import_online_retail_forecast`) on the
+  warehouse datasource the simulated shop's model uses, trained on `<schema>.model_features`.
+- Evaluation: a twin trained without the latest period (`held_out_from`) is scored on it, beside
+  the naive baseline on the same rows (the product's average units at that hour of day over the
+  twin's training period). The accuracy check passes only when the model's MAE is lower.
+- Curves: for each product with enough data, `GRID_POINTS` prices across the prices it was sold
+  at (the base price added), each predicted for 24 hours of a weekday and of a weekend day with
+  the product's recent demand; a day is 5/7 weekday + 2/7 weekend. The best price earns the
+  most revenue per day. Curves only span prices paid: a tree model extrapolates flat, which
+  would make any price above the range look best.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from psycopg2 import sql as pgsql
+from psycopg2.extensions import connection as PgConnection
+
+from profiteer_pipeline.imports import model_features as mf
+from profiteer_pipeline.imports import tables
+from profiteer_pipeline.model import evaluation
+from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, MIXERS, ModelSpec
+
+DATASOURCE = "profiteer_warehouse"  # the simulated shop's model's datasource (the model login)
+FEATURES_TABLE = "model_features"
+GRID_POINTS = 21
+#: Representative days: Wednesday for the weekdays, Saturday for the weekend (pandas: Monday=0).
+PROFILE_DAYS = {2: 5 / 7, 5: 2 / 7}
+#: Held out: the latest 7 days when the data spans at least 4 weeks, else the latest 15 % of its
+#: hours (at least 24); below 4 days there is nothing honest to hold out.
+HOLDOUT_DAYS = 7
+HOLDOUT_SHARE = 0.15
+MIN_EVALUATED_DAYS = 4
+#: lightwood's whole-unit rounding and tree steps: a curve may rebound by 1 unit per day plus
+#: 5 % of its peak before it counts as rising (the tolerance of the simulated shop's check).
+ABS_TOLERANCE = evaluation.ABS_TOLERANCE
+REL_TOLERANCE = evaluation.REL_TOLERANCE
+
+CURVE_COLUMNS = {
+    "product_id": "text NOT NULL",
+    "price": "numeric(18, 4) NOT NULL",
+    "price_ratio": "double precision NOT NULL",
+    "units_per_day": "double precision NOT NULL",
+    "revenue_per_day": "double precision NOT NULL",
+}
+ADVICE_COLUMNS = {
+    "product_id": "text NOT NULL",
+    "product_name": "text",
+    "category": "text",
+    "base_price": "numeric(18, 4) NOT NULL",
+    "best_price": "numeric(18, 4)",
+    "units_per_day_at_base": "double precision",
+    "units_per_day_at_best": "double precision",
+    "revenue_per_day_at_base": "double precision",
+    "revenue_per_day_at_best": "double precision",
+    "revenue_uplift_pct": "double precision",
+    "sale_hours": "integer NOT NULL",
+    "price_points": "integer NOT NULL",
+    "status": "text NOT NULL CHECK (status IN ('advice', 'too_little_data'))",
+    "note": "text NOT NULL",
+}
+EVALUATION_COLUMNS = {
+    "model": "text NOT NULL",
+    "model_version": "integer NOT NULL",
+    "trained_at": "timestamptz NOT NULL",
+    "training_rows": "integer NOT NULL",
+    "products_modelled": "integer NOT NULL",
+    "held_out_from": "timestamptz",
+    "held_out_rows": "integer NOT NULL",
+    "model_mae": "double precision",
+    "baseline_mae": "double precision",
+    "beats_baseline": "boolean NOT NULL",
+    "price_response_ok": "boolean NOT NULL",
+}
+#: table -> (columns, primary key)
+RESULT_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    "price_curves": (CURVE_COLUMNS, ("product_id", "price")),
+    "price_advice": (ADVICE_COLUMNS, ("product_id",)),
+    "model_evaluation": (EVALUATION_COLUMNS, ()),
+}
+FEATURES_KEY = ("product_id", mf.TS_COLUMN)
+
+
+# --- the model -----------------------------------------------------------------------------
+
+
+def import_spec(schema: str) -> ModelSpec:
+    """The import's model: `<schema>_forecast` on `<schema>.model_features`."""
+    return ModelSpec(
+        name=f"{schema}_forecast",
+        datasource=DATASOURCE,
+        table=FEATURES_TABLE,
+        schema=schema,
+        target=mf.TARGET,
+        features=mf.FEATURES,
+        mixers=MIXERS,
+        ts_column=mf.TS_COLUMN,
+        key_columns=FEATURES_KEY,
+    )
+
+
+def holdout_spec(spec: ModelSpec) -> ModelSpec:
+    """The held-out twin; a shorter suffix where the name would pass 63 characters."""
+    suffix = HOLDOUT_SUFFIX if len(spec.name) + len(HOLDOUT_SUFFIX) <= 63 else "_ho"
+    return spec.with_name(spec.name + suffix)
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+
+def held_out_from(first_hour: pd.Timestamp, last_hour: pd.Timestamp) -> pd.Timestamp | None:
+    """The first held-out hour, or None when the data is too short to hold anything out."""
+    span = int((last_hour - first_hour) / pd.Timedelta(hours=1)) + 1
+    if span < MIN_EVALUATED_DAYS * 24:
+        return None
+    hours = HOLDOUT_DAYS * 24 if span >= 28 * 24 else max(24, int(round(span * HOLDOUT_SHARE)))
+    return last_hour - pd.Timedelta(hours=hours - 1)
+
+
+def baseline(features: pd.DataFrame, held_out: pd.DataFrame, since: pd.Timestamp) -> np.ndarray:
+    """The naive forecast for each `held_out` row: the product's average units at that hour of
+    day over the rows before `since` (its overall average where that hour never occurred, 0 for
+    a product with no earlier rows)."""
+    train = features[features[mf.TS_COLUMN] < since]
+    by_hour = train.groupby(["product_id", "hour_of_day"])[mf.TARGET].mean()
+    overall = train.groupby("product_id")[mf.TARGET].mean()
+    keys = pd.MultiIndex.from_arrays([held_out["product_id"], held_out["hour_of_day"]])
+    guess = by_hour.reindex(keys).to_numpy()
+    fallback = overall.reindex(held_out["product_id"]).fillna(0.0).to_numpy()
+    return np.where(np.isnan(guess), fallback, guess)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    rows: int
+    model_mae: float | None
+    baseline_mae: float | None
+    model_r2: float | None = None
+
+    @property
+    def beats_baseline(self) -> bool:
+        """Only a measured model error below the baseline's passes (a tie does not)."""
+        return (
+            self.rows > 0
+            and self.model_mae is not None
+            and self.baseline_mae is not None
+            and self.model_mae < self.baseline_mae
+        )
+
+    def summary(self) -> str:
+        if self.rows == 0 or self.model_mae is None or self.baseline_mae is None:
+            return "not evaluated: too little data to hold out a period"
+        verdict = "beats" if self.beats_baseline else "does not beat"
+        return (
+            f"held-out MAE {self.model_mae:.3f} units/hour {verdict} the baseline's "
+            f"{self.baseline_mae:.3f} (the product's average for that hour of day), {self.rows} rows"
+        )
+
+
+def evaluate(
+    features: pd.DataFrame, predictions: pd.DataFrame, since: pd.Timestamp
+) -> tuple[Evaluation, pd.DataFrame]:
+    """Score the twin's `predictions` (product_id, timestamp, actual, predicted) and the baseline
+    on the same rows. Returns the evaluation and the rows with a `baseline` column."""
+    if predictions.empty:
+        return Evaluation(0, None, None), predictions.assign(baseline=[])
+    rows = predictions.copy()
+    rows[mf.TS_COLUMN] = pd.to_datetime(rows[mf.TS_COLUMN], utc=True)
+    rows["product_id"] = rows["product_id"].astype(str)
+    rows["hour_of_day"] = rows[mf.TS_COLUMN].dt.hour
+    rows["predicted"] = rows["predicted"].clip(lower=0.0)
+    rows["baseline"] = baseline(features, rows, since)
+    model = evaluation.regression_metrics(rows["actual"], rows["predicted"])
+    naive = evaluation.regression_metrics(rows["actual"], rows["baseline"])
+    r2 = model["r2"] if np.isfinite(model["r2"]) else None
+    return Evaluation(len(rows), model["mae"], naive["mae"], r2), rows
+
+
+# --- price curves and advice ---------------------------------------------------------------
+
+
+def price_grid(ev: pd.DataFrame, products: pd.DataFrame, points: int = GRID_POINTS) -> pd.DataFrame:
+    """product_id, price, price_ratio: `points` prices from the product's low to high price paid,
+    plus its base price, for each product in `ev` (rounded to the cent-hundredth, unique)."""
+    base = products.assign(product_id=products["product_id"].astype(str)).set_index("product_id")
+    frames = []
+    for row in ev.itertuples(index=False):
+        b = float(base.at[row.product_id, "base_price"])
+        prices = np.round(np.append(np.linspace(row.price_low, row.price_high, points), b), 4)
+        prices = np.unique(prices)
+        frames.append(pd.DataFrame({"product_id": row.product_id, "price": prices}))
+        frames[-1]["price_ratio"] = prices / b
+    if not frames:
+        return pd.DataFrame(columns=["product_id", "price", "price_ratio"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def profile_inputs(grid: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """One model input per grid price x hour of day x profile day, with the product's category
+    and its recent demand (the mean of each lag over its latest 7 days), and the day's weight."""
+    last = features.groupby("product_id")[mf.TS_COLUMN].transform("max")
+    recent = features[features[mf.TS_COLUMN] > last - pd.Timedelta(days=7)]
+    state = recent.groupby("product_id").agg(
+        category=("category", "first"), **{lag: (lag, "mean") for lag in mf.LAGS}
+    )
+    hours = pd.DataFrame(
+        [(h, d, w) for d, w in PROFILE_DAYS.items() for h in range(24)],
+        columns=["hour_of_day", "day_of_week", "weight"],
+    )
+    inputs = grid.merge(hours, how="cross").merge(state, left_on="product_id", right_index=True)
+    return inputs.reset_index(drop=True)
+
+
+def curves(inputs: pd.DataFrame, predicted: pd.Series) -> pd.DataFrame:
+    """price_curves rows: expected units and revenue per day at each price (negative
+    predictions count as zero)."""
+    day = inputs.assign(units=predicted.clip(lower=0.0).to_numpy() * inputs["weight"])
+    out = day.groupby(["product_id", "price"], as_index=False).agg(
+        price_ratio=("price_ratio", "first"), units_per_day=("units", "sum")
+    )
+    out["revenue_per_day"] = out["price"] * out["units_per_day"]
+    return out[list(CURVE_COLUMNS)]
+
+
+def price_response(curve: pd.DataFrame) -> evaluation.PriceResponse:
+    """Units per day must not rise with price beyond the tolerance (flat is allowed: a product
+    whose demand does not respond to price has a flat curve). `passed` counts rising curves only."""
+    verdict = evaluation.price_response(
+        curve, ["product_id"], predicted="units_per_day",
+        abs_tolerance=ABS_TOLERANCE, rel_tolerance=REL_TOLERANCE,
+    )  # fmt: skip
+    return evaluation.PriceResponse(
+        passed=verdict.n_rising == 0,
+        curves=verdict.curves,
+        n_curves=verdict.n_curves,
+        n_rising=verdict.n_rising,
+        n_flat=verdict.n_flat,
+    )
+
+
+def advice(
+    products: pd.DataFrame,
+    ev: pd.DataFrame,
+    curve: pd.DataFrame,
+    skipped: tuple[str, ...] = (),
+    skipped_reason: str = "",
+) -> pd.DataFrame:
+    """price_advice: one row per product; the best price where it has a curve, else why not."""
+    prod = products.assign(product_id=products["product_id"].astype(str))
+    out = prod[["product_id", "product_name", "category", "base_price"]].merge(
+        ev[["product_id", "sale_hours", "price_points", "price_low", "price_high", "note"]],
+        on="product_id",
+        how="left",
+    )
+    out["base_price"] = pd.to_numeric(out["base_price"]).astype(float)
+    for column in list(ADVICE_COLUMNS)[4:10]:
+        out[column] = np.nan
+    out["status"] = "too_little_data"
+    if not curve.empty:
+        best = curve.loc[curve.groupby("product_id")["revenue_per_day"].idxmax()]
+        best = best.set_index("product_id")
+        at_base = curve.merge(out[["product_id", "base_price"]], on="product_id")
+        at_base = at_base.loc[(at_base["price"] - at_base["base_price"]).abs().groupby(
+            at_base["product_id"]).idxmin()].set_index("product_id")  # fmt: skip
+        has = out["product_id"].isin(best.index)
+        ids = out.loc[has, "product_id"]
+        out.loc[has, "best_price"] = best["price"].reindex(ids).to_numpy()
+        out.loc[has, "units_per_day_at_best"] = best["units_per_day"].reindex(ids).to_numpy()
+        out.loc[has, "revenue_per_day_at_best"] = best["revenue_per_day"].reindex(ids).to_numpy()
+        out.loc[has, "units_per_day_at_base"] = at_base["units_per_day"].reindex(ids).to_numpy()
+        out.loc[has, "revenue_per_day_at_base"] = at_base["revenue_per_day"].reindex(ids).to_numpy()
+        rb = out["revenue_per_day_at_base"]
+        out["revenue_uplift_pct"] = np.where(
+            has & (rb > 0), (out["revenue_per_day_at_best"] / rb - 1.0) * 100.0, np.nan
+        )
+        out.loc[has, "status"] = "advice"
+        out.loc[has, "note"] = [
+            f"Curve from {int(h)} hours with sales at {int(n)} prices between "
+            f"{lo:.2f} and {hi:.2f}; predicted revenue is highest at {p:.2f}."
+            for h, n, lo, hi, p in zip(
+                out.loc[has, "sale_hours"], out.loc[has, "price_points"],
+                out.loc[has, "price_low"], out.loc[has, "price_high"], out.loc[has, "best_price"],
+                strict=True,
+            )
+        ]  # fmt: skip
+    leftover = out["status"].eq("too_little_data") & out["product_id"].isin(skipped)
+    out.loc[leftover, "note"] = (
+        "Enough data, but not modelled in this training: " + skipped_reason + "."
+    )
+    unexplained = out["status"].eq("too_little_data") & (out["note"].fillna("") == "")
+    out.loc[unexplained, "note"] = "Too little data for a price curve."
+    out["sale_hours"] = out["sale_hours"].fillna(0).astype(int)
+    out["price_points"] = out["price_points"].fillna(0).astype(int)
+    return out[list(ADVICE_COLUMNS)].sort_values("product_id").reset_index(drop=True)
+
+
+def evaluation_row(
+    spec: ModelSpec,
+    version: int,
+    trained_at: datetime,
+    training_rows: int,
+    products_modelled: int,
+    held_out: pd.Timestamp | None,
+    result: Evaluation,
+    price_response_ok: bool,
+) -> pd.DataFrame:
+    """The single row of `model_evaluation`."""
+    return pd.DataFrame(
+        [
+            {
+                "model": spec.qualified_name,
+                "model_version": int(version),
+                "trained_at": pd.Timestamp(trained_at),
+                "training_rows": int(training_rows),
+                "products_modelled": int(products_modelled),
+                "held_out_from": held_out,
+                "held_out_rows": int(result.rows),
+                "model_mae": result.model_mae,
+                "baseline_mae": result.baseline_mae,
+                "beats_baseline": result.beats_baseline,
+                "price_response_ok": bool(price_response_ok),
+            }
+        ]
+    )[list(EVALUATION_COLUMNS)]
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def _replace(conn: PgConnection, schema: str, table: str, columns: dict[str, str], key, frame):
+    ident = pgsql.SQL("{}.{}").format(pgsql.Identifier(schema), pgsql.Identifier(table))
+    body = ", ".join(f'"{c}" {ddl}' for c, ddl in columns.items())
+    with conn.cursor() as cur:
+        cur.execute(pgsql.SQL("DROP TABLE IF EXISTS {}").format(ident))
+        cur.execute(pgsql.SQL("CREATE TABLE {} (" + body + ")").format(ident))
+    tables.copy_arrow(conn, schema, table, frame[list(columns)])
+    if key:
+        with conn.cursor() as cur:
+            cur.execute(
+                pgsql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                    ident, pgsql.SQL(", ").join(map(pgsql.Identifier, key))
+                )
+            )
+
+
+def write_features(conn: PgConnection, schema: str, frame: pd.DataFrame, model_user: str) -> int:
+    """Replace `<schema>.model_features` and let MindsDB's login read it (usage of the schema,
+    select on this one table); in the caller's transaction, which must commit before training."""
+    _replace(conn, schema, FEATURES_TABLE, mf.COLUMN_DDL, FEATURES_KEY, frame)
+    tables.grant_access(conn, schema, tables.ImportAccess(model=model_user))
+    tables.grant_model_table(conn, schema, FEATURES_TABLE, model_user)
+    return len(frame)
+
+
+def write_results(
+    conn: PgConnection,
+    schema: str,
+    curve: pd.DataFrame,
+    advice_rows: pd.DataFrame,
+    evaluation_rows: pd.DataFrame,
+) -> dict[str, int]:
+    """Replace `price_curves`, `price_advice` and `model_evaluation` together, in the caller's
+    transaction (the app sees the old three or the new three, never a mix)."""
+    frames = {
+        "price_curves": curve,
+        "price_advice": advice_rows,
+        "model_evaluation": evaluation_rows,
+    }
+    for table, (columns, key) in RESULT_TABLES.items():
+        _replace(conn, schema, table, columns, key, frames[table])
+    return {table: len(frame) for table, frame in frames.items()}

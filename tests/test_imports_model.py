@@ -1,0 +1,377 @@
+"""The model on an import's real fields: features (no leakage, the price rule, sparse products),
+the evaluation's verdict, and one real run of `import_forecast` against MindsDB 25.14.1 on an
+export with a known price response, imported for real (run_import, Airbyte's File source).
+
+The export: 5 products over 42 days whose price changes daily to 0.6 .. 1.4 x a base price, with
+expected units per hour = popularity x time-of-day shape x (2.2 - 1.25 x price/base): revenue
+peaks at price/base = 0.88. A sixth product always sells at one price.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+from import_fixtures import connector, read_table
+
+from profiteer_pipeline.defs.imports.model import import_forecast
+from profiteer_pipeline.defs.model.resources import MindsDBResource
+from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
+from profiteer_pipeline.imports import forecast
+from profiteer_pipeline.imports import model_features as mf
+from profiteer_pipeline.imports.pipeline import run_import
+from profiteer_pipeline.model.client import MindsDBClient
+
+pytestmark = pytest.mark.mindsdb
+
+NAME = "elastic_shop"
+SCHEMA = "import_" + NAME
+DAYS = 42
+RATIOS = np.round(np.arange(0.6, 1.41, 0.1), 2)
+INTERCEPT, SLOPE = 2.2, -1.25
+TRUE_OPTIMUM = INTERCEPT / (-2 * SLOPE)  # 0.88
+BASES = {"P1": 10.0, "P2": 24.0, "P3": 5.0, "P4": 40.0, "P5": 15.0}
+ONE_PRICE = "P6"
+
+
+def elastic_export(seed: int = 11) -> pd.DataFrame:
+    """One order line per product-hour with a sale (quantity = the hour's units)."""
+    rng = np.random.default_rng(seed)
+    hours = pd.date_range("2024-03-01", periods=DAYS * 24, freq="h", tz="UTC")
+    shape = 0.15 + np.exp(-(((hours.hour.to_numpy() - 14) / 4.0) ** 2))
+    frames = []
+    for i, (pid, base) in enumerate(BASES.items()):
+        ratio = np.repeat(rng.choice(RATIOS, DAYS), 24)
+        lam = (4.0 + 2 * i) * shape * (INTERCEPT + SLOPE * ratio)
+        units = rng.poisson(lam)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "timestamp": hours + pd.Timedelta(minutes=7),
+                    "product_id": pid,
+                    "quantity": units,
+                    "price": np.round(base * ratio, 2),
+                    "category": "mugs" if i % 2 else "towels",
+                }
+            )
+        )
+    sparse = rng.poisson(0.5 * shape)
+    frames.append(
+        pd.DataFrame(
+            {
+                "timestamp": hours + pd.Timedelta(minutes=7),
+                "product_id": ONE_PRICE,
+                "quantity": sparse,
+                "price": 3.5,
+                "category": "mugs",
+            }
+        )
+    )
+    lines = pd.concat(frames, ignore_index=True)
+    lines = lines[lines["quantity"] > 0]
+    lines["timestamp"] = lines["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    return lines
+
+
+# --- pure: features -------------------------------------------------------------------------
+
+
+def _toy() -> tuple[pd.DataFrame, pd.DataFrame]:
+    hours = pd.date_range("2024-01-01", periods=10 * 24, freq="h", tz="UTC")
+    units = np.zeros(len(hours))
+    units[[5, 6, 30, 31, 100, 200]] = [2, 1, 3, 1, 4, 2]
+    price = np.where(units > 0, np.nan, np.nan)
+    price[[5, 6, 30, 31, 100, 200]] = [9.0, 9.0, 11.0, 11.0, 8.0, 12.0]
+    sales = pd.DataFrame(
+        {"product_id": "A", "timestamp": hours, "units": units, "avg_price": price}
+    )
+    products = pd.DataFrame(
+        {
+            "product_id": ["A"],
+            "product_name": ["a"],
+            "category": [None],
+            "base_price": [10.0],
+            "revenue": [100.0],
+            "first_hour": [hours[0]],
+            "last_hour": [hours[-1]],
+        }
+    )
+    return sales, products
+
+
+def test_recent_demand_counts_only_earlier_hours():
+    sales, products = _toy()
+    rows = mf.build(sales, products)
+    units = sales["units"].to_numpy()
+    for h in (0, 5, 6, 7, 30, 54, 101, 200, 239):
+        row = rows.iloc[h]
+        assert row["units_prev_24h"] == units[max(0, h - 24) : h].sum()
+        assert row["units_prev_7d"] == units[max(0, h - 168) : h].sum()
+    # changing an hour's units changes only later hours' inputs, never its own
+    bumped = sales.copy()
+    bumped.loc[100, "units"] = 50
+    again = mf.build(bumped, products)
+    inputs = list(mf.FEATURES)
+    pd.testing.assert_frame_equal(rows.loc[:100, inputs], again.loc[:100, inputs])
+    assert again.loc[101, "units_prev_24h"] == rows.loc[101, "units_prev_24h"] + 46
+    assert again.loc[100, "units"] == 50
+
+
+def test_zero_sale_hours_carry_the_last_price_paid_and_start_at_the_base_price():
+    sales, products = _toy()
+    rows = mf.build(sales, products)
+    assert list(rows.columns) == list(mf.COLUMNS)
+    price = rows["price"].to_numpy()
+    assert (price[:5] == 10.0).all()  # before the first sale: the base price
+    assert (price[5:30] == 9.0).all()  # paid 9.0 at hours 5-6, carried over the zero hours
+    assert (price[30:100] == 11.0).all()
+    assert (price[100:200] == 8.0).all() and (price[200:] == 12.0).all()
+    assert np.allclose(rows["price_ratio"], price / 10.0)
+    assert set(rows["category"]) == {mf.NO_CATEGORY}
+    assert rows["hour_of_day"].iloc[25] == 1 and rows["day_of_week"].iloc[25] == 1  # Tue 01:00
+
+
+def test_each_product_is_modelled_from_its_first_to_its_last_sale():
+    sales, products = _toy()
+    products = products.assign(
+        first_hour=[sales["timestamp"].iloc[5]], last_hour=[sales["timestamp"].iloc[200]]
+    )
+    rows = mf.build(sales, products)
+    assert len(rows) == 196 and rows["timestamp"].iloc[0] == sales["timestamp"].iloc[5]
+    assert rows["units_prev_24h"].iloc[0] == 0
+
+
+def test_sparse_products_get_a_status_and_a_note():
+    hours = pd.date_range("2024-01-01", periods=60, freq="h", tz="UTC")
+    sold = pd.concat(
+        [
+            pd.DataFrame(
+                {"product_id": "many", "units": 1.0, "avg_price": np.tile([5.0, 6.0], 30)}
+            ),
+            pd.DataFrame({"product_id": "one_price", "units": 2.0, "avg_price": [3.0] * 60}),
+            pd.DataFrame({"product_id": "few", "units": 1.0, "avg_price": [1.0, 2.0] * 5}),
+            pd.DataFrame({"product_id": "narrow", "units": 1.0, "avg_price": [7.0, 7.01] * 30}),
+        ]
+    ).assign(timestamp=hours[0], revenue=1.0)
+    products = pd.DataFrame(
+        {"product_id": ["few", "many", "narrow", "never", "one_price"], "revenue": [1, 5, 2, 0, 3]}
+    )
+    ev = mf.evidence(sold, products).set_index("product_id")
+    assert ev["eligible"].to_dict() == {
+        "few": False, "many": True, "narrow": False, "never": False, "one_price": False,
+    }  # fmt: skip
+    assert ev.loc["one_price", "price_points"] == 1 and "one price" in ev.loc["one_price", "note"]
+    assert "10 hours" in ev.loc["few", "note"] and "0 hours" in ev.loc["never", "note"]
+    assert "vary by less than" in ev.loc["narrow", "note"]
+    assert ev.loc["many", "note"] == "" and ev.loc["many", "sale_hours"] == 60
+
+
+def test_a_big_import_is_bounded_by_the_row_budget():
+    ev = pd.DataFrame(
+        {"product_id": [f"P{i}" for i in range(300)], "revenue": np.arange(300.0), "eligible": True}
+    )
+    first, last = pd.Timestamp("2011-01-01", tz="UTC"), pd.Timestamp("2011-12-31 23:00", tz="UTC")
+    pick = mf.select(ev, first, last, row_budget=50_000, max_products=50)
+    assert len(pick.products) == 50 and pick.products[0] == "P299"  # most revenue first
+    assert len(pick.skipped) == 250
+    assert len(pick.products) * pick.hours <= 50_000 and pick.hours >= 14 * 24
+    assert pick.until == last and "row budget 50,000" in pick.reason
+    small = mf.select(ev.head(3), first, first + pd.Timedelta(days=20), row_budget=50_000)
+    assert small.hours == 20 * 24 + 1 and not small.skipped  # everything fits
+
+
+# --- pure: the verdicts ---------------------------------------------------------------------
+
+
+def _held_out(values: np.ndarray) -> pd.DataFrame:
+    hours = pd.date_range("2024-01-08", periods=len(values), freq="h", tz="UTC")
+    return pd.DataFrame({"product_id": "A", "timestamp": hours, "actual": values})
+
+
+def test_the_accuracy_check_fails_when_the_model_does_no_better_than_the_baseline():
+    # two weeks of a product selling 2 units at 14:00 and nothing else: the baseline is exact
+    hours = pd.date_range("2024-01-01", periods=14 * 24, freq="h", tz="UTC")
+    rows = pd.DataFrame(
+        {"product_id": "A", "timestamp": hours, "hour_of_day": hours.hour,
+         "units": np.where(hours.hour == 14, 2.0, 0.0)}
+    )  # fmt: skip
+    since = pd.Timestamp("2024-01-08", tz="UTC")
+    actual = rows.loc[rows["timestamp"] >= since, "units"].to_numpy()
+    flat = _held_out(actual).assign(predicted=actual.mean())  # a model that ignores the hour
+    result, scored = forecast.evaluate(rows, flat, since)
+    assert result.baseline_mae == 0.0 and result.model_mae > 0
+    assert not result.beats_baseline and "does not beat" in result.summary()
+    assert np.allclose(scored["baseline"], actual)
+    # a tie is not a win; a better model wins
+    tie, _ = forecast.evaluate(rows, _held_out(actual).assign(predicted=actual), since)
+    assert tie.model_mae == tie.baseline_mae == 0.0 and not tie.beats_baseline
+    noisy = rows.assign(units=rows["units"] + np.tile(np.repeat([0.0, 1.0], 24), 7))  # by day
+    truth = noisy.loc[noisy["timestamp"] >= since, "units"].to_numpy()
+    good, _ = forecast.evaluate(noisy, _held_out(truth).assign(predicted=truth), since)
+    assert good.beats_baseline and good.baseline_mae > 0
+    assert not forecast.Evaluation(0, None, None).beats_baseline
+
+
+def test_the_price_response_check_fails_on_a_rising_curve_and_allows_a_flat_one():
+    prices = np.linspace(5, 10, 11)
+    falling = pd.DataFrame({"product_id": "down", "price": prices, "units_per_day": 100 - prices})
+    flat = pd.DataFrame({"product_id": "flat", "price": prices, "units_per_day": 40.0})
+    rising = pd.DataFrame({"product_id": "up", "price": prices, "units_per_day": 10 + 4 * prices})
+    ok = forecast.price_response(pd.concat([falling, flat]))
+    assert ok.passed and ok.n_flat == 1
+    bad = forecast.price_response(pd.concat([falling, rising]))
+    assert not bad.passed and bad.n_rising == 1
+    assert bad.curves.set_index("product_id").loc["up", "rises"]
+
+
+def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
+    products = pd.DataFrame(
+        {"product_id": ["A", "B"], "product_name": ["a", "b"], "category": ["c", None],
+         "base_price": [10.0, 3.0], "revenue": [10.0, 1.0]}
+    )  # fmt: skip
+    ev = pd.DataFrame(
+        {"product_id": ["A", "B"], "sale_hours": [300, 5], "price_points": [4, 1],
+         "price_low": [8.0, 3.0], "price_high": [12.0, 3.0], "revenue": [10.0, 1.0],
+         "eligible": [True, False], "note": ["", "Too little data: sold in 5 hours."]}
+    )  # fmt: skip
+    grid = forecast.price_grid(ev[ev["eligible"]], products, points=5)
+    assert grid["price"].tolist() == [8.0, 9.0, 10.0, 11.0, 12.0]
+    units = 30 - 2 * grid["price"]  # revenue p * (30 - 2p) peaks at 7.5: the lowest price here
+    curve = grid.assign(units_per_day=units, revenue_per_day=grid["price"] * units)
+    out = forecast.advice(products, ev, curve).set_index("product_id")
+    assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 8.0
+    assert out.loc["A", "units_per_day_at_base"] == 10.0
+    assert out.loc["A", "revenue_uplift_pct"] == pytest.approx((8 * 14 / 100 - 1) * 100)
+    assert out.loc["B", "status"] == "too_little_data" and pd.isna(out.loc["B", "best_price"])
+    assert out.loc["B", "note"].startswith("Too little data")
+    assert list(out.reset_index().columns) == list(forecast.ADVICE_COLUMNS)
+
+
+def test_the_spec_names_the_model_after_the_import():
+    spec = forecast.import_spec("import_online_retail")
+    assert spec.qualified_name == "mindsdb.import_online_retail_forecast"
+    assert spec.schema == "import_online_retail" and spec.table == "model_features"
+    assert spec.target == "units" and spec.datasource == "profiteer_warehouse"
+    assert "FROM import_online_retail.model_features" in spec.create()
+    long = forecast.import_spec("import_" + "x" * 40)
+    assert len(forecast.holdout_spec(long).name) <= 63
+
+
+# --- real: import, train, evaluate, advise --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, settings, mindsdb_url):
+    folder = tmp_path_factory.mktemp("elastic")
+    path = folder / f"{NAME}.csv"
+    elastic_export().to_csv(path, index=False)
+    run_import(path, NAME, connector(settings), force=True)
+    client = MindsDBClient(mindsdb_url)
+    spec = forecast.import_spec(SCHEMA)
+    for model in (spec, forecast.holdout_spec(spec)):
+        client.query(f"DROP MODEL IF EXISTS {model.qualified_name}")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("imported_files", [NAME])
+        result = dg.materialize(
+            [import_forecast],
+            partition_key=NAME,
+            instance=instance,
+            resources={
+                "mindsdb": MindsDBResource(url=mindsdb_url),
+                "warehouse": warehouse_resource(),
+            },
+            raise_on_error=False,
+        )
+    return result
+
+
+def _table(settings, table: str) -> pd.DataFrame:
+    return read_table(settings, f"SELECT * FROM {SCHEMA}.{table}")  # noqa: S608
+
+
+def test_the_model_recovers_the_price_response_and_beats_the_baseline(trained, settings):
+    assert trained.success, [e.message for e in trained.all_events if e.is_failure]
+    checks = {e.check_name: e for e in trained.get_asset_check_evaluations()}
+    assert checks["beats_baseline"].passed, checks["beats_baseline"].description
+    assert checks["price_response"].passed, checks["price_response"].description
+    [mat] = trained.asset_materializations_for_node("import_forecast")
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    assert meta["products_modelled"] == 5 and meta["products_too_little_data"] == 1
+    assert meta["model_mae"] < meta["baseline_mae"]
+    assert "data:image/png;base64" in meta["predicted_vs_actual"]
+
+    curves = _table(settings, "price_curves")
+    advice = _table(settings, "price_advice").set_index("product_id")
+    for pid, base in BASES.items():
+        curve = curves[curves["product_id"] == pid].sort_values("price")
+        assert len(curve) >= forecast.GRID_POINTS
+        low, high = curve["units_per_day"].iloc[0], curve["units_per_day"].iloc[-1]
+        assert high < 0.8 * low, (
+            f"{pid}: {low:.1f} units/day at the low end, {high:.1f} at the high"
+        )
+        best = float(advice.loc[pid, "best_price"])
+        assert abs(best / base - TRUE_OPTIMUM) <= 0.15, f"{pid}: best {best} for base {base}"
+        assert advice.loc[pid, "status"] == "advice"
+    assert advice.loc[ONE_PRICE, "status"] == "too_little_data"
+    assert pd.isna(advice.loc[ONE_PRICE, "best_price"])
+    assert "one price" in advice.loc[ONE_PRICE, "note"]
+    assert ONE_PRICE not in set(curves["product_id"])
+
+
+def test_the_tables_match_the_contract(trained, settings):
+    assert trained.success
+    columns = read_table(
+        settings,
+        "SELECT table_name, column_name, data_type, numeric_precision, numeric_scale, is_nullable "
+        "FROM information_schema.columns WHERE table_schema = %s ORDER BY ordinal_position",
+        (SCHEMA,),
+    )
+    types = {
+        "text": "text",
+        "numeric(18, 4)": "numeric",
+        "double precision": "double precision",
+        "integer": "integer",
+        "timestamptz": "timestamp with time zone",
+        "boolean": "boolean",
+    }
+    tables = {name: cols for name, (cols, _) in forecast.RESULT_TABLES.items()}
+    tables["model_features"] = mf.COLUMN_DDL
+    for table, wanted in tables.items():
+        got = columns[columns["table_name"] == table]
+        assert list(got["column_name"]) == list(wanted), table
+        for row in got.itertuples():
+            ddl = wanted[row.column_name]
+            kind = next(v for k, v in types.items() if ddl.startswith(k))
+            assert row.data_type == kind, (table, row.column_name)
+            if kind == "numeric":
+                assert (row.numeric_precision, row.numeric_scale) == (18, 4)
+    keys = read_table(
+        settings,
+        "SELECT tc.table_name, kcu.column_name FROM information_schema.table_constraints tc "
+        "JOIN information_schema.key_column_usage kcu USING (constraint_schema, constraint_name) "
+        "WHERE tc.table_schema = %s AND tc.constraint_type = 'PRIMARY KEY' "
+        "ORDER BY kcu.ordinal_position",
+        (SCHEMA,),
+    )
+    assert keys[keys["table_name"] == "price_curves"]["column_name"].tolist() == [
+        "product_id", "price",
+    ]  # fmt: skip
+    assert keys[keys["table_name"] == "price_advice"]["column_name"].tolist() == ["product_id"]
+    [evaluation] = _table(settings, "model_evaluation").to_dict("records")
+    assert evaluation["model"] == f"mindsdb.{SCHEMA}_forecast"
+    assert evaluation["beats_baseline"] and evaluation["price_response_ok"]
+    assert evaluation["products_modelled"] == 5 and evaluation["held_out_rows"] == 5 * 7 * 24
+    assert evaluation["model_mae"] < evaluation["baseline_mae"]
+    advice = _table(settings, "price_advice")
+    assert set(advice["status"]) == {"advice", "too_little_data"}
+    assert advice.loc[advice["status"] == "advice", "best_price"].notna().all()
+    assert advice["note"].str.len().gt(10).all()
+    # MindsDB's login reads the training rows and nothing else of the import
+    privileges = read_table(
+        settings,
+        "SELECT table_name FROM information_schema.role_table_grants "
+        "WHERE grantee = %s AND table_schema = %s",
+        (settings.model_user, SCHEMA),
+    )
+    assert privileges["table_name"].tolist() == ["model_features"]
