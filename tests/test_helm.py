@@ -624,11 +624,13 @@ def test_each_container_sees_only_its_own_secrets(default_docs):
     config = instance_yaml(default_docs)["run_launcher"]["config"]
     run = {(n, k) for n in config["env_secrets"] for k in secret_keys(default_docs, {}, n)}
     assert run == pipeline
-    # the users that go with those passwords, from the consumers' own non-secret environment
+    # the users that go with those passwords, from the consumers' own non-secret environment,
+    # and the reader's name without its password (an import grants the app its tables)
     dagster = find(default_docs, "ConfigMap", "profiteer-dagster-env")["data"]
     assert dagster == {
         "PROFITEER_PG_USER": "profiteer_pipeline",
         "PROFITEER_MODEL_USER": "profiteer_model",
+        "PROFITEER_READER_USER": "profiteer_reader",
     }
     shared = find(default_docs, "ConfigMap", "profiteer-env")["data"]
     assert not {k for k in shared if k.endswith(("_USER", "_PASSWORD", "_KEY", "_URL"))} - {

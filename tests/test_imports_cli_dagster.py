@@ -31,14 +31,18 @@ DEFS = """
 import dagster as dg
 
 from profiteer_pipeline.defs.imports.assets import import_job, import_order_export, inbox_file
-from profiteer_pipeline.defs.imports.resources import EmbeddedFileImport
+from profiteer_pipeline.defs.imports.resources import EmbeddedFileImport, ImportReaders
 from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
 
 defs = dg.Definitions(
     assets=[inbox_file, import_order_export],
     jobs=[import_job],
     executor=dg.in_process_executor,
-    resources={"warehouse": warehouse_resource(), "file_airbyte": EmbeddedFileImport()},
+    resources={
+        "warehouse": warehouse_resource(),
+        "file_airbyte": EmbeddedFileImport(),
+        "import_readers": ImportReaders(),
+    },
 )
 """
 

@@ -14,7 +14,7 @@ from import_fixtures import AMBIGUOUS, MESSY_UCI, SHOPIFY, read_table, schema_ex
 
 from profiteer_pipeline.definitions import defs
 from profiteer_pipeline.defs.imports.assets import import_order_export, inbox_file
-from profiteer_pipeline.defs.imports.resources import EmbeddedFileImport
+from profiteer_pipeline.defs.imports.resources import EmbeddedFileImport, ImportReaders
 from profiteer_pipeline.defs.imports.sensors import sales_file_sensor
 from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
 
@@ -38,7 +38,11 @@ def _materialize(instance, name: str) -> dg.ExecuteInProcessResult:
         [import_order_export, inbox_file],
         partition_key=name,
         instance=instance,
-        resources={"warehouse": warehouse_resource(), "file_airbyte": EmbeddedFileImport()},
+        resources={
+            "warehouse": warehouse_resource(),
+            "file_airbyte": EmbeddedFileImport(),
+            "import_readers": ImportReaders(),
+        },
         raise_on_error=False,
     )
 
@@ -66,7 +70,7 @@ def test_the_sensor_notices_a_dropped_file_and_its_run_imports_it(inbox, pg_serv
     }
     assert set(meta) == {
         "raw_order_lines", "import_order_lines", "import_quarantine", "import_sales",
-        "import_products",
+        "import_daily_sales", "import_products",
     }  # fmt: skip
     assert meta["raw_order_lines"]["dagster/row_count"].value == 14
     assert meta["import_order_lines"]["lines_accepted"].value == 5
@@ -76,7 +80,9 @@ def test_the_sensor_notices_a_dropped_file_and_its_run_imports_it(inbox, pg_serv
     assert meta["import_sales"]["products"].value == 3
     assert meta["import_sales"]["first_hour"].value == "2010-12-01T08:00:00+00:00"
     assert meta["import_sales"]["last_hour"].value == "2011-02-20T11:00:00+00:00"
-    assert "data:image/png;base64" in meta["import_sales"]["chart"].value
+    assert "data:image/png;base64" in meta["import_daily_sales"]["chart"].value
+    # 3 products over the days from 2010-12-01 to 2011-02-20 (82 days)
+    assert meta["import_daily_sales"]["dagster/row_count"].value == 3 * 82
     assert "|" in meta["import_sales"]["preview"].value
 
     # unchanged: nothing requested; touched with the same bytes: still nothing

@@ -10,6 +10,7 @@ from import_fixtures import (
     MESSY_EXPECTED,
     MESSY_UCI,
     SHOPIFY,
+    connection,
     connector,
     plain_frame,
     read_table,
@@ -73,6 +74,18 @@ def test_accepted_lines_reconcile_exactly_with_hourly_sales(tmp_path, settings):
     heart = products.set_index("product_id").loc["85123A"]
     assert heart["product_name"] == "WHITE HANGING HEART"
     assert float(heart["base_price"]) == 2.6  # the median price paid (2.55 and 2.65)
+    # the daily roll-up the app reads adds up to the hours, day by day and product by product
+    daily = read_table(settings, "SELECT * FROM import_recon.daily ORDER BY product_id, day")
+    by_day = read_table(
+        settings,
+        "SELECT product_id, (\"timestamp\" AT TIME ZONE 'UTC')::date AS day, sum(units) AS units, "
+        "sum(revenue) AS revenue, sum(orders) AS orders, sum(returned_units) AS returned_units "
+        "FROM import_recon.sales GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    columns = ["product_id", "day", "units", "revenue", "orders", "returned_units"]
+    pd.testing.assert_frame_equal(
+        daily[columns].astype({"orders": "int64"}), by_day[columns].astype({"orders": "int64"})
+    )
 
 
 def test_shopify_export_takes_timestamps_from_the_order(tmp_path, settings):
@@ -206,3 +219,38 @@ def test_a_file_the_connector_cannot_parse_is_refused_and_writes_nothing(tmp_pat
         settings, "SELECT count(*) FROM imports_raw.order_lines WHERE import_name = 'broken'"
     )
     assert raw.iloc[0, 0] == 0
+
+
+def test_the_app_reads_an_import_and_the_model_only_what_it_is_given(tmp_path, settings):
+    """The reader gets the import's tables (and later ones) and the list of imports; MindsDB's
+    login gets the schema, then only the table granted to it."""
+    import psycopg2
+
+    from profiteer_pipeline.imports.tables import ImportAccess, grant_model_table
+
+    access = ImportAccess(readers=(settings.reader_user, "no_such_role"), model=settings.model_user)
+    run_import(
+        write(tmp_path, "messy.csv", MESSY_UCI), "granted", connector(settings), access=access
+    )
+    with connection(settings) as conn, conn:  # a table the model writes later, as the same login
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE import_granted.price_advice (product_id text)")
+            cur.execute("CREATE TABLE import_granted.model_features (product_id text)")
+        grant_model_table(conn, "import_granted", "model_features", settings.model_user)
+
+    def rows(login, query):
+        with psycopg2.connect(login.dsn()) as conn, conn.cursor() as cur:
+            cur.execute(query)
+            return cur.fetchall()
+
+    reader, model = settings.reader, settings.model
+    for table in ("sales", "daily", "products", "quarantine", "price_advice"):
+        rows(reader, f"SELECT count(*) FROM import_granted.{table}")  # noqa: S608 (test names)
+    names = [r[0] for r in rows(reader, "SELECT name FROM imports_raw.imports")]
+    assert "granted" in names
+    assert rows(model, "SELECT count(*) FROM import_granted.model_features") == [(0,)]
+    for table in ("sales", "order_lines", "price_advice"):
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege, match=f"table {table}"):
+            rows(model, f"SELECT count(*) FROM import_granted.{table}")  # noqa: S608
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="order_lines"):
+        rows(reader, "SELECT count(*) FROM imports_raw.order_lines")

@@ -71,7 +71,8 @@ def _warehouse():
     from profiteer_pipeline import settings as settings_mod
 
     try:
-        url = settings_mod.load().warehouse
+        # the pipeline's writer, as a run would: the tables it makes must be the pipeline's
+        url = settings_mod.load().pipeline
         conn = psycopg2.connect(url.dsn(), connect_timeout=10, application_name="profiteer import")
     except (psycopg2.OperationalError, KeyError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -83,6 +84,14 @@ def _warehouse():
         yield conn
     finally:
         conn.close()
+
+
+def _access():
+    from profiteer_pipeline import settings as settings_mod
+    from profiteer_pipeline.imports.tables import ImportAccess
+
+    s = settings_mod.load()
+    return ImportAccess(readers=(s.reader_user,), model=s.model_user)
 
 
 def _run_in_dagster(url: str, name: str, content: str, echo, timeout: float) -> None:
@@ -195,6 +204,7 @@ def import_command(path: Path, name: str | None, mapping: Path | None, timeout: 
                 _warehouse,
                 mapping_file=mapping_file if mapping_file.exists() else None,
                 log=lambda line: echo(f"  {line}"),
+                access=_access(),
             )
             if result.unchanged:
                 echo("  the same content was imported before: nothing changed")

@@ -18,7 +18,7 @@ from psycopg2.extensions import connection as PgConnection
 from profiteer_pipeline.imports import source_file, tables
 from profiteer_pipeline.imports.clean import REASONS, Cleaned, clean
 from profiteer_pipeline.imports.errors import ImportRefused
-from profiteer_pipeline.imports.hourly import hourly_sales
+from profiteer_pipeline.imports.hourly import daily_sales, hourly_sales
 from profiteer_pipeline.imports.layouts import ImportOptions, Resolved, load_mapping, resolve
 from profiteer_pipeline.imports.names import validate_name
 from profiteer_pipeline.imports.sniff import FileShape, content_hash, sniff
@@ -111,8 +111,10 @@ def run_import(
     log: Log | None = None,
     force: bool = False,
     read: Reader = embedded_reader,
+    access: tables.ImportAccess = tables.PIPELINE_ONLY,
 ) -> ImportResult:
-    """Import `path` as `name`: unchanged content is skipped, anything else replaces the import.
+    """Import `path` as `name`: unchanged content is skipped, anything else replaces the import,
+    readable by the roles `access` names.
 
     Raises ImportRefused (one message, the column and example lines) and writes nothing then.
     """
@@ -201,8 +203,10 @@ def run_import(
                 "order_lines": cleaned.lines,
                 "quarantine": cleaned.quarantine,
                 "sales": sales,
+                "daily": daily_sales(sales),
                 "products": products,
             },
+            access=access,
             timings=parts,
         )
         t_commit = time.monotonic()

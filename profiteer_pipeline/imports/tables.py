@@ -5,8 +5,14 @@
   `_airbyte_data` jsonb) plus the import's name and the record's line; replaced per import.
 - `imports_raw.imports`: one row per import (file, content hash, layout, the summary).
 - schema `import_<name>`: `order_lines` (accepted lines: sales and returns), `quarantine` (each
-  rejected line with its reason), `sales` (product-hours) and `products`. Imports never share a
-  table with each other or with the simulated shop, so product ids cannot mix.
+  rejected line with its reason), `sales` (product-hours), `daily` (product-days, what the app's
+  dashboard reads) and `products`. Imports never share a table with each other or with the
+  simulated shop, so product ids cannot mix.
+
+Access (`ImportAccess`): the app's reader gets the import's schema, every table in it (those the
+model writes later too, through default privileges) and `imports_raw.imports`, its list; the
+model's login gets the schema and only the tables `grant_model_table` names. Roles the server
+does not have (an external server without the stack's logins) are skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import json
 import queue
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
@@ -87,6 +95,13 @@ IMPORT_TABLES: dict[str, str] = {
         returned_revenue numeric(18, 4) NOT NULL,
         views double precision,
         cart_adds double precision""",
+    "daily": """
+        product_id text NOT NULL,
+        day date NOT NULL,
+        units numeric(18, 3) NOT NULL,
+        revenue numeric(18, 4) NOT NULL,
+        orders integer NOT NULL,
+        returned_units numeric(18, 3) NOT NULL""",
     "products": """
         product_id text NOT NULL,
         product_name text,
@@ -106,6 +121,7 @@ PRIMARY_KEYS = {
     "order_lines": ("line",),
     "quarantine": ("line",),
     "sales": ("product_id", "timestamp"),
+    "daily": ("product_id", "day"),
     "products": ("product_id",),
 }
 
@@ -247,17 +263,74 @@ class RawCopy:
         self._thread.join()
 
 
+@dataclass(frozen=True)
+class ImportAccess:
+    """Who reads an import besides the pipeline: the app's reader and MindsDB's login."""
+
+    readers: Sequence[str] = ()
+    model: str | None = None
+
+
+PIPELINE_ONLY = ImportAccess()  # nobody else: a bare server, or a test
+
+
+def _existing(cur, roles: Sequence[str | None]) -> list[sql.Identifier]:
+    wanted = [r for r in dict.fromkeys(roles) if r]
+    if not wanted:
+        return []
+    cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (wanted,))
+    found = {row[0] for row in cur.fetchall()}
+    return [sql.Identifier(r) for r in wanted if r in found]
+
+
+def grant_access(conn: PgConnection, schema: str, access: ImportAccess) -> None:
+    """The schema to both, its tables (now and later ones of this login) to the readers, and the
+    list of imports to the readers; in the caller's transaction."""
+    s = sql.Identifier(schema)
+    with conn.cursor() as cur:
+        readers = _existing(cur, access.readers)
+        for role in _existing(cur, [*access.readers, access.model]):
+            cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(s, role))
+        for role in readers:
+            cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(s, role))
+            cur.execute(
+                sql.SQL(
+                    "ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
+                ).format(s, role)
+            )
+            cur.execute(
+                sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(RAW_SCHEMA), role)
+            )
+            cur.execute(
+                sql.SQL("GRANT SELECT ON {}.{} TO {}").format(
+                    sql.Identifier(RAW_SCHEMA), sql.Identifier(IMPORTS_TABLE), role
+                )
+            )
+
+
+def grant_model_table(conn: PgConnection, schema: str, table: str, role: str | None) -> None:
+    """One table of the import (the model's training rows) to MindsDB's login, if it exists."""
+    with conn.cursor() as cur:
+        for found in _existing(cur, [role]):
+            cur.execute(
+                sql.SQL("GRANT SELECT ON {}.{} TO {}").format(
+                    sql.Identifier(schema), sql.Identifier(table), found
+                )
+            )
+
+
 def write_tables(
     conn: PgConnection,
     *,
     name: str,
     record: dict,
     frames: dict[str, pd.DataFrame],
+    access: ImportAccess = PIPELINE_ONLY,
     timings: dict[str, float] | None = None,
 ) -> dict[str, int]:
     """Replace the import's schema tables and its imports row, inside the caller's transaction
-    (after `begin` and the raw COPY). Returns rows written per table; `timings` (if given)
-    receives each part's seconds."""
+    (after `begin` and the raw COPY), and grant them as `access` says. Returns rows written per
+    table; `timings` (if given) receives each part's seconds."""
     schema = schema_name(name)
     written: dict[str, int] = {}
     clock = time.monotonic()
@@ -306,5 +379,6 @@ def write_tables(
                 json.dumps(record["summary"], default=str),
             ),
         )
+    grant_access(conn, schema, access)
     lap("write_keys")
     return written

@@ -1,7 +1,7 @@
 """Imports: an order export in the inbox -> Airbyte's File source -> raw order lines -> cleaned
 lines and quarantine -> hourly import sales -> import products. One dynamic partition per file.
 
-The five tables are written by one step in one transaction, so a bad file writes nothing and a
+The six tables are written by one step in one transaction, so a bad file writes nothing and a
 good one replaces its import whole; each keeps its own asset (and metadata) for the lineage.
 """
 
@@ -10,7 +10,7 @@ import time
 import dagster as dg
 
 from profiteer_pipeline.defs.imports.partitions import imported_files
-from profiteer_pipeline.defs.imports.resources import FileImportAirbyte
+from profiteer_pipeline.defs.imports.resources import FileImportAirbyte, ImportReaders
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.imports import inbox, tables
 from profiteer_pipeline.imports.errors import ImportRefused
@@ -37,8 +37,9 @@ RAW = dg.AssetKey("raw_order_lines")
 LINES = dg.AssetKey("import_order_lines")
 QUARANTINE = dg.AssetKey("import_quarantine")
 SALES = dg.AssetKey("import_sales")
+DAILY = dg.AssetKey("import_daily_sales")
 PRODUCTS = dg.AssetKey("import_products")
-KEYS = (RAW, LINES, QUARANTINE, SALES, PRODUCTS)
+KEYS = (RAW, LINES, QUARANTINE, SALES, DAILY, PRODUCTS)
 
 
 def _spec(key: dg.AssetKey, deps: list, kinds: set[str], description: str) -> dg.AssetSpec:
@@ -82,6 +83,13 @@ def _specs() -> list[dg.AssetSpec]:
             {"pandas", "postgres"},
             "Hourly product sales in `import_<name>.sales`: units, revenue, orders, average price "
             "paid, returns apart, zero where nothing sold, over the import's span.",
+        ),
+        _spec(
+            DAILY,
+            [SALES],
+            {"pandas", "postgres"},
+            "Daily product sales in `import_<name>.daily` (UTC days): units, revenue, orders and "
+            "returns, rolled up from the hourly grain for the app's dashboard.",
         ),
         _spec(
             PRODUCTS,
@@ -140,6 +148,7 @@ def _metadata(result: ImportResult, seconds: float) -> dict[dg.AssetKey, dict]:
             "revenue": s["revenue"],
             "table": f"{schema}.sales",
         },
+        DAILY: {**common, "table": f"{schema}.daily"},
         PRODUCTS: {**common, "dagster/row_count": s["products"], "table": f"{schema}.products"},
     }
     if rejected:
@@ -154,9 +163,10 @@ def _metadata(result: ImportResult, seconds: float) -> dict[dg.AssetKey, dict]:
             )
     if result.sales is not None and result.products is not None:
         daily = result.sales.groupby(result.sales["timestamp"].dt.date)["units"].sum()
-        meta[SALES]["chart"] = dg.MetadataValue.md(
+        meta[DAILY]["chart"] = dg.MetadataValue.md(
             line_chart({"units": daily}, "units sold per day", "units")
         )
+        meta[DAILY]["dagster/row_count"] = result.written.get("daily", 0)
         meta[SALES]["preview"] = dg.MetadataValue.md(
             markdown_table(result.sales[result.sales["units"] > 0])
         )
@@ -174,7 +184,10 @@ def _metadata(result: ImportResult, seconds: float) -> dict[dg.AssetKey, dict]:
     "products, written in one transaction.",
 )
 def import_order_export(
-    context: dg.AssetExecutionContext, warehouse: PostgresResource, file_airbyte: FileImportAirbyte
+    context: dg.AssetExecutionContext,
+    warehouse: PostgresResource,
+    file_airbyte: FileImportAirbyte,
+    import_readers: ImportReaders,
 ):
     name = context.partition_key
     t0 = time.monotonic()
@@ -189,6 +202,7 @@ def import_order_export(
             mapping_file=mapping if mapping.exists() else None,
             log=context.log.info,
             read=lambda path, shape, log, sink: file_airbyte.read(log, name, path, shape, sink),
+            access=import_readers.access,
         )
     except ImportRefused as exc:
         raise dg.Failure(

@@ -16,6 +16,7 @@ import dagster as dg
 
 from profiteer_pipeline.imports import source_file
 from profiteer_pipeline.imports.sniff import FileShape
+from profiteer_pipeline.imports.tables import ImportAccess
 
 SERVER_IMPORT_VARIABLES = ("AIRBYTE_IMPORT_URL_BASE", "AIRBYTE_IMPORT_DESTINATION_ID")
 
@@ -67,6 +68,20 @@ def build_file_airbyte(environ: dict[str, str] | None = None) -> FileImportAirby
     )
 
 
+class ImportReaders(dg.ConfigurableResource):
+    """Who reads an import besides the pipeline (user names, no passwords): the app's reader gets
+    its tables, MindsDB's login the model's training rows."""
+
+    reader_user: str = dg.EnvVar("PROFITEER_READER_USER")
+    model_user: str = dg.EnvVar("PROFITEER_MODEL_USER")
+
+    @property
+    def access(self) -> ImportAccess:
+        return ImportAccess(readers=(self.reader_user,), model=self.model_user)
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"file_airbyte": build_file_airbyte()})
+    return dg.Definitions(
+        resources={"file_airbyte": build_file_airbyte(), "import_readers": ImportReaders()}
+    )
