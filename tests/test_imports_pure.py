@@ -150,6 +150,22 @@ def test_hourly_grain_zero_hours_orders_and_exact_sums():
     assert products.set_index("product_id").loc["22633", "product_name"] == "HAND WARMER"
 
 
+def test_an_import_too_big_for_every_hour_keeps_the_trading_hours_and_one_too_big_for_that_is_refused():
+    frame, lines = _messy_frame()
+    cleaned = clean(frame, lines, resolve(list(frame.columns)))
+    every, _ = hourly_sales(cleaned)
+    traded = cleaned.lines["hour"].unique()  # sales and returns: the hours the shop had a line
+    cap = 3 * len(traded)  # 3 products: room for the trading hours, not for every hour
+    sales, products = hourly_sales(cleaned, max_cells=cap)
+    assert sorted(sales["timestamp"].unique()) == sorted(traded)
+    assert len(sales) == len(products) * len(traded) < len(every)
+    # the same sums: only hours where nothing at all happened are left out
+    for column in ("units", "revenue", "orders", "returned_units"):
+        assert sales[column].sum() == every[column].sum(), column
+    with pytest.raises(ValueError, match=r"3 products over \d+ trading hours"):
+        hourly_sales(cleaned, max_cells=cap - 1)
+
+
 def test_import_names():
     assert name_from_path("Online Retail (2011).xlsx") == "online_retail_2011"
     assert name_from_path("2011-orders.csv") == "f_2011_orders"

@@ -82,12 +82,17 @@ def summarize(
     resolved: Resolved,
 ) -> dict[str, Any]:
     sold = cleaned.lines[cleaned.lines["kind"] == "sale"]
+    first, last = sold["hour"].min(), sold["hour"].max()
+    span = int((last - first) / pd.Timedelta(hours=1)) + 1
+    hours = len(sales) // max(len(products), 1)  # every product has the same hours
     return {
         **cleaned.summary(),
         "products": len(products),
         "product_hours": len(sales),
-        "first_hour": sold["hour"].min().isoformat(),
-        "last_hour": sold["hour"].max().isoformat(),
+        "hours": hours,  # the grid: every hour of the span, or (a big file) its trading hours
+        "grain": "every hour" if hours == span else f"trading hours ({hours:,} of {span:,})",
+        "first_hour": first.isoformat(),
+        "last_hour": last.isoformat(),
         "units": float(sales["units"].sum()),
         "revenue": round(float(sales["revenue"].sum()), 4),
         "format": shape.format,
@@ -238,3 +243,5 @@ def iter_summary_lines(summary: dict[str, Any]) -> Iterator[str]:
     yield f"products:        {summary['products']:,}"
     yield f"first hour:      {summary['first_hour']}"
     yield f"last hour:       {summary['last_hour']}"
+    if summary.get("grain", "every hour") != "every hour":
+        yield f"hourly grain:    {summary['grain']}: too many product-hours for every hour"
