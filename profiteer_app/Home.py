@@ -1,7 +1,8 @@
 """Profiteer app entry point: `streamlit run profiteer_app/Home.py`.
 
-It runs on every page: page config, the navigation, the chosen page, then the status in the
-sidebar (data freshness, model state). The app reads only the warehouse's `analytics` tables
+It runs on every page: page config, the navigation, the source switch (the simulated shop or an
+imported order export, profiteer_app/source.py), the chosen page, then the status in the sidebar
+(data freshness, model state). The app reads only the warehouse's `analytics` tables
 (as the read-only role), the stored price curves among them; MindsDB is asked only on request.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from profiteer_app import ui
+from profiteer_app import imports_ui, source, ui
 
 st.set_page_config(page_title="Profiteer", page_icon=":material/monitoring:", layout="wide")
 
@@ -24,10 +25,14 @@ page = st.navigation(
 with st.sidebar:
     st.markdown("### :material/monitoring: Profiteer")
     st.caption("Pricing intelligence for the shop")
+    chosen = source.choose()
     status_box = st.container()
 try:
     page.run()
 except Exception as exc:  # noqa: BLE001 (the last line of defence: a banner, never a traceback)
     ui.log.exception("page %s failed", page.title)
     ui.banner(exc)
-ui.sidebar_status(status_box)  # after the page: a slow MindsDB never holds the page back
+if chosen is None:
+    ui.sidebar_status(status_box)  # after the page: a slow MindsDB never holds the page back
+else:
+    imports_ui.sidebar_status(status_box, chosen)

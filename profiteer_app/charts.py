@@ -81,3 +81,36 @@ def forecast_figure(actual: pd.DataFrame, forecast: pd.DataFrame) -> go.Figure:
         yaxis=dict(title=f"revenue per hour ({sym})", range=[0, top * 1.15]),
     )
     return fig
+
+
+DAILY_SERIES = {  # an import's daily column -> (label, colour)
+    "units": ("Units sold", "#54A24B"),
+    "revenue": ("Revenue", "#4C78A8"),
+}
+
+
+def daily_figure(daily: pd.DataFrame) -> go.Figure:
+    """An import's units and revenue per day, one small chart each (y from zero). `daily` holds
+    `day` and the DAILY_SERIES columns."""
+    from plotly.subplots import make_subplots
+
+    sym = currency_symbol()
+    keys = list(DAILY_SERIES)
+    fig = make_subplots(rows=len(keys), cols=1, shared_xaxes=True, vertical_spacing=0.1,
+                        subplot_titles=[DAILY_SERIES[k][0] for k in keys])  # fmt: skip
+    for i, col in enumerate(keys, start=1):
+        label, color = DAILY_SERIES[col]
+        unit = f"{sym}%{{y:,.2f}}" if col == "revenue" else "%{y:,.0f} units"
+        fig.add_trace(
+            go.Bar(x=daily["day"], y=daily[col], name=label, marker_color=color,
+                   hovertemplate=f"%{{x|%Y-%m-%d}}: {unit}<extra></extra>"),
+            row=i, col=1,
+        )  # fmt: skip
+        top = float(daily[col].max()) if not daily.empty else 0.0
+        fig.update_yaxes(range=[0, (top or 1.0) * 1.1], row=i, col=1)
+    fig.update_yaxes(title="units per day", row=1, col=1)
+    fig.update_yaxes(title=f"revenue per day ({sym})", row=2, col=1)
+    fig.update_xaxes(title="day (UTC)", row=len(keys), col=1)
+    fig.update_layout(**{**_LAYOUT, "height": 480, "showlegend": False},
+                      title="Per day, all products (UTC days)")  # fmt: skip
+    return fig

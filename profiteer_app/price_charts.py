@@ -120,3 +120,46 @@ def value_figure(
         yaxis=dict(title=f"{label} per hour ({sym})", range=[0, top * 1.2]),
     )
     return fig
+
+
+def daily_curve_figures(
+    curve: pd.DataFrame, *, best_price: float | None, marks: dict[str, float]
+) -> tuple[go.Figure, go.Figure]:
+    """An imported product's stored curve: units per day and revenue per day by price (the
+    model's, `import_forecast`), the best price starred on both; y from zero."""
+    sym = currency_symbol()
+    figures = []
+    for column, label, color, unit in (
+        ("units_per_day", "units per day", "#54A24B", "%{y:,.2f} units/day"),
+        ("revenue_per_day", "revenue per day", "#4C78A8", f"{sym}%{{y:,.2f}}/day"),
+    ):
+        fig = go.Figure()
+        fig.add_trace(
+            go.Scatter(
+                x=curve["price"], y=curve[column], mode="lines+markers",
+                line=dict(color=color, width=3), marker=dict(size=4), name=f"expected {label}",
+                hovertemplate=f"{sym}%{{x:,.2f}}: {unit}<extra></extra>",
+            )
+        )  # fmt: skip
+        if best_price is not None:
+            at_best = float(pd.Series(curve[column]).iloc[(curve["price"] - best_price).abs()
+                                                           .argmin()])  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=[best_price], y=[at_best], mode="markers+text",
+                    marker=dict(symbol="star", size=16, color="#E45756"),
+                    text=[f"best {money(best_price, exact=True)}"], textposition="top center",
+                    name=f"best price {money(best_price, exact=True)}",
+                )
+            )  # fmt: skip
+        _marks(fig, marks)
+        top = float(curve[column].max()) if not curve.empty else 0.0
+        fig.update_layout(
+            **_LAYOUT,
+            title=f"Expected {label} by price",
+            xaxis=dict(title=f"price ({sym})"),
+            yaxis=dict(title=f"{label}{'' if column == 'units_per_day' else f' ({sym})'}",
+                       range=[0, (top or 1.0) * 1.2]),
+        )  # fmt: skip
+        figures.append(fig)
+    return figures[0], figures[1]

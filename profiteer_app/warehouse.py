@@ -94,6 +94,10 @@ class MetricsMissing(RuntimeError):
     """A table the app reads does not exist yet: the pipeline has not materialized it."""
 
 
+class AccessDenied(WarehouseUnavailable):
+    """The read-only login may not read a table (e.g. an import made without the app's grants)."""
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -135,6 +139,10 @@ class Warehouse:
         except pg_errors.UndefinedTable as exc:
             raise MetricsMissing(
                 f"{_first_line(exc)}: the metrics have not been materialized yet"
+            ) from None
+        except pg_errors.InsufficientPrivilege as exc:
+            raise AccessDenied(
+                f"the app's login may not read this at {self.describe()}: {_first_line(exc)}"
             ) from None
         except psycopg2.Error as exc:
             raise WarehouseUnavailable(

@@ -8,8 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from profiteer_app import formatting as fmt
-from profiteer_app import ui
+from profiteer_app import source, ui
 from profiteer_app.images import picture_html
+from profiteer_app.imported import catalog as imported_catalog
 
 CARDS_PER_ROW = 5
 
@@ -98,4 +99,7 @@ def price_line(info: dict | None) -> str:
     )
 
 
-render()
+if (chosen := source.current()) is not None:  # an imported order export
+    imported_catalog.render(chosen)
+else:
+    render()

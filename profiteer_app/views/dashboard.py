@@ -11,9 +11,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from profiteer_app import charts, ui
+from profiteer_app import charts, source, ui
 from profiteer_app import formatting as fmt
 from profiteer_app import warehouse as wh
+from profiteer_app.imported import dashboard as imported_dashboard
 
 
 def render() -> None:
@@ -190,4 +191,7 @@ def forecast_section(recent: pd.DataFrame) -> None:
     )
 
 
-render()
+if (chosen := source.current()) is not None:  # an imported order export
+    imported_dashboard.render(chosen)
+else:
+    render()

@@ -15,7 +15,8 @@ import streamlit as st
 from profiteer_app import features as feat
 from profiteer_app import formatting as fmt
 from profiteer_app import price_data as prices
-from profiteer_app import ui
+from profiteer_app import source, ui
+from profiteer_app.imported import advice as imported_advice
 
 MARKS = {
     "high": "●●● high",
@@ -183,4 +184,7 @@ def stale_note(run) -> None:
         )
 
 
-render()
+if (chosen := source.current()) is not None:  # an imported order export
+    imported_advice.render(chosen)
+else:
+    render()

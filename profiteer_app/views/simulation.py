@@ -15,8 +15,9 @@ import streamlit as st
 from profiteer_app import features as feat
 from profiteer_app import formatting as fmt
 from profiteer_app import predictor as pred
-from profiteer_app import price_charts, ui
+from profiteer_app import price_charts, source, ui
 from profiteer_app import price_data as prices
+from profiteer_app.imported import simulation as imported_simulation
 from profiteer_pipeline import price_advice as pa
 
 SLIDER_STEPS = 60
@@ -246,4 +247,7 @@ def live_prediction(product, bucket: str, price: float, adv) -> None:
         )
 
 
-render()
+if (chosen := source.current()) is not None:  # an imported order export
+    imported_simulation.render(chosen)
+else:
+    render()

@@ -1,0 +1,135 @@
+"""Dashboard of an import: totals over the whole period, units and revenue per day, top products,
+returns, and how the file's lines were judged (read, accepted, returns, rejected by reason)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from profiteer_app import charts, imports_ui, ui
+from profiteer_app import formatting as fmt
+
+
+def period(summary: dict) -> tuple[pd.Timestamp | None, pd.Timestamp | None, int]:
+    """First and last hour with a sale (UTC) and the number of calendar days they span."""
+    first, last = summary.get("first_hour"), summary.get("last_hour")
+    if not first or not last:
+        return None, None, 0
+    a, b = pd.Timestamp(first).tz_convert("UTC"), pd.Timestamp(last).tz_convert("UTC")
+    return a, b, (b.normalize() - a.normalize()).days + 1
+
+
+def render(name: str) -> None:
+    st.title("Dashboard")
+    found, problem = ui.attempt(
+        imports_ui.overview, ui.warehouse(), name, spinner="Loading the import…"
+    )
+    if problem is not None:
+        imports_ui.banner(problem)
+        return
+    record, summary, daily = found.record, found.summary, found.daily
+    first, last, days = period(summary)
+    st.caption(
+        f"Import **{fmt.md_escape(name)}**: `{fmt.md_escape(record['file_name'])}` "
+        f"({record['layout']} layout), imported {fmt.ago(record['imported_at'])}. "
+        + (f"Sales from {first:%Y-%m-%d %H:00} to {last:%Y-%m-%d %H:00} UTC." if first else "")
+    )
+
+    units = float(daily["units"].sum()) if not daily.empty else 0.0
+    revenue = float(daily["revenue"].sum()) if not daily.empty else 0.0
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.metric("Units sold", fmt.count(units), help=f"{units:,.3f} units", border=True)
+    c2.metric("Revenue", fmt.money(revenue), help=fmt.money(revenue, exact=True), border=True)
+    if summary.get("orders") is not None:
+        c3.metric("Orders", fmt.count(summary["orders"]), border=True)
+    else:
+        c3.metric(
+            "Order lines", fmt.count(summary.get("lines_accepted")), border=True,
+            help="accepted sales lines of the file (one per product in an order)",
+        )  # fmt: skip
+    c4.metric("Products", fmt.count(summary.get("products")), border=True)
+    c5.metric(
+        "Period", f"{days} days" if days else "–", border=True,
+        help=f"{first:%Y-%m-%d} to {last:%Y-%m-%d} (UTC)" if first else None,
+    )  # fmt: skip
+
+    st.subheader("Day by day")
+    if daily.empty:
+        st.caption("No days with sales.")
+    else:
+        st.plotly_chart(charts.daily_figure(daily), key="import_daily")
+
+    top_products(found.top)
+    returns(daily, summary, units)
+    quality(summary)
+
+
+def top_products(top: pd.DataFrame) -> None:
+    st.subheader("Top products")
+    if top.empty:
+        st.caption("No products.")
+        return
+    shown = top[["product_name", "product_id", "category", "units", "revenue", "returned_units"]]
+    if shown["category"].isna().all():  # the file had no category column
+        shown = shown.drop(columns="category")
+    st.dataframe(
+        shown,
+        hide_index=True,
+        key="import_top",
+        column_config={
+            "product_name": st.column_config.TextColumn("Product", width="medium"),
+            "product_id": st.column_config.TextColumn("SKU", width="small"),
+            "category": st.column_config.TextColumn("Category"),
+            "units": st.column_config.NumberColumn("Units", format="localized"),
+            "revenue": st.column_config.NumberColumn("Revenue", format=ui.money_column_format()),
+            "returned_units": st.column_config.NumberColumn("Returned", format="localized"),
+        },
+    )
+
+
+def returns(daily: pd.DataFrame, summary: dict, units: float) -> None:
+    st.subheader("Returns")
+    returned = float(daily["returned_units"].sum()) if not daily.empty else 0.0
+    lines = int(summary.get("lines_returned") or 0)
+    if not lines:
+        st.caption("No returns in the file (no cancelled invoices or negative quantities).")
+        return
+    share = returned / units * 100 if units else None
+    st.markdown(
+        f"**{fmt.count(returned)} units returned** in {lines:,} return lines"
+        + (f" ({fmt.percent(share)} of the units sold)" if share is not None else "")
+        + ". Returns (cancelled invoices, negative quantities) are kept apart: never counted "
+        "as sales, nor in the price model."
+    )
+
+
+def quality(summary: dict) -> None:
+    st.subheader("The file's lines")
+    read = int(summary.get("lines_read") or 0)
+    q1, q2, q3, q4 = st.columns(4)
+    q1.metric("Lines read", f"{read:,}", border=True)
+    q2.metric("Accepted sales", f"{int(summary.get('lines_accepted') or 0):,}", border=True)
+    q3.metric("Returns", f"{int(summary.get('lines_returned') or 0):,}", border=True)
+    q4.metric("Rejected", f"{int(summary.get('lines_rejected') or 0):,}", border=True)
+    reasons = summary.get("rejected_by_reason") or {}
+    if not reasons:
+        st.caption("No line was rejected.")
+        return
+    table = pd.DataFrame(
+        sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])), columns=["reason", "lines"]
+    )
+    table["share"] = table["lines"] / read * 100 if read else 0.0
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="import_rejected",
+        column_config={
+            "reason": st.column_config.TextColumn("Rejected because"),
+            "lines": st.column_config.NumberColumn("Lines", format="localized"),
+            "share": st.column_config.NumberColumn("Of the lines read", format="%.2f %%"),
+        },
+    )
+    st.caption(
+        "Every rejected line is kept with its line number, column and value in the import's "
+        "`quarantine` table; no line disappears silently."
+    )

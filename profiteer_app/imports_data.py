@@ -1,0 +1,212 @@
+"""The app's reads of an imported order export (schema `import_<name>`), as the read-only role.
+
+Pure (psycopg2 and pandas, no Streamlit). An import holds what its file had: products, their
+daily sales (`daily`, pre-aggregated by the import), returns and the import's quality summary.
+The model tables (`price_curves`, `price_advice`, `model_evaluation`) are written by the Dagster
+asset `import_forecast` after each import and may be absent until it has trained: that is
+`ModelNotTrained`, a notice, while the dashboard and the catalog keep working. Every name in a
+query is an Identifier; the import's name is checked by the pipeline's own rule first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from psycopg2 import sql as pgsql
+
+from profiteer_app.warehouse import AccessDenied, MetricsMissing, Query, Warehouse, _numeric
+from profiteer_pipeline.imports.names import schema_name
+
+IMPORTS = pgsql.Identifier("imports_raw", "imports")
+TOP_PRODUCTS = 10
+PRODUCT_COLUMNS = ["product_id", "product_name", "category", "base_price", "min_price",
+                   "max_price", "units", "revenue", "lines", "first_hour", "last_hour"]  # fmt: skip
+ADVICE_COLUMNS = ["product_id", "product_name", "category", "base_price", "best_price",
+                  "units_per_day_at_base", "units_per_day_at_best", "revenue_per_day_at_base",
+                  "revenue_per_day_at_best", "revenue_uplift_pct", "sale_hours", "price_points",
+                  "status", "note"]  # fmt: skip
+EVALUATION_COLUMNS = ["model", "model_version", "trained_at", "training_rows",
+                      "products_modelled", "held_out_from", "held_out_rows", "model_mae",
+                      "baseline_mae", "beats_baseline", "price_response_ok"]  # fmt: skip
+CURVE_COLUMNS = ["price", "price_ratio", "units_per_day", "revenue_per_day"]
+MODEL_TABLES = ("price_curves", "price_advice", "model_evaluation")
+
+
+class ImportMissing(MetricsMissing):
+    """The chosen import is not in the warehouse (removed, or a link to another warehouse)."""
+
+
+class ModelNotTrained(MetricsMissing):
+    """The import's model tables are not there yet: `import_forecast` has not trained it."""
+
+
+def _table(name: str, table: str) -> pgsql.Composed:
+    return pgsql.Identifier(schema_name(name), table)
+
+
+def _cols(columns: list[str], alias: str | None = None) -> pgsql.Composed:
+    ids = (pgsql.Identifier(alias, c) if alias else pgsql.Identifier(c) for c in columns)
+    return pgsql.SQL(", ").join(ids)
+
+
+# --- the queries ---------------------------------------------------------------------------
+
+
+def list_query() -> Query:
+    query = pgsql.SQL(
+        "SELECT name, file_name, layout, imported_at FROM {} ORDER BY imported_at DESC, name"
+    ).format(IMPORTS)
+    return query, None
+
+
+def record_query(name: str) -> Query:
+    query = pgsql.SQL(
+        "SELECT name, file_name, format, layout, connector, imported_at, summary FROM {}"
+        " WHERE name = %(name)s"
+    ).format(IMPORTS)
+    return query, {"name": name}
+
+
+def daily_query(name: str) -> Query:
+    """The whole import day by day (all products): a few hundred rows at most."""
+    query = pgsql.SQL(
+        "SELECT day, sum(units) AS units, sum(revenue) AS revenue,"
+        " sum(returned_units) AS returned_units FROM {} GROUP BY day ORDER BY day"
+    ).format(_table(name, "daily"))
+    return query, None
+
+
+def top_query(name: str) -> Query:
+    """The products with the most revenue, with their returned units (from `daily`)."""
+    query = pgsql.SQL(
+        "SELECT {p_cols}, r.returned_units FROM {products} p"
+        " LEFT JOIN (SELECT product_id, sum(returned_units) AS returned_units FROM {daily}"
+        " GROUP BY product_id) r ON r.product_id = p.product_id"
+        " ORDER BY p.revenue DESC, p.product_id LIMIT %(top)s"
+    ).format(
+        p_cols=_cols(["product_id", "product_name", "category", "units", "revenue"], "p"),
+        products=_table(name, "products"),
+        daily=_table(name, "daily"),
+    )
+    return query, {"top": TOP_PRODUCTS}
+
+
+def products_query(name: str) -> Query:
+    query = pgsql.SQL("SELECT {} FROM {} ORDER BY revenue DESC, product_id").format(
+        _cols(PRODUCT_COLUMNS), _table(name, "products")
+    )
+    return query, None
+
+
+def advice_queries(name: str) -> dict[str, Query]:
+    advice = pgsql.SQL(
+        "SELECT {} FROM {} ORDER BY status = 'advice' DESC,"
+        " revenue_per_day_at_best - revenue_per_day_at_base DESC NULLS LAST, product_id"
+    ).format(_cols(ADVICE_COLUMNS), _table(name, "price_advice"))
+    evaluation = pgsql.SQL("SELECT {} FROM {} ORDER BY trained_at DESC LIMIT 1").format(
+        _cols(EVALUATION_COLUMNS), _table(name, "model_evaluation")
+    )
+    return {"advice": (advice, None), "evaluation": (evaluation, None)}
+
+
+def curve_query(name: str, product_id: str) -> Query:
+    query = pgsql.SQL("SELECT {} FROM {} WHERE product_id = %(product_id)s ORDER BY price").format(
+        _cols(CURVE_COLUMNS), _table(name, "price_curves")
+    )
+    return query, {"product_id": product_id}
+
+
+# --- the loaders ---------------------------------------------------------------------------
+
+
+def load_imports(wh: Warehouse) -> pd.DataFrame:
+    """Every import, newest first; empty when there are none yet or the app may not see them
+    (no table, or no grant): the app then offers only the simulated shop."""
+    try:
+        return wh.fetch({"imports": list_query()})["imports"]
+    except (MetricsMissing, AccessDenied):
+        return no_imports()
+
+
+def no_imports() -> pd.DataFrame:
+    return pd.DataFrame(columns=["name", "file_name", "layout", "imported_at"])
+
+
+def _fetch(wh: Warehouse, name: str, queries: dict[str, Query], model: bool = False) -> dict:
+    try:
+        frames = wh.fetch(queries)
+    except MetricsMissing as exc:
+        if model:
+            raise ModelNotTrained(
+                f"the model for the import {name!r} has not been trained yet; it trains "
+                "automatically after the import (Dagster asset `import_forecast`)"
+            ) from None
+        raise ImportMissing(f"the import {name!r} is not in the warehouse ({exc})") from None
+    return {k: _numeric(v) for k, v in frames.items()}
+
+
+@dataclass
+class Overview:
+    """What the dashboard shows: the import's record and summary, days, top products."""
+
+    record: pd.Series
+    daily: pd.DataFrame  # day, units, revenue, returned_units (all products)
+    top: pd.DataFrame  # the best-selling products by revenue
+
+    @property
+    def summary(self) -> dict:
+        return dict(self.record["summary"] or {})
+
+
+def load_overview(wh: Warehouse, name: str) -> Overview:
+    queries = {"record": record_query(name), "daily": daily_query(name), "top": top_query(name)}
+    frames = _fetch(wh, name, queries)
+    if frames["record"].empty:
+        raise ImportMissing(f"the import {name!r} is not in the warehouse")
+    return Overview(frames["record"].iloc[0], frames["daily"], frames["top"])
+
+
+def load_products(wh: Warehouse, name: str) -> pd.DataFrame:
+    return _fetch(wh, name, {"products": products_query(name)})["products"]
+
+
+@dataclass
+class Advice:
+    """The model's stored advice for every product, and how well the model did held out."""
+
+    table: pd.DataFrame  # price_advice: products with advice first, the biggest gains first
+    evaluation: pd.Series | None
+
+    @property
+    def advised(self) -> pd.DataFrame:
+        return self.table[self.table["status"] == "advice"]
+
+    @property
+    def too_little(self) -> pd.DataFrame:
+        return self.table[self.table["status"] != "advice"]
+
+
+def load_advice(wh: Warehouse, name: str) -> Advice:
+    frames = _fetch(wh, name, advice_queries(name), model=True)
+    evaluation = frames["evaluation"]
+    if evaluation.empty and frames["advice"].empty:  # tables made, not filled: still training
+        raise ModelNotTrained(
+            f"the model for the import {name!r} is training; its advice appears when it is done "
+            "(Dagster asset `import_forecast`)"
+        )
+    return Advice(frames["advice"], None if evaluation.empty else evaluation.iloc[0])
+
+
+def load_curve(wh: Warehouse, name: str, product_id: str) -> pd.DataFrame:
+    return _fetch(wh, name, {"curve": curve_query(name, product_id)}, model=True)["curve"]
+
+
+def units_and_revenue_at(curve: pd.DataFrame, price: float) -> tuple[float, float]:
+    """Units/day interpolated on the stored curve at `price`, and the revenue they make there
+    (units × price, so the two cards always agree; the curve's own revenue is units × price at
+    each of its points)."""
+    import numpy as np
+
+    units = float(np.interp(price, curve["price"].to_numpy(), curve["units_per_day"].to_numpy()))
+    return units, units * price

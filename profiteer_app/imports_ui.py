@@ -1,0 +1,104 @@
+"""Streamlit glue for an imported order export: cached loaders, the model's notice, the status.
+
+The loaders are keyed by the warehouse target and the import's name (TTL as ui's: a new import
+or a new training shows within half a minute).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from profiteer_app import formatting as fmt
+from profiteer_app import imports_data as data
+from profiteer_app import ui
+from profiteer_app import warehouse as wh
+
+
+@st.cache_data(ttl=ui.DATA_TTL_S, show_spinner=False)
+def _imports(target: wh.Warehouse) -> pd.DataFrame:
+    return data.load_imports(target)
+
+
+def imports() -> pd.DataFrame:
+    """Every import, newest first; empty when the warehouse is unreachable (the pages say so)."""
+    found, problem = ui.attempt(_imports, ui.warehouse())
+    return data.no_imports() if problem is not None else found
+
+
+@st.cache_data(ttl=ui.DATA_TTL_S, show_spinner=False)
+def overview(target: wh.Warehouse, name: str) -> data.Overview:
+    return data.load_overview(target, name)
+
+
+@st.cache_data(ttl=ui.DATA_TTL_S, show_spinner=False)
+def products(target: wh.Warehouse, name: str) -> pd.DataFrame:
+    return data.load_products(target, name)
+
+
+@st.cache_data(ttl=ui.DATA_TTL_S, show_spinner=False)
+def advice(target: wh.Warehouse, name: str) -> data.Advice:
+    return data.load_advice(target, name)
+
+
+@st.cache_data(ttl=ui.DATA_TTL_S, show_spinner=False)
+def curve(target: wh.Warehouse, name: str, product_id: str) -> pd.DataFrame:
+    return data.load_curve(target, name, product_id)
+
+
+def banner(problem: Exception) -> None:
+    """The model not trained yet is a notice; anything else as the simulated shop's banners."""
+    if isinstance(problem, data.ModelNotTrained):
+        st.info(f"**No model yet**: {problem}.", icon=":material/model_training:")
+    elif isinstance(problem, data.ImportMissing):
+        st.warning(f"**Import not found**: {problem}.", icon=":material/search_off:")
+    else:
+        ui.banner(problem)
+
+
+def products_or_notice(name: str) -> pd.DataFrame | None:
+    found, problem = ui.attempt(products, ui.warehouse(), name, spinner="Loading the products…")
+    if problem is not None:
+        banner(problem)
+        return None
+    if found.empty:
+        st.info(f"The import {name!r} has no products.")
+        return None
+    return found
+
+
+def sidebar_status(box, name: str) -> None:
+    """The import's file, when it came in, and the model's state (instead of the shop's)."""
+    with box:
+        st.caption("STATUS")
+        found, problem = ui.attempt(overview, ui.warehouse(), name)
+        if problem is not None:
+            st.markdown(":red[●] Import unavailable")
+            return
+        record = found.record
+        st.markdown(
+            f":green[●] `{fmt.md_escape(record['file_name'])}` imported "
+            f"{fmt.ago(record['imported_at'])}",
+            help=f"{record['layout']} layout, {record['format']}, read by {record['connector']}"
+            f" on {fmt.utc_label(record['imported_at'])}",
+        )
+        stored, problem = ui.attempt(advice, ui.warehouse(), name)
+        if problem is not None or stored.evaluation is None:
+            st.markdown(":orange[●] Model: not trained yet")
+            return
+        ev = stored.evaluation
+        colour = "green" if ev["beats_baseline"] else "orange"
+        st.markdown(
+            f":{colour}[●] Model `{fmt.md_escape(ev['model'])}` v{int(ev['model_version'])} "
+            f"trained {fmt.ago(ev['trained_at'])}"
+        )
+        st.caption(mae_phrase(ev))
+
+
+def mae_phrase(ev: pd.Series) -> str:
+    """'Held-out error 1.2 units/h against 1.9 for the naive baseline: beats it'."""
+    verdict = "beats it" if ev["beats_baseline"] else "does NOT beat it"
+    return (
+        f"Held-out error (MAE) {ev['model_mae']:.2f} units against {ev['baseline_mae']:.2f} "
+        f"for the naive baseline (the product's average for that time of day): {verdict}"
+    )

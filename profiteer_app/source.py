@@ -1,0 +1,56 @@
+"""The sidebar's source switch: the simulated shop, or one of the imported order exports.
+
+The choice lives in `st.session_state["source"]` (the widget's key, rendered by Home.py on every
+page, so it persists across pages) and in the URL as `?source=<name>`, so a link opens an import.
+The list of imports comes from `imports_raw.imports`, newest first; without any (no table, none
+yet, or no grant) the switch offers only the simulated shop.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from profiteer_app import formatting as fmt
+from profiteer_app import imports_ui
+
+KEY = "source"
+SIMULATED = ""  # the simulated shop (no query parameter)
+LABEL = "Simulated shop"
+
+
+def choose() -> str | None:
+    """The switch itself (call inside the sidebar): returns the import's name, or None."""
+    found = imports_ui.imports()
+    names = found["name"].tolist()
+    options = [SIMULATED, *names]
+    by_name = found.set_index("name") if not found.empty else pd.DataFrame()
+    if st.session_state.get(KEY) not in options:  # first run, or the chosen import is gone
+        wanted = st.query_params.get(KEY, SIMULATED)
+        st.session_state[KEY] = wanted if wanted in options else SIMULATED
+
+    def label(option: str) -> str:
+        if option == SIMULATED:
+            return LABEL
+        row = by_name.loc[option]
+        when = fmt.utc_label(row["imported_at"])[:10]  # stable: a label that ages resets it
+        return f"Import: {option} · {row['file_name']} · {when}"
+
+    chosen = st.selectbox(
+        "Data source",
+        options,
+        key=KEY,
+        format_func=label,
+        help="The simulated shop, or an order export brought in with `profiteer import FILE` "
+        "(newest first)." + ("" if names else " No import yet."),
+    )
+    if chosen:
+        st.query_params[KEY] = chosen
+    elif KEY in st.query_params:
+        del st.query_params[KEY]
+    return chosen or None
+
+
+def current() -> str | None:
+    """The import the pages show, or None for the simulated shop (after `choose` ran)."""
+    return st.session_state.get(KEY) or None
