@@ -10,17 +10,14 @@ from the warehouse. The server does not keep the file's order: records are numbe
 they landed, which the quarantine's line numbers then follow.
 """
 
-from __future__ import annotations
-
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import orjson
 import pandas as pd
-from dagster_airbyte import AirbyteWorkspace
 from psycopg2 import sql
 
 from profiteer_pipeline.defs.imports.resources import FileImportAirbyte
@@ -30,6 +27,14 @@ from profiteer_pipeline.imports.errors import ImportRefused
 from profiteer_pipeline.imports.layouts import normalize_header
 from profiteer_pipeline.imports.sniff import FileShape
 from profiteer_pipeline.imports.tables import RAW_SCHEMA
+
+if TYPE_CHECKING:
+    from dagster_airbyte import AirbyteWorkspace
+else:
+    # not imported at load (every process loads the code location; only the server path needs
+    # it): a ResourceDependency field is a nested resource whatever its type argument (the
+    # annotation must be evaluated for Dagster to see it: no `from __future__ import annotations`)
+    AirbyteWorkspace = Any
 
 AIRBYTE_COLUMNS = (
     "_airbyte_raw_id",
@@ -63,7 +68,7 @@ def server_config(url: str, shape: FileShape) -> dict[str, Any]:
 
 
 class ServerFileImport(FileImportAirbyte):
-    workspace: AirbyteWorkspace
+    workspace: dg.ResourceDependency[AirbyteWorkspace]
     warehouse: PostgresResource
     url_base: str
     destination_id: str

@@ -2,26 +2,37 @@
 
 dagster-airbyte's `AirbyteWorkspace` client starts the job (`POST /jobs`) and polls it
 (`GET /jobs/{id}`); the server's Postgres destination lands the stream in `airbyte_raw.sales`.
-"""
 
-from __future__ import annotations
+dagster-airbyte and requests are imported only where a server sync runs: the code location loads
+this module in every process (CLI, code server, run worker) and the embedded path needs neither.
+"""
 
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import requests
-from dagster_airbyte import AirbyteWorkspace
 
 from profiteer_pipeline.defs.ingest.sync import AirbyteSync, SyncResult, iso_hour
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.warehouse import raw_sales as raw_sql
 
+if TYPE_CHECKING:
+    from dagster_airbyte import AirbyteWorkspace
+else:
+    # the field's type at runtime, without importing dagster-airbyte at load: Dagster treats a
+    # ResourceDependency field as a nested resource (its EnvVars are resolved at run time) whatever
+    # the type argument; the value is always an AirbyteWorkspace (`build_airbyte`). No `from
+    # __future__ import annotations` here: Dagster reads ResourceDependency from the evaluated
+    # annotation, not from a string
+    AirbyteWorkspace = Any
+
 
 def _job_info(client, job_id: int) -> dict[str, Any]:
     """The configuration API's `POST /jobs/get` (documented; it carries the attempts' failure
     summaries, which the public API's job omits), with the client's public auth headers."""
+    import requests
+
     response = requests.post(
         f"{client.configuration_api_base_url}/jobs/get",
         json={"id": job_id},
@@ -45,7 +56,7 @@ class AirbyteServer(AirbyteSync):
     (written before this step) are always covered by the sync this step starts.
     """
 
-    workspace: AirbyteWorkspace
+    workspace: dg.ResourceDependency[AirbyteWorkspace]
     connection_id: str = dg.EnvVar("AIRBYTE_CONNECTION_ID")
     warehouse: PostgresResource
 
@@ -69,6 +80,8 @@ class AirbyteServer(AirbyteSync):
 
     def _failure_message(self, client, job_id: int) -> str:
         """Airbyte's own reason, from the configuration API's job attempts (best effort)."""
+        import requests
+
         try:
             info = _job_info(client, job_id)
         except (requests.RequestException, ValueError):

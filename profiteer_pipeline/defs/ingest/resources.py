@@ -10,7 +10,6 @@ import os
 from typing import Any
 
 import dagster as dg
-from dagster_airbyte import AirbyteWorkspace
 
 from profiteer_pipeline.defs.ingest.airbyte_embedded import EmbeddedAirbyte
 from profiteer_pipeline.defs.ingest.airbyte_server import AirbyteServer
@@ -61,6 +60,8 @@ def build_airbyte(
             # AIRBYTE_CLIENT_ID -> client_id, AIRBYTE_PASSWORD -> password, ...
             for name in (first, second):
                 auth[name.removeprefix("AIRBYTE_").lower()] = dg.EnvVar(name)
+    from dagster_airbyte import AirbyteWorkspace  # only on the server path (see airbyte_server)
+
     workspace = AirbyteWorkspace(
         rest_api_base_url=dg.EnvVar("AIRBYTE_REST_API_BASE_URL"),
         configuration_api_base_url=dg.EnvVar("AIRBYTE_CONFIGURATION_API_BASE_URL"),
