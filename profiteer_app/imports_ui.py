@@ -77,8 +77,7 @@ def sidebar_status(box, name: str) -> None:
             return
         record = found.record
         st.markdown(
-            f":green[●] `{fmt.md_escape(record['file_name'])}` imported "
-            f"{fmt.ago(record['imported_at'])}",
+            f":green[●] {fmt.code(record['file_name'])} imported {fmt.ago(record['imported_at'])}",
             help=f"{record['layout']} layout, {record['format']}, read by {record['connector']}"
             f" on {fmt.utc_label(record['imported_at'])}",
         )
@@ -87,16 +86,23 @@ def sidebar_status(box, name: str) -> None:
             st.markdown(":orange[●] Model: not trained yet")
             return
         ev = stored.evaluation
-        colour = "green" if ev["beats_baseline"] else "orange"
+        colour = "green" if ev["beats_baseline"] and held_out(ev) else "orange"
         st.markdown(
-            f":{colour}[●] Model `{fmt.md_escape(ev['model'])}` v{int(ev['model_version'])} "
+            f":{colour}[●] Model {fmt.code(ev['model'])} v{int(ev['model_version'])} "
             f"trained {fmt.ago(ev['trained_at'])}"
         )
         st.caption(mae_phrase(ev))
 
 
+def held_out(ev: pd.Series | None) -> bool:
+    """Whether the model was evaluated on held-out hours (too short an import holds none out)."""
+    return ev is not None and not (pd.isna(ev["model_mae"]) or pd.isna(ev["baseline_mae"]))
+
+
 def mae_phrase(ev: pd.Series) -> str:
     """'Held-out error 1.2 units/h against 1.9 for the naive baseline: beats it'."""
+    if not held_out(ev):
+        return "Not evaluated: the import spans too few days to hold any out"
     verdict = "beats it" if ev["beats_baseline"] else "does NOT beat it"
     return (
         f"Held-out error (MAE) {ev['model_mae']:.2f} units against {ev['baseline_mae']:.2f} "

@@ -30,6 +30,14 @@ def evidence(ev: pd.Series | None) -> None:
     if ev is None:
         st.caption("No evaluation stored for this model.")
         return
+    if not imports_ui.held_out(ev):
+        st.warning(
+            "**The model could not be evaluated**: the import spans too few days to hold any "
+            "out, so nobody knows yet whether it beats the naive baseline (the product's "
+            "average for that time of day). Treat the advice below as a hypothesis.",
+            icon=":material/warning:",
+        )
+        return
     e1, e2, e3, e4 = st.columns(4)
     e1.metric(
         "Model", f"v{int(ev['model_version'])}", border=True,

@@ -30,7 +30,7 @@ def render(name: str) -> None:
     record, summary, daily = found.record, found.summary, found.daily
     first, last, days = period(summary)
     st.caption(
-        f"Import **{fmt.md_escape(name)}**: `{fmt.md_escape(record['file_name'])}` "
+        f"Import **{fmt.md_escape(name)}**: {fmt.code(record['file_name'])} "
         f"({record['layout']} layout), imported {fmt.ago(record['imported_at'])}. "
         + (f"Sales from {first:%Y-%m-%d %H:00} to {last:%Y-%m-%d %H:00} UTC." if first else "")
     )
@@ -96,7 +96,8 @@ def returns(daily: pd.DataFrame, summary: dict, units: float) -> None:
         return
     share = returned / units * 100 if units else None
     st.markdown(
-        f"**{fmt.count(returned)} units returned** in {lines:,} return lines"
+        f"**{fmt.count(returned)} {'unit' if returned == 1 else 'units'} returned** in {lines:,} "
+        f"return {'line' if lines == 1 else 'lines'}"
         + (f" ({fmt.percent(share)} of the units sold)" if share is not None else "")
         + ". Returns (cancelled invoices, negative quantities) are kept apart: never counted "
         "as sales, nor in the price model."

@@ -112,11 +112,11 @@ def render_curve(pid: str, product: pd.Series, curve: pd.DataFrame, ev) -> None:
         + (f" `{ev['model']}` v{int(ev['model_version'])}, trained {fmt.ago(ev['trained_at'])}"
            if ev is not None else "")
         + f". Evidence: {int(product['sale_hours']):,} hours with a sale at "
-        f"{int(product['price_points'])} different prices. {fmt.md_escape(product['note'] or '')}"
+        f"{int(product['price_points'])} different prices. {fmt.md_escape(str(product['note'] or '').rstrip('.'))}."
         " Vertical lines: base price (dashed), the slider (red)."
     )  # fmt: skip
     st.caption(evidence)
-    if ev is not None and not ev["beats_baseline"]:
+    if ev is not None and imports_ui.held_out(ev) and not ev["beats_baseline"]:
         st.warning(
             "The model does not beat the naive baseline on held-out hours "
             f"(MAE {ev['model_mae']:.2f} against {ev['baseline_mae']:.2f}): treat this curve as "
