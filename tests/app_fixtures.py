@@ -17,6 +17,7 @@ import pandas as pd
 import psycopg2
 import pytest
 import streamlit as st
+from psycopg2 import sql as pgsql
 
 from profiteer_app.sample_data import prepare_warehouse, recreate_database, train_model
 from profiteer_pipeline.model.client import MindsDBClient
@@ -111,3 +112,173 @@ def query(url: PgUrl, statement: str, params=None) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
+
+
+# --- an imported order export, for the app's source switch ------------------------------------
+
+IMPORT_DB = "profiteer_app_imports"
+IMPORTED = "test_shop"  # imported first, with the model's tables
+FRESH = "fresh_shop"  # imported second (newest), no model yet
+ELASTICITY = -2.0  # the fixture's known curve: units/day = U0 × (price / base) ** ELASTICITY
+CURVE_POINTS = 21
+
+
+def order_export() -> str:
+    """A plain-layout export (timestamp, product_id, quantity, price, name, category, order id):
+    14 days of a mug at three prices and a towel at two, a lamp sold twice (too little data),
+    one return, one zero price and one duplicated line (both rejected)."""
+    rows = ["timestamp,order_id,product_id,product_name,category,quantity,price"]
+    order = 1000
+    for day in range(14):
+        date = f"2025-03-{day + 1:02d}"
+        for hour in (9, 13, 17):
+            order += 1
+            rows.append(f"{date} {hour}:15:00,{order},MUG,Blue Mug,Kitchen,"
+                        f"{1 + (day + hour) % 3},{(10.0, 11.0, 12.0)[day % 3]:.2f}")  # fmt: skip
+        order += 1
+        rows.append(f"{date} 13:40:00,{order},TOWEL,Tea Towel,Kitchen,2,{5.5 if day % 2 else 5.0}")
+        if day in (0, 7):
+            order += 1
+            rows.append(f"{date} 18:05:00,{order},LAMP,Desk Lamp,Home,1,40.00")
+    rows.append("2025-03-04 10:00:00,9001,MUG,Blue Mug,Kitchen,-1,11.00")  # a return
+    rows.append("2025-03-05 10:00:00,9002,TOWEL,Tea Towel,Kitchen,1,0")  # zero price
+    rows.append(rows[1])  # a duplicated line
+    return "\n".join(rows) + "\n"
+
+
+MODEL_DDL = """
+CREATE TABLE {curves} (
+    product_id text, price numeric, price_ratio double precision,
+    units_per_day double precision, revenue_per_day double precision,
+    PRIMARY KEY (product_id, price));
+CREATE TABLE {advice} (
+    product_id text PRIMARY KEY, product_name text, category text, base_price numeric,
+    best_price numeric, units_per_day_at_base double precision,
+    units_per_day_at_best double precision, revenue_per_day_at_base double precision,
+    revenue_per_day_at_best double precision, revenue_uplift_pct double precision,
+    sale_hours integer, price_points integer, status text, note text);
+CREATE TABLE {evaluation} (
+    model text, model_version integer, trained_at timestamptz, training_rows integer,
+    products_modelled integer, held_out_from timestamptz, held_out_rows integer,
+    model_mae double precision, baseline_mae double precision, beats_baseline boolean,
+    price_response_ok boolean);
+"""
+
+
+def known_curve(base: float, lo: float, hi: float, units_at_base: float) -> pd.DataFrame:
+    import numpy as np
+
+    price = np.round(np.linspace(lo, hi, CURVE_POINTS), 2)
+    units = units_at_base * (price / base) ** ELASTICITY
+    return pd.DataFrame(
+        {"price": price, "price_ratio": price / base, "units_per_day": units,
+         "revenue_per_day": units * price}
+    )  # fmt: skip
+
+
+def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
+    """The tables `import_forecast` writes, per the contract, from a known curve: MUG and TOWEL
+    with advice (best price: the lowest, as the curve's revenue falls with the price), LAMP too
+    little data. Returns the curves by product."""
+    schema = f"import_{name}"
+
+    def t(table: str) -> pgsql.Identifier:
+        return pgsql.Identifier(schema, table)
+
+    products = pd.DataFrame(
+        query(url, pgsql.SQL("SELECT product_id, product_name, category, base_price, min_price,"
+                             " max_price, units, first_hour, last_hour FROM {}").format(
+                                 t("products"))),
+        columns=["product_id", "product_name", "category", "base_price", "min_price",
+                 "max_price", "units", "first_hour", "last_hour"],
+    ).set_index("product_id")  # fmt: skip
+    curves, advice = {}, []
+    conn = psycopg2.connect(url.dsn())
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(pgsql.SQL(MODEL_DDL).format(
+                curves=t("price_curves"), advice=t("price_advice"), evaluation=t("model_evaluation")
+            ))  # fmt: skip
+            for pid, p in products.iterrows():
+                base, lo, hi = float(p["base_price"]), float(p["min_price"]), float(p["max_price"])
+                days = (p["last_hour"] - p["first_hour"]).days + 1
+                if pid == "LAMP":
+                    advice.append((pid, p["product_name"], p["category"], base, None, None, None,
+                                   None, None, None, 2, 1, "too_little_data",
+                                   "2 sale hours at 1 price: too few to tell how sales respond "
+                                   "to the price"))  # fmt: skip
+                    continue
+                curve = known_curve(base, lo, hi, float(p["units"]) / days)
+                curves[pid] = curve
+                for row in curve.itertuples(index=False):
+                    cur.execute(
+                        pgsql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s)").format(
+                            t("price_curves")), (pid, *map(float, row)))  # fmt: skip
+                at_base = curve.iloc[(curve["price"] - base).abs().argmin()]
+                best = curve.loc[curve["revenue_per_day"].idxmax()]
+                uplift = (best["revenue_per_day"] / at_base["revenue_per_day"] - 1) * 100
+                advice.append((pid, p["product_name"], p["category"], base,
+                               float(best["price"]), float(at_base["units_per_day"]),
+                               float(best["units_per_day"]), float(at_base["revenue_per_day"]),
+                               float(best["revenue_per_day"]), float(uplift), 40, 3, "advice",
+                               "40 sale hours at 3 prices; sales fall as the price rises"))  # fmt: skip
+            cur.executemany(
+                pgsql.SQL("INSERT INTO {} VALUES ({})").format(
+                    t("price_advice"), pgsql.SQL(", ").join([pgsql.Placeholder()] * 14)),
+                advice,
+            )  # fmt: skip
+            cur.execute(
+                pgsql.SQL("INSERT INTO {} VALUES (%s, 3, now() - interval '2 hours', 1000, 2,"
+                          " '2025-03-12', 200, 0.8, 1.1, true, true)").format(
+                              t("model_evaluation")), (f"mindsdb.{name}_forecast",))  # fmt: skip
+    finally:
+        conn.close()
+    return curves
+
+
+def run_test_import(url: PgUrl, path: Path, name: str, reader: str) -> dict:
+    """A real import (profiteer_pipeline.imports.pipeline.run_import, the File source included)
+    into the database of `url`; the import itself grants `reader` its tables, those written later
+    (the model's) and the list of imports. Returns its summary."""
+    from contextlib import contextmanager
+
+    from profiteer_pipeline.imports import pipeline, tables
+
+    @contextmanager
+    def connect():
+        conn = psycopg2.connect(url.dsn())
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    access = tables.ImportAccess(readers=(reader,))
+    return pipeline.run_import(path, name, connect, access=access).summary
+
+
+@pytest.fixture(scope="session")
+def import_db(settings, tmp_path_factory) -> PgUrl:
+    """A warehouse with two real imports (no simulated shop): `test_shop` with the model's
+    tables from a known curve, and `fresh_shop` (newest, its model not trained yet)."""
+    from import_fixtures import SHOPIFY
+
+    url = recreate_database(settings.warehouse, IMPORT_DB)
+    grant_reader(url.dsn(), settings.reader_user, url.database)  # CONNECT, as on `up`
+    folder = tmp_path_factory.mktemp("exports")
+    orders = folder / "orders.csv"
+    orders.write_text(order_export(), encoding="utf-8")
+    run_test_import(url, orders, IMPORTED, settings.reader_user)
+    write_model_tables(url, IMPORTED)
+    shop = folder / "shopify.csv"
+    shop.write_text(SHOPIFY, encoding="utf-8")
+    run_test_import(url, shop, FRESH, settings.reader_user)
+    return url
+
+
+@pytest.fixture
+def import_env(import_db, monkeypatch) -> PgUrl:
+    """The app's environment on the imports' warehouse (MindsDB at a closed port: no import
+    page needs it)."""
+    point_app_at(monkeypatch, import_db, f"http://127.0.0.1:{closed_port()}")
+    yield import_db
+    st.cache_data.clear()

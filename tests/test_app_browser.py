@@ -2,7 +2,8 @@
 
 Opens the price simulation, moves the price slider with the keyboard (answered from the stored
 curve), checks that the purchases change; opens the Recommendations page, downloads its CSV and
-opens a simulation from it; saves screenshots under test-artifacts/ (git-ignored) for a person
+opens a simulation from it; switches the sidebar's source to an imported order export and sees
+its dashboard and price curve; saves screenshots under test-artifacts/ (git-ignored) for a person
 to look at.
 """
 
@@ -16,10 +17,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 
 import pandas as pd
 import pytest
-from app_fixtures import APP_MODEL, REPO, closed_port
+from app_fixtures import APP_MODEL, IMPORTED, REPO, closed_port, query
 
 pytest_plugins = ["app_fixtures", "recommendation_fixtures"]
 pytestmark = [pytest.mark.browser, pytest.mark.mindsdb]
@@ -44,19 +46,12 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def running_app(app_db, app_model, app_recommendations, mindsdb_url, tmp_path):
-    """`streamlit run profiteer_app/Home.py` on a free port, stopped by its PID afterwards."""
+@contextmanager
+def serve(env_overrides: dict[str, str], tmp_path):
+    """`streamlit run profiteer_app/Home.py` on a free port with these variables, stopped by its
+    PID afterwards; yields its URL."""
     port = closed_port()
-    env = {
-        **os.environ,
-        "PROFITEER_DATABASE_URL": app_db.dsn(),
-        "PROFITEER_PG_PORT": str(app_db.port),
-        "PROFITEER_WAREHOUSE_DB": app_db.database,
-        "MINDSDB_URL": mindsdb_url,
-        "PROFITEER_MODEL": APP_MODEL.qualified_name,
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
+    env = {**os.environ, **env_overrides, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     log = (tmp_path / "streamlit.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "profiteer_app/Home.py",
@@ -80,6 +75,31 @@ def running_app(app_db, app_model, app_recommendations, mindsdb_url, tmp_path):
             proc.kill()
             proc.wait(timeout=5)
         log.close()
+
+
+def _warehouse_env(url) -> dict[str, str]:
+    return {
+        "PROFITEER_DATABASE_URL": url.dsn(),
+        "PROFITEER_PG_PORT": str(url.port),
+        "PROFITEER_WAREHOUSE_DB": url.database,
+    }
+
+
+@pytest.fixture
+def running_app(app_db, app_model, app_recommendations, mindsdb_url, tmp_path):
+    """The app on the simulated shop's test warehouse and the session's MindsDB."""
+    env = {**_warehouse_env(app_db), "MINDSDB_URL": mindsdb_url,
+           "PROFITEER_MODEL": APP_MODEL.qualified_name}  # fmt: skip
+    with serve(env, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def running_import_app(import_db, tmp_path):
+    """The app on a warehouse holding two imports (no MindsDB: an import's pages never ask it)."""
+    env = {**_warehouse_env(import_db), "MINDSDB_URL": f"http://127.0.0.1:{closed_port()}"}
+    with serve(env, tmp_path) as url:
+        yield url
 
 
 def metric_value(page, label_start: str) -> tuple[str, str]:
@@ -206,6 +226,57 @@ def test_recommendations_page_and_csv_in_chromium(running_app, app_db, tmp_path)
             wait_idle(page)
             assert "/simulation" in page.url and f"product={first['product_id']}" in page.url
             no_errors(page)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "app-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def test_an_import_in_chromium(running_import_app, import_db):
+    """The sidebar's switch to an import: its dashboard, then (the choice kept) its price curve,
+    whose slider answers from the stored curve."""
+    from playwright.sync_api import sync_playwright
+
+    (units,) = query(import_db, "SELECT sum(units) FROM import_test_shop.daily")[0]
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1400, "height": 2000})
+        try:
+            page.goto(f"{running_import_app}/", timeout=60_000)
+            wait_idle(page)
+            switch = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
+            switch.click()
+            page.get_by_role("option", name=re.compile(f"^Import: {IMPORTED} ")).click()
+            assert metric_value(page, "Units sold")[1] == f"{round(float(units)):,}"
+            page.get_by_text("The file's lines").first.wait_for(timeout=60_000)
+            wait_idle(page)
+            assert f"source={IMPORTED}" in page.url
+            page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)
+            assert page.locator('[data-testid="stPlotlyChart"]').count() == 1  # per day
+            no_errors(page)
+            page.screenshot(path=str(ARTIFACTS / "app-import-dashboard.png"), full_page=True)
+
+            page.locator('[data-testid="stSidebarNav"]').get_by_text("Price simulation").click()
+            label, before = metric_value(page, "Units/day at")
+            page.get_by_text("Stored curve, interpolated").first.wait_for(timeout=60_000)
+            wait_idle(page)
+            assert f"source={IMPORTED}" in page.url
+            page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for(timeout=60_000)
+            assert page.locator('[data-testid="stPlotlyChart"]').count() == 2
+            thumb = page.locator('[data-testid="stSlider"]').get_by_role("slider").first
+            thumb.focus()
+            for _ in range(6):  # six steps down the price
+                thumb.press("ArrowLeft")
+            page.locator('[data-testid="stMetricLabel"]', has_text="Units/day at").filter(
+                has_not_text=label.split(" at ")[1]
+            ).wait_for(timeout=30_000)
+            page.wait_for_timeout(1000)
+            wait_idle(page)
+            _, after = metric_value(page, "Units/day at")
+            assert float(after) > float(before)  # a lower price sells more on this curve
+            no_errors(page)
+            page.screenshot(path=str(ARTIFACTS / "app-import-simulation.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "app-failure.png"), full_page=True)
             raise

@@ -1,0 +1,306 @@
+"""The app on an imported order export: the sidebar's source switch, then every page on the
+import's own data (AppTest, the real embedded PostgreSQL, as the app's read-only login).
+
+The import is real (run_import with the File source, tests/app_fixtures.py `import_db`); the
+model's tables are written by the fixture from a known curve (units/day ∝ price^-2), so the
+expected figures are known; the model itself is tested with the `import_forecast` asset.
+Expected values are read with the admin login, independently of the app's queries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import pytest
+import streamlit as st
+from app_fixtures import (
+    ELASTICITY,
+    FRESH,
+    HOME,
+    IMPORTED,
+    closed_port,
+    point_app_at,
+    query,
+)
+from streamlit.testing.v1 import AppTest
+
+from profiteer_app import formatting as fmt
+from profiteer_app.sample_data import recreate_database
+from profiteer_pipeline.stack.roles import grant_reader
+
+pytest_plugins = ["app_fixtures"]
+
+TIMEOUT = 30
+SIMULATED = "Simulated shop"
+
+
+def _decode(value):
+    import base64
+
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    return value
+
+
+def plotly_specs(at: AppTest) -> list[dict]:
+    import json
+
+    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    for spec in specs:
+        for trace in spec["data"]:
+            for axis in ("x", "y"):
+                if axis in trace:
+                    trace[axis] = _decode(trace[axis])
+    return specs
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in at.error] + [w.value for w in at.warning]
+    return "\n".join(parts + [i.value for i in at.info])
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def on_import(name: str = IMPORTED, page: str | None = None) -> AppTest:
+    """The app, switched to the import `name` in the sidebar, then on `page`."""
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
+    ok(at).sidebar.selectbox(key="source").set_value(name).run()
+    if page:
+        at.switch_page(page).run()
+    return ok(at)
+
+
+def cards(at: AppTest) -> dict:
+    return {m.label: m for m in at.metric}
+
+
+TABLES = {  # each table of the import's pages by the columns only it has
+    "import_top": ({"returned_units"}, set()),
+    "import_rejected": ({"reason"}, set()),
+    "import_catalog": ({"min_price", "first_hour"}, set()),
+    "import_advice": ({"best_price", "gain_per_day"}, set()),
+    "import_too_little": ({"note"}, {"best_price"}),
+}
+
+
+def frame(at: AppTest, table: str) -> pd.DataFrame:
+    has, lacks = TABLES[table]
+    found = [d.value for d in at.dataframe]
+    found = [f for f in found if has <= set(f.columns) and not lacks & set(f.columns)]
+    assert len(found) == 1, f"{len(found)} tables like {table}"
+    return found[0]
+
+
+def totals(url, name: str = IMPORTED) -> dict:
+    schema = f"import_{name}"
+    (units, revenue, returned), = query(
+        url, f"SELECT sum(units), sum(revenue), sum(returned_units) FROM {schema}.daily"  # noqa: S608
+    )  # fmt: skip
+    (summary,) = query(url, "SELECT summary FROM imports_raw.imports WHERE name = %s", (name,))[0]
+    return {"units": float(units), "revenue": float(revenue), "returned": float(returned),
+            "summary": summary}  # fmt: skip
+
+
+# --- the switch --------------------------------------------------------------------------------
+
+
+def test_switch_lists_imports_newest_first(import_env):
+    at = ok(AppTest.from_file(HOME, default_timeout=TIMEOUT).run())
+    switch = at.sidebar.selectbox(key="source")
+    assert switch.value == ""  # the simulated shop by default
+    assert switch.options[0] == SIMULATED
+    assert [o.split(" ")[1] for o in switch.options[1:]] == [FRESH, IMPORTED]
+    assert " · orders.csv · " in switch.options[2]
+
+
+def test_no_imports_shows_only_the_simulated_shop(app_env):
+    """The simulated shop's warehouse has no imports table at all: one option, no error."""
+    at = ok(AppTest.from_file(HOME, default_timeout=TIMEOUT).run())
+    assert at.sidebar.selectbox(key="source").options == [SIMULATED]
+    assert cards(at)["Revenue so far"].value.startswith("$")  # the shop's dashboard as before
+
+
+def test_imports_the_app_may_not_read_are_not_offered(settings, monkeypatch):
+    """An imports list without the reader's grant (an import made without them): no error."""
+    url = recreate_database(settings.warehouse, "profiteer_app_no_grant")
+    grant_reader(url.dsn(), settings.reader_user, url.database)
+    conn = psycopg2.connect(url.dsn())
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE SCHEMA imports_raw; CREATE TABLE imports_raw.imports (name text,"
+                    " file_name text, layout text, imported_at timestamptz);"
+                    " INSERT INTO imports_raw.imports VALUES ('hidden', 'x.csv', 'plain', now())")  # fmt: skip
+    conn.close()
+    point_app_at(monkeypatch, url, f"http://127.0.0.1:{closed_port()}")
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="source").options == [SIMULATED]
+
+
+def test_link_opens_an_import_and_the_choice_persists_across_pages(import_env):
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
+    at.query_params["source"] = IMPORTED
+    ok(at.run())
+    assert at.sidebar.selectbox(key="source").value == IMPORTED
+    assert at.title[0].value == "Dashboard" and "Import **test\\_shop**" in texts(at)
+    for page in ("views/catalog.py", "views/recommendations.py", "views/simulation.py"):
+        ok(at.switch_page(page).run())
+        assert at.sidebar.selectbox(key="source").value == IMPORTED, page
+    assert "orders.csv" in "\n".join(m.value for m in at.sidebar.markdown)
+    ok(at.sidebar.selectbox(key="source").set_value("").run())  # back to the simulated shop
+    assert "Import **" not in texts(at)
+
+
+# --- the pages on an import ---------------------------------------------------------------------
+
+
+def test_dashboard_shows_the_imports_totals_days_products_and_quality(import_env):
+    expected = totals(import_env)
+    s = expected["summary"]
+    at = on_import()
+    c = cards(at)
+    assert c["Units sold"].value == fmt.count(expected["units"])
+    assert c["Revenue"].value == fmt.money(expected["revenue"])
+    assert c["Order lines"].value == fmt.count(s["lines_accepted"])
+    assert c["Products"].value == "3"
+    assert c["Period"].value == "14 days"
+    assert expected["revenue"] == pytest.approx(s["revenue"])  # the import reconciles
+    # per day: 14 days of units and revenue, as the import's daily table sums them
+    daily = query(import_env, "SELECT day, sum(units), sum(revenue) FROM import_test_shop.daily"
+                              " GROUP BY day ORDER BY day")  # fmt: skip
+    (fig,) = plotly_specs(at)
+    units, revenue = fig["data"][0], fig["data"][1]
+    assert units["y"] == pytest.approx([float(u) for _, u, _ in daily]) and len(units["y"]) == 14
+    assert revenue["y"] == pytest.approx([float(r) for _, _, r in daily])
+    top = frame(at, "import_top")
+    assert top["product_id"].tolist()[0] == "MUG" and set(top["product_id"]) == {"MUG", "TOWEL",
+                                                                                   "LAMP"}  # fmt: skip
+    assert top.set_index("product_id").loc["MUG", "returned_units"] == 1
+    assert "**1 unit returned** in 1 return line" in texts(at)
+    assert c["Lines read"].value == f"{s['lines_read']:,}"
+    assert c["Rejected"].value == "2" and c["Returns"].value == "1"
+    rejected = frame(at, "import_rejected").set_index("reason")["lines"].to_dict()
+    assert rejected == {"duplicate line": 1, "zero price": 1}
+    # only what an order export has: nothing about views, cart adds, conversion or ratings
+    shown = texts(at) + " ".join(c)
+    for absent in ("Conversion", "Views", "Cart adds", "rating", "Hot products"):
+        assert absent not in shown
+
+
+def test_catalog_lists_the_imports_products_and_searches(import_env):
+    products = query(import_env, "SELECT product_id, product_name, base_price, min_price, "
+                                 "max_price, units FROM import_test_shop.products")  # fmt: skip
+    at = on_import(page="views/catalog.py")
+    table = frame(at, "import_catalog").set_index("product_id")
+    assert set(table.index) == {"MUG", "TOWEL", "LAMP"}
+    for pid, name, base, lo, hi, units in products:
+        row = table.loc[pid]
+        assert row["product_name"] == name
+        assert (row["base_price"], row["min_price"], row["max_price"]) == (base, lo, hi)
+        assert row["units"] == float(units)
+    assert table.loc["MUG", ["min_price", "max_price"]].tolist() == [10, 12]
+    assert "3 of 3 products in 2 categories" in texts(at)
+    ok(at.text_input(key="import_search").input("towel").run())
+    assert frame(at, "import_catalog")["product_id"].tolist() == ["TOWEL"]
+    ok(at.text_input(key="import_search").input("").run())
+    ok(at.multiselect(key="import_categories").set_value(["Home"]).run())
+    assert frame(at, "import_catalog")["product_name"].tolist() == ["Desk Lamp"]
+
+
+def test_recommendations_show_advice_evidence_and_too_little_data(import_env):
+    at = on_import(page="views/recommendations.py")
+    c = cards(at)
+    assert c["Held-out error (MAE)"].value == "0.80"
+    assert c["Naive baseline (MAE)"].value == "1.10"
+    assert c["Held-out error (MAE)"].delta == fmt.signed_percent((0.8 - 1.1) / 1.1 * 100)
+    assert not at.warning  # the model beats the baseline
+    advice = frame(at, "import_advice").set_index("product_id")
+    assert set(advice.index) == {"MUG", "TOWEL"}
+    assert advice.loc["MUG", "best_price"] == 10.0  # revenue falls with the price: the lowest
+    assert advice.loc["TOWEL", "best_price"] == 5.0
+    assert advice.loc["MUG", "sale_hours"] == 40 and advice.loc["MUG", "price_points"] == 3
+    gain = (advice["revenue_per_day_at_best"] - advice["revenue_per_day_at_base"]).sum()
+    assert c["Applying every best price"].value == f"+{fmt.money(gain)}/day"
+    little = frame(at, "import_too_little")
+    assert little["product_id"].tolist() == ["LAMP"]
+    assert little["note"].iloc[0].startswith("2 sale hours at 1 price")
+
+
+def test_recommendations_warn_when_the_model_loses_to_the_baseline(import_env):
+    statement = "UPDATE import_test_shop.model_evaluation SET beats_baseline = %s"
+    conn = psycopg2.connect(import_env.dsn())
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(statement, (False,))
+        at = on_import(page="views/recommendations.py")
+        assert "does not beat the naive baseline" in " ".join(w.value for w in at.warning)
+        assert "does NOT beat it" in "\n".join(c.value for c in at.sidebar.caption)
+        with conn, conn.cursor() as cur:  # too short to hold anything out: no MAE at all
+            cur.execute("UPDATE import_test_shop.model_evaluation SET model_mae = NULL")
+        st.cache_data.clear()
+        at = on_import(page="views/recommendations.py")
+        assert "could not be evaluated" in " ".join(w.value for w in at.warning)
+    finally:
+        with conn, conn.cursor() as cur:
+            cur.execute(statement, (True,))
+            cur.execute("UPDATE import_test_shop.model_evaluation SET model_mae = 0.8")
+        conn.close()
+
+
+def test_price_curve_interpolates_the_stored_curve(import_env):
+    (base, lo, hi, units), = query(import_env, "SELECT base_price, min_price, max_price, units"
+                                   " FROM import_test_shop.products WHERE product_id = 'MUG'")  # fmt: skip
+    base, lo, hi = float(base), float(lo), float(hi)
+    at = on_import(page="views/simulation.py")
+    assert at.selectbox(key="import_product").value == "MUG"  # the biggest gain first
+    slider = at.select_slider(key="import_price_MUG")
+    assert float(slider.value) == base
+    u0 = float(units) / 14  # the fixture's curve: units at the base price = units per day
+    c = cards(at)
+    assert c[f"Units/day at {fmt.money(base, exact=True)}"].value == f"{u0:.2f}"
+    ok(slider.set_value(lo).run())
+    expected = u0 * (lo / base) ** ELASTICITY  # a grid point: exact
+    c = cards(at)
+    assert c[f"Units/day at {fmt.money(lo, exact=True)}"].value == f"{expected:.2f}"
+    assert c["Expected revenue/day"].value == fmt.money(expected * lo, exact=True)
+    assert c["Best price"].value == fmt.money(lo, exact=True)
+    between = round(lo + (hi - lo) / 60, 2)  # the slider's first step: between two grid points
+    ok(at.select_slider(key="import_price_MUG").set_value(between).run())
+    grid = np.round(np.linspace(lo, hi, 21), 2)  # linear between the stored grid's points
+    interp = float(np.interp(between, grid, u0 * (grid / base) ** ELASTICITY))
+    assert cards(at)[f"Units/day at {fmt.money(between, exact=True)}"].value == (f"{interp:.2f}")
+    units_fig, revenue_fig = plotly_specs(at)
+    assert units_fig["data"][0]["x"] == pytest.approx(grid.tolist())
+    star = revenue_fig["data"][1]
+    assert star["x"] == [lo] and star["marker"]["symbol"] == "star"
+
+
+def test_a_product_with_too_little_data_says_so(import_env):
+    at = on_import(page="views/simulation.py")
+    ok(at.selectbox(key="import_product").set_value("LAMP").run())
+    assert "Too little data for a price curve" in at.info[0].value
+    assert "2 sale hours at 1 price" in at.info[0].value
+    assert not at.get("plotly_chart")
+
+
+def test_an_import_without_a_model_shows_its_data_and_says_the_model_is_coming(import_env):
+    (summary,) = query(import_env, "SELECT summary FROM imports_raw.imports WHERE name = %s",
+                       (FRESH,))[0]  # fmt: skip
+    at = on_import(FRESH)
+    c = cards(at)
+    assert c["Products"].value == str(summary["products"])
+    assert c["Units sold"].value == fmt.count(summary["units"])
+    assert ":orange[●] Model: not trained yet" in [m.value for m in at.sidebar.markdown]
+    for page in ("views/recommendations.py", "views/simulation.py"):
+        ok(at.switch_page(page).run())
+        (info,) = at.info
+        assert "has not been trained yet" in info.value and "import_forecast" in info.value
+    ok(at.switch_page("views/catalog.py").run())
+    table = frame(at, "import_catalog")
+    assert set(table["product_id"]) == {"MUG-BLUE", "MUG-RED", "TOWEL-1"}
+    assert "category" not in table.columns  # the file had no category: no empty column
