@@ -7,6 +7,14 @@ stage's time, and peak memory (this process, and the connector's process).
 
     .venv/bin/python benchmarks/bench_import.py                 # 541,909 lines
     .venv/bin/python benchmarks/bench_import.py --lines 50000 --json out.json
+    .venv/bin/python benchmarks/bench_import.py --no-model      # the import alone
+
+The model stage (on by default) then starts a throw-away MindsDB 25.14.1 server, as
+bench_model.py does, and trains the import's model exactly as `import_forecast` does
+(`forecast.run`: features within the row budget, the held-out twin against the hour-of-day
+baseline, the model, its price curves and advice). It prints the training time, the model's and
+the baseline's held-out MAE, and how far each product's revenue-maximizing price lies from the
+true optimum: median |best price / true base - 0.8125| over the modelled products.
 
 The export: PRODUCTS products over DAYS days; each product's price changes daily to one of
 0.8 .. 1.2 x its base price, and its expected units follow units = c * (2.6 - 1.6 * price/base),
@@ -20,6 +28,7 @@ optimum printed beside the true one: the hourly grain keeps what a model needs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -147,6 +156,92 @@ def recovered_optimum(dsn: str, name: str, true_base: dict[str, float]) -> dict:
     }
 
 
+@contextlib.contextmanager
+def mindsdb_server(root: Path):
+    """A private MindsDB under `root`, stopped by PID (SIGINT) at the end."""
+    from profiteer_pipeline.stack import mindsdb as server_mod
+    from profiteer_pipeline.stack.processes import ProcessTable, http_ok, wait_until
+
+    port, storage = free_port(), root / "mindsdb"
+    table = ProcessTable(root / "run", root / "logs")
+    rec = table.spawn(
+        "mindsdb",
+        server_mod.command(settings_mod.mindsdb_venv(), storage, port),
+        {**os.environ, **server_mod.environment(storage)},
+    )
+    try:
+        t = time.monotonic()
+        wait_until(
+            lambda: http_ok(server_mod.status_url(port)),
+            timeout=240, name="MindsDB", log=rec.log, pid=rec.pid,
+        )  # fmt: skip
+        print(f"MindsDB server up in {time.monotonic() - t:.1f}s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        table.stop("mindsdb", timeout=30)
+
+
+def model_stage(
+    root: Path, admin: settings_mod.PgUrl, name: str, true_base: dict[str, float], budget: int
+) -> dict:
+    """Train the import's model as `import_forecast` does; its figures."""
+    from profiteer_pipeline.imports import forecast
+    from profiteer_pipeline.model.client import MindsDBClient
+
+    warehouse = admin.with_database("warehouse")
+    params = {
+        "host": warehouse.host,
+        "port": warehouse.port,
+        "database": warehouse.database,
+        "user": warehouse.user,
+        "password": warehouse.password,
+    }
+
+    def connect():
+        return contextlib.closing(psycopg2.connect(warehouse.dsn()))
+
+    with mindsdb_server(root) as url:
+        client = MindsDBClient(url, read_timeout=900)
+        t = time.monotonic()
+        run = forecast.run(
+            client,
+            connect,
+            f"import_{name}",
+            model_user=warehouse.user,
+            ensure_datasource=lambda c, ds: c.ensure_datasource(ds, "postgres", params),
+            log=lambda line: print("  " + line),
+            row_budget=budget,
+        )
+        total = time.monotonic() - t
+    advice = run.advice[run.advice["status"] == "advice"].copy()
+    advice["true_base"] = advice["product_id"].map(true_base)
+    ratio_true = advice["best_price"].astype(float) / advice["true_base"]
+    ratio_import = advice["best_price"].astype(float) / advice["base_price"].astype(float)
+    low = run.curve.groupby("product_id")["units_per_day"].first()
+    high = run.curve.groupby("product_id")["units_per_day"].last()
+    return {
+        "model_stage_s": round(total, 1),
+        "model_training_s": round(run.training.seconds, 1),
+        "model_holdout_training_s": round(run.twin_seconds, 1),
+        "model_parts_s": run.seconds,
+        "model_training_rows": run.training_rows,
+        "model_products": len(run.selection.products),
+        "model_selection": run.selection.reason,
+        "model_held_out_rows": run.result.rows,
+        "model_mae": round(run.result.model_mae or float("nan"), 4),
+        "baseline_mae": round(run.result.baseline_mae or float("nan"), 4),
+        "beats_baseline": run.result.beats_baseline,
+        "price_response_ok": run.verdict.passed,
+        "rising_curves": run.verdict.n_rising,
+        "curves_falling_share": round(float((high < low).mean()), 3),
+        "model_best_over_true_base_median": round(float(ratio_true.median()), 4),
+        "model_optimum_error_median": round(float((ratio_true - TRUE_OPTIMUM).abs().median()), 4),
+        "model_optimum_error_median_import_base": round(
+            float((ratio_import - TRUE_OPTIMUM).abs().median()), 4
+        ),
+    }
+
+
 def cpu_seconds() -> dict[str, float]:
     me = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -164,6 +259,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=UCI_LINES)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--model",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="then train the import's model on a MindsDB server of its own (default: on)",
+    )
+    parser.add_argument(
+        "--model-budget", type=int, default=None, help="training rows (default: the asset's)"
+    )
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="profiteer-bench-import-"))
@@ -175,6 +279,7 @@ def main() -> None:
         t = time.monotonic()
         export = root / "online_retail_bench.csv"
         made = generate(export, args.lines)
+        true_base = dict(made["true_base"])
         generate_s = time.monotonic() - t
         print(
             f"generated {args.lines:,} lines ({export.stat().st_size / 1e6:.1f} MB, {PRODUCTS} "
@@ -252,6 +357,31 @@ def main() -> None:
             f"{figures['true_optimum_ratio']})"
         )
         print(f"goal <= 60 s: {'met' if total <= 60 else 'NOT met'}")
+        if args.model:
+            from profiteer_pipeline.imports import model_features
+
+            budget = args.model_budget or model_features.ROW_BUDGET
+            print(f"\nmodel stage: the import's model on MindsDB (row budget {budget:,})")
+            m = model_stage(root, admin, "bench", true_base, budget)
+            figures |= m
+            print(
+                f"model: {m['model_training_rows']:,} rows ({m['model_selection']}); trained in "
+                f"{m['model_training_s']} s (held-out twin {m['model_holdout_training_s']} s), "
+                f"whole stage {m['model_stage_s']} s"
+            )
+            print(
+                f"held-out MAE {m['model_mae']} vs baseline {m['baseline_mae']} "
+                f"({'beats' if m['beats_baseline'] else 'does NOT beat'} it, "
+                f"{m['model_held_out_rows']:,} rows); price response "
+                f"{'ok' if m['price_response_ok'] else 'FAILS'} ({m['rising_curves']} rising), "
+                f"{m['curves_falling_share']:.0%} of curves end lower than they start"
+            )
+            print(
+                f"best price / true base: median {m['model_best_over_true_base_median']} (true "
+                f"optimum {TRUE_OPTIMUM:.4f}); median |best/base - {TRUE_OPTIMUM:.4f}| = "
+                f"{m['model_optimum_error_median']} (with the import's median base: "
+                f"{m['model_optimum_error_median_import_base']})"
+            )
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))
     finally:

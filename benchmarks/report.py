@@ -193,6 +193,23 @@ def latency_rows(f: dict | None) -> list[Row]:
     return rows or [("scheduled hour", "n/a", "", "bench_latency")]
 
 
+def import_model_rows(f: dict | None) -> list[Row]:
+    """The import's model (bench_import's model stage), when it ran."""
+    if get(f, "model_mae") is None:
+        return []
+    return [
+        ("import model: training", num(get(f, "model_training_s"), " s", 1),
+         f"{num(get(f, 'model_training_rows'))} rows, {num(get(f, 'model_products'))} products; "
+         f"held-out twin {num(get(f, 'model_holdout_training_s'), ' s', 1)}", "bench_import"),
+        ("import model: held-out MAE", num(get(f, "model_mae"), "", 3),
+         f"baseline {num(get(f, 'baseline_mae'), '', 3)} (hour-of-day average); "
+         f"price response {'ok' if get(f, 'price_response_ok') else 'FAILS'}", "bench_import"),
+        ("import model: |best/base - 0.8125|", num(get(f, "model_optimum_error_median"), "", 3),
+         f"median over products; median best/base {num(get(f, 'model_best_over_true_base_median'), '', 3)}",
+         "bench_import"),
+    ]  # fmt: skip
+
+
 ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
     "synth": synth_rows,
     "ingest": ingest_rows,
@@ -202,7 +219,8 @@ ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
             num(get(f, "lines_per_s")),
             f"whole import {num(get(f, 'total_s'), ' s', 1)} (goal <= 60 s), peak {num(get(f, 'peak_rss_mb'), ' MB')}",
             "bench_import",
-        )
+        ),
+        *import_model_rows(f),
     ],
     "metrics": metrics_rows,
     "model": model_rows,

@@ -241,11 +241,32 @@ def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
     curve = grid.assign(units_per_day=units, revenue_per_day=grid["price"] * units)
     out = forecast.advice(products, ev, curve).set_index("product_id")
     assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 8.0
-    assert out.loc["A", "units_per_day_at_base"] == 10.0
+    assert out.loc["A", "units_per_day_at_base"] == pytest.approx(10.0)
     assert out.loc["A", "revenue_uplift_pct"] == pytest.approx((8 * 14 / 100 - 1) * 100)
     assert out.loc["B", "status"] == "too_little_data" and pd.isna(out.loc["B", "best_price"])
     assert out.loc["B", "note"].startswith("Too little data")
     assert list(out.reset_index().columns) == list(forecast.ADVICE_COLUMNS)
+
+
+def test_the_best_price_is_read_from_the_demand_line_not_from_the_model_s_steps():
+    # true demand 100 - 5p peaks at 10; a tree model's steps make raw revenue peak at a step's
+    # right edge (11.5 here), the fitted line finds the optimum again
+    price = np.round(np.arange(6.0, 14.01, 0.5), 2)
+    steps = np.select([price < 8, price < 12], [65.0, 50.0], 35.0)
+    curve = pd.DataFrame({"product_id": "A", "price": price, "price_ratio": price / 10})
+    curve = curve.assign(units_per_day=steps, revenue_per_day=price * steps)
+    assert curve.loc[curve["revenue_per_day"].idxmax(), "price"] == 11.5
+    products = pd.DataFrame(
+        {"product_id": ["A"], "product_name": ["a"], "category": ["c"], "base_price": [12.0]}
+    )
+    ev = pd.DataFrame(
+        {"product_id": ["A"], "sale_hours": [500], "price_points": [17], "price_low": [6.0],
+         "price_high": [14.0], "note": [""]}
+    )  # fmt: skip
+    out = forecast.advice(products, ev, curve).iloc[0]
+    assert abs(out["best_price"] - 10.0) <= 1.0 < abs(11.5 - 10.0)  # nearer than the raw argmax
+    assert out["revenue_uplift_pct"] > 0
+    assert out["revenue_per_day_at_best"] > out["revenue_per_day_at_base"]
 
 
 def test_the_spec_names_the_model_after_the_import():
@@ -361,7 +382,8 @@ def test_the_tables_match_the_contract(trained, settings):
     [evaluation] = _table(settings, "model_evaluation").to_dict("records")
     assert evaluation["model"] == f"mindsdb.{SCHEMA}_forecast"
     assert evaluation["beats_baseline"] and evaluation["price_response_ok"]
-    assert evaluation["products_modelled"] == 5 and evaluation["held_out_rows"] == 5 * 7 * 24
+    assert evaluation["products_modelled"] == 5
+    assert 0.95 * 5 * 7 * 24 <= evaluation["held_out_rows"] <= 5 * 7 * 24  # last sale hours vary
     assert evaluation["model_mae"] < evaluation["baseline_mae"]
     advice = _table(settings, "price_advice")
     assert set(advice["status"]) == {"advice", "too_little_data"}

@@ -11,15 +11,21 @@ Pure module (no Dagster): the asset, the tests and the benchmark call it.
   twin's training period). The accuracy check passes only when the model's MAE is lower.
 - Curves: for each product with enough data, `GRID_POINTS` prices across the prices it was sold
   at (the base price added), each predicted for 24 hours of a weekday and of a weekend day with
-  the product's recent demand; a day is 5/7 weekday + 2/7 weekend. The best price earns the
-  most revenue per day. Curves only span prices paid: a tree model extrapolates flat, which
+  the product's recent demand; a day is 5/7 weekday + 2/7 weekend. `price_curves` holds the
+  model's own predictions; the advice (best price, units and revenue at the base and the best
+  price) reads a straight demand line fitted to each curve (`smoothed` says why), so the uplift
+  is never negative and the best price is not an artefact of the model's steps.
+  Curves only span prices paid: a tree model extrapolates flat, which
   would make any price above the range look best.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -29,6 +35,8 @@ from psycopg2.extensions import connection as PgConnection
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports import tables
 from profiteer_pipeline.model import evaluation
+from profiteer_pipeline.model import training as training_mod
+from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, MIXERS, ModelSpec
 
 DATASOURCE = "profiteer_warehouse"  # the simulated shop's model's datasource (the model login)
@@ -248,6 +256,27 @@ def price_response(curve: pd.DataFrame) -> evaluation.PriceResponse:
     )
 
 
+def smoothed(curve: pd.DataFrame) -> pd.DataFrame:
+    """The curve with `fit_units` and `fit_revenue` per day: a straight demand line fitted to
+    each product's curve (units per day = a + b x price, so revenue peaks at -a / 2b), where it
+    falls; the model's own values where it does not (b >= 0: no price optimum inside the range).
+
+    Why the advice uses the line and not the raw argmax: lightwood's tree mixers predict in
+    steps at the prices seen in training, so revenue rises along each flat step and the raw
+    argmax sits at the edge of a step, wherever the steps happen to fall."""
+    out = curve.copy()
+    out["fit_units"] = out["units_per_day"].astype(float)
+    for _, part in curve.groupby("product_id", sort=False):
+        price = part["price"].to_numpy(dtype=float)
+        if len(part) < 2:
+            continue
+        slope, intercept = np.polyfit(price, part["units_per_day"].to_numpy(dtype=float), 1)
+        if slope < 0 and intercept > 0:
+            out.loc[part.index, "fit_units"] = np.clip(intercept + slope * price, 0.0, None)
+    out["fit_revenue"] = out["price"].astype(float) * out["fit_units"]
+    return out
+
+
 def advice(
     products: pd.DataFrame,
     ev: pd.DataFrame,
@@ -267,18 +296,19 @@ def advice(
         out[column] = np.nan
     out["status"] = "too_little_data"
     if not curve.empty:
-        best = curve.loc[curve.groupby("product_id")["revenue_per_day"].idxmax()]
-        best = best.set_index("product_id")
-        at_base = curve.merge(out[["product_id", "base_price"]], on="product_id")
+        fit = smoothed(curve)
+        best = fit.loc[fit.groupby("product_id")["fit_revenue"].idxmax()].set_index("product_id")
+        at_base = fit.merge(out[["product_id", "base_price"]], on="product_id")
         at_base = at_base.loc[(at_base["price"] - at_base["base_price"]).abs().groupby(
             at_base["product_id"]).idxmin()].set_index("product_id")  # fmt: skip
         has = out["product_id"].isin(best.index)
         ids = out.loc[has, "product_id"]
         out.loc[has, "best_price"] = best["price"].reindex(ids).to_numpy()
-        out.loc[has, "units_per_day_at_best"] = best["units_per_day"].reindex(ids).to_numpy()
-        out.loc[has, "revenue_per_day_at_best"] = best["revenue_per_day"].reindex(ids).to_numpy()
-        out.loc[has, "units_per_day_at_base"] = at_base["units_per_day"].reindex(ids).to_numpy()
-        out.loc[has, "revenue_per_day_at_base"] = at_base["revenue_per_day"].reindex(ids).to_numpy()
+        for where, frame in (("best", best), ("base", at_base)):
+            out.loc[has, f"units_per_day_at_{where}"] = frame["fit_units"].reindex(ids).to_numpy()
+            out.loc[has, f"revenue_per_day_at_{where}"] = (
+                frame["fit_revenue"].reindex(ids).to_numpy()
+            )
         rb = out["revenue_per_day_at_base"]
         out["revenue_uplift_pct"] = np.where(
             has & (rb > 0), (out["revenue_per_day_at_best"] / rb - 1.0) * 100.0, np.nan
@@ -286,7 +316,7 @@ def advice(
         out.loc[has, "status"] = "advice"
         out.loc[has, "note"] = [
             f"Curve from {int(h)} hours with sales at {int(n)} prices between "
-            f"{lo:.2f} and {hi:.2f}; predicted revenue is highest at {p:.2f}."
+            f"{lo:.2f} and {hi:.2f}; predicted revenue per day is highest near {p:.2f}."
             for h, n, lo, hi, p in zip(
                 out.loc[has, "sale_hours"], out.loc[has, "price_points"],
                 out.loc[has, "price_low"], out.loc[has, "price_high"], out.loc[has, "best_price"],
@@ -379,3 +409,179 @@ def write_results(
     for table, (columns, key) in RESULT_TABLES.items():
         _replace(conn, schema, table, columns, key, frames[table])
     return {table: len(frame) for table, frame in frames.items()}
+
+
+# --- one training, end to end (the asset and the benchmark) --------------------------------
+
+
+class NothingToModel(ValueError):
+    """The import has no product with enough data for a price model; the message says why."""
+
+
+@dataclass
+class ForecastRun:
+    """What one training did and found: the asset's metadata and the benchmark's figures."""
+
+    spec: ModelSpec
+    selection: mf.Selection
+    evidence: pd.DataFrame
+    training_rows: int
+    held_out_from: pd.Timestamp | None
+    result: Evaluation
+    scored: pd.DataFrame  # held-out rows: actual, predicted, baseline
+    training: training_mod.TrainingResult
+    twin_seconds: float
+    curve: pd.DataFrame
+    advice: pd.DataFrame
+    verdict: evaluation.PriceResponse
+    written: dict[str, int]
+    datasource: str
+    seconds: dict[str, float]
+
+
+def _read(conn: PgConnection, query: pgsql.Composable, params=None) -> pd.DataFrame:
+    with conn.cursor() as cur:
+        cur.execute(query.as_string(conn), params)
+        return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+
+def _table(text: str, schema: str, table: str) -> pgsql.Composable:
+    return pgsql.SQL(text).format(pgsql.Identifier(schema, table))
+
+
+def read_inputs(conn: PgConnection, schema: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(products, sale hours): the two small reads that decide what is modelled."""
+    products = _read(conn, _table("SELECT * FROM {} ORDER BY product_id", schema, "products"))
+    sold = _read(
+        conn,
+        _table(
+            'SELECT product_id, "timestamp", units, revenue, avg_price FROM {} WHERE units > 0',
+            schema,
+            "sales",
+        ),
+    )
+    return products, sold
+
+
+def read_hours(
+    conn: PgConnection, schema: str, products: tuple[str, ...], since: pd.Timestamp
+) -> pd.DataFrame:
+    """The selected products' hours from 7 days before `since` (the lags reach that far)."""
+    start = since - pd.Timedelta(hours=max(mf.LAGS.values()))
+    return _read(
+        conn,
+        _table(
+            'SELECT product_id, "timestamp", units, avg_price FROM {} '
+            'WHERE product_id = ANY(%s) AND "timestamp" >= %s',
+            schema,
+            "sales",
+        ),
+        (list(products), start.to_pydatetime()),
+    )
+
+
+def run(
+    client: MindsDBClient,
+    connect: Callable[[], AbstractContextManager[PgConnection]],
+    schema: str,
+    *,
+    model_user: str,
+    ensure_datasource: Callable[[MindsDBClient, str], str],
+    timeout: float = 1800.0,
+    log: Callable[[str], None] = print,
+    row_budget: int = mf.ROW_BUDGET,
+    max_products: int = mf.MAX_PRODUCTS,
+    predict_batch: int = 10_000,
+) -> ForecastRun:
+    """Features, the held-out twin and its evaluation, the model, its curves and advice, and the
+    tables, for the import in `schema`. NothingToModel when no product qualifies; MindsDB's own
+    errors (MindsDBError) pass through."""
+    clock: dict[str, float] = {}
+    t = time.monotonic()
+
+    def lap(part: str) -> None:
+        nonlocal t
+        clock[part] = round(time.monotonic() - t, 2)
+        t = time.monotonic()
+
+    spec = import_spec(schema)
+    twin = holdout_spec(spec)
+    with connect() as conn:
+        products, sold = read_inputs(conn, schema)
+    if sold.empty:
+        raise NothingToModel(f"{schema}.sales has no sale: nothing to model")
+    ev = mf.evidence(sold, products)
+    first = pd.to_datetime(sold[mf.TS_COLUMN], utc=True).min()
+    last = pd.to_datetime(products["last_hour"], utc=True).max()
+    pick = mf.select(ev, first, last, row_budget=row_budget, max_products=max_products)
+    log(f"{schema}: {pick.reason}")
+    if not pick.products:
+        raise NothingToModel(
+            f"{schema}: no product has enough data for a price model (each needs at least "
+            f"{mf.MIN_SALE_HOURS} hours with sales and {mf.MIN_PRICE_POINTS} prices paid that "
+            f"differ by at least {mf.MIN_PRICE_SPREAD - 1:.0%}); {len(products)} products, "
+            f"{int(ev['sale_hours'].max() or 0)} sale hours at most"
+        )
+    with connect() as conn:
+        hours = read_hours(conn, schema, pick.products, pick.since)
+    rows = mf.build(hours, products, since=pick.since)
+    with connect() as conn, conn:
+        write_features(conn, schema, rows, model_user)
+    log(f"{schema}.{FEATURES_TABLE}: {len(rows):,} rows, {len(pick.products)} products")
+    state = ensure_datasource(client, spec.datasource)
+    log(f"datasource {spec.datasource}: {state}")
+    lap("features")
+
+    since = held_out_from(rows[mf.TS_COLUMN].min(), rows[mf.TS_COLUMN].max())
+    twin_seconds = 0.0
+    if since is not None:
+        twin_run = training_mod.train(
+            client, twin, before=since.to_pydatetime(), timeout=timeout, log=log
+        )
+        twin_seconds = twin_run.seconds
+        preds = training_mod.held_out_predictions(client, twin, since.to_pydatetime())
+        result, scored = evaluate(rows, preds, since)
+    else:
+        result, scored = Evaluation(0, None, None), pd.DataFrame()
+    log(result.summary())
+    lap("evaluation")
+
+    final = training_mod.train(client, spec, timeout=timeout, log=log)
+    trained_at = datetime.now(UTC)
+    lap("training")
+
+    inputs = profile_inputs(price_grid(ev[ev["product_id"].isin(pick.products)], products), rows)
+    predicted = pd.concat(
+        [
+            training_mod.predict_frame(client, spec, inputs.iloc[i : i + predict_batch])
+            for i in range(0, len(inputs), predict_batch)
+        ]
+    )
+    curve = curves(inputs, predicted)
+    verdict = price_response(curve)
+    log(f"price response: {verdict.summary() if not verdict.passed else 'no curve rises'}")
+    advice_rows = advice(products, ev, curve, pick.skipped, pick.reason)
+    evaluation_rows = evaluation_row(
+        spec, final.version.version, trained_at, len(rows), len(pick.products),
+        since, result, verdict.passed,
+    )  # fmt: skip
+    with connect() as conn, conn:
+        written = write_results(conn, schema, curve, advice_rows, evaluation_rows)
+    lap("curves")
+    return ForecastRun(
+        spec=spec,
+        selection=pick,
+        evidence=ev,
+        training_rows=len(rows),
+        held_out_from=since,
+        result=result,
+        scored=scored,
+        training=final,
+        twin_seconds=twin_seconds,
+        curve=curve,
+        advice=advice_rows,
+        verdict=verdict,
+        written=written,
+        datasource=state,
+        seconds=clock,
+    )

@@ -1,6 +1,6 @@
 """`import_forecast`: the model on an import's real fields, trained after each import.
 
-One materialization per import (partition = the import's name):
+One materialization per import (partition = the import's name), `forecast.run`:
 1. `model_features` from the import's `sales` and `products` (which products and hours, and
    why, in the metadata), readable by MindsDB's login;
 2. a twin trained without the latest period is scored on it beside the naive baseline (the
@@ -10,12 +10,7 @@ One materialization per import (partition = the import's name):
    `price_curves`, `price_advice` and `model_evaluation`: check `price_response`.
 """
 
-
-from datetime import UTC, datetime
-
 import dagster as dg
-import pandas as pd
-from psycopg2 import sql as pgsql
 
 from profiteer_pipeline import previews
 from profiteer_pipeline.defs.imports.assets import GROUP, PRODUCTS, SALES
@@ -23,62 +18,11 @@ from profiteer_pipeline.defs.imports.partitions import imported_files
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.imports import forecast
-from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports.names import schema_name
-from profiteer_pipeline.model import training
-from profiteer_pipeline.model.client import MindsDBClient
 
 KEY = dg.AssetKey("import_forecast")
 #: MindsDB keeps every version; older finished ones beyond this many are dropped.
 KEEP_VERSIONS = 3
-#: Predictions per REST call for the curves (one call for a few products' grids).
-PREDICT_BATCH = 10_000
-
-
-def _read(warehouse: PostgresResource, query: pgsql.Composable, params=None) -> pd.DataFrame:
-    with warehouse.connect() as conn, conn.cursor() as cur:
-        cur.execute(query.as_string(conn), params)
-        columns = [c.name for c in cur.description]
-        return pd.DataFrame(cur.fetchall(), columns=columns)
-
-
-def _q(text: str, schema: str, table: str) -> pgsql.Composable:
-    return pgsql.SQL(text).format(pgsql.Identifier(schema, table))
-
-
-def read_inputs(warehouse: PostgresResource, schema: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(products, sale hours): the two small reads that decide what is modelled."""
-    products = _read(warehouse, _q("SELECT * FROM {} ORDER BY product_id", schema, "products"))
-    sold = _read(
-        warehouse,
-        _q(
-            'SELECT product_id, "timestamp", units, revenue, avg_price FROM {} WHERE units > 0',
-            schema,
-            "sales",
-        ),
-    )
-    return products, sold
-
-
-def read_hours(
-    warehouse: PostgresResource, schema: str, products: tuple[str, ...], since: pd.Timestamp
-) -> pd.DataFrame:
-    """The selected products' hours from 7 days before `since` (the lags reach that far)."""
-    start = since - pd.Timedelta(hours=max(mf.LAGS.values()))
-    return _read(
-        warehouse,
-        _q(
-            'SELECT product_id, "timestamp", units, avg_price FROM {} '
-            'WHERE product_id = ANY(%s) AND "timestamp" >= %s',
-            schema,
-            "sales",
-        ),
-        (list(products), start.to_pydatetime()),
-    )
-
-
-def _fail(message: str) -> dg.Failure:
-    return dg.Failure(description=message, allow_retries=False)
 
 
 @dg.asset(
@@ -113,113 +57,56 @@ def import_forecast(
 ) -> dg.MaterializeResult:
     schema = schema_name(context.partition_key)
     with mindsdb.session() as client:
-        return _train(context, client, mindsdb, warehouse, schema)
-
-
-def _train(
-    context: dg.AssetExecutionContext,
-    client: MindsDBClient,
-    mindsdb: MindsDBResource,
-    warehouse: PostgresResource,
-    schema: str,
-) -> dg.MaterializeResult:
-    log = context.log.info
-    spec = forecast.import_spec(schema)
-    twin_spec = forecast.holdout_spec(spec)
-
-    # 1. what is modelled, and the features
-    products, sold = read_inputs(warehouse, schema)
-    if sold.empty:
-        raise _fail(f"{schema}.sales has no sale: nothing to model (import a file first)")
-    ev = mf.evidence(sold, products)
-    first = pd.to_datetime(sold["timestamp"], utc=True).min()
-    last = pd.to_datetime(products["last_hour"], utc=True).max()
-    pick = mf.select(ev, first, last)
-    log(f"{schema}: {pick.reason}")
-    if not pick.products:
-        raise _fail(
-            f"{schema}: no product has enough data for a price model (each needs at least "
-            f"{mf.MIN_SALE_HOURS} hours with sales and {mf.MIN_PRICE_POINTS} prices paid that "
-            f"differ by {mf.MIN_PRICE_SPREAD - 1:.0%}); {len(products)} products, "
-            f"{int(ev['sale_hours'].max() or 0)} sale hours at most"
-        )
-    rows = mf.build(read_hours(warehouse, schema, pick.products, pick.since), products,
-                    since=pick.since)  # fmt: skip
-    with warehouse.connect() as conn, conn:
-        forecast.write_features(conn, schema, rows, mindsdb.warehouse_user)
-    log(f"{schema}.model_features: {len(rows):,} rows, {len(pick.products)} products")
-    state = mindsdb.ensure_warehouse_datasource(client, spec.datasource)
-    log(f"datasource {spec.datasource}: {state}")
-
-    # 2. the honest evaluation: a twin without the latest period, against the baseline
-    first_row, last_row = rows[mf.TS_COLUMN].min(), rows[mf.TS_COLUMN].max()
-    since = forecast.held_out_from(first_row, last_row)
-    chart = ""
-    if since is not None:
-        training.train(client, twin_spec, before=since.to_pydatetime(),
-                       timeout=mindsdb.training_timeout, log=log)  # fmt: skip
-        preds = training.held_out_predictions(client, twin_spec, since.to_pydatetime())
-        result, scored = forecast.evaluate(rows, preds, since)
-        if result.rows:
-            chart = previews.predicted_vs_actual(
-                scored["actual"].to_numpy(), scored["predicted"].to_numpy(),
-                f"Held out from {since:%Y-%m-%d %H:00}: {result.summary()[:60]}",
-            )  # fmt: skip
-    else:
-        result = forecast.Evaluation(0, None, None)
-    log(result.summary())
-
-    # 3. the model on every modelled hour
-    final = training.train(client, spec, timeout=mindsdb.training_timeout, log=log)
-    trained_at = datetime.now(UTC)
-
-    # 4. curves, advice, evaluation: replaced together
-    curve_ev = ev[ev["product_id"].isin(pick.products)]
-    inputs = forecast.profile_inputs(forecast.price_grid(curve_ev, products), rows)
-    predicted = pd.concat(
-        [
-            training.predict_frame(client, spec, inputs.iloc[i : i + PREDICT_BATCH])
-            for i in range(0, len(inputs), PREDICT_BATCH)
-        ]
-    )
-    curve = forecast.curves(inputs, predicted)
-    verdict = forecast.price_response(curve)
-    log(f"price response: {verdict.summary() if not verdict.passed else 'no curve rises'}")
-    advice = forecast.advice(products, ev, curve, pick.skipped, pick.reason)
-    evaluation = forecast.evaluation_row(
-        spec, final.version.version, trained_at, len(rows), len(pick.products),
-        since, result, verdict.passed,
-    )  # fmt: skip
-    with warehouse.connect() as conn, conn:
-        written = forecast.write_results(conn, schema, curve, advice, evaluation)
-    dropped = client.drop_versions(spec.name, KEEP_VERSIONS, spec.project)
-    dropped += client.drop_versions(twin_spec.name, KEEP_VERSIONS, spec.project)
+        try:
+            run = forecast.run(
+                client,
+                warehouse.connect,
+                schema,
+                model_user=mindsdb.warehouse_user,
+                ensure_datasource=mindsdb.ensure_warehouse_datasource,
+                timeout=mindsdb.training_timeout,
+                log=context.log.info,
+            )
+        except forecast.NothingToModel as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
+        spec = run.spec
+        dropped = client.drop_versions(spec.name, KEEP_VERSIONS, spec.project)
+        twin = forecast.holdout_spec(spec).name
+        dropped += client.drop_versions(twin, KEEP_VERSIONS, spec.project)
     if dropped:
-        log(f"dropped {len(dropped)} old model versions (keeping {KEEP_VERSIONS} of each)")
+        context.log.info(f"dropped {len(dropped)} old model versions (keeping {KEEP_VERSIONS})")
+    return dg.MaterializeResult(metadata=_metadata(schema, run), check_results=_checks(run))
 
+
+def _metadata(schema: str, run: forecast.ForecastRun) -> dict[str, object]:
+    result, verdict, advice = run.result, run.verdict, run.advice
     advised = advice[advice["status"] == "advice"]
+    top = advised.sort_values("revenue_per_day_at_best", ascending=False)
     metadata: dict[str, object] = {
-        "model": spec.qualified_name,
-        "model_version": final.version.version,
-        "training_action": final.action,
-        "training_seconds": round(final.seconds, 1),
-        "dagster/row_count": len(rows),
-        "training_rows": len(rows),
-        "products_modelled": len(pick.products),
+        "model": run.spec.qualified_name,
+        "model_version": run.training.version.version,
+        "training_action": run.training.action,
+        "training_seconds": round(run.training.seconds, 1),
+        "holdout_training_seconds": round(run.twin_seconds, 1),
+        "seconds": dg.MetadataValue.json(run.seconds),
+        "dagster/row_count": run.training_rows,
+        "training_rows": run.training_rows,
+        "products_modelled": len(run.selection.products),
         "products_too_little_data": int((advice["status"] == "too_little_data").sum()),
-        "selection": pick.reason,
-        "first_modelled_hour": str(pick.since),
-        "held_out_from": str(since) if since is not None else "not evaluated",
+        "selection": run.selection.reason,
+        "first_modelled_hour": str(run.selection.since),
+        "held_out_from": str(run.held_out_from) if run.held_out_from is not None else "none",
         "held_out_rows": result.rows,
         "model_mae": dg.MetadataValue.float(_round(result.model_mae)),
         "baseline_mae": dg.MetadataValue.float(_round(result.baseline_mae)),
         "curves": verdict.n_curves,
         "rising_curves": verdict.n_rising,
         "flat_curves": verdict.n_flat,
-        "tables": dg.MetadataValue.json({f"{schema}.{t}": n for t, n in written.items()}),
+        "datasource": f"{run.spec.datasource} ({run.datasource})",
+        "tables": dg.MetadataValue.json({f"{schema}.{t}": n for t, n in run.written.items()}),
         "advice": dg.MetadataValue.md(
             previews.markdown_table(
-                advised.sort_values("revenue_per_day_at_best", ascending=False)[
+                top[
                     [
                         "product_id",
                         "product_name",
@@ -230,20 +117,36 @@ def _train(
                     ]
                 ]
             )
-            if not advised.empty
+            if not top.empty
             else "no product has a curve"
         ),  # fmt: skip
-        "price_curves": dg.MetadataValue.md(
-            previews.price_curves(
-                curve.rename(columns={"units_per_day": "predicted"}),
-                "product_id",
-                "Expected units per day by price (first products)",
-            )
-        ),
     }
-    if chart:
-        metadata["predicted_vs_actual"] = dg.MetadataValue.md(chart)
-    checks = [
+    if not run.curve.empty:
+        metadata["price_curves"] = dg.MetadataValue.md(
+            previews.price_curves(
+                run.curve[run.curve["product_id"].isin(top["product_id"].head(8))].rename(
+                    columns={"units_per_day": "predicted"}
+                ),
+                "product_id",
+                "Expected units per day by price (top products by revenue)",
+            )
+        )
+    if result.rows:
+        metadata["predicted_vs_actual"] = dg.MetadataValue.md(
+            previews.predicted_vs_actual(
+                run.scored["actual"].to_numpy(),
+                run.scored["predicted"].to_numpy(),
+                f"Held out from {run.held_out_from:%Y-%m-%d %H:00}: MAE "
+                f"{result.model_mae:.2f} (baseline {result.baseline_mae:.2f})",
+            )
+        )
+    return metadata
+
+
+def _checks(run: forecast.ForecastRun) -> list[dg.AssetCheckResult]:
+    result, verdict = run.result, run.verdict
+    worst = float(verdict.curves["max_rise"].max()) if verdict.n_curves else 0.0
+    return [
         dg.AssetCheckResult(
             check_name="beats_baseline",
             passed=result.beats_baseline,
@@ -263,13 +166,10 @@ def _train(
             metadata={
                 "curves": verdict.n_curves,
                 "rising_curves": verdict.n_rising,
-                "worst_step_up": float(verdict.curves["max_rise"].max())
-                if verdict.n_curves
-                else 0.0,
+                "worst_step_up": worst,
             },
         ),
     ]
-    return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
 
 def _round(value: float | None) -> float:
