@@ -150,7 +150,7 @@ def test_same_file_twice_identical_and_changed_file_replaces(tmp_path, settings)
     connect = connector(settings)
     path = write(tmp_path, "twice.csv", MESSY_UCI)
     run_import(path, "twice", connect)
-    tables = ("order_lines", "quarantine", "sales", "products")
+    tables = ("order_lines", "quarantine", "sales", "daily", "products")
 
     def snapshot():
         out = {
@@ -169,9 +169,15 @@ def test_same_file_twice_identical_and_changed_file_replaces(tmp_path, settings)
     after = snapshot()
     for key, frame in before.items():
         pd.testing.assert_frame_equal(frame, after[key])
-    # the same name, new content: its rows are replaced, nothing of the old file remains
+    # the same name, new content: its rows are replaced, nothing of the old file remains, nor
+    # what the model learnt from it (import_forecast trains again)
+    with connection(settings) as conn, conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE import_twice.price_advice (product_id text)")
     write(tmp_path, "twice.csv", SHOPIFY)
     changed = run_import(path, "twice", connect)
+    assert (
+        read_table(settings, "SELECT to_regclass('import_twice.price_advice')").iloc[0, 0] is None
+    )
     assert not changed.unchanged and changed.summary["layout"] == "shopify"
     products = read_table(settings, "SELECT product_id FROM import_twice.products ORDER BY 1")
     assert products["product_id"].tolist() == ["MUG-BLUE", "MUG-RED", "TOWEL-1"]

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.imports import source_file, tables
+from profiteer_pipeline.imports import forecast, source_file, tables
 from profiteer_pipeline.imports.clean import REASONS, Cleaned, clean
 from profiteer_pipeline.imports.errors import ImportRefused
 from profiteer_pipeline.imports.hourly import daily_sales, hourly_sales
 from profiteer_pipeline.imports.layouts import ImportOptions, Resolved, load_mapping, resolve
-from profiteer_pipeline.imports.names import validate_name
+from profiteer_pipeline.imports.names import schema_name, validate_name
 from profiteer_pipeline.imports.sniff import FileShape, content_hash, sniff
 
 Connect = Callable[[], AbstractContextManager[PgConnection]]
@@ -213,6 +213,11 @@ def run_import(
             },
             access=access,
             timings=parts,
+        )
+        # the model's rows and advice were learnt from the data just replaced: gone with it, so
+        # the app says the model is retraining (import_forecast follows) instead of showing them
+        tables.drop_tables(
+            conn, schema_name(name), [forecast.FEATURES_TABLE, *forecast.RESULT_TABLES]
         )
         t_commit = time.monotonic()
     parts["write_commit"] = time.monotonic() - t_commit

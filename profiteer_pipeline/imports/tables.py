@@ -319,6 +319,13 @@ def grant_model_table(conn: PgConnection, schema: str, table: str, role: str | N
             )
 
 
+def drop_tables(conn: PgConnection, schema: str, names: Sequence[str]) -> None:
+    """Drop these tables of the import if they exist, in the caller's transaction."""
+    with conn.cursor() as cur:
+        for table in names:
+            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, table)))
+
+
 def write_tables(
     conn: PgConnection,
     *,
