@@ -588,6 +588,26 @@ def test_pipeline_processes_get_every_variable_the_settings_define(case):
         assert missing == set(), f"{name} lacks {sorted(missing)}"
 
 
+def test_dagster_records_one_planned_event_per_range_as_the_local_stack(case):
+    """Every process that creates or executes runs (webserver, daemon, code location, run pods)
+    gets DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS with the local stack's value, so a
+    single-run backfill writes one planned event per asset, not one per hour; the app and the
+    shop API do not get it."""
+    from profiteer_pipeline.stack.context import SERVICE_VARIABLES
+
+    values, docs = case
+    name = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+    assert name in SERVICE_VARIABLES["dagster"]  # the local stack gives it to Dagster only
+    assert name not in SERVICE_VARIABLES["app"] | SERVICE_VARIABLES["shop_api"]
+    data = find(docs, "ConfigMap", "profiteer-dagster-env")["data"]
+    assert data[name] == "1"
+    assert name in run_pod_environment(docs, values)
+    for deployment in ("profiteer-webserver", "profiteer-daemon", "profiteer-code-location"):
+        assert name in container_environment(docs, values, deployment), deployment
+    for deployment in ("profiteer-app", "profiteer-shop-api"):
+        assert name not in container_environment(docs, values, deployment), deployment
+
+
 def test_each_container_sees_only_its_own_secrets(default_docs):
     """Per Deployment (and run pods): every (Secret, key) its environment can read."""
     pipeline = {
@@ -631,6 +651,7 @@ def test_each_container_sees_only_its_own_secrets(default_docs):
         "PROFITEER_PG_USER": "profiteer_pipeline",
         "PROFITEER_MODEL_USER": "profiteer_model",
         "PROFITEER_READER_USER": "profiteer_reader",
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",
     }
     shared = find(default_docs, "ConfigMap", "profiteer-env")["data"]
     assert not {k for k in shared if k.endswith(("_USER", "_PASSWORD", "_KEY", "_URL"))} - {
