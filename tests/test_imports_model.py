@@ -397,3 +397,26 @@ def test_the_tables_match_the_contract(trained, settings):
         (settings.model_user, SCHEMA),
     )
     assert privileges["table_name"].tolist() == ["model_features"]
+
+
+def test_each_import_trains_its_model_once_its_sales_are_written():
+    """The automation condition sensor (all assets) requests the import's partition of
+    `import_forecast` after an import run, and not before."""
+    from profiteer_pipeline.definitions import defs
+    from profiteer_pipeline.defs.imports.assets import PRODUCTS, SALES
+    from profiteer_pipeline.defs.imports.model import KEY
+
+    def evaluate(cursor=None):
+        return dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=dg.AssetSelection.assets(KEY),
+            cursor=cursor,
+        )  # fmt: skip
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("imported_files", ["shop_a", "shop_b"])
+        first = evaluate()
+        assert first.total_requested == 0  # nothing imported yet
+        for key in (SALES, PRODUCTS):
+            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="shop_a"))
+        after = evaluate(first.cursor)
+        assert after.get_requested_partitions(KEY) == {"shop_a"}
