@@ -20,6 +20,7 @@ from profiteer_pipeline.imports.names import schema_name
 
 IMPORTS = pgsql.Identifier("imports_raw", "imports")
 TOP_PRODUCTS = 10
+TOP_COLUMNS = ["product_id", "product_name", "category", "units", "revenue"]
 PRODUCT_COLUMNS = ["product_id", "product_name", "category", "base_price", "min_price",
                    "max_price", "units", "revenue", "lines", "first_hour", "last_hour"]  # fmt: skip
 ADVICE_COLUMNS = ["product_id", "product_name", "category", "base_price", "best_price",
@@ -78,14 +79,17 @@ def daily_query(name: str) -> Query:
 
 
 def top_query(name: str) -> Query:
-    """The products with the most revenue, with their returned units (from `daily`)."""
+    """The products with the most revenue, each with its returned units (an index range of
+    `daily` per top product, not a pass over every product-day)."""
     query = pgsql.SQL(
-        "SELECT {p_cols}, r.returned_units FROM {products} p"
-        " LEFT JOIN (SELECT product_id, sum(returned_units) AS returned_units FROM {daily}"
-        " GROUP BY product_id) r ON r.product_id = p.product_id"
-        " ORDER BY p.revenue DESC, p.product_id LIMIT %(top)s"
+        "SELECT {p_cols}, r.returned_units FROM"
+        " (SELECT {cols} FROM {products} ORDER BY revenue DESC, product_id LIMIT %(top)s) p"
+        " LEFT JOIN LATERAL (SELECT sum(d.returned_units) AS returned_units FROM {daily} d"
+        " WHERE d.product_id = p.product_id) r ON true"
+        " ORDER BY p.revenue DESC, p.product_id"
     ).format(
-        p_cols=_cols(["product_id", "product_name", "category", "units", "revenue"], "p"),
+        p_cols=_cols(TOP_COLUMNS, "p"),
+        cols=_cols(TOP_COLUMNS),
         products=_table(name, "products"),
         daily=_table(name, "daily"),
     )

@@ -1,7 +1,9 @@
 """Streamlit glue for an imported order export: cached loaders, the model's notice, the status.
 
-The loaders are keyed by the warehouse target and the import's name (TTL as ui's: a new import
-or a new training shows within half a minute).
+The loaders are keyed by the warehouse target and the import's name. An import's own tables
+change only when it is imported again, so they are also keyed by its `imported_at` (from the
+list, refreshed every half minute) and kept for an hour; the model's tables change after each
+training, so they keep ui's short TTL.
 """
 
 from __future__ import annotations
@@ -26,14 +28,32 @@ def imports() -> pd.DataFrame:
     return data.no_imports() if problem is not None else found
 
 
-@st.cache_data(ttl=ui.DATA_TTL_S, show_spinner=False)
-def overview(target: wh.Warehouse, name: str) -> data.Overview:
+IMPORT_TTL_S = 3600  # keyed by imported_at too: a re-import is a new key at once
+
+
+def imported_at(name: str):
+    """When the import `name` was stored (the cache key of its tables), or None."""
+    found = imports()
+    rows = found[found["name"] == name]
+    return None if rows.empty else rows["imported_at"].iloc[0]
+
+
+@st.cache_data(ttl=IMPORT_TTL_S, show_spinner=False, max_entries=20)
+def _overview(target: wh.Warehouse, name: str, version) -> data.Overview:
     return data.load_overview(target, name)
 
 
-@st.cache_data(ttl=ui.DATA_TTL_S, show_spinner=False)
-def products(target: wh.Warehouse, name: str) -> pd.DataFrame:
+@st.cache_data(ttl=IMPORT_TTL_S, show_spinner=False, max_entries=20)
+def _products(target: wh.Warehouse, name: str, version) -> pd.DataFrame:
     return data.load_products(target, name)
+
+
+def overview(target: wh.Warehouse, name: str) -> data.Overview:
+    return _overview(target, name, imported_at(name))
+
+
+def products(target: wh.Warehouse, name: str) -> pd.DataFrame:
+    return _products(target, name, imported_at(name))
 
 
 @st.cache_data(ttl=ui.DATA_TTL_S, show_spinner=False)
