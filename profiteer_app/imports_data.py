@@ -144,7 +144,9 @@ def _fetch(wh: Warehouse, name: str, queries: dict[str, Query], model: bool = Fa
         if model:
             raise ModelNotTrained(
                 f"the model for the import {name!r} has not been trained yet; it trains "
-                "automatically after the import (Dagster asset `import_forecast`)"
+                "automatically after the import (Dagster asset `import_forecast`). When no "
+                "product sold in enough hours at enough different prices, that run fails "
+                "instead and its page in Dagster says so"
             ) from None
         raise ImportMissing(f"the import {name!r} is not in the warehouse ({exc})") from None
     return {k: _numeric(v) for k, v in frames.items()}

@@ -141,8 +141,9 @@ def render(name: str) -> None:
         st.caption("Every product has a price curve.")
     else:
         st.caption(
-            f"{len(too_little)} products: they sold in too few hours or at too few different "
-            "prices for the model to tell how their sales respond to the price."
+            f"{len(too_little)} {'product' if len(too_little) == 1 else 'products'}: sold in "
+            "too few hours or at too few different prices for the model to tell how sales "
+            "respond to the price."
         )
         st.dataframe(
             too_little[["product_name", "product_id", "base_price", "sale_hours", "price_points",
