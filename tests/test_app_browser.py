@@ -277,6 +277,15 @@ def test_an_import_in_chromium(running_import_app, import_db):
             assert float(after) > float(before)  # a lower price sells more on this curve
             no_errors(page)
             page.screenshot(path=str(ARTIFACTS / "app-import-simulation.png"), full_page=True)
+
+            for path, shown in (("recommendations", "Too little data for a price curve"),
+                                ("catalog", "3 of 3 products")):  # fmt: skip
+                page.goto(f"{running_import_app}/{path}?source={IMPORTED}", timeout=60_000)
+                page.get_by_text(shown).first.wait_for(timeout=60_000)
+                page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
+                wait_idle(page)
+                no_errors(page)
+                page.screenshot(path=str(ARTIFACTS / f"app-import-{path}.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "app-failure.png"), full_page=True)
             raise
