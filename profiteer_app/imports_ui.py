@@ -22,10 +22,15 @@ def _imports(target: wh.Warehouse) -> pd.DataFrame:
     return data.load_imports(target)
 
 
-def imports() -> pd.DataFrame:
-    """Every import, newest first; empty when the warehouse is unreachable (the pages say so)."""
+def listed() -> tuple[pd.DataFrame, bool]:
+    """Every import, newest first, and whether the list could be read at all (False: the
+    warehouse is unreachable, and the pages say so)."""
     found, problem = ui.attempt(_imports, ui.warehouse())
-    return data.no_imports() if problem is not None else found
+    return (data.no_imports(), False) if problem is not None else (found, True)
+
+
+def imports() -> pd.DataFrame:
+    return listed()[0]
 
 
 IMPORT_TTL_S = 3600  # keyed by imported_at too: a re-import is a new key at once

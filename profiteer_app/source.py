@@ -3,7 +3,8 @@
 The choice lives in `st.session_state["source"]` (the widget's key, rendered by Home.py on every
 page, so it persists across pages) and in the URL as `?source=<name>`, so a link opens an import.
 The list of imports comes from `imports_raw.imports`, newest first; without any (no table, none
-yet, or no grant) the switch offers only the simulated shop.
+yet, or no grant) the switch offers only the simulated shop. While the warehouse is unreachable
+the chosen import stays chosen (its pages show the outage) instead of falling back silently.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import streamlit as st
 
 from profiteer_app import formatting as fmt
 from profiteer_app import imports_ui
+from profiteer_pipeline.imports.names import NAME_PATTERN
 
 KEY = "source"
 SIMULATED = ""  # the simulated shop (no query parameter)
@@ -21,8 +23,11 @@ LABEL = "Simulated shop"
 
 def choose() -> str | None:
     """The switch itself (call inside the sidebar): returns the import's name, or None."""
-    found = imports_ui.imports()
+    found, readable = imports_ui.listed()
     names = found["name"].tolist()
+    kept = st.session_state.get(KEY) or st.query_params.get(KEY)
+    if not readable and kept and NAME_PATTERN.fullmatch(kept) and kept not in names:
+        names.append(kept)  # a warehouse outage keeps the choice; its pages show the outage
     options = [SIMULATED, *names]
     by_name = found.set_index("name") if not found.empty else pd.DataFrame()
     if st.session_state.get(KEY) not in options:  # first run, or the chosen import is gone
@@ -32,6 +37,8 @@ def choose() -> str | None:
     def label(option: str) -> str:
         if option == SIMULATED:
             return LABEL
+        if option not in by_name.index:
+            return f"Import: {option}"
         row = by_name.loc[option]
         when = fmt.utc_label(row["imported_at"])[:10]  # stable: a label that ages resets it
         return f"Import: {option} · {row['file_name']} · {when}"

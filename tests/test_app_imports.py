@@ -304,3 +304,66 @@ def test_an_import_without_a_model_shows_its_data_and_says_the_model_is_coming(i
     table = frame(at, "import_catalog")
     assert set(table["product_id"]) == {"MUG-BLUE", "MUG-RED", "TOWEL-1"}
     assert "category" not in table.columns  # the file had no category: no empty column
+
+
+def test_a_warehouse_outage_keeps_the_chosen_import(import_env, monkeypatch):
+    """The list cannot be read: the link's import stays chosen and its pages show the outage."""
+    port = closed_port()
+    monkeypatch.setenv("PROFITEER_DATABASE_URL", f"postgresql://postgres:pw@127.0.0.1:{port}/x")
+    monkeypatch.setenv("PROFITEER_PG_PORT", str(port))
+    st.cache_data.clear()
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
+    at.query_params["source"] = IMPORTED
+    at.run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="source").value == IMPORTED
+    (banner,) = at.error
+    assert banner.value.startswith("**Warehouse unreachable**")
+    assert ":red[●] Import unavailable" in [m.value for m in at.sidebar.markdown]
+
+
+# --- the pure helpers ---------------------------------------------------------------------------
+
+
+def test_catalog_search_by_name_or_sku_any_case_and_category():
+    from profiteer_app.imported.catalog import search
+
+    products = pd.DataFrame({"product_id": ["MUG-1", "TOWEL", "X9"],
+                             "product_name": ["Blue Mug", "Tea Towel", None],
+                             "category": ["Kitchen", "Kitchen", None]})  # fmt: skip
+    assert search(products, "mug", None)["product_id"].tolist() == ["MUG-1"]
+    assert search(products, " x9 ", None)["product_id"].tolist() == ["X9"]  # by SKU, trimmed
+    assert search(products, "", ["Kitchen"])["product_id"].tolist() == ["MUG-1", "TOWEL"]
+    assert search(products, "towel", ["Kitchen"])["product_id"].tolist() == ["TOWEL"]
+    assert search(products, "[", None).empty  # the text is not a pattern
+
+
+def test_period_counts_calendar_days_in_utc():
+    from profiteer_app.imported.dashboard import period
+
+    first, last, days = period({"first_hour": "2025-03-01T23:00:00+00:00",
+                                "last_hour": "2025-03-02T00:00:00+00:00"})  # fmt: skip
+    assert days == 2 and first.hour == 23 and last.day == 2
+    assert period({}) == (None, None, 0)
+
+
+def test_curve_interpolation_and_slider_steps():
+    from profiteer_app import imports_data as data
+    from profiteer_app.imported.simulation import slider_prices
+
+    curve = pd.DataFrame({"price": [10.0, 12.0], "units_per_day": [8.0, 4.0]})
+    assert data.units_and_revenue_at(curve, 11.0) == (6.0, 66.0)
+    assert data.units_and_revenue_at(curve, 9.0) == (8.0, 72.0)  # flat outside the curve
+    steps = slider_prices(curve, [11.11, 13.0, None])
+    assert steps[0] == 10.0 and steps[-1] == 12.0 and 11.11 in steps and 13.0 not in steps
+
+
+def test_queries_name_the_schema_as_an_identifier(warehouse_conn):
+    from profiteer_app import imports_data as data
+
+    query, params = data.top_query("my_shop")
+    text = query.as_string(warehouse_conn)
+    assert '"import_my_shop"."products"' in text and '"import_my_shop"."daily"' in text
+    assert params == {"top": data.TOP_PRODUCTS}
+    with pytest.raises(Exception, match="not valid"):  # the pipeline's own rule for names
+        data.products_query('x"; DROP TABLE y; --')
