@@ -35,7 +35,8 @@ WORKSPACE = str(REPO / "workspace.yaml")
 CLI_CWD = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 DAGSTER_DB = "dagster_cli_test"
-HOURLY_SELECTION = "synthetic_sales,raw_sales,sales"
+# the README's selection: the hourly assets and the (unpartitioned) metric tables after them
+README_SELECTION = "group:shop or group:ingest or group:metrics"
 TERMINAL = ("SUCCESS", "FAILURE", "CANCELED")
 
 
@@ -165,9 +166,18 @@ def test_asset_materialize_partition_range_in_one_run(cli_env, settings):
     clear(settings, *window)
     dagster(
         cli_env, "asset", "materialize", "-m", "profiteer_pipeline.definitions",
-        "--select", HOURLY_SELECTION, "--partition-range", f"{first}...{last}",
+        "--select", README_SELECTION, "--partition-range", f"{first}...{last}",
     )  # fmt: skip
     (run,) = runs(settings, "dagster/asset_partition_range_start", [first])  # one run, the range
     assert run[1] == "SUCCESS", run
     expected = {hour(first) + timedelta(hours=h): 15 for h in range(2)}
     assert hours_in_sales(settings, *window) == expected
+    # the metric tables, refreshed in the same run for the range's day
+    with psycopg2.connect(settings.warehouse.dsn()) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT hour, products FROM analytics.hourly_sales WHERE hour >= %s AND hour < %s",
+            window,
+        )
+        metrics = {ts.astimezone(UTC): n for ts, n in cur.fetchall()}
+    conn.close()
+    assert metrics == expected

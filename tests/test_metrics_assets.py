@@ -74,7 +74,9 @@ def test_definitions_load():
     graph = defs.resolve_asset_graph()
     for table in m.METRIC_TABLES:
         assert graph.get(key(table)).group_name == "metrics"
-        assert graph.get(key(table)).partitions_def is not None
+        # one table over all of history: one materialization per run, not one per hour
+        assert graph.get(key(table)).partitions_def is None
+        assert graph.get(key(table)).automation_condition is not None
     for name in ["products", "sales_features"]:
         node = graph.get(dg.AssetKey(name))
         assert node.group_name == "warehouse" and node.partitions_def is None
@@ -84,32 +86,30 @@ def test_definitions_load():
 
 def test_range_run_writes_every_table_with_metadata(dsn):
     reset(dsn)
+    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         [sales_asset(), analytics_metrics],
         resources=resources(DB),
+        instance=instance,
         tags=range_tags("2026-05-01-00:00", "2026-05-02-05:00"),  # 30 hours in one run
     )
     assert result.success
     meta = materializations(result)
     assert set(meta) == {dg.AssetKey("sales")} | {key(t) for t in m.METRIC_TABLES}
-    # one materialization per hour and asset (Dagster's partition status), but each preview and
-    # chart only once per run: in one observation on the range's last hour
+    # `sales`: one materialization per hour (Dagster's partition status); each metric table:
+    # one for the run, with its preview and chart
     hourly = per_partition(result)
-    observed = observations(result)
-    assert set(observed) == {key(t) for t in m.METRIC_TABLES}
+    assert not observations(result)
     for asset_key, mats in hourly.items():
-        assert len(mats) == 30, asset_key
-        assert {mat.partition for mat in mats} == {
-            f"2026-05-{1 + h // 24:02d}-{h % 24:02d}:00" for h in range(30)
-        }
-        assert not [k for mat in mats for k, v in mat.metadata.items()
-                    if isinstance(v, dg.MarkdownMetadataValue)], asset_key  # fmt: skip
         if asset_key == dg.AssetKey("sales"):
-            continue  # this module's stand-in for `sales` has no preview
-        (obs,) = observed[asset_key]
-        assert obs.partition == "2026-05-02-05:00"
-        assert obs.metadata["partition_range"].value == "2026-05-01-00:00 ... 2026-05-02-05:00"
-    previews = {k: obs[0].metadata for k, obs in observed.items()}
+            assert len(mats) == 30
+            assert {mat.partition for mat in mats} == {
+                f"2026-05-{1 + h // 24:02d}-{h % 24:02d}:00" for h in range(30)
+            }
+            continue
+        (mat,) = mats
+        assert mat.partition is None, asset_key
+    previews = {k: v for k, v in meta.items() if k != dg.AssetKey("sales")}
 
     counts = {t: query(dsn, f"SELECT count(*) FROM analytics.{t}")[0][0] for t in m.TABLES}  # noqa: S608
     for table in m.METRIC_TABLES:
@@ -145,11 +145,11 @@ def test_range_run_writes_every_table_with_metadata(dsn):
     result = dg.materialize(
         [sales_asset(), analytics_metrics],
         resources=resources(DB),
+        instance=instance,
         partition_key="2026-05-02-06:00",
     )
     assert result.success
     assert materializations(result)[key("daily_product_sales")]["sales_rows_read"].value == 7 * 15
-    # one hour: its materializations keep their previews, and no observation is written
     assert not observations(result)
     assert materializations(result)[key("hourly_totals")]["preview"].value.startswith("| ")
     assert query(dsn, "SELECT mode FROM analytics.refresh_log ORDER BY id")[-1] == ("incremental",)
@@ -164,36 +164,60 @@ def test_range_run_writes_every_table_with_metadata(dsn):
 
 def test_first_refresh_and_a_changed_layout_read_all_history(dsn):
     reset(dsn)
+    instance = dg.DagsterInstance.ephemeral()
     dg.materialize(
         [sales_asset()],
         resources=resources(DB),
+        instance=instance,
         tags=range_tags("2026-05-01-00:00", "2026-05-02-23:00"),
     )
-    run = lambda: dg.materialize(  # noqa: E731
-        [analytics_metrics], resources=resources(DB), partition_key="2026-05-02-23:00"
-    )
-    run()
+
+    def run(tags=None, **kwargs):
+        return dg.materialize(
+            [analytics_metrics], resources=resources(DB), instance=instance, tags=tags, **kwargs
+        )
+
+    last_hour = {"dagster/partition": "2026-05-02-23:00"}
+    run(last_hour)
     days = "SELECT count(DISTINCT day) FROM analytics.daily_product_sales"
     assert query(dsn, days) == [(2,)]  # the first refresh read both days, not just the window's
     assert query(dsn, "SELECT count(*) FROM analytics.category_revenue") == [(6,)]
 
     # an older layout of a table (a column missing) is recreated and everything rebuilt
     query(dsn, "ALTER TABLE analytics.daily_product_sales DROP COLUMN max_price; SELECT 1")
-    run()
+    run(last_hour)
     assert query(dsn, days) == [(2,)]
-    assert query(dsn, "SELECT mode FROM analytics.refresh_log ORDER BY id") == [
-        ("full",),
-        ("full",),
-    ]
-    run()
-    assert query(dsn, "SELECT mode FROM analytics.refresh_log ORDER BY id")[-1] == ("incremental",)
-    dg.materialize(
-        [analytics_metrics],
-        resources=resources(DB),
-        partition_key="2026-05-02-23:00",
-        run_config={"ops": {"analytics_metrics": {"config": {"full_rebuild": True}}}},
+    log = "SELECT mode, window_start, window_end FROM analytics.refresh_log ORDER BY id"
+    assert [row[0] for row in query(dsn, log)] == ["full", "full"]
+    run(last_hour)
+    assert query(dsn, log)[-1] == (
+        "incremental",
+        datetime(2026, 5, 2, tzinfo=UTC),
+        datetime(2026, 5, 3, tzinfo=UTC),
     )
-    assert query(dsn, "SELECT mode FROM analytics.refresh_log ORDER BY id")[-1] == ("full",)
+    run(last_hour, run_config={"ops": {"analytics_metrics": {"config": {"full_rebuild": True}}}})
+    assert query(dsn, log)[-1][0] == "full"
+
+    # hours of `sales` loaded by other runs (here: without the metrics) are re-aggregated by the
+    # next metrics run, even one with no partition (automation, `asset materialize`)
+    for hour in ("2026-05-03-02:00", "2026-05-05-07:00"):
+        dg.materialize(
+            [sales_asset()], resources=resources(DB), instance=instance, partition_key=hour
+        )
+    refreshes = len(query(dsn, log))
+    result = run()
+    assert result.success
+    assert query(dsn, log)[refreshes:] == [
+        ("incremental", datetime(2026, 5, 3, tzinfo=UTC), datetime(2026, 5, 4, tzinfo=UTC)),
+        ("incremental", datetime(2026, 5, 5, tzinfo=UTC), datetime(2026, 5, 6, tzinfo=UTC)),
+    ]
+    assert query(dsn, days) == [(4,)]
+    base = materializations(result)[key("daily_product_sales")]
+    assert base["sales_rows_read"].value == 2 * 15
+    # nothing changed since: no refresh, the tables are reported as they are
+    result = run()
+    assert result.success and len(query(dsn, log)) == refreshes + 2
+    assert materializations(result)[key("daily_product_sales")]["days_refreshed"].value == "none"
 
 
 def test_metrics_without_sales_fail_clearly(dsn):
@@ -202,7 +226,7 @@ def test_metrics_without_sales_fail_clearly(dsn):
     result = dg.materialize(
         [analytics_metrics],
         resources=resources(DB),
-        partition_key="2026-05-02-06:00",
+        tags={"dagster/partition": "2026-05-02-06:00"},
         raise_on_error=False,
     )
     assert not result.success

@@ -60,3 +60,12 @@ def after_training(model: dg.AssetKey) -> dg.AutomationCondition:
     return (trigger.since_last_handled() & model_exists & settled).with_label(
         "the model was trained (or this is missing and a model exists)"
     )
+
+
+def follow_inputs_together() -> dg.AutomationCondition:
+    """`follow_inputs` for the assets of one step that cannot be split (the metric tables' multi-
+    asset): one whose inputs are that step's own assets is requested along with them."""
+    return (follow_inputs() | AC.any_deps_match(AC.will_be_requested())).with_label(
+        "as its inputs (an input has data, and it is missing or an input updated), or an input"
+        " is requested now"
+    )
