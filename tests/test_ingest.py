@@ -172,8 +172,19 @@ def test_partition_range_in_one_run(ingest_resources, settings):
     tables = snapshot(settings, start, end)
     assert_same_rows(tables["sales"], expected_rows(start, end))
     assert len(tables["raw"]) == 45
-    # one step (one sync) for the whole range, one materialization per hour
+    # one step (one sync) for the whole range, one materialization per hour; the range's figures
+    # once, in one observation per asset on its last hour, none on the hours' materializations
     assert len(materializations(result, "raw_sales")) == 3
+    for name, rows in (("raw_sales", 45), ("sales", 45)):
+        assert not [m for m in materializations(result, name) if m.metadata], name
+        (obs,) = [
+            e.event_specific_data.asset_observation
+            for e in result.get_asset_observation_events()
+            if e.asset_key == dg.AssetKey(name)
+        ]
+        assert obs.partition == last
+        assert obs.metadata["partition_range"].value == f"{first} ... {last}"
+        assert obs.metadata["dagster/row_count"].value == rows
     starts = [e for e in result.all_events if e.event_type_value == "STEP_START"]
     assert sorted(e.step_key for e in starts) == ["raw_sales", "sales", "synthetic_sales"]
 
