@@ -204,8 +204,8 @@ def import_model_rows(f: dict | None) -> list[Row]:
         ("import model: held-out MAE", num(get(f, "model_mae"), "", 3),
          f"baseline {num(get(f, 'baseline_mae'), '', 3)} (hour-of-day average); "
          f"price response {'ok' if get(f, 'price_response_ok') else 'FAILS'}", "bench_import"),
-        ("import model: |best/base - 0.8125|", num(get(f, "model_optimum_error_median"), "", 3),
-         f"median over products; median best/base {num(get(f, 'model_best_over_true_base_median'), '', 3)}",
+        ("import model: best/base off 0.8125", num(get(f, "model_optimum_error_median"), "", 3),
+         f"median abs. difference over products; median best/base {num(get(f, 'model_best_over_true_base_median'), '', 3)}",
          "bench_import"),
     ]  # fmt: skip
 
