@@ -205,14 +205,28 @@ def load_advice(wh: Warehouse, name: str) -> Advice:
 
 
 def load_curve(wh: Warehouse, name: str, product_id: str) -> pd.DataFrame:
-    return _fetch(wh, name, {"curve": curve_query(name, product_id)}, model=True)["curve"]
+    """The product's stored curve with the demand line its advice reads (`demand_line`)."""
+    curve = _fetch(wh, name, {"curve": curve_query(name, product_id)}, model=True)["curve"]
+    return demand_line(curve.assign(product_id=product_id)) if not curve.empty else curve
+
+
+def demand_line(curve: pd.DataFrame) -> pd.DataFrame:
+    """`fit_units` and `fit_revenue` per day beside the model's own `units_per_day`: the straight
+    demand line fitted to the model's curve, by the pipeline's own rule (`forecast.smoothed`),
+    which is what `price_advice` reads (units and revenue at the base and the best price). The
+    model's points step where its trees split, so the slider reads the line, and so agrees with
+    the advice; the model's points stay on the chart as the evidence."""
+    from profiteer_pipeline.imports.forecast import smoothed
+
+    return smoothed(curve)
 
 
 def units_and_revenue_at(curve: pd.DataFrame, price: float) -> tuple[float, float]:
-    """Units/day interpolated on the stored curve at `price`, and the revenue they make there
-    (units × price, so the two cards always agree; the curve's own revenue is units × price at
-    each of its points)."""
+    """Units/day interpolated at `price` on the demand line (`fit_units`; the model's own
+    `units_per_day` for a curve without one), and the revenue they make there (units × price,
+    so the two cards always agree)."""
     import numpy as np
 
-    units = float(np.interp(price, curve["price"].to_numpy(), curve["units_per_day"].to_numpy()))
+    column = "fit_units" if "fit_units" in curve else "units_per_day"
+    units = float(np.interp(price, curve["price"].to_numpy(), curve[column].to_numpy()))
     return units, units * price

@@ -125,25 +125,33 @@ def value_figure(
 def daily_curve_figures(
     curve: pd.DataFrame, *, best_price: float | None, marks: dict[str, float]
 ) -> tuple[go.Figure, go.Figure]:
-    """An imported product's stored curve: units per day and revenue per day by price (the
-    model's, `import_forecast`), the best price starred on both; y from zero."""
+    """An imported product's stored curve (`import_forecast`): units and revenue per day by
+    price, the model's own predictions (grey points) and the straight demand line fitted to them
+    (`fit_units`, `fit_revenue`: what the advice reads), the best price starred; y from zero."""
     sym = currency_symbol()
+    price = curve["price"].astype(float)
     figures = []
-    for column, label, color, unit in (
-        ("units_per_day", "units per day", "#54A24B", "%{y:,.2f} units/day"),
-        ("revenue_per_day", "revenue per day", "#4C78A8", f"{sym}%{{y:,.2f}}/day"),
+    for model_col, line_col, label, color, unit in (
+        ("units_per_day", "fit_units", "units per day", "#54A24B", "%{y:,.2f} units/day"),
+        ("revenue_per_day", "fit_revenue", "revenue per day", "#4C78A8", f"{sym}%{{y:,.2f}}/day"),
     ):
         fig = go.Figure()
         fig.add_trace(
             go.Scatter(
-                x=curve["price"], y=curve[column], mode="lines+markers",
-                line=dict(color=color, width=3), marker=dict(size=4), name=f"expected {label}",
+                x=price, y=curve[model_col], mode="markers", marker=dict(size=5, color="#9E9E9E"),
+                name="model, each price",
+                hovertemplate=f"{sym}%{{x:,.2f}}: {unit} (model)<extra></extra>",
+            )
+        )  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=price, y=curve[line_col], mode="lines", line=dict(color=color, width=3),
+                name="demand line (the advice reads it)",
                 hovertemplate=f"{sym}%{{x:,.2f}}: {unit}<extra></extra>",
             )
         )  # fmt: skip
         if best_price is not None:
-            at_best = float(pd.Series(curve[column]).iloc[(curve["price"] - best_price).abs()
-                                                           .argmin()])  # fmt: skip
+            at_best = float(curve[line_col].iloc[(price - best_price).abs().argmin()])
             fig.add_trace(
                 go.Scatter(
                     x=[best_price], y=[at_best], mode="markers+text",
@@ -153,12 +161,12 @@ def daily_curve_figures(
                 )
             )  # fmt: skip
         _marks(fig, marks)
-        top = float(curve[column].max()) if not curve.empty else 0.0
+        top = max(float(curve[model_col].max()), float(curve[line_col].max())) if len(curve) else 0
         fig.update_layout(
             **_LAYOUT,
             title=f"Expected {label} by price",
             xaxis=dict(title=f"price ({sym})"),
-            yaxis=dict(title=f"{label}{'' if column == 'units_per_day' else f' ({sym})'}",
+            yaxis=dict(title=f"{label}{'' if model_col == 'units_per_day' else f' ({sym})'}",
                        range=[0, (top or 1.0) * 1.2]),
         )  # fmt: skip
         figures.append(fig)

@@ -119,7 +119,9 @@ def query(url: PgUrl, statement: str, params=None) -> list[tuple]:
 IMPORT_DB = "profiteer_app_imports"
 IMPORTED = "test_shop"  # imported first, with the model's tables
 FRESH = "fresh_shop"  # imported second (newest), no model yet
-ELASTICITY = -2.0  # the fixture's known curve: units/day = U0 × (price / base) ** ELASTICITY
+# the fixture's known demand: units/day = U0 × (INTERCEPT + SLOPE × price/base), revenue peaks at
+# price/base = 0.917; the stored model points step around it (STEP) as a tree model's do
+INTERCEPT, SLOPE, STEP = 2.2, -1.2, 0.04
 CURVE_POINTS = 21
 
 
@@ -166,10 +168,12 @@ CREATE TABLE {evaluation} (
 
 
 def known_curve(base: float, lo: float, hi: float, units_at_base: float) -> pd.DataFrame:
+    """The model's stored points: the known line plus a step pattern (-STEP, 0, +STEP of U0)."""
     import numpy as np
 
     price = np.round(np.linspace(lo, hi, CURVE_POINTS), 2)
-    units = units_at_base * (price / base) ** ELASTICITY
+    steps = STEP * units_at_base * (np.arange(len(price)) % 3 - 1)
+    units = units_at_base * (INTERCEPT + SLOPE * price / base) + steps
     return pd.DataFrame(
         {"price": price, "price_ratio": price / base, "units_per_day": units,
          "revenue_per_day": units * price}
@@ -178,8 +182,8 @@ def known_curve(base: float, lo: float, hi: float, units_at_base: float) -> pd.D
 
 def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
     """The tables `import_forecast` writes, per the contract, from a known curve: MUG and TOWEL
-    with advice (best price: the lowest, as the curve's revenue falls with the price), LAMP too
-    little data. Returns the curves by product."""
+    with advice (read from the demand line fitted to the stored points, by the pipeline's own
+    rule), LAMP too little data. Returns the stored curves by product."""
     schema = f"import_{name}"
 
     def t(table: str) -> pgsql.Identifier:
@@ -192,6 +196,8 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
         columns=["product_id", "product_name", "category", "base_price", "min_price",
                  "max_price", "units", "first_hour", "last_hour"],
     ).set_index("product_id")  # fmt: skip
+    from profiteer_pipeline.imports.forecast import smoothed
+
     curves, advice = {}, []
     conn = psycopg2.connect(url.dsn())
     try:
@@ -214,13 +220,15 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
                     cur.execute(
                         pgsql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s)").format(
                             t("price_curves")), (pid, *map(float, row)))  # fmt: skip
-                at_base = curve.iloc[(curve["price"] - base).abs().argmin()]
-                best = curve.loc[curve["revenue_per_day"].idxmax()]
-                uplift = (best["revenue_per_day"] / at_base["revenue_per_day"] - 1) * 100
+                # the advice reads the demand line fitted to the points, as import_forecast does
+                fit = smoothed(curve.assign(product_id=pid))
+                at_base = fit.iloc[(fit["price"] - base).abs().argmin()]
+                best = fit.loc[fit["fit_revenue"].idxmax()]
+                uplift = (best["fit_revenue"] / at_base["fit_revenue"] - 1) * 100
                 advice.append((pid, p["product_name"], p["category"], base,
-                               float(best["price"]), float(at_base["units_per_day"]),
-                               float(best["units_per_day"]), float(at_base["revenue_per_day"]),
-                               float(best["revenue_per_day"]), float(uplift), 40, 3, "advice",
+                               float(best["price"]), float(at_base["fit_units"]),
+                               float(best["fit_units"]), float(at_base["fit_revenue"]),
+                               float(best["fit_revenue"]), float(uplift), 40, 3, "advice",
                                "40 sale hours at 3 prices; sales fall as the price rises"))  # fmt: skip
             cur.executemany(
                 pgsql.SQL("INSERT INTO {} VALUES ({})").format(

@@ -15,7 +15,6 @@ import psycopg2
 import pytest
 import streamlit as st
 from app_fixtures import (
-    ELASTICITY,
     FRESH,
     HOME,
     IMPORTED,
@@ -212,7 +211,18 @@ def test_catalog_lists_the_imports_products_and_searches(import_env):
     assert frame(at, "import_catalog")["product_name"].tolist() == ["Desk Lamp"]
 
 
+def advice_rows(url) -> pd.DataFrame:
+    """price_advice as stored (admin login), by product."""
+    rows = query(url, "SELECT product_id, base_price, best_price, units_per_day_at_base,"
+                      " units_per_day_at_best, revenue_per_day_at_base, revenue_per_day_at_best"
+                      " FROM import_test_shop.price_advice WHERE status = 'advice'")  # fmt: skip
+    columns = ["product_id", "base", "best", "units_base", "units_best", "revenue_base",
+               "revenue_best"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns).set_index("product_id").astype(float)
+
+
 def test_recommendations_show_advice_evidence_and_too_little_data(import_env):
+    stored = advice_rows(import_env)
     at = on_import(page="views/recommendations.py")
     c = cards(at)
     assert c["Held-out error (MAE)"].value == "0.80"
@@ -221,10 +231,11 @@ def test_recommendations_show_advice_evidence_and_too_little_data(import_env):
     assert not at.warning  # the model beats the baseline
     advice = frame(at, "import_advice").set_index("product_id")
     assert set(advice.index) == {"MUG", "TOWEL"}
-    assert advice.loc["MUG", "best_price"] == 10.0  # revenue falls with the price: the lowest
-    assert advice.loc["TOWEL", "best_price"] == 5.0
+    for pid in ("MUG", "TOWEL"):
+        assert advice.loc[pid, "best_price"] == stored.loc[pid, "best"]
+        assert advice.loc[pid, "best_price"] < advice.loc[pid, "base_price"]  # peak at 0.917
     assert advice.loc["MUG", "sale_hours"] == 40 and advice.loc["MUG", "price_points"] == 3
-    gain = (advice["revenue_per_day_at_best"] - advice["revenue_per_day_at_base"]).sum()
+    gain = (stored["revenue_best"] - stored["revenue_base"]).sum()
     assert c["Applying every best price"].value == f"+{fmt.money(gain)}/day"
     little = frame(at, "import_too_little")
     assert little["product_id"].tolist() == ["LAMP"]
@@ -252,32 +263,43 @@ def test_recommendations_warn_when_the_model_loses_to_the_baseline(import_env):
         conn.close()
 
 
-def test_price_curve_interpolates_the_stored_curve(import_env):
-    (base, lo, hi, units), = query(import_env, "SELECT base_price, min_price, max_price, units"
-                                   " FROM import_test_shop.products WHERE product_id = 'MUG'")  # fmt: skip
-    base, lo, hi = float(base), float(lo), float(hi)
+def test_price_curve_reads_the_demand_line_and_agrees_with_the_advice(import_env):
+    """The slider reads the demand line fitted to the model's stepped points, as the advice does:
+    at the base and the best price the cards show the advice's own figures."""
+    from profiteer_pipeline.imports.forecast import smoothed
+
+    mug = advice_rows(import_env).loc["MUG"]
+    points = pd.DataFrame(
+        query(import_env, "SELECT price, units_per_day FROM import_test_shop.price_curves"
+                          " WHERE product_id = 'MUG' ORDER BY price"),
+        columns=["price", "units_per_day"],
+    ).astype(float)  # fmt: skip
+    base, best, lo, hi = mug["base"], mug["best"], points["price"].min(), points["price"].max()
     at = on_import(page="views/simulation.py")
     assert at.selectbox(key="import_product").value == "MUG"  # the biggest gain first
     slider = at.select_slider(key="import_price_MUG")
     assert float(slider.value) == base
-    u0 = float(units) / 14  # the fixture's curve: units at the base price = units per day
     c = cards(at)
-    assert c[f"Units/day at {fmt.money(base, exact=True)}"].value == f"{u0:.2f}"
-    ok(slider.set_value(lo).run())
-    expected = u0 * (lo / base) ** ELASTICITY  # a grid point: exact
+    assert c[f"Units/day at {fmt.money(base, exact=True)}"].value == f"{mug['units_base']:.2f}"
+    assert c["Expected revenue/day"].value == fmt.money(mug["revenue_base"], exact=True)
+    assert c["Best price"].value == fmt.money(best, exact=True)
+    ok(slider.set_value(best).run())
     c = cards(at)
-    assert c[f"Units/day at {fmt.money(lo, exact=True)}"].value == f"{expected:.2f}"
-    assert c["Expected revenue/day"].value == fmt.money(expected * lo, exact=True)
-    assert c["Best price"].value == fmt.money(lo, exact=True)
+    assert c[f"Units/day at {fmt.money(best, exact=True)}"].value == f"{mug['units_best']:.2f}"
+    assert c["Expected revenue/day"].value == fmt.money(mug["revenue_best"], exact=True)
     between = round(lo + (hi - lo) / 60, 2)  # the slider's first step: between two grid points
     ok(at.select_slider(key="import_price_MUG").set_value(between).run())
-    grid = np.round(np.linspace(lo, hi, 21), 2)  # linear between the stored grid's points
-    interp = float(np.interp(between, grid, u0 * (grid / base) ** ELASTICITY))
-    assert cards(at)[f"Units/day at {fmt.money(between, exact=True)}"].value == (f"{interp:.2f}")
+    line = smoothed(points.assign(product_id="MUG"))
+    interp = float(np.interp(between, line["price"], line["fit_units"]))
+    model = float(np.interp(between, points["price"], points["units_per_day"]))
+    assert f"{interp:.2f}" != f"{model:.2f}"  # the line, not the model's steps
+    assert cards(at)[f"Units/day at {fmt.money(between, exact=True)}"].value == f"{interp:.2f}"
     units_fig, revenue_fig = plotly_specs(at)
-    assert units_fig["data"][0]["x"] == pytest.approx(grid.tolist())
-    star = revenue_fig["data"][1]
-    assert star["x"] == [lo] and star["marker"]["symbol"] == "star"
+    assert units_fig["data"][0]["y"] == pytest.approx(points["units_per_day"].tolist())  # model
+    assert units_fig["data"][1]["y"] == pytest.approx(line["fit_units"].tolist())  # the line
+    star = revenue_fig["data"][2]
+    assert star["x"] == [best] and star["marker"]["symbol"] == "star"
+    assert star["y"] == [pytest.approx(mug["revenue_best"])]
 
 
 def test_a_product_with_too_little_data_says_so(import_env):

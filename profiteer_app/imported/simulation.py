@@ -86,7 +86,7 @@ def render_curve(pid: str, product: pd.Series, curve: pd.DataFrame, ev) -> None:
         f"Units/day at {fmt.money(price, exact=True)}", f"{units:.2f}",
         fmt.signed_percent(fmt.change_pct(units, base_units)),
         delta_description="vs the base price", border=True,
-        help="interpolated on the stored curve (no model call)",
+        help="on the demand line fitted to the stored curve (no model call)",
     )  # fmt: skip
     c2.metric(
         "Expected revenue/day", fmt.money(revenue, exact=True),
@@ -113,7 +113,9 @@ def render_curve(pid: str, product: pd.Series, curve: pd.DataFrame, ev) -> None:
            if ev is not None else "")
         + f". Evidence: {int(product['sale_hours']):,} hours with a sale at "
         f"{int(product['price_points'])} different prices. {fmt.md_escape(str(product['note'] or '').rstrip('.'))}."
-        " Vertical lines: base price (dashed), the slider (red)."
+        " Grey points: the model's own prediction at each price; the line: the straight demand"
+        " line fitted to them, which the slider and the advice read (the model's points step"
+        " where its trees split). Vertical lines: base price (dashed), the slider (red)."
     )  # fmt: skip
     st.caption(evidence)
     if ev is not None and imports_ui.held_out(ev) and not ev["beats_baseline"]:
