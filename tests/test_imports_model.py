@@ -420,3 +420,29 @@ def test_each_import_trains_its_model_once_its_sales_are_written():
             instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="shop_a"))
         after = evaluate(first.cursor)
         assert after.get_requested_partitions(KEY) == {"shop_a"}
+
+
+def test_an_import_without_a_product_to_model_fails_with_one_message(
+    tmp_path, settings, mindsdb_url
+):
+    from import_fixtures import MESSY_UCI, write
+
+    path = write(tmp_path, "tiny_shop.csv", MESSY_UCI)
+    run_import(path, "tiny_shop", connector(settings), force=True)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("imported_files", ["tiny_shop"])
+        result = dg.materialize(
+            [import_forecast],
+            partition_key="tiny_shop",
+            instance=instance,
+            resources={
+                "mindsdb": MindsDBResource(url=mindsdb_url),
+                "warehouse": warehouse_resource(),
+            },
+            raise_on_error=False,
+        )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.error.message
+    assert "import_tiny_shop: no product has enough data for a price model" in message
+    assert "24 hours with sales" in message
