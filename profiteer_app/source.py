@@ -39,9 +39,8 @@ def choose() -> str | None:
             return LABEL
         if option not in by_name.index:
             return f"Import: {option}"
-        row = by_name.loc[option]
-        when = fmt.utc_label(row["imported_at"])[:10]  # stable: a label that ages resets it
-        return f"Import: {option} · {row['file_name']} · {when}"
+        return f"Import: {option} · {by_name.loc[option, 'file_name']}"  # no age: it must not
+        # change between runs (a changed label is a new widget to Streamlit's tests)
 
     chosen = st.selectbox(
         "Data source",
@@ -49,7 +48,14 @@ def choose() -> str | None:
         key=KEY,
         format_func=label,
         help="The simulated shop, or an order export brought in with `profiteer import FILE` "
-        "(newest first)." + ("" if names else " No import yet."),
+        "(newest first)."
+        + ("" if names else " No import yet.")
+        + "".join(
+            f"  \n{fmt.code(n)}: {fmt.code(by_name.loc[n, 'file_name'])}, imported "
+            f"{fmt.utc_label(by_name.loc[n, 'imported_at'])}"
+            for n in names
+            if n in by_name.index
+        ),
     )
     if chosen:
         st.query_params[KEY] = chosen

@@ -115,7 +115,7 @@ def test_switch_lists_imports_newest_first(import_env):
     assert switch.value == ""  # the simulated shop by default
     assert switch.options[0] == SIMULATED
     assert [o.split(" ")[1] for o in switch.options[1:]] == [FRESH, IMPORTED]
-    assert " · orders.csv · " in switch.options[2]
+    assert switch.options[2] == f"Import: {IMPORTED} · orders.csv"
 
 
 def test_no_imports_shows_only_the_simulated_shop(app_env):
