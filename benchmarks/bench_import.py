@@ -217,6 +217,8 @@ def model_stage(
     advice["true_base"] = advice["product_id"].map(true_base)
     ratio_true = advice["best_price"].astype(float) / advice["true_base"]
     ratio_import = advice["best_price"].astype(float) / advice["base_price"].astype(float)
+    lowest = run.curve.groupby("product_id")["price"].min()
+    at_low = advice["best_price"].astype(float).to_numpy() == lowest.reindex(advice["product_id"])
     low = run.curve.groupby("product_id")["units_per_day"].first()
     high = run.curve.groupby("product_id")["units_per_day"].last()
     return {
@@ -236,6 +238,8 @@ def model_stage(
         "curves_falling_share": round(float((high < low).mean()), 3),
         "model_best_over_true_base_median": round(float(ratio_true.median()), 4),
         "model_optimum_error_median": round(float((ratio_true - TRUE_OPTIMUM).abs().median()), 4),
+        "model_best_at_lowest_price_share": round(float(at_low.mean()), 3),
+        "model_optimum_error_p90": round(float((ratio_true - TRUE_OPTIMUM).abs().quantile(0.9)), 4),
         "model_optimum_error_median_import_base": round(
             float((ratio_import - TRUE_OPTIMUM).abs().median()), 4
         ),
@@ -379,8 +383,10 @@ def main() -> None:
             print(
                 f"best price / true base: median {m['model_best_over_true_base_median']} (true "
                 f"optimum {TRUE_OPTIMUM:.4f}); median |best/base - {TRUE_OPTIMUM:.4f}| = "
-                f"{m['model_optimum_error_median']} (with the import's median base: "
-                f"{m['model_optimum_error_median_import_base']})"
+                f"{m['model_optimum_error_median']}, 90th percentile "
+                f"{m['model_optimum_error_p90']} (with the import's median base: "
+                f"{m['model_optimum_error_median_import_base']}); "
+                f"{m['model_best_at_lowest_price_share']:.0%} at the lowest price paid"
             )
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))

@@ -14,9 +14,9 @@ Pure module (no Dagster): the asset, the tests and the benchmark call it.
   the product's recent demand; a day is 5/7 weekday + 2/7 weekend. `price_curves` holds the
   model's own predictions; the advice (best price, units and revenue at the base and the best
   price) reads a straight demand line fitted to each curve (`smoothed` says why), so the uplift
-  is never negative and the best price is not an artefact of the model's steps.
-  Curves only span prices paid: a tree model extrapolates flat, which
-  would make any price above the range look best.
+  is never negative and the best price is not an artefact of the model's steps. Curves only
+  span prices paid: a tree model extrapolates flat, which would make any price above the range
+  look best.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def evaluate(
 
 def price_grid(ev: pd.DataFrame, products: pd.DataFrame, points: int = GRID_POINTS) -> pd.DataFrame:
     """product_id, price, price_ratio: `points` prices from the product's low to high price paid,
-    plus its base price, for each product in `ev` (rounded to the cent-hundredth, unique)."""
+    plus its base price, for each product in `ev` (rounded to 4 decimals, unique)."""
     base = products.assign(product_id=products["product_id"].astype(str)).set_index("product_id")
     frames = []
     for row in ev.itertuples(index=False):

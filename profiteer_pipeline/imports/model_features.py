@@ -45,8 +45,8 @@ FEATURES = (
 )
 TARGET = "units"
 TS_COLUMN = "timestamp"
-#: `model_features`: the keys, the price offered (for people) and the features, then the target.
-COLUMNS = ("product_id", TS_COLUMN, "price", *FEATURES[1:], TARGET)
+#: `model_features`, the one declaration of its columns: the keys, the price offered (for
+#: people), the features, then the target.
 COLUMN_DDL = {
     "product_id": "text NOT NULL",
     TS_COLUMN: "timestamptz NOT NULL",
@@ -59,7 +59,7 @@ COLUMN_DDL = {
     "units_prev_7d": "double precision NOT NULL",
     TARGET: "double precision NOT NULL",
 }
-assert tuple(COLUMN_DDL) == COLUMNS  # one declaration: the DDL follows COLUMNS
+COLUMNS = tuple(COLUMN_DDL)
 
 NO_CATEGORY = "(no category)"
 LAGS = {"units_prev_24h": 24, "units_prev_7d": 168}  # feature -> hours before the current one
