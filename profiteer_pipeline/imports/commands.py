@@ -195,6 +195,10 @@ def import_command(path: Path, name: str | None, mapping: Path | None, timeout: 
             found = inbox.find(name)
             _run_in_dagster(url, name, inbox.content_key(found), echo, timeout)
             summary = _stored_summary(name)
+            model = (
+                f"next: Dagster's automation trains its model (import_forecast, partition {name!r}); "
+                f"the price advice lands in import_{name}.price_advice and in the app"
+            )
         else:
             echo(f"no Dagster at {url}: importing in this process into the configured warehouse")
             mapping_file = placed.parent / f"{name}.mapping.yaml"
@@ -209,6 +213,10 @@ def import_command(path: Path, name: str | None, mapping: Path | None, timeout: 
             if result.unchanged:
                 echo("  the same content was imported before: nothing changed")
             summary = result.summary
+            model = (
+                "next: its model trains in Dagster (import_forecast): `dagster asset materialize "
+                f"-m profiteer_pipeline.definitions --select import_forecast --partition {name}`"
+            )
     except ImportRefused as exc:
         click.echo(f"import refused: {exc}", err=True)
         raise SystemExit(1) from None
@@ -227,6 +235,7 @@ def import_command(path: Path, name: str | None, mapping: Path | None, timeout: 
     echo(f"imported {name!r} into schema import_{name}:")
     for line in iter_summary_lines(summary):
         echo("  " + line)
+    echo(model)
 
 
 def register(group: click.Group) -> None:
