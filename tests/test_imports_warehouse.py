@@ -30,6 +30,7 @@ def test_messy_uci_export_every_line_accounted_for(tmp_path, settings):
     s = result.summary
     assert s["layout"] == "uci" and s["delimiter"] == ";"
     assert s["grain"] == "every hour" and s["product_hours"] == s["products"] * s["hours"]
+    assert s["orders"] == 4  # 5 sales lines, two on invoice 536365
     assert s["decimal_marks"]["unit_price"] == ","
     assert s["row_number_columns"] == ["Unnamed: 0"]  # pandas names the empty header
     lines = read_table(settings, "SELECT line, kind FROM import_messy.order_lines ORDER BY line")

@@ -88,6 +88,8 @@ def summarize(
     return {
         **cleaned.summary(),
         "products": len(products),
+        # distinct orders where the file names them (None: it has order lines only)
+        "orders": int(sold["order_id"].nunique()) if sold["order_id"].notna().any() else None,
         "product_hours": len(sales),
         "hours": hours,  # the grid: every hour of the span, or (a big file) its trading hours
         "grain": "every hour" if hours == span else f"trading hours ({hours:,} of {span:,})",
