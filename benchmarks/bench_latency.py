@@ -21,12 +21,22 @@ timestamps the instance stored), not from a stopwatch here:
 - success: the last step's end to RUN_SUCCESS;
 - queued -> success: RUN_ENQUEUED to RUN_SUCCESS, the figure a user waits for.
 
-Median and p95 (nearest rank) over the runs. Then (`--range-days`, default 7) one single-run
+Median and p95 (nearest rank) over the runs. Then (`--range-days`, default 30) one single-run
 backfill of the job over that many days of hours (a run with the `dagster/asset_partition_range_*`
 tags, as a backfill of single-run assets launches it), timed from its queueing to its success, and
 the bytes its events take in the instance's event log (`DagsterInstance.all_logs(run_id)`,
-serialized as the instance stores them): materializations, their metadata (previews, charts) and
-everything else. Then `profiteer down`. Figures, not a test.
+serialized as the instance stores them), by event type and, for materializations, by asset.
+
+With `--cli-backfill-days N`, then `dagster job backfill -w workspace.yaml -j hourly_sales_job
+--from A --to B --noprompt` over the N days before that range, as the README gives it: timed from
+the command's start until its runs succeeded (the CLI makes one run per partition: 24 x N runs).
+
+Then the CLI against that stack, from a folder with no `.env` and the stack's variables (as after
+`eval "$(profiteer env)"`): `dagster asset list -m profiteer_pipeline.definitions` `--cli-runs`
+times (default 5; median wall clock and CPU time of the process: the interpreter, Dagster's CLI and
+the code location's import), and one `dagster asset materialize -m ... --select products`; for
+both, the Python warnings they print (lines `file:line: SomethingWarning: ...`). Then `profiteer
+down`. Figures, not a test.
 """
 
 from __future__ import annotations
@@ -35,9 +45,12 @@ import argparse
 import json
 import math
 import os
+import re
+import resource
 import shlex
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +61,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_stack import (  # noqa: E402 (the sibling script)
+    BACKFILL_RUNS,
+    ENDED,
     JOB,
     TERMINAL,
     hour_key,
@@ -153,27 +168,148 @@ def launch_range(gql: GraphQL, location, first: str, last: str) -> str:
     return launched["run"]["runId"]
 
 
-def event_bytes(env: dict[str, str], run_id: str) -> dict[str, float]:
-    """The run's events as the instance stores them: count and serialized bytes, by type."""
-    exported = profiteer(env, "env", timeout=60).stdout
-    for line in exported.splitlines():
+def stack_variables(env: dict[str, str]) -> dict[str, str]:
+    """What `eval "$(profiteer env)"` gives a shell: DAGSTER_HOME, the logins, the URLs."""
+    out = {}
+    for line in profiteer(env, "env", timeout=60).stdout.splitlines():
         if line.startswith("export "):
             key, _, value = line[len("export ") :].partition("=")
-            os.environ[key] = shlex.split(value)[0] if value else ""
+            out[key] = shlex.split(value)[0] if value else ""
+    return out
+
+
+def event_bytes(env: dict[str, str], run_id: str) -> dict[str, object]:
+    """The run's events as the instance stores them: count and serialized bytes, by type (and
+    for materializations, by asset)."""
+    os.environ.update(stack_variables(env))
     from dagster import DagsterInstance
     from dagster_shared.serdes import serialize_value
 
     with DagsterInstance.get() as instance:
         logs = instance.all_logs(run_id)
     by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_asset: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for entry in logs:
         kind = entry.dagster_event.event_type_value if entry.dagster_event else "log message"
+        size = len(serialize_value(entry))
         by_type[kind][0] += 1
-        by_type[kind][1] += len(serialize_value(entry))
+        by_type[kind][1] += size
+        if kind == "ASSET_MATERIALIZATION":
+            asset = entry.dagster_event.asset_key.to_user_string()  # type: ignore[union-attr]
+            by_asset[asset][0] += 1
+            by_asset[asset][1] += size
     return {
         "events": sum(n for n, _ in by_type.values()),
         "bytes": sum(b for _, b in by_type.values()),
         "by_type": {k: {"events": n, "bytes": b} for k, (n, b) in by_type.items()},
+        "materializations_by_asset": {
+            k: {"events": n, "bytes": b} for k, (n, b) in by_asset.items()
+        },
+    }
+
+
+WARNING_LINE = re.compile(r":\d+: \w*Warning: ")
+MODULE = "profiteer_pipeline.definitions"
+
+
+def dagster_cli(
+    variables: dict[str, str], cwd: Path, *args: str, timeout: float = 600
+) -> tuple[float, float, str, int]:
+    """One `dagster` CLI call: wall seconds, CPU seconds (user + system), stdout and stderr (in
+    that order, one text), exit code."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), *args], cwd=cwd,
+                          env={**os.environ, **variables}, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.stdout + proc.stderr, proc.returncode
+
+
+WORKSPACE = str(Path(__file__).resolve().parent.parent / "workspace.yaml")
+
+
+def cli_backfill(env: dict[str, str], gql: GraphQL, first: str, last: str) -> dict[str, object]:
+    """`dagster job backfill -w workspace.yaml -j hourly_sales_job --from A --to B --noprompt`,
+    as the README gives it, against the stack; timed from the command's start until the
+    backfill ended with every run a success. Dagster 1.13's CLI creates ONE RUN PER PARTITION
+    itself (in the command's process, whatever the backfill policy), and the run queue executes
+    them two at a time: 720 runs for 30 days (measured: the command alone ran over 10 minutes),
+    unlike the UI's or GraphQL's backfill (one run for the range, `bench_stack.py`)."""
+    variables = stack_variables(env)
+    cwd = Path(tempfile.mkdtemp(prefix="profiteer-bench-cli-"))
+    try:
+        t0 = time.monotonic()
+        wall, _, out, code = dagster_cli(variables, cwd, "job", "backfill", "-w", WORKSPACE,
+                                         "-j", JOB, "--from", first, "--to", last, "--noprompt",
+                                         timeout=6 * 3600)  # fmt: skip
+    finally:
+        shutil.rmtree(cwd, ignore_errors=True)
+    found = re.search(r"Launched backfill job `([^`]+)`", out)
+    if code != 0 or not found:
+        raise RuntimeError(f"dagster job backfill exited {code}:\n{out}")
+    backfill_id = found.group(1)
+    while True:
+        bf = gql(BACKFILL_RUNS, id=backfill_id)["partitionBackfillOrError"]
+        if bf["__typename"] != "PartitionBackfill":
+            raise RuntimeError(f"backfill {backfill_id}: {bf.get('message')}")
+        if bf["status"] in ENDED and all(r["status"] in TERMINAL for r in bf["runs"]):
+            break
+        time.sleep(1)
+    total = time.monotonic() - t0
+    failed = [r["runId"] for r in bf["runs"] if r["status"] != "SUCCESS"]
+    if failed or bf["status"] not in ("COMPLETED", "COMPLETED_SUCCESS"):
+        raise RuntimeError(f"backfill {backfill_id} {bf['status']}: failed runs {failed}")
+    return {
+        "first": first,
+        "last": last,
+        "launch_to_success_s": total,
+        "command_s": wall,
+        "runs": len(bf["runs"]),
+        "run_s": sum(r["endTime"] - r["startTime"] for r in bf["runs"]),
+        "warnings": len(WARNING_LINE.findall(out)),
+    }
+
+
+def cli_figures(env: dict[str, str], runs: int, key: str) -> dict[str, object]:
+    """The CLI's start (the code location loaded) and the warnings it prints, against the stack."""
+    variables = stack_variables(env)
+    cwd = Path(tempfile.mkdtemp(prefix="profiteer-bench-cli-"))  # no .env here
+    try:
+        walls, cpus, warnings_seen = [], [], 0
+        for _ in range(runs):
+            wall, cpu, err, code = dagster_cli(variables, cwd, "asset", "list", "-m", MODULE)
+            if code != 0:
+                raise RuntimeError(f"dagster asset list exited {code}:\n{err}")
+            walls.append(wall)
+            cpus.append(cpu)
+            warnings_seen = max(warnings_seen, len(WARNING_LINE.findall(err)))
+        _, _, err, code = dagster_cli(
+            variables, cwd, "asset", "materialize", "-m", MODULE, "--select", "products"
+        )
+        if code != 0:
+            raise RuntimeError(f"dagster asset materialize exited {code}:\n{err}")
+        materialize_warnings = [ln for ln in err.splitlines() if WARNING_LINE.search(ln)]
+        # the same hour through the run queue (what the README's `job launch` does)
+        tags = json.dumps({"dagster/partition": key})
+        _, _, err, code = dagster_cli(
+            variables, cwd, "job", "launch", "-w", WORKSPACE, "-j", JOB, "--tags", tags
+        )
+        if code != 0:
+            raise RuntimeError(f"dagster job launch exited {code}:\n{err}")
+        launch_warnings = [ln for ln in err.splitlines() if WARNING_LINE.search(ln)]
+    finally:
+        shutil.rmtree(cwd, ignore_errors=True)
+    return {
+        "asset_list_median_s": statistics.median(walls),
+        "asset_list_cpu_median_s": statistics.median(cpus),
+        "asset_list_warnings": warnings_seen,
+        "materialize_warnings": len(materialize_warnings),
+        "materialize_warning_lines": materialize_warnings,
+        "job_launch_warnings": len(launch_warnings),
+        "job_launch_warning_lines": launch_warnings,
     }
 
 
@@ -188,8 +324,17 @@ def main() -> None:
     ap.add_argument(
         "--range-days",
         type=int,
-        default=7,
-        help="then one single-run backfill over this many days (0: none; default 7)",
+        default=30,
+        help="then one single-run backfill over this many days (0: none; default 30)",
+    )
+    ap.add_argument(
+        "--cli-runs", type=int, default=5, help="`dagster asset list` calls timed (0: none)"
+    )
+    ap.add_argument(
+        "--cli-backfill-days",
+        type=int,
+        default=0,
+        help="then `dagster job backfill` over this many days (the daemon runs it; default 0: none)",
     )
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
@@ -200,6 +345,8 @@ def main() -> None:
     env = stack_env(state)
     per_phase: dict[str, list[float]] = defaultdict(list)
     range_figures: dict[str, object] = {}
+    cli: dict[str, object] = {}
+    cli_bf: dict[str, object] = {}
     order: list[str] = []
     try:
         t0 = time.monotonic()
@@ -238,6 +385,12 @@ def main() -> None:
             range_figures = {"days": args.range_days, "hours": hours, **volume,
                              "queued_to_success_s": phases["queued -> success"],
                              "steps_s": {k: v for k, v in phases.items() if k.startswith("step ")}}  # fmt: skip
+        if args.cli_backfill_days:
+            end = now - timedelta(hours=args.runs + 1 + args.range_days * 24)
+            cli_bf = cli_backfill(env, gql, hour_key(end - timedelta(hours=args.cli_backfill_days * 24)),
+                                  hour_key(end - timedelta(hours=1)))  # fmt: skip
+        if args.cli_runs:
+            cli = cli_figures(env, args.cli_runs, hour_key(now - timedelta(hours=args.runs + 1)))
     finally:
         down = profiteer(env, "down", timeout=300)
         if down.returncode != 0:
@@ -267,6 +420,26 @@ def main() -> None:
         top = sorted(range_figures["by_type"].items(), key=lambda kv: -kv[1]["bytes"])  # type: ignore[union-attr]
         for kind, v in top[:8]:
             print(f"  {kind:<{width}} {v['events']:6,} events {v['bytes'] / 1e6:7.2f} MB")
+        print("  materializations by asset:")
+        assets = range_figures["materializations_by_asset"].items()  # type: ignore[union-attr]
+        for asset, v in sorted(assets, key=lambda kv: -kv[1]["bytes"]):
+            print(f"    {asset:<{width - 2}} {v['events']:6,} events {v['bytes'] / 1e6:7.2f} MB")
+    if cli_bf:
+        figures["cli_backfill"] = cli_bf
+        print(f"\n`dagster job backfill` {cli_bf['first']} .. {cli_bf['last']} "
+              f"({args.cli_backfill_days} days): launch -> success "
+              f"{cli_bf['launch_to_success_s']:.1f}s (the command {cli_bf['command_s']:.1f}s; "
+              f"{cli_bf['runs']} run(s), {cli_bf['run_s']:.1f}s running); "
+              f"{cli_bf['warnings']} warnings")  # fmt: skip
+    if cli:
+        figures["cli"] = cli
+        print(f"\nCLI `dagster asset list -m {MODULE}` ({args.cli_runs} calls): median "
+              f"{cli['asset_list_median_s']:.2f}s (CPU {cli['asset_list_cpu_median_s']:.2f}s), "
+              f"{cli['asset_list_warnings']} warnings; `dagster asset materialize`: "
+              f"{cli['materialize_warnings']} warnings; `dagster job launch`: "
+              f"{cli['job_launch_warnings']} warnings")  # fmt: skip
+        for line in [*cli["materialize_warning_lines"], *cli["job_launch_warning_lines"]]:  # type: ignore[misc]
+            print(f"  {line}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 
