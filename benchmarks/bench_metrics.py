@@ -73,9 +73,13 @@ def asset_step(hour: datetime) -> float:
 
     key = hourly_partitions.get_partition_key_for_timestamp(hour.timestamp())
     resources = {"warehouse": PostgresResource(database=DB)}
-    dg.materialize([analytics_metrics], partition_key=key, resources=resources)  # warm imports
+    dg.materialize(
+        [analytics_metrics], tags={"dagster/partition": key}, resources=resources
+    )  # warm imports
     t = time.perf_counter()
-    result = dg.materialize([analytics_metrics], partition_key=key, resources=resources)
+    result = dg.materialize(
+        [analytics_metrics], tags={"dagster/partition": key}, resources=resources
+    )
     assert result.success
     return time.perf_counter() - t
 

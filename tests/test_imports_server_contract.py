@@ -28,7 +28,7 @@ from psycopg2 import sql
 
 from profiteer_pipeline.defs.imports.airbyte_server_files import ServerFileImport
 from profiteer_pipeline.defs.imports.assets import import_order_export, inbox_file
-from profiteer_pipeline.defs.imports.resources import build_file_airbyte
+from profiteer_pipeline.defs.imports.resources import ImportReaders, build_file_airbyte
 from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
 
 REST = "http://airbyte.test:8000/api/public/v1"
@@ -129,7 +129,11 @@ def _materialize(resource, name: str):
         [import_order_export, inbox_file],
         partition_key=name,
         instance=instance,
-        resources={"warehouse": warehouse_resource(), "file_airbyte": resource},
+        resources={
+            "warehouse": warehouse_resource(),
+            "file_airbyte": resource,
+            "import_readers": ImportReaders(),
+        },
     )
 
 
