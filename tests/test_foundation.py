@@ -47,13 +47,14 @@ def test_reader_role_cannot_write(settings):
 
 def test_definitions_load():
     """The code location loads (every resource its assets need is bound, or validate_loadable
-    raises) with its six resources, its three jobs and what they run, and its automation, on."""
+    raises) with its seven resources, its three jobs and what they run, and its automation, on."""
     from profiteer_pipeline.definitions import defs
 
     dg.Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
     assert sorted(repo.get_top_level_resources()) == [
-        "airbyte", "catalog", "file_airbyte", "mindsdb", "shop_store", "warehouse",
+        "airbyte", "catalog", "file_airbyte", "import_readers", "mindsdb", "shop_store",
+        "warehouse",
     ]  # fmt: skip
     jobs = {j.name: j for j in repo.get_all_jobs() if not j.name.startswith("__")}
     assert sorted(jobs) == ["hourly_sales_job", "import_job", "train_model_job"]
@@ -61,7 +62,7 @@ def test_definitions_load():
     assert imports.asset_layer.selected_asset_keys == {
         dg.AssetKey(name)
         for name in ("raw_order_lines", "import_order_lines", "import_quarantine", "import_sales",
-                     "import_products")
+                     "import_daily_sales", "import_products")
     }  # fmt: skip
     assert isinstance(imports.partitions_def, dg.DynamicPartitionsDefinition)
     hourly = jobs["hourly_sales_job"]
