@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
+from automation_fixtures import requested
 from metrics_fixtures import private_database, reset, resources, sales_asset
 
 from profiteer_pipeline.definitions import defs
@@ -35,11 +36,6 @@ from profiteer_pipeline.warehouse import metrics as m
 DB = "profiteer_automation_test"
 HOURS = ["2026-05-04-10:00", "2026-05-04-11:00"]
 BROKEN = HOURS[1]
-
-
-def requested(result) -> list[str]:
-    # is_empty, not size: a dynamically partitioned asset's size needs a partition context
-    return sorted(r.key.to_user_string() for r in result.results if not r.true_subset.is_empty)
 
 
 #: the metric tables (one multi-asset): they follow `sales` when it is updated outside the

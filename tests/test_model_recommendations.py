@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import psycopg2
 import pytest
+from automation_fixtures import requested
 from metrics_fixtures import private_database
 
 from profiteer_pipeline import price_advice as pa
@@ -157,10 +158,6 @@ def test_tables_hold_band_confidence_observations_and_forecast(run, db):
     assert forecast["hour"].iloc[0] == pd.Timestamp(START + timedelta(hours=HOURS))
     runs = read(db, "SELECT * FROM analytics.price_recommendation_runs")
     assert len(runs) == 1 and runs["predictions"].iloc[0] >= 60 * 41
-
-
-def requested(result) -> list[str]:
-    return sorted(r.key.to_user_string() for r in result.results if r.true_subset.size)
 
 
 def test_automation_requests_it_after_every_training_only():
