@@ -81,6 +81,25 @@ def banner(problem: Exception) -> None:
         ui.banner(problem)
 
 
+def advice_or_notice(name: str) -> data.Advice | None:
+    """The model's stored advice, or None after a banner saying why there is none."""
+    stored, problem = ui.attempt(advice, ui.warehouse(), name, spinner="Loading…")
+    if problem is not None:
+        banner(problem)
+        return None
+    return stored
+
+
+def product_columns() -> dict:
+    """How every import table shows a product: name, SKU, category and base price."""
+    return {
+        "product_name": st.column_config.TextColumn("Product", width="medium"),
+        "product_id": st.column_config.TextColumn("SKU", width="small"),
+        "category": st.column_config.TextColumn("Category"),
+        "base_price": st.column_config.NumberColumn("Base price", format=ui.money_column_format()),
+    }
+
+
 def products_or_notice(name: str) -> pd.DataFrame | None:
     found, problem = ui.attempt(products, ui.warehouse(), name, spinner="Loading the products…")
     if problem is not None:

@@ -103,14 +103,7 @@ def value_figure(
             hovertemplate=f"{sym}%{{x:,.2f}}: {sym}%{{y:,.0f}}/h<extra></extra>",
         )
     )  # fmt: skip
-    fig.add_trace(
-        go.Scatter(
-            x=[best_price], y=[best_value], mode="markers+text",
-            marker=dict(symbol="star", size=16, color="#E45756"),
-            text=[f"best {money(best_price, exact=True)}"], textposition="top center",
-            name=f"best price {money(best_price, exact=True)}",
-        )
-    )  # fmt: skip
+    _best_star(fig, best_price, best_value)
     _marks(fig, marks)
     top = max(float(curve[column].max()), best_value, 0.0) or 1.0
     fig.update_layout(
@@ -120,6 +113,18 @@ def value_figure(
         yaxis=dict(title=f"{label} per hour ({sym})", range=[0, top * 1.2]),
     )
     return fig
+
+
+def _best_star(fig: go.Figure, price: float, value: float) -> None:
+    """The best price, starred and labelled, on a price curve."""
+    fig.add_trace(
+        go.Scatter(
+            x=[price], y=[value], mode="markers+text",
+            marker=dict(symbol="star", size=16, color="#E45756"),
+            text=[f"best {money(price, exact=True)}"], textposition="top center",
+            name=f"best price {money(price, exact=True)}",
+        )
+    )  # fmt: skip
 
 
 def daily_curve_figures(
@@ -152,14 +157,7 @@ def daily_curve_figures(
         )  # fmt: skip
         if best_price is not None:
             at_best = float(curve[line_col].iloc[(price - best_price).abs().argmin()])
-            fig.add_trace(
-                go.Scatter(
-                    x=[best_price], y=[at_best], mode="markers+text",
-                    marker=dict(symbol="star", size=16, color="#E45756"),
-                    text=[f"best {money(best_price, exact=True)}"], textposition="top center",
-                    name=f"best price {money(best_price, exact=True)}",
-                )
-            )  # fmt: skip
+            _best_star(fig, best_price, at_best)
         _marks(fig, marks)
         top = max(float(curve[model_col].max()), float(curve[line_col].max())) if len(curve) else 0
         fig.update_layout(

@@ -8,11 +8,14 @@ environment (PROFITEER_DATABASE_URL, MINDSDB_URL, PROFITEER_MODEL) at them for o
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psycopg2
 import pytest
@@ -290,3 +293,21 @@ def import_env(import_db, monkeypatch) -> PgUrl:
     point_app_at(monkeypatch, import_db, f"http://127.0.0.1:{closed_port()}")
     yield import_db
     st.cache_data.clear()
+
+
+def _decode(value):
+    """Plotly serializes numpy arrays as {"dtype", "bdata"} (base64): back to a list."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    return value
+
+
+def plotly_specs(at) -> list[dict]:
+    """Each chart's figure of an AppTest run, with its traces' x and y as plain lists."""
+    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    for spec in specs:
+        for trace in spec["data"]:
+            for axis in ("x", "y"):
+                if axis in trace:
+                    trace[axis] = _decode(trace[axis])
+    return specs

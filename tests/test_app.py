@@ -6,12 +6,8 @@ app's read-only queries. Model-backed tests (the simulation) are in test_app_sim
 
 from __future__ import annotations
 
-import base64
-import json
-
-import numpy as np
 import pytest
-from app_fixtures import HOME, closed_port, query
+from app_fixtures import HOME, closed_port, plotly_specs, query
 from streamlit.testing.v1 import AppTest
 
 from profiteer_app import formatting as fmt
@@ -27,24 +23,6 @@ def run_page(page: str | None = None) -> AppTest:
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def _decode(value):
-    """Plotly serializes numpy arrays as {"dtype", "bdata"} (base64): back to a list."""
-    if isinstance(value, dict) and "bdata" in value:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
-    return value
-
-
-def plotly_specs(at: AppTest) -> list[dict]:
-    """Each chart's figure, with its traces' x and y as plain lists."""
-    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-    for spec in specs:
-        for trace in spec["data"]:
-            for axis in ("x", "y"):
-                if axis in trace:
-                    trace[axis] = _decode(trace[axis])
-    return specs
 
 
 def all_text(at: AppTest) -> str:

@@ -19,6 +19,7 @@ from app_fixtures import (
     HOME,
     IMPORTED,
     closed_port,
+    plotly_specs,
     point_app_at,
     query,
 )
@@ -32,26 +33,6 @@ pytest_plugins = ["app_fixtures"]
 
 TIMEOUT = 30
 SIMULATED = "Simulated shop"
-
-
-def _decode(value):
-    import base64
-
-    if isinstance(value, dict) and "bdata" in value:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
-    return value
-
-
-def plotly_specs(at: AppTest) -> list[dict]:
-    import json
-
-    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-    for spec in specs:
-        for trace in spec["data"]:
-            for axis in ("x", "y"):
-                if axis in trace:
-                    trace[axis] = _decode(trace[axis])
-    return specs
 
 
 def texts(at: AppTest) -> str:

@@ -76,9 +76,8 @@ def evidence(ev: pd.Series | None) -> None:
 
 def render(name: str) -> None:
     st.title("Price recommendations")
-    stored, problem = ui.attempt(imports_ui.advice, ui.warehouse(), name, spinner="Loading…")
-    if problem is not None:
-        imports_ui.banner(problem)
+    stored = imports_ui.advice_or_notice(name)
+    if stored is None:
         return
     evidence(stored.evaluation)
     advised, too_little = stored.advised, stored.too_little
@@ -106,10 +105,7 @@ def render(name: str) -> None:
             hide_index=True,
             key="import_advice",
             column_config={
-                "product_name": st.column_config.TextColumn("Product", width="medium"),
-                "product_id": st.column_config.TextColumn("SKU", width="small"),
-                "category": st.column_config.TextColumn("Category"),
-                "base_price": st.column_config.NumberColumn("Base price", format=money),
+                **imports_ui.product_columns(),
                 "best_price": st.column_config.NumberColumn("Best price", format=money),
                 "change_pct": st.column_config.NumberColumn("Change", format="%+.1f %%"),
                 "units_per_day_at_base": st.column_config.NumberColumn("Units/day now",
@@ -151,10 +147,7 @@ def render(name: str) -> None:
             hide_index=True,
             key="import_too_little",
             column_config={
-                "product_name": st.column_config.TextColumn("Product", width="medium"),
-                "product_id": st.column_config.TextColumn("SKU", width="small"),
-                "base_price": st.column_config.NumberColumn("Base price",
-                                                            format=ui.money_column_format()),
+                **imports_ui.product_columns(),
                 "sale_hours": st.column_config.NumberColumn("Sale hours"),
                 "price_points": st.column_config.NumberColumn("Prices paid"),
                 "note": st.column_config.TextColumn("Why no curve", width="large"),

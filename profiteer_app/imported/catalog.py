@@ -59,10 +59,7 @@ def render(name: str) -> None:
         hide_index=True,
         key="import_catalog",
         column_config={
-            "product_name": st.column_config.TextColumn("Product", width="medium"),
-            "product_id": st.column_config.TextColumn("SKU", width="small"),
-            "category": st.column_config.TextColumn("Category"),
-            "base_price": st.column_config.NumberColumn("Base price", format=money),
+            **imports_ui.product_columns(),
             "min_price": st.column_config.NumberColumn("Lowest paid", format=money),
             "max_price": st.column_config.NumberColumn("Highest paid", format=money),
             "units": st.column_config.NumberColumn("Units", format="localized"),

@@ -77,9 +77,7 @@ def top_products(top: pd.DataFrame) -> None:
         hide_index=True,
         key="import_top",
         column_config={
-            "product_name": st.column_config.TextColumn("Product", width="medium"),
-            "product_id": st.column_config.TextColumn("SKU", width="small"),
-            "category": st.column_config.TextColumn("Category"),
+            **imports_ui.product_columns(),
             "units": st.column_config.NumberColumn("Units", format="localized"),
             "revenue": st.column_config.NumberColumn("Revenue", format=ui.money_column_format()),
             "returned_units": st.column_config.NumberColumn("Returned", format="localized"),

@@ -26,9 +26,8 @@ def slider_prices(curve: pd.DataFrame, marks: list[float]) -> list[float]:
 
 def render(name: str) -> None:
     st.title("Price simulation")
-    stored, problem = ui.attempt(imports_ui.advice, ui.warehouse(), name, spinner="Loading…")
-    if problem is not None:
-        imports_ui.banner(problem)
+    stored = imports_ui.advice_or_notice(name)
+    if stored is None:
         return
     table = stored.table
     if table.empty:
