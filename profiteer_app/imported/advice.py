@@ -123,14 +123,7 @@ def render(name: str) -> None:
                 "note": st.column_config.TextColumn("Evidence", width="large"),
             },
         )  # fmt: skip
-        by_id = table.set_index("product_id")
-        pick_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
-        pid = pick_col.selectbox(
-            "Product", by_id.index.tolist(), key="import_advice_pick",
-            format_func=lambda p: f"{by_id.loc[p, 'product_name'] or p} · {p}",
-        )  # fmt: skip
-        if button_col.button("Open simulation", icon=":material/tune:", width="stretch"):
-            catalog.open_simulation(name, pid)
+        catalog.simulation_picker(name, table, key="import_advice_pick", label="Open simulation")
 
     st.subheader("Too little data for a price curve")
     if too_little.empty:

@@ -70,11 +70,16 @@ def render(name: str) -> None:
     )
     if shown.empty:
         return
-    by_id = shown.set_index("product_id")
+    simulation_picker(name, shown, key="import_catalog_pick", label="Simulate price")
+
+
+def simulation_picker(name: str, table: pd.DataFrame, *, key: str, label: str) -> None:
+    """A product of `table` to pick, and a button that opens its price simulation."""
+    by_id = table.set_index("product_id")
     pick_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
     pid = pick_col.selectbox(
-        "Product", by_id.index.tolist(), key="import_catalog_pick",
+        "Product", by_id.index.tolist(), key=key,
         format_func=lambda p: f"{by_id.loc[p, 'product_name'] or p} · {p}",
     )  # fmt: skip
-    if button_col.button("Simulate price", icon=":material/tune:", width="stretch"):
+    if button_col.button(label, icon=":material/tune:", width="stretch"):
         open_simulation(name, pid)
