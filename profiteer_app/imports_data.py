@@ -17,6 +17,7 @@ from psycopg2 import sql as pgsql
 
 from profiteer_app.warehouse import AccessDenied, MetricsMissing, Query, Warehouse, _numeric
 from profiteer_pipeline.imports.names import schema_name
+from profiteer_pipeline.imports.price_curves import smoothed
 
 IMPORTS = pgsql.Identifier("imports_raw", "imports")
 TOP_PRODUCTS = 10
@@ -205,20 +206,12 @@ def load_advice(wh: Warehouse, name: str) -> Advice:
 
 
 def load_curve(wh: Warehouse, name: str, product_id: str) -> pd.DataFrame:
-    """The product's stored curve with the demand line its advice reads (`demand_line`)."""
+    """The product's stored curve with `fit_units` and `fit_revenue` per day beside the model's
+    own `units_per_day`: the straight demand line `price_advice` reads, by the pipeline's own rule
+    (`price_curves.smoothed`). The model's points step where its trees split, so the slider reads
+    the line, and so agrees with the advice; the points stay on the chart as the evidence."""
     curve = _fetch(wh, name, {"curve": curve_query(name, product_id)}, model=True)["curve"]
-    return demand_line(curve.assign(product_id=product_id)) if not curve.empty else curve
-
-
-def demand_line(curve: pd.DataFrame) -> pd.DataFrame:
-    """`fit_units` and `fit_revenue` per day beside the model's own `units_per_day`: the straight
-    demand line fitted to the model's curve, by the pipeline's own rule (`forecast.smoothed`),
-    which is what `price_advice` reads (units and revenue at the base and the best price). The
-    model's points step where its trees split, so the slider reads the line, and so agrees with
-    the advice; the model's points stay on the chart as the evidence."""
-    from profiteer_pipeline.imports.forecast import smoothed
-
-    return smoothed(curve)
+    return smoothed(curve.assign(product_id=product_id)) if not curve.empty else curve
 
 
 def units_and_revenue_at(curve: pd.DataFrame, price: float) -> tuple[float, float]:

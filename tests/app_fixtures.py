@@ -199,7 +199,7 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
         columns=["product_id", "product_name", "category", "base_price", "min_price",
                  "max_price", "units", "first_hour", "last_hour"],
     ).set_index("product_id")  # fmt: skip
-    from profiteer_pipeline.imports.forecast import smoothed
+    from profiteer_pipeline.imports.price_curves import smoothed
 
     curves, advice = {}, []
     conn = psycopg2.connect(url.dsn())

@@ -253,7 +253,7 @@ def test_recommendations_warn_when_the_model_loses_to_the_baseline(import_env):
 def test_price_curve_reads_the_demand_line_and_agrees_with_the_advice(import_env):
     """The slider reads the demand line fitted to the model's stepped points, as the advice does:
     at the base and the best price the cards show the advice's own figures."""
-    from profiteer_pipeline.imports.forecast import smoothed
+    from profiteer_pipeline.imports.price_curves import smoothed
 
     mug = advice_rows(import_env).loc["MUG"]
     points = pd.DataFrame(

@@ -18,7 +18,7 @@ from import_fixtures import connector, read_table
 from profiteer_pipeline.defs.imports.model import import_forecast
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
-from profiteer_pipeline.imports import forecast
+from profiteer_pipeline.imports import forecast, price_curves
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports.pipeline import run_import
 from profiteer_pipeline.model.client import MindsDBClient
@@ -218,9 +218,9 @@ def test_the_price_response_check_fails_on_a_rising_curve_and_allows_a_flat_one(
     falling = pd.DataFrame({"product_id": "down", "price": prices, "units_per_day": 100 - prices})
     flat = pd.DataFrame({"product_id": "flat", "price": prices, "units_per_day": 40.0})
     rising = pd.DataFrame({"product_id": "up", "price": prices, "units_per_day": 10 + 4 * prices})
-    ok = forecast.price_response(pd.concat([falling, flat]))
+    ok = price_curves.price_response(pd.concat([falling, flat]))
     assert ok.passed and ok.n_flat == 1
-    bad = forecast.price_response(pd.concat([falling, rising]))
+    bad = price_curves.price_response(pd.concat([falling, rising]))
     assert not bad.passed and bad.n_rising == 1
     assert bad.curves.set_index("product_id").loc["up", "rises"]
 
@@ -235,17 +235,17 @@ def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
          "price_low": [8.0, 3.0], "price_high": [12.0, 3.0], "revenue": [10.0, 1.0],
          "eligible": [True, False], "note": ["", "Too little data: sold in 5 hours."]}
     )  # fmt: skip
-    grid = forecast.price_grid(ev[ev["eligible"]], products, points=5)
+    grid = price_curves.price_grid(ev[ev["eligible"]], products, points=5)
     assert grid["price"].tolist() == [8.0, 9.0, 10.0, 11.0, 12.0]
     units = 30 - 2 * grid["price"]  # revenue p * (30 - 2p) peaks at 7.5: the lowest price here
     curve = grid.assign(units_per_day=units, revenue_per_day=grid["price"] * units)
-    out = forecast.advice(products, ev, curve).set_index("product_id")
+    out = price_curves.advice(products, ev, curve).set_index("product_id")
     assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 8.0
     assert out.loc["A", "units_per_day_at_base"] == pytest.approx(10.0)
     assert out.loc["A", "revenue_uplift_pct"] == pytest.approx((8 * 14 / 100 - 1) * 100)
     assert out.loc["B", "status"] == "too_little_data" and pd.isna(out.loc["B", "best_price"])
     assert out.loc["B", "note"].startswith("Too little data")
-    assert list(out.reset_index().columns) == list(forecast.ADVICE_COLUMNS)
+    assert list(out.reset_index().columns) == list(price_curves.ADVICE_COLUMNS)
 
 
 def test_the_best_price_is_read_from_the_demand_line_not_from_the_model_s_steps():
@@ -263,7 +263,7 @@ def test_the_best_price_is_read_from_the_demand_line_not_from_the_model_s_steps(
         {"product_id": ["A"], "sale_hours": [500], "price_points": [17], "price_low": [6.0],
          "price_high": [14.0], "note": [""]}
     )  # fmt: skip
-    out = forecast.advice(products, ev, curve).iloc[0]
+    out = price_curves.advice(products, ev, curve).iloc[0]
     assert abs(out["best_price"] - 10.0) <= 1.0 < abs(11.5 - 10.0)  # nearer than the raw argmax
     assert out["revenue_uplift_pct"] > 0
     assert out["revenue_per_day_at_best"] > out["revenue_per_day_at_base"]
@@ -326,7 +326,7 @@ def test_the_model_recovers_the_price_response_and_beats_the_baseline(trained, s
     advice = _table(settings, "price_advice").set_index("product_id")
     for pid, base in BASES.items():
         curve = curves[curves["product_id"] == pid].sort_values("price")
-        assert len(curve) >= forecast.GRID_POINTS
+        assert len(curve) >= price_curves.GRID_POINTS
         low, high = curve["units_per_day"].iloc[0], curve["units_per_day"].iloc[-1]
         assert high < 0.8 * low, (
             f"{pid}: {low:.1f} units/day at the low end, {high:.1f} at the high"

@@ -17,7 +17,7 @@ from profiteer_pipeline.defs.imports.assets import GROUP, PRODUCTS, SALES
 from profiteer_pipeline.defs.imports.partitions import imported_files
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
-from profiteer_pipeline.imports import forecast
+from profiteer_pipeline.imports import forecast, price_curves
 from profiteer_pipeline.imports.names import schema_name
 
 KEY = dg.AssetKey("import_forecast")
@@ -43,8 +43,8 @@ KEEP_VERSIONS = 3
             "price_response",
             asset=KEY,
             description="Expected units per day must not rise with the price across a product's "
-            f"prices paid by more than {forecast.ABS_TOLERANCE:g} unit + "
-            f"{forecast.REL_TOLERANCE:.0%} of the curve's peak (flat curves are allowed).",
+            f"prices paid by more than {price_curves.ABS_TOLERANCE:g} unit + "
+            f"{price_curves.REL_TOLERANCE:.0%} of the curve's peak (flat curves are allowed).",
         ),
     ],
     description="MindsDB model `<schema>_forecast` on an import's real fields (price relative to "
