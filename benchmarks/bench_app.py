@@ -111,11 +111,13 @@ def median_ms(fn, runs: int) -> float:
     return statistics.median(times)
 
 
-def compute_recommendations(url: PgUrl, mindsdb_url: str, latest: datetime) -> dict:
+def compute_recommendations(
+    url: PgUrl, mindsdb_url: str, spec: ModelSpec, latest: datetime
+) -> dict:
     """The `price_recommendations` asset's computation (`recommendations.refresh`) for the whole
     catalog with the bench model; its band from the model's error on the latest 24 hours."""
     client = MindsDBClient(mindsdb_url, read_timeout=600)
-    preds = training.held_out_predictions(client, SPEC, latest - timedelta(hours=24))
+    preds = training.held_out_predictions(client, spec, latest - timedelta(hours=24))
     m = evaluation.regression_metrics(preds["actual"], preds["predicted"])
     error = {"r2": m["r2"], "mae": m["mae"], "rmse": m["rmse"], "mean_purchases": m["mean_actual"],
              "relative_error": m["rmse"] / m["mean_actual"]}  # fmt: skip
@@ -202,11 +204,11 @@ def bench(
 
     latest = START + timedelta(hours=hours)
     t = time.perf_counter()
-    version = train_model(mindsdb_url, SPEC, url, since=latest - timedelta(hours=96))
+    spec, version = train_model(mindsdb_url, SPEC, url, since=latest - timedelta(hours=96))
     print(f"model {SPEC.qualified_name} v{version.version} trained on the latest 96 hours "
           f"({96 * 15:,} rows) in {time.perf_counter() - t:.0f} s")  # fmt: skip
 
-    figures["recommendations"] = compute_recommendations(url, mindsdb_url, latest)
+    figures["recommendations"] = compute_recommendations(url, mindsdb_url, spec, latest)
 
     os.environ.update(
         PROFITEER_STATE_DIR=str(root / "state"),

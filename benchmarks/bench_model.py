@@ -164,8 +164,8 @@ def main() -> None:
         client = MindsDBClient(url)
         params = {"host": db.host, "port": db.port, "database": db.database,
                   "user": db.user, "password": db.password}  # fmt: skip
-        client.ensure_datasource(DATASOURCE, "postgres", params)
-        base = spec_mod.ModelSpec(name="bench_forecast", datasource=DATASOURCE)
+        datasource = client.ensure_datasource(DATASOURCE, "postgres", params).name
+        base = spec_mod.ModelSpec(name="bench_forecast", datasource=datasource)
         cutoff = END - timedelta(hours=24)
 
         print("\n== training time (CREATE MODEL until complete) ==")
@@ -244,14 +244,14 @@ def main() -> None:
                 "cart_adds, price_ratio": ("cart_adds", "price_ratio"),
             }
             for label, cols in candidates.items():
-                sp = spec_mod.ModelSpec(name="bench_features", datasource=DATASOURCE, features=cols)
+                sp = spec_mod.ModelSpec(name="bench_features", datasource=datasource, features=cols)
                 secs = timed_training(client, sp, before=cutoff)
                 m = held_out(client, sp, cutoff)
                 print(f"{label:<34} MAE {m['mae']:.2f}  R² {m['r2']:.3f}  train {secs:5.1f}s  "
                       f"price response {price_check(client, sp, db)}")  # fmt: skip
         if args.with_neural:
             print("\n== lightwood's default mixers, Neural included (48 hours, held-out 24 h) ==")
-            sp = spec_mod.ModelSpec(name="bench_neural", datasource=DATASOURCE, mixers=())
+            sp = spec_mod.ModelSpec(name="bench_neural", datasource=datasource, mixers=())
             secs = timed_training(client, sp, since=END - timedelta(hours=48), before=cutoff)
             m = held_out(client, sp, cutoff)
             print(f"all mixers: MAE {m['mae']:.2f}  R² {m['r2']:.3f}  train {secs:5.1f}s  "
@@ -260,7 +260,7 @@ def main() -> None:
         for name in ("bench_warmup", "bench_48h", "bench_30d", "bench_holdout_48h",
                      "bench_holdout_all", "bench_features", "bench_neural"):  # fmt: skip
             client.query(f"DROP MODEL IF EXISTS mindsdb.{name}")
-        client.query(f"DROP DATABASE IF EXISTS {DATASOURCE}")
+        client.drop_datasources(DATASOURCE)
 
 
 if __name__ == "__main__":

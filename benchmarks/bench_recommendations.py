@@ -59,11 +59,11 @@ def bench(admin: PgUrl, mindsdb_url: str, products: int, hours: int, max_rows: i
     print(f"sales: {products:,} products x {hours} h = {products * hours:,} rows, loaded and "
           f"aggregated in {time.perf_counter() - t:.0f} s", flush=True)  # fmt: skip
     t = time.perf_counter()
-    train_model(mindsdb_url, SPEC, url, timeout=1800)
+    spec, _ = train_model(mindsdb_url, SPEC, url, timeout=1800)
     print(f"model trained in {time.perf_counter() - t:.0f} s", flush=True)
     client = MindsDBClient(mindsdb_url, read_timeout=1800)
     latest = START + timedelta(hours=hours)
-    preds = training.held_out_predictions(client, SPEC, latest - timedelta(hours=24))
+    preds = training.held_out_predictions(client, spec, latest - timedelta(hours=24))
     m = evaluation.regression_metrics(preds["actual"], preds["predicted"])
     error = {"r2": m["r2"], "mae": m["mae"], "rmse": m["rmse"], "mean_purchases": m["mean_actual"],
              "relative_error": m["rmse"] / m["mean_actual"]}  # fmt: skip

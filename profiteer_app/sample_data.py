@@ -86,12 +86,13 @@ def train_model(
     since: datetime | None = None,
     timeout: float = 600,
     log: Callable[[str], None] = lambda _: None,
-) -> ModelVersion:
+) -> tuple[ModelSpec, ModelVersion]:
     """(Re)create `spec`'s datasource and model on MindsDB and wait until it is trained, with
     the model engineer's training procedure. `since` limits the training rows to the recent
-    hours (a small model trains in ~20 s)."""
+    hours (a small model trains in ~20 s). Returns the spec reading the datasource it made (its
+    name follows the connection) and the trained version."""
     client = MindsDBClient(mindsdb_url)
-    client.ensure_datasource(
+    source = client.ensure_datasource(
         spec.datasource,
         "postgres",
         {
@@ -103,4 +104,5 @@ def train_model(
         },
     )
     client.query(sql.drop_model(spec.project, spec.name))  # a fresh model, not a new version
-    return training.train(client, spec, since=since, timeout=timeout, log=log).version
+    spec = spec.reading(source.name)
+    return spec, training.train(client, spec, since=since, timeout=timeout, log=log).version

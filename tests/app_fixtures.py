@@ -56,9 +56,9 @@ def app_db(settings) -> PgUrl:
 @pytest.fixture(scope="session")
 def app_model(app_db, mindsdb_url) -> ModelSpec:
     """`mindsdb.app_test_forecast`, trained once per session on the app's test warehouse."""
-    train_model(mindsdb_url, APP_MODEL, app_db, since=TRAIN_SINCE)
-    warm_up(mindsdb_url, APP_MODEL)
-    return APP_MODEL
+    spec, _ = train_model(mindsdb_url, APP_MODEL, app_db, since=TRAIN_SINCE)
+    warm_up(mindsdb_url, spec)
+    return spec
 
 
 def warm_up(mindsdb_url: str, spec: ModelSpec) -> None:

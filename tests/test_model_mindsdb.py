@@ -6,6 +6,7 @@ The data: 48 hours of the default catalog (720 rows) from the generator, in a da
 materialization (two small trainings) is shared by the module; one more tests RETRAIN.
 """
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -13,6 +14,7 @@ import pandas as pd
 import psycopg2
 import pytest
 from psycopg2 import sql as pgsql
+from reliability_fixtures import recreate_database
 
 from profiteer_pipeline.defs.model.assets import HOLDOUT_SPEC, SPEC, sales_forecast
 from profiteer_pipeline.defs.model.checks import price_response
@@ -20,7 +22,12 @@ from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.shop.resources import CatalogResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model import training
-from profiteer_pipeline.model.client import MindsDBClient, MindsDBError
+from profiteer_pipeline.model.client import (
+    Datasource,
+    MindsDBClient,
+    MindsDBError,
+    datasource_name,
+)
 from profiteer_pipeline.model.spec import MIXERS, ModelSpec
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse import metrics
@@ -93,7 +100,7 @@ def first_run(client, resources, instance):
     """A clean slate, then one materialization of the asset and its price-response check."""
     for spec in (SPEC, HOLDOUT_SPEC):
         client.query(f"DROP MODEL IF EXISTS {spec.qualified_name}")
-    client.query(f"DROP DATABASE IF EXISTS {SPEC.datasource}")
+    client.drop_datasources(SPEC.datasource)
     result = dg.materialize(
         [sales_forecast, price_response], resources=resources, instance=instance
     )
@@ -120,7 +127,7 @@ def test_first_materialization_creates_evaluates_and_records(first_run, client):
     assert 0.8 <= md["held_out_r2"] <= 1.0
     assert 0 < md["mindsdb_accuracy"] <= 1.0
     assert "data:image/png;base64," in md["predicted_vs_actual"]
-    assert md["datasource"] == f"{SPEC.datasource} (created)"
+    assert re.fullmatch(rf"{SPEC.datasource}_[0-9a-f]{{10}} \(created\)", md["datasource"])
     # the twin was trained without the held-out day, the model itself on every hour
     (twin,) = [v for v in client.versions(HOLDOUT_SPEC.name) if v.active]
     assert "\"timestamp\" < '2026-02-03T00:00:00+00:00'" in twin.select_query
@@ -167,26 +174,89 @@ def test_rematerialization_retrains_a_new_version(first_run, client, resources, 
     md = _metadata(result)
     assert md["training_action"] == "retrained"
     assert md["model_version"] == max(before) + 1
-    assert md["datasource"] == f"{SPEC.datasource} (unchanged)"
+    first = _metadata(first_run)["datasource"].split()[0]
+    assert md["datasource"] == f"{first} (unchanged)"
     active = [v for v in client.versions(SPEC.name) if v.active]
     assert [v.version for v in active] == [md["model_version"]]
+
+
+def _databases(client: MindsDBClient) -> set[str]:
+    return set(client.query("SELECT NAME FROM information_schema.databases")["NAME"])
 
 
 def test_datasource_is_recreated_when_parameters_change(model_db, client, settings):
     params = {"host": model_db.host, "port": model_db.port, "database": DB,
               "user": settings.reader_user, "password": settings.reader_password}  # fmt: skip
-    client.query("DROP DATABASE IF EXISTS model_test_ds")
+    client.drop_datasources("model_test_ds")
     try:
-        assert client.ensure_datasource("model_test_ds", "postgres", params) == "created"
-        assert client.ensure_datasource("model_test_ds", "postgres", params) == "unchanged"
+        created = client.ensure_datasource("model_test_ds", "postgres", params)
+        assert created.state == "created"
+        assert created.name == datasource_name("model_test_ds", "postgres", params)
+        assert re.fullmatch(r"model_test_ds_[0-9a-f]{10}", created.name)
+        assert client.ensure_datasource("model_test_ds", "postgres", params) == Datasource(
+            created.name, "unchanged"
+        )
         admin = {**params, "user": model_db.user, "password": model_db.password}
-        assert client.ensure_datasource("model_test_ds", "postgres", admin) == "recreated"
+        moved = client.ensure_datasource("model_test_ds", "postgres", admin)
+        assert moved.state == "recreated" and moved.name != created.name
+        # the old generation is gone, the new one connects as the new user
+        assert created.name not in _databases(client) and moved.name in _databases(client)
         shown = client.query(
-            "SELECT CONNECTION_DATA FROM information_schema.databases WHERE NAME = 'model_test_ds'"
+            f"SELECT CONNECTION_DATA FROM information_schema.databases WHERE NAME = '{moved.name}'"  # noqa: S608 (a name we just validated)
         )["CONNECTION_DATA"].iloc[0]
         assert f'"user": "{model_db.user}"' in shown and model_db.password not in shown
+        # the password is not readable from the name: only a changed password changes it
+        assert moved.name != datasource_name(
+            "model_test_ds", "postgres", {**admin, "password": "x"}
+        )
     finally:
-        client.query("DROP DATABASE IF EXISTS model_test_ds")
+        client.drop_datasources("model_test_ds")
+
+
+MOVED = ModelSpec(
+    name="model_test_moved", datasource="model_test_moved", table="points", target="y",
+    features=("x",), ts_column="x", key_columns=("x",),
+)  # fmt: skip
+
+
+def _points_database(settings, name: str, level: float) -> dict[str, object]:
+    """A database whose `points` table holds y = level + x % 5 for x in 0..199."""
+    recreate_database(settings.warehouse, name)
+    url = settings.warehouse.with_database(name)
+    with psycopg2.connect(url.dsn()) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE points (x integer, y double precision)")
+        cur.execute(
+            "INSERT INTO points SELECT x, %s + x %% 5 FROM generate_series(0, 199) x", (level,)
+        )
+    conn.close()
+    return {"host": url.host, "port": url.port, "database": name,
+            "user": url.user, "password": url.password}  # fmt: skip
+
+
+def test_a_moved_warehouse_trains_from_its_new_rows(settings, client):
+    """The product bug behind a red CI: re-pointing a datasource under the same name left
+    MindsDB's warm ML worker reading the old database (its handler cache is keyed by name).
+    Train from one database, move the datasource to another with different rows and train again
+    at once, while the worker is warm: the new version must have learnt the new rows."""
+    old = _points_database(settings, "model_test_moved_a", 10.0)
+    new = _points_database(settings, "model_test_moved_b", 1000.0)
+    client.query(f"DROP MODEL IF EXISTS {MOVED.qualified_name}")
+    client.drop_datasources(MOVED.datasource)
+    quiet = {"timeout": 300, "log": lambda _m: None}
+    try:
+        first = client.ensure_datasource(MOVED.datasource, "postgres", old)
+        training.train(client, MOVED.reading(first.name), **quiet)
+        x = pd.DataFrame({"x": [3]})
+        assert training.predict_frame(client, MOVED, x).iloc[0] == pytest.approx(13, abs=3)
+
+        moved = client.ensure_datasource(MOVED.datasource, "postgres", new)
+        assert moved.state == "recreated" and first.name not in _databases(client)
+        retrained = training.train(client, MOVED.reading(moved.name), **quiet)
+        assert retrained.action == "retrained" and retrained.version.version == 2
+        assert training.predict_frame(client, MOVED, x).iloc[0] == pytest.approx(1003, abs=30)
+    finally:
+        client.query(f"DROP MODEL IF EXISTS {MOVED.qualified_name}")
+        client.drop_datasources(MOVED.datasource)
 
 
 def test_awkward_password_reaches_postgres_unchanged(model_db, client):
@@ -201,8 +271,9 @@ def test_awkward_password_reaches_postgres_unchanged(model_db, client):
     params = {"host": model_db.host, "port": model_db.port, "database": DB,
               "user": "model_test_quote", "password": password}  # fmt: skip
     try:
-        assert client.ensure_datasource("model_test_quote", "postgres", params) == "created"
-        n = client.query("SELECT count(*) AS n FROM model_test_quote (SELECT * FROM sales)")
+        quoted = client.ensure_datasource("model_test_quote", "postgres", params)
+        assert quoted.state == "created"
+        n = client.query(f"SELECT count(*) AS n FROM {quoted.name} (SELECT * FROM sales)")  # noqa: S608
         assert int(n["n"].iloc[0]) == HOURS * 15
         # a wrong password: PostgreSQL's refusal comes through, the password does not
         with pytest.raises(MindsDBError, match="password authentication failed") as err:
@@ -211,15 +282,18 @@ def test_awkward_password_reaches_postgres_unchanged(model_db, client):
             )
         assert "nope-123" not in str(err.value)
     finally:
-        client.query("DROP DATABASE IF EXISTS model_test_quote")
-        client.query("DROP DATABASE IF EXISTS model_test_wrong")
+        client.drop_datasources("model_test_quote")
+        client.drop_datasources("model_test_wrong")
         with conn.cursor() as cur:
             cur.execute("DROP ROLE IF EXISTS model_test_quote")
         conn.close()
 
 
 def test_failed_training_fails_with_mindsdb_error_text(first_run, client):
-    broken = ModelSpec(name="model_test_broken", features=("views", "no_such_column"))
+    datasource = _metadata(first_run)["datasource"].split()[0]  # the asset's generation
+    broken = ModelSpec(
+        name="model_test_broken", datasource=datasource, features=("views", "no_such_column")
+    )
     client.query(f"DROP MODEL IF EXISTS {broken.qualified_name}")
     try:
         with pytest.raises(MindsDBError, match='column "no_such_column" does not exist'):

@@ -32,7 +32,7 @@ from profiteer_pipeline.imports import price_curves as pc
 from profiteer_pipeline.imports import tables
 from profiteer_pipeline.model import evaluation
 from profiteer_pipeline.model import training as training_mod
-from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.model.client import Datasource, MindsDBClient
 from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, MIXERS, ModelSpec
 
 DATASOURCE = "profiteer_warehouse"  # the simulated shop's model's datasource (the model login)
@@ -311,7 +311,7 @@ def run(
     schema: str,
     *,
     model_user: str,
-    ensure_datasource: Callable[[MindsDBClient, str], str],
+    ensure_datasource: Callable[[MindsDBClient, str], Datasource],
     timeout: float = 1800.0,
     log: Callable[[str], None] = print,
     row_budget: int = mf.ROW_BUDGET,
@@ -353,8 +353,9 @@ def run(
     with connect() as conn, conn:
         write_features(conn, schema, rows, model_user)
     log(f"{schema}.{FEATURES_TABLE}: {len(rows):,} rows, {len(pick.products)} products")
-    state = ensure_datasource(client, spec.datasource)
-    log(f"datasource {spec.datasource}: {state}")
+    source = ensure_datasource(client, spec.datasource)
+    spec, twin = spec.reading(source.name), twin.reading(source.name)
+    log(f"datasource {source.name}: {source.state}")
     lap("features")
 
     since = held_out_from(rows[mf.TS_COLUMN].min(), rows[mf.TS_COLUMN].max())
@@ -409,6 +410,6 @@ def run(
         advice=advice_rows,
         verdict=verdict,
         written=written,
-        datasource=state,
+        datasource=source.state,
         seconds=clock,
     )

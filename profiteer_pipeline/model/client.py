@@ -9,7 +9,9 @@ ML worker starts cold).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -66,9 +68,6 @@ class ModelVersion:
     @property
     def finished(self) -> bool:
         return self.status in ("complete", "error")
-
-
-FINAL_STATUSES = ("complete", "error")
 
 
 class MindsDBClient:
@@ -273,38 +272,80 @@ class MindsDBClient:
     # --- datasources ----------------------------------------------------------------------
 
     def ensure_datasource(
-        self, name: str, engine: str, params: Mapping[str, object], *, probe: str = "SELECT 1"
-    ) -> str:
-        """Make `name` connect with `params`: 'created', 'unchanged' or 'recreated'.
+        self, base: str, engine: str, params: Mapping[str, object], *, probe: str = "SELECT 1"
+    ) -> Datasource:
+        """Make a datasource that connects with `params`, named after them (`datasource_name`).
 
-        MindsDB masks the password in what it shows, so a datasource counts as unchanged when
-        every other parameter matches and a probe query through it still succeeds (a changed
-        password fails the probe). CREATE DATABASE itself checks the connection, so a bad
-        parameter fails here with PostgreSQL's message.
+        'unchanged' when it exists and a probe query through it succeeds; 'created' when `base`
+        had none; 'recreated' when it replaced another generation of `base`, which is dropped
+        after. CREATE DATABASE checks the connection, so a bad parameter fails here with
+        PostgreSQL's message (never the password).
         """
+        name = datasource_name(base, engine, params)
         password = str(params.get("password") or "")
         secrets = [password] if password else []
-        statement = sql.create_database(name, engine, params)
-        existing = self.query(sql.datasource_info(name))
-        if existing.empty:
-            self.query(statement, secrets=secrets)
-            return "created"
-        shown = _json(existing["CONNECTION_DATA"].iloc[0]) or {}
-        wanted = {k: v for k, v in params.items() if k != "password"}
-        same = str(existing["ENGINE"].iloc[0]) == engine and all(
-            str(shown.get(k)) == str(v) for k, v in wanted.items()
-        )
-        if same:
+        generations = self._generations(base)
+        state = "recreated" if generations - {name} else "created"
+        if name in generations:
             try:
                 self.query(f"SELECT * FROM {sql.identifier(name)} ({probe})", secrets=secrets)  # noqa: S608
-                return "unchanged"
+                state = "unchanged"
             except MindsDBUnavailable:
                 raise
             except MindsDBError:
-                pass  # e.g. the password changed: recreate below
-        self.query(sql.drop_database(name))
-        self.query(statement, secrets=secrets)
-        return "recreated"
+                # same parameters, yet the probe fails (e.g. the server was restored):
+                # the same connection again, so the same name is safe to reuse
+                self.query(sql.drop_database(name))
+                generations.discard(name)
+        if name not in generations:
+            try:
+                self.query(sql.create_database(name, engine, params), secrets=secrets)
+            except MindsDBError:
+                if name not in self._generations(base):  # not another run creating it first
+                    raise
+        for old in generations - {name}:
+            self.query(sql.drop_database(old))
+        return Datasource(name, state)
+
+    def drop_datasources(self, base: str) -> list[str]:
+        """Drop every generation of `base` (a clean slate for a test or a benchmark)."""
+        dropped = sorted(self._generations(base))
+        for name in dropped:
+            self.query(sql.drop_database(name))
+        return dropped
+
+    def _generations(self, base: str) -> set[str]:
+        """The datasources named `base` or `base_<digest>`: every generation of one warehouse."""
+        pattern = re.compile(rf"^{re.escape(sql.identifier(base))}(_[0-9a-f]{{{_DIGEST_HEX}}})?$")
+        names = self.query(sql.DATASOURCES).get("NAME", pd.Series(dtype=str))
+        return {str(n) for n in names if pattern.match(str(n))}
+
+
+@dataclass(frozen=True)
+class Datasource:
+    name: str  # what the model's SQL reads from: `<base>_<digest>`
+    state: str  # created | unchanged | recreated
+
+
+_DIGEST_HEX = 10
+
+
+def datasource_name(base: str, engine: str, params: Mapping[str, object]) -> str:
+    """`base` plus a digest of the connection: a new connection is a new name.
+
+    MindsDB 25.14 caches a datasource's handler by *name* in each ML worker process, for 60 s after
+    its last use (`HandlersCache`); DROP DATABASE clears only the main process's cache. A
+    datasource dropped and created again under the same name therefore kept training from the
+    old database in a warm worker. The password enters the digest only through a slow key
+    derivation, so the name is no shortcut to guessing it.
+    """
+    password = str(params.get("password") or "").encode()
+    stretched = hashlib.pbkdf2_hmac("sha256", password, b"profiteer-datasource", 100_000)
+    visible = {k: str(v) for k, v in sorted(params.items()) if k != "password"}
+    digest = hashlib.blake2b(
+        json.dumps([engine, visible]).encode() + stretched, digest_size=_DIGEST_HEX // 2
+    ).hexdigest()
+    return sql.identifier(f"{sql.identifier(base, 'datasource')}_{digest}", "datasource")
 
 
 def _reason(exc: Exception) -> str:

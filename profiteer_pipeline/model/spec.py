@@ -7,7 +7,7 @@ Pure module (no Dagster). The asset, the app and the benchmark build their SQL f
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from profiteer_pipeline.model import sql
@@ -65,7 +65,11 @@ class ModelSpec:
 
     def with_name(self, name: str) -> ModelSpec:
         """The same model under another name (the held-out evaluation model)."""
-        return ModelSpec(**{**self.__dict__, "name": name})
+        return replace(self, name=name)
+
+    def reading(self, datasource: str) -> ModelSpec:
+        """The same model reading from `datasource`: the generation `ensure_datasource` named."""
+        return replace(self, datasource=datasource)
 
     def options(self) -> dict[str, str]:
         """The USING options besides the engine: lightwood's mixer list, as JSON text."""

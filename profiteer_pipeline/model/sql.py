@@ -111,12 +111,8 @@ def drop_database(name: str) -> str:
     return f"DROP DATABASE IF EXISTS {identifier(name, 'datasource')}"
 
 
-def datasource_info(name: str) -> str:
-    """Engine and connection data (MindsDB masks the password) of one datasource."""
-    return (
-        "SELECT NAME, ENGINE, CONNECTION_DATA FROM information_schema.databases "  # noqa: S608
-        f"WHERE NAME = {string(identifier(name, 'datasource'))}"
-    )
+#: Engine and connection data (MindsDB masks the password) of every database MindsDB knows.
+DATASOURCES = "SELECT NAME, ENGINE, CONNECTION_DATA FROM information_schema.databases"
 
 
 def select_rows(

@@ -1,8 +1,9 @@
 """The MindsDB model `mindsdb.sales_forecast`: trained, evaluated and checked by the pipeline.
 
 One materialization:
-1. makes sure MindsDB has the warehouse as the datasource `profiteer_warehouse` (the model's
-   login, which reads `public.sales_features` only; recreated when the parameters change);
+1. makes sure MindsDB has the warehouse as a datasource `profiteer_warehouse_<digest>` (the
+   model's login, which reads `public.sales_features` only; named after its connection, so a
+   moved warehouse gets a new datasource: see `client.datasource_name`);
 2. trains `sales_forecast_holdout` on every hour except the latest 24 and scores it on those 24
    hours (MAE, R², a predicted-vs-actual chart): an honest estimate of the error on new hours;
 3. trains `sales_forecast` on all hours (CREATE the first time, RETRAIN afterwards: a new version
@@ -78,10 +79,11 @@ def _train_and_evaluate(
     warehouse: PostgresResource,
 ) -> dg.MaterializeResult:
     log = context.log.info
-    state = mindsdb.ensure_warehouse_datasource(client, SPEC.datasource)
+    source = mindsdb.ensure_warehouse_datasource(client, SPEC.datasource)
+    spec, twin_spec = SPEC.reading(source.name), HOLDOUT_SPEC.reading(source.name)
     m = mindsdb
     where = f"{m.warehouse_host}:{m.warehouse_port}/{m.warehouse_database}"
-    log(f"datasource {SPEC.datasource}: {state} (as {m.warehouse_user} on {where})")
+    log(f"datasource {source.name}: {source.state} (as {m.warehouse_user} on {where})")
 
     window = warehouse.read_sql(WINDOW_SQL).iloc[0]
     rows, hours = int(window["rows"]), int(window["hours"])
@@ -99,16 +101,16 @@ def _train_and_evaluate(
         "trained_through": str(last),
         "features": ", ".join(SPEC.features),
         "mindsdb_url": client.display_url,
-        "datasource": f"{SPEC.datasource} ({state})",
+        "datasource": f"{source.name} ({source.state})",
     }
 
     # 1. the held-out twin: all hours but the latest 24, scored on those 24
     check: dg.AssetCheckResult
     if hours > HELD_OUT_HOURS:
         twin = training.train(
-            client, HOLDOUT_SPEC, before=held_out_from, timeout=mindsdb.training_timeout, log=log
+            client, twin_spec, before=held_out_from, timeout=mindsdb.training_timeout, log=log
         )
-        preds = training.held_out_predictions(client, HOLDOUT_SPEC, held_out_from)
+        preds = training.held_out_predictions(client, twin_spec, held_out_from)
         if preds.empty:
             raise dg.Failure(description="the held-out prediction returned no rows")
         m = evaluation.regression_metrics(preds["actual"], preds["predicted"])
@@ -146,7 +148,7 @@ def _train_and_evaluate(
         )
 
     # 2. the model itself, on every hour
-    final = training.train(client, SPEC, timeout=mindsdb.training_timeout, log=log)
+    final = training.train(client, spec, timeout=mindsdb.training_timeout, log=log)
     described = client.describe(SPEC.name, SPEC.project)
     dropped = client.drop_versions(SPEC.name, KEEP_VERSIONS, SPEC.project)
     dropped += client.drop_versions(HOLDOUT_SPEC.name, KEEP_VERSIONS, SPEC.project)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from profiteer_pipeline.model.client import MindsDBClient, MindsDBError
+from profiteer_pipeline.model.client import Datasource, MindsDBClient, MindsDBError
 from profiteer_pipeline.settings import port
 
 
@@ -87,12 +87,9 @@ class MindsDBResource(dg.ConfigurableResource):
             "password": self.warehouse_password,
         }
 
-    def ensure_warehouse_datasource(self, client: MindsDBClient, name: str) -> str:
-        """Create the warehouse datasource, or recreate it if its parameters changed.
-
-        Returns 'created', 'unchanged' or 'recreated'.
-        """
-        return client.ensure_datasource(name, "postgres", self.datasource_params())
+    def ensure_warehouse_datasource(self, client: MindsDBClient, base: str) -> Datasource:
+        """The warehouse as a datasource named after its connection (a new one when it moved)."""
+        return client.ensure_datasource(base, "postgres", self.datasource_params())
 
 
 @dg.definitions
