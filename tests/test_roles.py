@@ -27,6 +27,25 @@ from profiteer_pipeline.stack.roles import ensure_model_role, ensure_reader_role
 
 DATABASES = ("warehouse", "shop", "dagster")
 PROBE = "analytics.roles_probe"  # created by the pipeline's login after the roles' grants
+PROBE_PRODUCT = "ROLES_PROBE"  # the rows probe_rows writes to the tables the logins read
+PROBE_HOUR = "2001-01-01 00:00:00+00"  # long before any window the other tests write
+PROBE_RECORD = {
+    "timestamp": PROBE_HOUR,
+    "product_id": PROBE_PRODUCT,
+    "product_name": "Roles probe",
+    "product_image": "probe.png",
+    "category": "Probes",
+    "price_strategy": "fixed",
+    "category_popularity": 1.0,
+    "base_price": 10.0,
+    "current_price": 10.0,
+    "popularity_factor": 1.0,
+    "rating": 4.0,
+    "time_of_day_bucket": "Night",
+    "views": 10,
+    "cart_adds": 2,
+    "purchases": 1,
+}
 
 
 def admin_run(settings, database: str, *statements: str) -> None:
@@ -51,6 +70,17 @@ def attempt(login: PgUrl, statement: str) -> list[tuple]:
         return rows
     finally:
         conn.close()
+
+
+def same_rows_as_admin(settings, login: PgUrl, table: str) -> int:
+    """`login` counts as many rows in `table` as the admin (a superuser: every row) does, and
+    there are some: a login that reads an empty table, or only part of it, fails."""
+    statement = f"SELECT count(*) FROM {table}"
+    ((everything,),) = attempt(settings.warehouse.with_database(login.database), statement)
+    assert everything > 0, f"{table} is empty for the admin too: the count compares nothing"
+    ((seen,),) = attempt(login, statement)
+    assert seen == everything, f"{login.user} sees {seen} of the {everything} rows of {table}"
+    return seen
 
 
 def refused(login: PgUrl, statement: str) -> str:
@@ -87,6 +117,38 @@ def warehouse_objects(settings):
 
 
 @pytest.fixture(scope="module")
+def probe_rows(settings):
+    """One row, written as the admin, in each table a login is meant to read: products and sales
+    (so sales_features) in the warehouse, the store's table in shop. Removed afterwards."""
+    columns = ", ".join(f'"{c}"' for c in PROBE_RECORD)
+    values = ", ".join(["%s"] * len(PROBE_RECORD))
+    tables = (("warehouse", "public.sales"), ("shop", "public.shop_sales"))
+    for database, table in tables:
+        conn = psycopg2.connect(settings.warehouse.with_database(database).dsn())
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(
+                    f"INSERT INTO {table} ({columns}) VALUES ({values})",
+                    list(PROBE_RECORD.values()),
+                )
+        finally:
+            conn.close()
+    admin_run(
+        settings,
+        "warehouse",
+        "INSERT INTO public.products (product_id, product_name, product_image, category, "
+        "base_price, base_rating, price_strategy, min_price, max_price) VALUES "
+        f"('{PROBE_PRODUCT}', 'Roles probe', 'probe.png', 'Probes', 10, 4, 'fixed', 5, 20)",
+    )
+    yield
+    admin_run(
+        settings, "warehouse", f"DELETE FROM public.products WHERE product_id = '{PROBE_PRODUCT}'"
+    )
+    for database, table in tables:
+        admin_run(settings, database, f"DELETE FROM {table} WHERE product_id = '{PROBE_PRODUCT}'")
+
+
+@pytest.fixture(scope="module")
 def nobody(settings):
     """A login with no grant at all: what PUBLIC may do."""
     admin_run(
@@ -120,10 +182,10 @@ def test_reader_connects_to_the_warehouse_only(settings):
         cannot_connect(settings.reader, database)
 
 
-def test_reader_reads_the_analytics_tables_and_products(settings, warehouse_objects):
+def test_reader_reads_the_analytics_tables_and_products(settings, warehouse_objects, probe_rows):
     reader = settings.reader
     assert attempt(reader, f"SELECT x FROM {PROBE}") == [(7,)]  # created after the grants
-    assert attempt(reader, "SELECT count(*) FROM public.products")[0][0] >= 0
+    same_rows_as_admin(settings, reader, "public.products")  # every row, not an empty read
     assert attempt(reader, "SELECT has_schema_privilege('analytics', 'USAGE')") == [(True,)]
 
 
@@ -161,10 +223,10 @@ def test_reader_writes_nowhere(settings, warehouse_objects):
 # --- the shop API's login ------------------------------------------------------------------------
 
 
-def test_shop_api_login_reads_its_store_only(settings):
+def test_shop_api_login_reads_its_store_only(settings, probe_rows):
     w = settings.warehouse
     shop_api = PgUrl(SHOP_API_USER, SHOP_API_PASSWORD, w.host, w.port, "shop")
-    assert attempt(shop_api, "SELECT count(*) FROM public.shop_sales")[0][0] >= 0
+    same_rows_as_admin(settings, shop_api, "public.shop_sales")
     for database in ("warehouse", "dagster"):
         cannot_connect(shop_api, database)
     expected = {
@@ -190,9 +252,9 @@ def test_model_login_connects_to_the_warehouse_only(settings):
         cannot_connect(settings.model, database)
 
 
-def test_model_login_reads_the_training_view_only(settings, warehouse_objects):
+def test_model_login_reads_the_training_view_only(settings, warehouse_objects, probe_rows):
     model = settings.model
-    assert attempt(model, "SELECT count(*) FROM public.sales_features")[0][0] >= 0
+    same_rows_as_admin(settings, model, "public.sales_features")
     for table in ("sales", "products"):
         message = refused(model, f"SELECT * FROM public.{table}")
         assert message == f"permission denied for table {table}"
@@ -281,15 +343,15 @@ def test_writer_is_no_superuser(settings, writer):
 # --- the setup itself ---------------------------------------------------------------------------
 
 
-def test_setup_takes_back_what_an_older_version_granted(settings):
+def test_setup_takes_back_what_an_older_version_granted(settings, probe_rows):
     """The reader used to hold pg_read_all_data (so it read shop and dagster's tables too)."""
     admin = settings.warehouse.with_database("postgres").dsn()
     admin_run(settings, "postgres", f"GRANT pg_read_all_data TO {settings.reader_user}")
-    assert attempt(settings.reader, "SELECT count(*) FROM public.sales")[0][0] >= 0  # it could
+    same_rows_as_admin(settings, settings.reader, "public.sales")  # it could
     ensure_reader_role(admin, settings.reader_user, settings.reader_password, "warehouse")
     assert refused(settings.reader, "SELECT * FROM public.sales") == (
         "permission denied for table sales"
     )
     # and running the setup again changes nothing for either role
     ensure_model_role(admin, settings.model_user, settings.model_password, "warehouse")
-    assert attempt(settings.model, "SELECT count(*) FROM public.sales_features")[0][0] >= 0
+    same_rows_as_admin(settings, settings.model, "public.sales_features")
