@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -73,11 +75,25 @@ def test_profit_with_a_unit_cost_moves_the_best_price_up():
     assert profit.best_value == pytest.approx((profit.best_price - 150) * profit.best_purchases)
 
 
-def test_bounds_are_respected_and_a_narrow_range_falls_back_to_the_grid():
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        (10.5, 10.2),  # revenue falls across the whole range: its lowest grid price
+        (12.3, 10.59),  # revenue peaks inside the range, at a price no .99 ending reaches
+    ],
+)
+def test_bounds_are_respected_and_a_narrow_range_falls_back_to_the_grid(base, expected):
     prices = pa.fine_grid(10.2, 10.8)
-    q = shop_demand(prices, 10.5)
-    a = pa.advise(prices, q, min_price=10.2, max_price=10.8, current_price=10.5)  # no .99 inside
-    assert 10.2 <= a.best_price <= 10.8
+    assert pa.price_points(10.2, 10.8).size == 0  # no .99 inside: the grid must stand in
+    q = shop_demand(prices, base)
+    a = pa.advise(prices, q, min_price=10.2, max_price=10.8, current_price=10.5)
+    # the expected price, independently: the grid price with the most revenue (first on ties),
+    # revenue = price x the shop's purchases at that price
+    revenue = [float(p) * 40.0 / (1 + math.exp(20 * (float(p) / base - 1))) for p in prices]
+    best = float(prices[revenue.index(max(revenue))])
+    assert best == expected
+    assert a.best_price == expected
+    assert a.best_purchases == pytest.approx(40.0 / (1 + math.exp(20 * (expected / base - 1))))
 
 
 def test_elasticity_of_the_shop_curve_near_base():
