@@ -621,11 +621,25 @@ def test_only_the_daemon_and_webserver_get_an_api_token(default_docs):
     assert config["run_k8s_config"]["pod_spec_config"]["automount_service_account_token"] is False
 
 
-def test_jobs_run_in_process_so_run_pods_need_no_api():
-    """Why run pods get no token: no job uses dagster-k8s' k8s_job_executor."""
-    from pathlib import Path
+def test_jobs_run_in_process_so_run_pods_need_no_api(default_docs):
+    """Why run pods get no token: every job of the code location the chart serves runs its steps
+    with the in-process executor, so no job (dagster-k8s' k8s_job_executor or any other) starts
+    step pods through the Kubernetes API."""
+    import importlib
 
-    code = "\n".join(
-        p.read_text() for p in (Path(CHART).parents[1] / "profiteer_pipeline").rglob("*.py")
-    )
-    assert "k8s_job_executor" not in code and "dagster_k8s" not in code
+    import dagster as dg
+
+    (c,) = containers(find(default_docs, "Deployment", "profiteer-code-location"))
+    command = c["command"]
+    module = command[command.index("--module-name") + 1]  # the definitions the pods load
+    assert module == "profiteer_pipeline.definitions"
+    repo = importlib.import_module(module).defs.get_repository_def()
+    jobs = {job.name: job for job in repo.get_all_jobs()}
+    # the named jobs and the implicit asset job(s) the sensors and schedules launch
+    assert {"hourly_sales_job", "import_job", "train_model_job"} <= set(jobs), sorted(jobs)
+    not_in_process = {
+        name: job.executor_def.name
+        for name, job in jobs.items()
+        if job.executor_def is not dg.in_process_executor
+    }
+    assert not_in_process == {}, "jobs not on the in-process executor the run pods are set up for"
