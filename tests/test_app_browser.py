@@ -118,6 +118,30 @@ def wait_idle(page) -> None:
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=120_000)
 
 
+def settled_metric(page, label_start: str, timeout: float = 60) -> tuple[str, str]:
+    """(label, value) of the metric "`label_start` <price>" once the page has settled after the
+    slider moved: no script run in progress, the label names the price the slider shows, and a
+    second reading half a second later is the same (no rerun still queued). Fails after `timeout`
+    seconds with what it last saw."""
+    shown = page.locator('[data-testid="stSlider"]').first
+    shown = shown.locator('[data-testid="stSliderThumbValue"]').first
+    deadline = time.monotonic() + timeout
+    previous = None
+    while True:
+        wait_idle(page)
+        label, value = metric_value(page, label_start)
+        price = shown.inner_text().split("·")[0].strip()  # "$12.99 · best" -> "$12.99"
+        reading = (label, value, price)
+        if label.endswith(f" at {price}") and reading == previous:
+            return label, value
+        assert time.monotonic() < deadline, (
+            f"the metric {label_start!r} did not settle within {timeout:.0f} s: last read "
+            f"{label!r} = {value!r} with the slider at {price!r}"
+        )
+        previous = reading
+        page.wait_for_timeout(500)  # the polling interval, not a guess at how long a rerun takes
+
+
 def launch(pw):
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium is not installed (apt-get install chromium)"
@@ -154,9 +178,7 @@ def test_simulation_slider_in_chromium(running_app):
             ).wait_for(timeout=30_000)
             wait_idle(page)
             print(f"slider: 8 steps answered in {time.monotonic() - t0:.2f} s")
-            page.wait_for_timeout(1500)  # any queued rerun of the last key press
-            wait_idle(page)
-            new_label, after = metric_value(page, "Purchases/h at")
+            new_label, after = settled_metric(page, "Purchases/h at")  # after any queued rerun
             assert new_label != label
             assert float(after) <= float(before)  # a higher price never sells more (smoothed)
             no_errors(page)
@@ -271,9 +293,7 @@ def test_an_import_in_chromium(running_import_app, import_db):
             page.locator('[data-testid="stMetricLabel"]', has_text="Units/day at").filter(
                 has_not_text=label.split(" at ")[1]
             ).wait_for(timeout=30_000)
-            page.wait_for_timeout(1000)
-            wait_idle(page)
-            _, after = metric_value(page, "Units/day at")
+            _, after = settled_metric(page, "Units/day at")  # after any queued rerun
             assert float(after) > float(before)  # a lower price sells more on this curve
             no_errors(page)
             page.screenshot(path=str(ARTIFACTS / "app-import-simulation.png"), full_page=True)
