@@ -86,13 +86,28 @@ def test_table_summary_and_filters(stored):
     ]
     assert sorted(df["product_id"]) == sorted(want["product_id"])
     assert set(df["time_of_day_bucket"]) == {"Evening"}
-    # a "no change" row keeps its price and gains nothing
+    # a "no change" row keeps its price and gains nothing: in the filtered view (exactly its
+    # stored "no change" rows, maybe none), then over the whole table (at least one)
     quiet = df[df["mark"] == page.MARKS["no change"]]
+    assert len(quiet) == (want["confidence"] == "no change").sum()
+    assert (quiet["recommended_price"] == quiet["current_price"]).all()
+    assert (quiet["gain_per_day"] == 0).all()
+    for key in ("rec_categories", "rec_buckets"):
+        at.multiselect(key=key).set_value(list(at.multiselect(key=key).options))
+    at.run()
+    df = shown(at)
+    assert len(df) == 60
+    stored_quiet = expected[expected["confidence"] == "no change"]
+    quiet = df[df["mark"] == page.MARKS["no change"]]
+    assert len(quiet) == len(stored_quiet) > 0
+    assert sorted(zip(quiet["product_id"], quiet["time_of_day_bucket"], strict=True)) == sorted(
+        zip(stored_quiet["product_id"], stored_quiet["time_of_day_bucket"], strict=True)
+    )
     assert (quiet["recommended_price"] == quiet["current_price"]).all()
     assert (quiet["gain_per_day"] == 0).all()
 
 
-def test_sort_and_csv(stored):
+def test_sort_and_csv(stored, download_files):
     at = open_page(REC)
     at.selectbox(key="rec_sort").set_value("Product").run()
     names = list(shown(at)["product_name"])
@@ -104,26 +119,53 @@ def test_sort_and_csv(stored):
     assert set(df["mark"]) <= {page.MARKS["high"], page.MARKS["medium"]}
     (button,) = at.get("download_button")
     assert button.proto.label == "Download CSV"
-    # the file is the shown table: the page's own `table` over the stored rows, as CSV
-    cats, buckets = filters_all(stored)
-    out = page.table(rows_frame(stored), cats, buckets, True, "Product", False)
-    back = pd.read_csv(io.StringIO(out.to_csv(index=False)))
-    assert list(back.columns) == page.COLUMNS
-    assert list(back["product_id"]) == list(df["product_id"])
+    # the file the button serves (its bytes in the run's media storage), parsed as CSV: the
+    # shown table, row for row, and the stored confident changes, by name descending
+    served = download_files(button)
+    assert (served.mimetype, served.filename) == ("text/csv", "price_recommendations.csv")
+    back = pd.read_csv(io.BytesIO(served.content))
+    assert list(back.columns) == [
+        "product_name", "product_id", "category", "time_of_day_bucket", "current_price",
+        "recommended_price", "base_price", "change_pct", "gain_per_hour", "gain_per_day",
+        "band_per_day", "gain_pct", "mark", "objective",
+    ]  # fmt: skip
+    assert len(back) == len(df) > 0
+    for column in ("product_id", "time_of_day_bucket", "mark", "objective"):
+        assert list(back[column]) == list(df[column]), column
+    for column in ("current_price", "recommended_price", "gain_per_day", "band_per_day"):
+        assert back[column].tolist() == pytest.approx(df[column].tolist()), column
+    act = rows(stored, "confidence IN ('high', 'medium')")
+    assert sorted(zip(back["product_id"], back["time_of_day_bucket"], strict=True)) == sorted(
+        zip(act["product_id"], act["time_of_day_bucket"], strict=True)
+    )
+    assert list(back["product_name"]) == sorted(back["product_name"], reverse=True)
+    want = act.set_index(["product_id", "time_of_day_bucket"])["recommended_price"]
+    got = back.set_index(["product_id", "time_of_day_bucket"])["recommended_price"]
+    assert got.sort_index().tolist() == pytest.approx(want.sort_index().tolist())
 
 
-def rows_frame(url) -> pd.DataFrame:
-    cols = [c for c in ("product_id", "product_name", "category", "time_of_day_bucket",
-            "current_price", "recommended_price", "base_price", "gain_per_hour", "gain_per_day",
-            "band_per_day", "gain_pct", "confidence", "objective")]  # fmt: skip
-    found = query(url, f"SELECT {', '.join(cols)} FROM analytics.price_recommendations"  # noqa: S608
-                       " ORDER BY gain_per_day DESC")  # fmt: skip
-    return pd.DataFrame(found, columns=cols)
+@pytest.fixture
+def download_files(monkeypatch):
+    """The bytes behind a download button: AppTest keeps each run's media files in a
+    MemoryMediaFileStorage it drops after the run, so record the storages it makes and look the
+    button's URL (`/mock/media/<file id>.<ext>`) up in the latest."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.testing.v1 import app_test
 
+    made: list[MemoryMediaFileStorage] = []
 
-def filters_all(url) -> tuple[list, list]:
-    df = rows_frame(url)
-    return sorted(df["category"].unique()), list(df["time_of_day_bucket"].unique())
+    class Recording(MemoryMediaFileStorage):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+
+    def served(button):
+        assert made, "no AppTest run since the fixture started"
+        return made[-1].get_file(button.proto.url.rsplit("/", 1)[-1])
+
+    return served
 
 
 def test_open_simulation_from_the_table(stored):
@@ -196,12 +238,29 @@ def test_unit_cost_switches_to_profit(stored):
     assert parse(profit_best) >= parse(revenue_best)
 
 
-def test_catalog_shows_current_and_recommended_prices(stored):
+def test_catalog_shows_current_and_recommended_prices(stored, monkeypatch):
+    """Each product's card: its current price, and its recommended price with the time of day
+    of its largest confident gain per day, or "keep" when no change is confident."""
+    monkeypatch.delenv("PROFITEER_CURRENCY", raising=False)  # prices as "$1,234.50"
     at = open_page("views/catalog.py")
-    text = all_text(at)
-    (cur,) = query(stored, "SELECT current_price FROM analytics.price_recommendations"
-                           " WHERE product_id = 'P001' LIMIT 1")[0]  # fmt: skip
-    assert f"now {fmt.money(cur, exact=True)}" in text
+    texts = [m.value for m in at.markdown]
+    recs = rows(stored)
+    recommended = 0
+    for pid, g in recs.groupby("product_id"):
+        (current,) = set(g["current_price"])  # the latest hour's price, one per product
+        # the card's price line follows its id line ("`P001` · ★ 4.2 ...")
+        (at_id,) = [i for i, t in enumerate(texts) if t.startswith(f"`{pid}` · ")]
+        line = texts[at_id + 1]
+        act = g[g["confidence"].isin(["high", "medium"])]
+        if act.empty:
+            assert line == f"now ${current:,.2f} · :gray[keep]", pid
+            continue
+        top = act.sort_values("gain_per_day", ascending=False).iloc[0]
+        assert line.startswith(f"now ${current:,.2f}  \n"), (pid, line)
+        to = f":green[→ ${top['recommended_price']:,.2f}] {top['time_of_day_bucket'].lower()} · "
+        assert to in line, (pid, line)
+        recommended += 1
+    assert recommended > 0  # at least one card shows a recommended price
 
 
 def test_simulation_with_a_missing_model_still_shows_the_stored_curve(

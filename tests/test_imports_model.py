@@ -12,8 +12,9 @@ from __future__ import annotations
 import dagster as dg
 import numpy as np
 import pandas as pd
+import psycopg2.errors
 import pytest
-from import_fixtures import connector, read_table
+from import_fixtures import connection, connector, read_table
 
 from profiteer_pipeline.defs.imports.model import import_forecast
 from profiteer_pipeline.defs.model.resources import MindsDBResource
@@ -416,45 +417,103 @@ def test_the_model_recovers_the_price_response_and_beats_the_baseline(trained, s
     assert ONE_PRICE not in set(curves["product_id"])
 
 
+#: The import's tables as readers rely on them, written out here (not read from the code's
+#: declarations): table -> [(column, type, nullable)] in column order; NUMERIC is numeric(18, 4).
+TEXT, NUMERIC, FLOAT, INT, TS, BOOL = (
+    "text", "numeric", "double precision", "integer", "timestamp with time zone", "boolean",
+)  # fmt: skip
+CONTRACT = {
+    "model_features": [
+        ("product_id", TEXT, False),
+        ("timestamp", TS, False),
+        ("price", NUMERIC, False),
+        ("category", TEXT, False),
+        ("price_ratio", FLOAT, False),
+        ("hour_of_day", INT, False),
+        ("day_of_week", INT, False),
+        ("units_prev_24h", FLOAT, False),
+        ("units_prev_7d", FLOAT, False),
+        ("units", FLOAT, False),
+    ],
+    "price_curves": [
+        ("product_id", TEXT, False),
+        ("price", NUMERIC, False),
+        ("price_ratio", FLOAT, False),
+        ("units_per_day", FLOAT, False),
+        ("revenue_per_day", FLOAT, False),
+    ],
+    "price_advice": [
+        ("product_id", TEXT, False),
+        ("product_name", TEXT, True),
+        ("category", TEXT, True),
+        ("base_price", NUMERIC, False),
+        ("best_price", NUMERIC, True),
+        ("units_per_day_at_base", FLOAT, True),
+        ("units_per_day_at_best", FLOAT, True),
+        ("revenue_per_day_at_base", FLOAT, True),
+        ("revenue_per_day_at_best", FLOAT, True),
+        ("revenue_uplift_pct", FLOAT, True),
+        ("sale_hours", INT, False),
+        ("price_points", INT, False),
+        ("status", TEXT, False),  # CHECK: 'advice' or 'too_little_data'
+        ("note", TEXT, False),
+    ],
+    "model_evaluation": [
+        ("model", TEXT, False),
+        ("model_version", INT, False),
+        ("trained_at", TS, False),
+        ("training_rows", INT, False),
+        ("products_modelled", INT, False),
+        ("held_out_from", TS, True),
+        ("held_out_rows", INT, False),
+        ("model_mae", FLOAT, True),
+        ("baseline_mae", FLOAT, True),
+        ("beats_baseline", BOOL, False),
+        ("price_response_ok", BOOL, False),
+    ],
+}
+PRIMARY_KEYS = {
+    "model_features": ["product_id", "timestamp"],
+    "price_curves": ["product_id", "price"],
+    "price_advice": ["product_id"],
+}
+
+
 def test_the_tables_match_the_contract(trained, settings):
     assert trained.success
     columns = read_table(
         settings,
         "SELECT table_name, column_name, data_type, numeric_precision, numeric_scale, is_nullable "
-        "FROM information_schema.columns WHERE table_schema = %s ORDER BY ordinal_position",
+        "FROM information_schema.columns WHERE table_schema = %s "
+        "ORDER BY table_name, ordinal_position",
         (SCHEMA,),
     )
-    types = {
-        "text": "text",
-        "numeric(18, 4)": "numeric",
-        "double precision": "double precision",
-        "integer": "integer",
-        "timestamptz": "timestamp with time zone",
-        "boolean": "boolean",
-    }
-    tables = {name: cols for name, (cols, _) in forecast.RESULT_TABLES.items()}
-    tables["model_features"] = mf.COLUMN_DDL
-    for table, wanted in tables.items():
+    assert set(CONTRACT) <= set(columns["table_name"])  # beside the import's own tables
+    for table, wanted in CONTRACT.items():
         got = columns[columns["table_name"] == table]
-        assert list(got["column_name"]) == list(wanted), table
-        for row in got.itertuples():
-            ddl = wanted[row.column_name]
-            kind = next(v for k, v in types.items() if ddl.startswith(k))
-            assert row.data_type == kind, (table, row.column_name)
-            if kind == "numeric":
-                assert (row.numeric_precision, row.numeric_scale) == (18, 4)
+        found = [(r.column_name, r.data_type, r.is_nullable == "YES") for r in got.itertuples()]
+        assert found == wanted, table
+        numeric = got[got["data_type"] == NUMERIC]
+        assert set(zip(numeric["numeric_precision"], numeric["numeric_scale"], strict=True)) <= {
+            (18, 4)
+        }, table
     keys = read_table(
         settings,
         "SELECT tc.table_name, kcu.column_name FROM information_schema.table_constraints tc "
         "JOIN information_schema.key_column_usage kcu USING (constraint_schema, constraint_name) "
         "WHERE tc.table_schema = %s AND tc.constraint_type = 'PRIMARY KEY' "
-        "ORDER BY kcu.ordinal_position",
+        "ORDER BY tc.table_name, kcu.ordinal_position",
         (SCHEMA,),
     )
-    assert keys[keys["table_name"] == "price_curves"]["column_name"].tolist() == [
-        "product_id", "price",
-    ]  # fmt: skip
-    assert keys[keys["table_name"] == "price_advice"]["column_name"].tolist() == ["product_id"]
+    keys = keys[keys["table_name"].isin(CONTRACT)]
+    assert {t: g["column_name"].tolist() for t, g in keys.groupby("table_name")} == PRIMARY_KEYS
+    # price_advice.status takes its two values and nothing else
+    with connection(settings) as conn, conn.cursor() as cur:
+        for status in ("advice", "too_little_data"):
+            cur.execute(f"UPDATE {SCHEMA}.price_advice SET status = %s", (status,))  # noqa: S608
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            cur.execute(f"UPDATE {SCHEMA}.price_advice SET status = 'maybe'")  # noqa: S608
+        conn.rollback()
     [evaluation] = _table(settings, "model_evaluation").to_dict("records")
     assert evaluation["model"] == f"mindsdb.{SCHEMA}_forecast"
     assert evaluation["beats_baseline"] and evaluation["price_response_ok"]

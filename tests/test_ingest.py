@@ -109,9 +109,13 @@ def test_one_partition_end_to_end(ingest_resources, settings, api_key, state_roo
     assert api_key not in events
     assert connector_log.lines, "the connector logged nothing"
     assert not [line for line in connector_log.lines if api_key in line]
-    for path in state_root.rglob("*.log"):
-        if path.is_file():
-            assert api_key not in path.read_text(errors="replace"), path
+    logs = sorted(path for path in state_root.rglob("*.log") if path.is_file())
+    server_log = state_root / "postgres" / "postgres.log"  # always written by this session
+    assert server_log in logs, f"no PostgreSQL log under the state folder, only {logs}"
+    written = [path for path in logs if path.stat().st_size > 0]
+    assert server_log in written, f"{server_log} is empty: scanning it would prove nothing"
+    for path in written:
+        assert api_key not in path.read_text(errors="replace"), path
 
 
 def test_same_partition_twice_no_duplicates(ingest_resources, settings):
