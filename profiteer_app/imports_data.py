@@ -17,7 +17,7 @@ from psycopg2 import sql as pgsql
 
 from profiteer_app.warehouse import AccessDenied, MetricsMissing, Query, Warehouse, _numeric
 from profiteer_pipeline.imports.names import schema_name
-from profiteer_pipeline.imports.price_curves import smoothed
+from profiteer_pipeline.imports.price_curves import NO_PRICE, no_advice_reason, smoothed
 
 IMPORTS = pgsql.Identifier("imports_raw", "imports")
 TOP_PRODUCTS = 10
@@ -106,7 +106,7 @@ def products_query(name: str) -> Query:
 
 def advice_queries(name: str) -> dict[str, Query]:
     advice = pgsql.SQL(
-        "SELECT {} FROM {} ORDER BY status = 'advice' DESC,"
+        "SELECT {} FROM {} ORDER BY status = 'advice' DESC, status = 'no_change' DESC,"
         " revenue_per_day_at_best - revenue_per_day_at_base DESC NULLS LAST, product_id"
     ).format(_cols(ADVICE_COLUMNS), _table(name, "price_advice"))
     evaluation = pgsql.SQL("SELECT {} FROM {} ORDER BY trained_at DESC LIMIT 1").format(
@@ -190,8 +190,40 @@ class Advice:
         return self.table[self.table["status"] == "advice"]
 
     @property
+    def no_change(self) -> pd.DataFrame:
+        """Products with a curve but no price advised, each with the reason in `note`."""
+        return self.table[self.table["status"] == "no_change"]
+
+    @property
     def too_little(self) -> pd.DataFrame:
-        return self.table[self.table["status"] != "advice"]
+        return self.table[self.table["status"] == "too_little_data"]
+
+
+def model_loses(evaluation: pd.Series | None) -> str | None:
+    """Why the stored model may advise no price (it does not beat the naive baseline, or it was
+    not evaluated), or None when it beats it."""
+    if evaluation is not None and bool(evaluation["beats_baseline"]):
+        return None
+    if evaluation is None:
+        return no_advice_reason(None, None)
+    return no_advice_reason(evaluation["model_mae"], evaluation["baseline_mae"]) or (
+        "The model does not beat the naive baseline on held-out hours."
+    )
+
+
+def withhold(table: pd.DataFrame, evaluation: pd.Series | None) -> pd.DataFrame:
+    """price_advice as the app shows it: where the model does not beat the baseline, no product
+    has a price, whatever the table says (an older training's rows): `advice` becomes
+    `no_change` with the reason."""
+    reason = model_loses(evaluation)
+    if reason is None:
+        return table
+    out = table.copy()
+    advised = out["status"] == "advice"
+    out.loc[advised, "status"] = "no_change"
+    out.loc[advised, "note"] = reason
+    out.loc[advised, list(NO_PRICE)] = float("nan")
+    return out
 
 
 def load_advice(wh: Warehouse, name: str) -> Advice:
@@ -202,7 +234,8 @@ def load_advice(wh: Warehouse, name: str) -> Advice:
             f"the model for the import {name!r} is training; its advice appears when it is done "
             "(Dagster asset `import_forecast`)"
         )
-    return Advice(frames["advice"], None if evaluation.empty else evaluation.iloc[0])
+    ev = None if evaluation.empty else evaluation.iloc[0]
+    return Advice(withhold(frames["advice"], ev), ev)
 
 
 def load_curve(wh: Warehouse, name: str, product_id: str) -> pd.DataFrame:

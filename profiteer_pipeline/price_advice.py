@@ -87,17 +87,6 @@ def monotone_smooth(purchases: np.ndarray, window: int = SMOOTH_WINDOW) -> np.nd
     return (csum[hi] - csum[lo]) / (hi - lo)
 
 
-def round_price(price: float, ending: str = "99") -> float:
-    """The nearest price point: `99` (x.99), `whole` (whole units) or `cents`."""
-    if ending == "cents":
-        return round(float(price), 2)
-    if ending == "whole":
-        return float(round(float(price)))
-    if ending == "99":
-        return round(round(float(price) + 0.01) - 0.01, 2)
-    raise PricingError(f"price ending must be one of {', '.join(ENDINGS)}, got {ending!r}")
-
-
 def price_points(min_price: float, max_price: float, ending: str = "99") -> np.ndarray:
     """Every price point of `ending` inside [min_price, max_price] (cents: a 41-point grid)."""
     lo, hi = float(min_price), float(max_price)

@@ -65,7 +65,8 @@ TABLES = {  # each table of the import's pages by the columns only it has
     "import_rejected": ({"reason"}, set()),
     "import_catalog": ({"min_price", "first_hour"}, set()),
     "import_advice": ({"best_price", "gain_per_day"}, set()),
-    "import_too_little": ({"note"}, {"best_price"}),
+    "import_no_change": ({"note", "category"}, {"best_price"}),
+    "import_too_little": ({"note"}, {"best_price", "category"}),
 }
 
 
@@ -229,25 +230,96 @@ def test_recommendations_show_advice_evidence_and_too_little_data(import_env):
     assert little["note"].iloc[0].startswith("2 sale hours at 1 price")
 
 
-def test_recommendations_warn_when_the_model_loses_to_the_baseline(import_env):
-    statement = "UPDATE import_test_shop.model_evaluation SET beats_baseline = %s"
+def no_recommended_price(at: AppTest, reason: str) -> None:
+    """The recommendations page advises nothing: no best price, no gain, and both products with
+    a curve listed under "No price change advised" with `reason`."""
+    assert not [d for d in at.dataframe if "best_price" in d.value.columns]
+    assert "Applying every best price" not in cards(at)
+    assert "No price change advised" in [h.value for h in at.subheader]
+    assert "**No recommended price**" in " ".join(i.value for i in at.info)
+    no_change = frame(at, "import_no_change").set_index("product_id")
+    assert set(no_change.index) == {"MUG", "TOWEL"}
+    assert all(reason in note for note in no_change["note"]), no_change["note"].tolist()
+    assert frame(at, "import_too_little")["product_id"].tolist() == ["LAMP"]
+
+
+def test_recommendations_advise_nothing_when_the_model_loses_to_the_baseline(import_env):
+    """The rule: a model is only as good as the baseline it beats. The stored rows say `advice`
+    (an older training's), the evaluation says the model loses: no price anywhere."""
+    statement = "UPDATE import_test_shop.model_evaluation SET beats_baseline = %s, model_mae = %s"
     conn = psycopg2.connect(import_env.dsn())
     try:
         with conn, conn.cursor() as cur:
-            cur.execute(statement, (False,))
+            cur.execute(statement, (False, 1.25))
+        st.cache_data.clear()
         at = on_import(page="views/recommendations.py")
-        assert "does not beat the naive baseline" in " ".join(w.value for w in at.warning)
+        warned = " ".join(w.value for w in at.warning)
+        assert "does not beat the naive baseline" in warned
+        assert "no price change is advised" in warned and "hypothesis" not in warned
         assert "does NOT beat it" in "\n".join(c.value for c in at.sidebar.caption)
+        no_recommended_price(at, "MAE 1.250 against the baseline's 1.100")
+        # the simulation shows the reason instead of a price, for every product with a curve
+        ok(at.switch_page("views/simulation.py").run())
+        product = at.selectbox(key="import_product")
+        assert product.value == "MUG"
+        (info,) = at.info
+        assert info.value.startswith("**No price change advised** for Blue Mug")
+        assert "MAE 1.250 against the baseline's 1.100" in info.value
+        assert not at.get("plotly_chart") and not at.get("select_slider")
+        assert "Best price" not in cards(at)
+        ok(product.set_value("TOWEL").run())
+        assert at.info[0].value.startswith("**No price change advised** for Tea Towel")
         with conn, conn.cursor() as cur:  # too short to hold anything out: no MAE at all
-            cur.execute("UPDATE import_test_shop.model_evaluation SET model_mae = NULL")
+            cur.execute(statement, (False, None))
         st.cache_data.clear()
         at = on_import(page="views/recommendations.py")
         assert "could not be evaluated" in " ".join(w.value for w in at.warning)
+        no_recommended_price(at, "not evaluated")
     finally:
         with conn, conn.cursor() as cur:
-            cur.execute(statement, (True,))
-            cur.execute("UPDATE import_test_shop.model_evaluation SET model_mae = 0.8")
+            cur.execute(statement, (True, 0.8))
         conn.close()
+        st.cache_data.clear()
+
+
+def test_a_product_with_no_change_advised_shows_the_reason_not_a_price(import_env):
+    """A flat curve, as `import_forecast` stores it: status no_change, no best price, the reason;
+    the model beats the baseline, so the other product keeps its advice."""
+    conn = psycopg2.connect(import_env.dsn())
+    reason = "Predicted sales do not fall with the price"
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE import_test_shop.advice_backup AS"
+                        " SELECT * FROM import_test_shop.price_advice")  # fmt: skip
+            cur.execute("UPDATE import_test_shop.price_advice SET status = 'no_change',"
+                        " best_price = NULL, units_per_day_at_best = NULL,"
+                        " revenue_per_day_at_best = NULL, revenue_uplift_pct = NULL, note = %s"
+                        " WHERE product_id = 'TOWEL'", (reason + ".",))  # fmt: skip
+        st.cache_data.clear()
+        at = on_import(page="views/recommendations.py")
+        assert not at.warning
+        assert frame(at, "import_advice")["product_id"].tolist() == ["MUG"]
+        no_change = frame(at, "import_no_change")
+        assert no_change["product_id"].tolist() == ["TOWEL"]
+        assert no_change["note"].iloc[0].startswith(reason)
+        ok(at.switch_page("views/simulation.py").run())
+        ok(at.selectbox(key="import_product").set_value("TOWEL").run())
+        options = at.selectbox(key="import_product").options
+        assert "Tea Towel · TOWEL · no change advised" in options
+        (info,) = at.info
+        assert (
+            info.value.startswith("**No price change advised** for Tea Towel")
+            and reason in info.value
+        )
+        assert not at.get("plotly_chart")
+    finally:
+        with conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM import_test_shop.price_advice")
+            cur.execute("INSERT INTO import_test_shop.price_advice"
+                        " SELECT * FROM import_test_shop.advice_backup")  # fmt: skip
+            cur.execute("DROP TABLE import_test_shop.advice_backup")
+        conn.close()
+        st.cache_data.clear()
 
 
 def test_price_curve_reads_the_demand_line_and_agrees_with_the_advice(import_env):

@@ -31,7 +31,8 @@ DEFS = """
 import dagster as dg
 
 from profiteer_pipeline.defs.imports.assets import import_job, import_order_export, inbox_file
-from profiteer_pipeline.defs.imports.resources import EmbeddedFileImport, ImportReaders
+from profiteer_pipeline.defs.imports.file_airbyte import EmbeddedFileImport
+from profiteer_pipeline.defs.imports.resources import ImportReaders
 from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
 
 defs = dg.Definitions(

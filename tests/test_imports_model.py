@@ -221,9 +221,84 @@ def test_the_price_response_check_fails_on_a_rising_curve_and_allows_a_flat_one(
     rising = pd.DataFrame({"product_id": "up", "price": prices, "units_per_day": 10 + 4 * prices})
     ok = price_curves.price_response(pd.concat([falling, flat]))
     assert ok.passed and ok.n_flat == 1
+    assert "1 of 2 curves are flat" in price_curves.response_summary(ok)
     bad = price_curves.price_response(pd.concat([falling, rising]))
     assert not bad.passed and bad.n_rising == 1
     assert bad.curves.set_index("product_id").loc["up", "rises"]
+
+
+def test_the_price_response_check_fails_when_most_curves_are_flat():
+    prices = np.linspace(5, 10, 11)
+
+    def curve(pid: str, units) -> pd.DataFrame:
+        return pd.DataFrame({"product_id": pid, "price": prices, "units_per_day": units})
+
+    zeros = [curve(f"Z{i}", 0.0) for i in range(3)]  # a model that predicts nothing anywhere
+    barely = curve("barely", 40.0 - 0.1 * (prices - 5))  # 40 -> 39.5: 1.25 %, within tolerance
+    falling = curve("down", 100 - prices)
+    verdict = price_curves.price_response(pd.concat([*zeros, barely, falling]))
+    assert verdict.n_rising == 0 and verdict.n_flat == 4 and not verdict.passed
+    summary = price_curves.response_summary(verdict)
+    assert "4 of 5 curves are flat" in summary and "no price response" in summary
+    fall = price_curves.falls(pd.concat([*zeros, barely, falling]))["falls"]
+    assert fall.to_dict() == {"Z0": False, "Z1": False, "Z2": False, "barely": False,
+                              "down": True}  # fmt: skip
+    all_flat = price_curves.price_response(pd.concat(zeros))
+    assert not all_flat.passed and all_flat.n_flat == all_flat.n_curves == 3
+    # the asset's check result, as `import_forecast` emits it
+    from types import SimpleNamespace
+
+    from profiteer_pipeline.defs.imports.model import _checks
+
+    run = SimpleNamespace(result=forecast.Evaluation(100, 1.0, 1.2), verdict=all_flat)
+    check = {c.check_name: c for c in _checks(run)}["price_response"]
+    assert not check.passed and check.description.startswith("3 of 3 curves are flat")
+    assert check.metadata["flat_curves"].value == 3
+
+
+def _two_products() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A (a falling curve: revenue peaks at 7.5, below its prices) and F (flat at 3 units/day)."""
+    products = pd.DataFrame(
+        {"product_id": ["A", "F"], "product_name": ["a", "f"], "category": ["c", "c"],
+         "base_price": [10.0, 10.0]}
+    )  # fmt: skip
+    ev = pd.DataFrame(
+        {"product_id": ["A", "F"], "sale_hours": [300, 200], "price_points": [4, 4],
+         "price_low": [8.0, 8.0], "price_high": [12.0, 12.0], "note": ["", ""]}
+    )  # fmt: skip
+    grid = price_curves.price_grid(ev, products, points=5)
+    units = np.where(grid["product_id"] == "A", 30 - 2 * grid["price"], 3.0)
+    return products, ev, grid.assign(units_per_day=units, revenue_per_day=grid["price"] * units)
+
+
+def test_a_flat_curve_gets_no_change_and_a_falling_one_advice_when_the_model_wins():
+    products, ev, curve = _two_products()
+    out = price_curves.advice(products, ev, curve, model_loses=None).set_index("product_id")
+    assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 8.0
+    flat = out.loc["F"]
+    assert flat["status"] == "no_change" and flat["note"].startswith("Predicted sales do not")
+    assert "do not fall with the price (3.00 units/day at 8.00, 3.00 at 12.00)" in flat["note"]
+    for column in price_curves.NO_PRICE:
+        assert pd.isna(flat[column]), column
+    assert flat["units_per_day_at_base"] == pytest.approx(3.0)  # the base figures stay
+
+
+def test_a_model_that_loses_to_the_baseline_advises_no_price_at_all():
+    products, ev, curve = _two_products()
+    result = forecast.Evaluation(168, model_mae=1.25, baseline_mae=1.1)
+    reason = result.no_advice_reason()
+    assert "does not beat the naive baseline" in reason
+    assert "MAE 1.250 against the baseline's 1.100" in reason
+    out = price_curves.advice(products, ev, curve, model_loses=reason)
+    assert out["status"].tolist() == ["no_change", "no_change"]
+    assert out["note"].tolist() == [reason, reason]
+    assert out["best_price"].isna().all() and out["revenue_uplift_pct"].isna().all()
+    # a tie loses too; not evaluated: no advice either, and the reason says so
+    assert forecast.Evaluation(168, 1.1, 1.1).no_advice_reason() is not None
+    assert "not evaluated" in forecast.Evaluation(0, None, None).no_advice_reason()
+    assert forecast.Evaluation(168, 1.0, 1.1).no_advice_reason() is None
+    # the table's CHECK names every status, once
+    assert "('advice', 'no_change', 'too_little_data')" in price_curves.ADVICE_COLUMNS["status"]
 
 
 def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
@@ -240,7 +315,7 @@ def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
     assert grid["price"].tolist() == [8.0, 9.0, 10.0, 11.0, 12.0]
     units = 30 - 2 * grid["price"]  # revenue p * (30 - 2p) peaks at 7.5: the lowest price here
     curve = grid.assign(units_per_day=units, revenue_per_day=grid["price"] * units)
-    out = price_curves.advice(products, ev, curve).set_index("product_id")
+    out = price_curves.advice(products, ev, curve, model_loses=None).set_index("product_id")
     assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 8.0
     assert out.loc["A", "units_per_day_at_base"] == pytest.approx(10.0)
     assert out.loc["A", "revenue_uplift_pct"] == pytest.approx((8 * 14 / 100 - 1) * 100)
@@ -264,7 +339,7 @@ def test_the_best_price_is_read_from_the_demand_line_not_from_the_model_s_steps(
         {"product_id": ["A"], "sale_hours": [500], "price_points": [17], "price_low": [6.0],
          "price_high": [14.0], "note": [""]}
     )  # fmt: skip
-    out = price_curves.advice(products, ev, curve).iloc[0]
+    out = price_curves.advice(products, ev, curve, model_loses=None).iloc[0]
     assert abs(out["best_price"] - 10.0) <= 1.0 < abs(11.5 - 10.0)  # nearer than the raw argmax
     assert out["revenue_uplift_pct"] > 0
     assert out["revenue_per_day_at_best"] > out["revenue_per_day_at_base"]
@@ -320,6 +395,7 @@ def test_the_model_recovers_the_price_response_and_beats_the_baseline(trained, s
     [mat] = trained.asset_materializations_for_node("import_forecast")
     meta = {k: v.value for k, v in mat.metadata.items()}
     assert meta["products_modelled"] == 5 and meta["products_too_little_data"] == 1
+    assert meta["products_advised"] == 5 and meta["products_no_change"] == 0
     assert meta["model_mae"] < meta["baseline_mae"]
     assert "data:image/png;base64" in meta["predicted_vs_actual"]
 

@@ -1,6 +1,10 @@
 """Recommendations for an import: the model's best price per product with its evidence (sale
-hours, distinct prices paid, the held-out error against the naive baseline), and the products
-with too little data for a price curve, each with the reason."""
+hours, distinct prices paid, the held-out error against the naive baseline), the products with
+no price change advised (the model does not beat the baseline, or the curve does not fall with
+the price) and those with too little data for a price curve, each with the reason.
+
+The rule: a model is only as good as the baseline it beats. Where it does not win, the page says
+so and shows no recommended price at all."""
 
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ def evidence(ev: pd.Series | None) -> None:
         st.warning(
             "**The model could not be evaluated**: the import spans too few days to hold any "
             "out, so nobody knows yet whether it beats the naive baseline (the product's "
-            "average for that time of day). Treat the advice below as a hypothesis.",
+            "average for that time of day). **No price change is advised** until it can be.",
             icon=":material/warning:",
         )
         return
@@ -61,15 +65,14 @@ def evidence(ev: pd.Series | None) -> None:
     if not ev["beats_baseline"]:
         st.warning(
             "**The model does not beat the naive baseline** on the held-out hours "
-            f"(MAE {ev['model_mae']:.2f} against {ev['baseline_mae']:.2f}): its prices are no "
-            "better than guessing each product's usual sales. Treat the advice below as a "
-            "hypothesis to test, not a decision.",
+            f"(MAE {ev['model_mae']:.2f} against {ev['baseline_mae']:.2f}): it predicts sales "
+            "no better than each product's usual sales, so **no price change is advised**.",
             icon=":material/warning:",
         )
     if not ev["price_response_ok"]:
         st.warning(
-            "**The model's price response failed its check**: some of its predictions rise "
-            "with the price. The curves below may be unreliable.",
+            "**The model's price response failed its check**: some of its curves rise with the "
+            "price, or most of them are flat. Products whose curve does not fall get no advice.",
             icon=":material/warning:",
         )
 
@@ -80,10 +83,16 @@ def render(name: str) -> None:
     if stored is None:
         return
     evidence(stored.evaluation)
-    advised, too_little = stored.advised, stored.too_little
+    advised, no_change, too_little = stored.advised, stored.no_change, stored.too_little
 
     st.subheader("Best price per product")
-    if advised.empty:
+    if advised.empty and not no_change.empty:
+        st.info(
+            "**No recommended price**: no product's advice passes the rule (a model that beats "
+            "the naive baseline and a curve that falls with the price). See below why.",
+            icon=":material/block:",
+        )
+    elif advised.empty:
         st.info("No product has enough sales at different prices for a price curve yet.")
     else:
         table = advice_table(advised)
@@ -124,6 +133,28 @@ def render(name: str) -> None:
             },
         )  # fmt: skip
         catalog.simulation_picker(name, table, key="import_advice_pick", label="Open simulation")
+
+    st.subheader("No price change advised")
+    if no_change.empty:
+        st.caption("Every product with a price curve has a best price.")
+    else:
+        st.caption(
+            f"{len(no_change)} {'product' if len(no_change) == 1 else 'products'} with a price "
+            "curve but no advice: keep the current price. The model must beat the naive baseline "
+            "on held-out hours, and the curve must fall with the price."
+        )
+        st.dataframe(
+            no_change[["product_name", "product_id", "category", "base_price", "sale_hours",
+                       "price_points", "note"]],
+            hide_index=True,
+            key="import_no_change",
+            column_config={
+                **imports_ui.product_columns(),
+                "sale_hours": st.column_config.NumberColumn("Sale hours"),
+                "price_points": st.column_config.NumberColumn("Prices paid"),
+                "note": st.column_config.TextColumn("Why no change", width="large"),
+            },
+        )  # fmt: skip
 
     st.subheader("Too little data for a price curve")
     if too_little.empty:

@@ -1,6 +1,8 @@
 """Price simulation for an imported product: its stored curve (`price_curves`, written by the
 `import_forecast` asset after each training), interpolated at the slider's price: units and
-revenue per day, the best price marked. Products with too little data say so instead."""
+revenue per day, the best price marked. Products with too little data, and those with no price
+change advised (the model does not beat the baseline, or the curve does not fall), say so and
+why instead: no recommended price."""
 
 from __future__ import annotations
 
@@ -41,12 +43,21 @@ def render(name: str) -> None:
 
     def label(pid: str) -> str:
         row = by_id.loc[pid]
-        extra = "" if row["status"] == "advice" else " · too little data"
+        extra = {"advice": "", "no_change": " · no change advised"}.get(
+            row["status"], " · too little data"
+        )
         return f"{row['product_name'] or pid} · {pid}{extra}"
 
     pid = st.selectbox("Product", ids, format_func=label, key=KEY)
     st.query_params["product"] = pid
     product = by_id.loc[pid]
+    if product["status"] == "no_change":
+        st.info(
+            f"**No price change advised** for {fmt.md_escape(product['product_name'] or pid)}: "
+            f"{fmt.md_escape(product['note'])}",
+            icon=":material/block:",
+        )
+        return
     if product["status"] != "advice":
         st.info(
             f"**Too little data for a price curve** for {fmt.md_escape(product['product_name'])}: "
@@ -117,10 +128,3 @@ def render_curve(pid: str, product: pd.Series, curve: pd.DataFrame, ev) -> None:
         " where its trees split). Vertical lines: base price (dashed), the slider (red)."
     )  # fmt: skip
     st.caption(evidence)
-    if ev is not None and imports_ui.held_out(ev) and not ev["beats_baseline"]:
-        st.warning(
-            "The model does not beat the naive baseline on held-out hours "
-            f"(MAE {ev['model_mae']:.2f} against {ev['baseline_mae']:.2f}): treat this curve as "
-            "a hypothesis.",
-            icon=":material/warning:",
-        )

@@ -21,24 +21,6 @@ import click
 from profiteer_pipeline.imports.errors import ImportRefused
 from profiteer_pipeline.imports.inbox import CONTENT_TAG, NAME_TAG
 
-LAUNCH = """
-mutation ($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on Error { message }
-  }
-}"""
-
-ADD_PARTITION = """
-mutation ($selector: RepositorySelector!, $defName: String!, $key: String!) {
-  addDynamicPartition(repositorySelector: $selector, partitionsDefName: $defName,
-                      partitionKey: $key) {
-    __typename
-    ... on Error { message }
-  }
-}"""
-
 JOB = "import_job"
 PARTITIONS_DEF = "imported_files"
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -95,7 +77,14 @@ def _access():
 
 
 def _run_in_dagster(url: str, name: str, content: str, echo, timeout: float) -> None:
-    from profiteer_pipeline.stack.dagster_api import RUN, GraphQL, failure_cause, wait_for_location
+    from profiteer_pipeline.stack.dagster_api import (
+        ADD_PARTITION,
+        LAUNCH_RUN,
+        RUN,
+        GraphQL,
+        failure_cause,
+        wait_for_location,
+    )
     from profiteer_pipeline.stack.errors import MainJobError
 
     gql = GraphQL(url)
@@ -122,7 +111,7 @@ def _run_in_dagster(url: str, name: str, content: str, echo, timeout: float) -> 
                 ]
             },
         }
-        launched = gql(LAUNCH, params=params)["launchRun"]
+        launched = gql(LAUNCH_RUN, params=params)["launchRun"]
         if launched["__typename"] != "LaunchRunSuccess":
             raise _Unreachable(f"Dagster did not launch the import: {launched.get('message')}")
         run_id = launched["run"]["runId"]

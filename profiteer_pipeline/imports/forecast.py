@@ -11,7 +11,8 @@ Pure module (no Dagster): the asset, the tests and the benchmark call it.
   twin's training period). The accuracy check passes only when the model's MAE is lower.
 - Curves and advice (`price_curves.py`): predicted here for a grid of prices per product; the
   table `price_curves` holds the model's own predictions, `price_advice` the best prices read
-  off them.
+  off them: only when the model beats the baseline, and only for curves that fall with the
+  price (status `no_change` with the reason otherwise).
 """
 
 from __future__ import annotations
@@ -129,6 +130,12 @@ class Evaluation:
             and self.baseline_mae is not None
             and self.model_mae < self.baseline_mae
         )
+
+    def no_advice_reason(self) -> str | None:
+        """None when the model beats the baseline, else why no product gets a price."""
+        if self.beats_baseline:
+            return None
+        return pc.no_advice_reason(self.model_mae, self.baseline_mae) or self.summary()
 
     def summary(self) -> str:
         if self.rows == 0 or self.model_mae is None or self.baseline_mae is None:
@@ -387,8 +394,11 @@ def run(
     )
     curve = pc.curves(inputs, predicted)
     verdict = pc.price_response(curve)
-    log(f"price response: {verdict.summary() if not verdict.passed else 'no curve rises'}")
-    advice_rows = pc.advice(products, ev, curve, pick.skipped, pick.reason)
+    log(f"price response: {pc.response_summary(verdict)}")
+    advice_rows = pc.advice(
+        products, ev, curve, pick.skipped, pick.reason,
+        model_loses=result.no_advice_reason(),
+    )  # fmt: skip
     evaluation_rows = evaluation_row(
         spec, final.version.version, trained_at, len(rows), len(pick.products),
         since, result, verdict.passed,

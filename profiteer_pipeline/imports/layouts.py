@@ -28,7 +28,7 @@ Anything else takes a mapping file (YAML):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -257,8 +257,3 @@ def _unrecognised(headers: Sequence[str]) -> str:
         f"price){hint}. Write a mapping file naming the columns of ordered_at, product_id, "
         "quantity and unit_price under `columns:` and pass it with --mapping"
     )
-
-
-def mapping_example(columns: Mapping[str, str]) -> str:
-    """A mapping file's text for these columns (for messages and docs)."""
-    return yaml.safe_dump({"columns": dict(columns)}, sort_keys=False)

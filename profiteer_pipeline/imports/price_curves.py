@@ -8,6 +8,9 @@ database), shared by `forecast` (which predicts and writes them), the app and th
 - Advice: the best price, and units and revenue at the base and the best price, read off a
   straight demand line fitted to each curve (`smoothed` says why), so the uplift is never
   negative and the best price is not an artefact of the model's steps.
+- The rule: a model is only as good as the baseline it beats. A product gets a best price only
+  when the model beat the naive baseline on held-out hours and its curve falls with the price
+  (`falls`); otherwise its status is `no_change`, with no price and the reason in its note.
 """
 
 from __future__ import annotations
@@ -25,6 +28,19 @@ PROFILE_DAYS = {2: 5 / 7, 5: 2 / 7}
 #: 5 % of its peak before it counts as rising (the tolerance of the simulated shop's check).
 ABS_TOLERANCE = evaluation.ABS_TOLERANCE
 REL_TOLERANCE = evaluation.REL_TOLERANCE
+#: A curve falls with the price when the units per day predicted at its lowest price exceed those
+#: at its highest by more than FALL_MIN_UNITS and by more than FALL_MIN_SHARE of the former: a
+#: flat curve (all zero, or one tree leaf at every price) or a rising one has no price to advise.
+FALL_MIN_UNITS = 0.05
+FALL_MIN_SHARE = 0.05
+#: The `price_response` check fails when a curve rises, or when more than this share of the
+#: curves does not fall (most of the model's curves flat: it found no price response).
+MAX_FLAT_SHARE = 0.5
+#: price_advice.status: a best price; no price change advised (the model does not beat the
+#: baseline, or the curve does not fall); no curve at all.
+STATUSES = ("advice", "no_change", "too_little_data")
+#: What a `no_change` row leaves empty (it keeps the units and revenue at the base price).
+NO_PRICE = ("best_price", "units_per_day_at_best", "revenue_per_day_at_best", "revenue_uplift_pct")
 
 CURVE_COLUMNS = {
     "product_id": "text NOT NULL",
@@ -46,7 +62,9 @@ ADVICE_COLUMNS = {
     "revenue_uplift_pct": "double precision",
     "sale_hours": "integer NOT NULL",
     "price_points": "integer NOT NULL",
-    "status": "text NOT NULL CHECK (status IN ('advice', 'too_little_data'))",
+    "status": "text NOT NULL CHECK (status IN ("
+    + ", ".join(f"'{status}'" for status in STATUSES)
+    + "))",
     "note": "text NOT NULL",
 }
 
@@ -94,19 +112,68 @@ def curves(inputs: pd.DataFrame, predicted: pd.Series) -> pd.DataFrame:
     return out[list(CURVE_COLUMNS)]
 
 
+def falls(curve: pd.DataFrame) -> pd.DataFrame:
+    """Per product (index): units per day at the lowest and at the highest price of its curve
+    (`at_low`, `at_high`, the model's own predictions) and whether it `falls` with the price by
+    the rule of FALL_MIN_UNITS and FALL_MIN_SHARE."""
+    ends = curve.sort_values(["product_id", "price"]).groupby("product_id", sort=True).agg(
+        price_low=("price", "first"), price_high=("price", "last"),
+        at_low=("units_per_day", "first"), at_high=("units_per_day", "last"),
+    )  # fmt: skip
+    drop = ends["at_low"] - ends["at_high"]
+    ends["falls"] = (drop > FALL_MIN_UNITS) & (drop > FALL_MIN_SHARE * ends["at_low"])
+    return ends
+
+
 def price_response(curve: pd.DataFrame) -> evaluation.PriceResponse:
-    """Units per day must not rise with price beyond the tolerance (flat is allowed: a product
-    whose demand does not respond to price has a flat curve). `passed` counts rising curves only."""
+    """Units per day must not rise with price beyond the tolerance, and most curves must fall
+    (`falls`): a few flat curves are products whose demand does not respond to the price, all or
+    most of them flat is a model that found no price response. `n_flat` counts curves that do not
+    fall by the rule of `falls`."""
     verdict = evaluation.price_response(
         curve, ["product_id"], predicted="units_per_day",
         abs_tolerance=ABS_TOLERANCE, rel_tolerance=REL_TOLERANCE,
     )  # fmt: skip
+    fall = falls(curve)["falls"]
+    curves = verdict.curves.assign(falls=verdict.curves["product_id"].map(fall).astype(bool))
+    n_flat = int((~curves["falls"]).sum())
     return evaluation.PriceResponse(
-        passed=verdict.n_rising == 0,
-        curves=verdict.curves,
+        passed=verdict.n_rising == 0 and n_flat <= MAX_FLAT_SHARE * verdict.n_curves,
+        curves=curves,
         n_curves=verdict.n_curves,
         n_rising=verdict.n_rising,
-        n_flat=verdict.n_flat,
+        n_flat=n_flat,
+    )
+
+
+def response_summary(verdict: evaluation.PriceResponse) -> str:
+    """The `price_response` check's description: how many curves rise, how many are flat."""
+    flat = (
+        f"{verdict.n_flat} of {verdict.n_curves} curves are flat or rising (units at the lowest "
+        f"price not more than {FALL_MIN_SHARE:.0%} and {FALL_MIN_UNITS:g} units/day above those "
+        "at the highest)"
+    )
+    if verdict.n_rising:
+        return f"{verdict.n_rising} of {verdict.n_curves} curves rise with price beyond tolerance; {flat}"
+    if not verdict.passed:
+        return f"{flat}: more than {MAX_FLAT_SHARE:.0%}, the model found no price response"
+    return f"none of {verdict.n_curves} curves rises with price; {flat}"
+
+
+def no_advice_reason(model_mae: float | None, baseline_mae: float | None) -> str | None:
+    """Why no product gets a price from this model (it does not beat the naive baseline on the
+    held-out hours, or could not be evaluated), or None when it beats it (a tie does not)."""
+    known = [v for v in (model_mae, baseline_mae) if v is not None and pd.notna(v)]
+    if len(known) < 2:
+        return (
+            "The model was not evaluated (too little data to hold out a period), so nobody "
+            "knows whether it beats the naive baseline."
+        )
+    if model_mae < baseline_mae:
+        return None
+    return (
+        f"The model does not beat the naive baseline on held-out hours (MAE {model_mae:.3f} "
+        f"against the baseline's {baseline_mae:.3f} units/hour)."
     )
 
 
@@ -137,8 +204,12 @@ def advice(
     curve: pd.DataFrame,
     skipped: tuple[str, ...] = (),
     skipped_reason: str = "",
+    *,
+    model_loses: str | None,
 ) -> pd.DataFrame:
-    """price_advice: one row per product; the best price where it has a curve, else why not."""
+    """price_advice: one row per product; the best price where it has a curve that falls and the
+    model beats the baseline (`model_loses` is None, else why not: `no_advice_reason`), status
+    `no_change` with the reason where it has a curve but no advice, else `too_little_data`."""
     prod = products.assign(product_id=products["product_id"].astype(str))
     out = prod[["product_id", "product_name", "category", "base_price"]].merge(
         ev[["product_id", "sale_hours", "price_points", "price_low", "price_high", "note"]],
@@ -177,6 +248,21 @@ def advice(
                 strict=True,
             )
         ]  # fmt: skip
+        # the rule: no price where the curve does not fall, none at all where the model loses
+        ends = falls(curve).reindex(out["product_id"].to_numpy())
+        flat = has.to_numpy() & ~ends["falls"].eq(True).to_numpy()
+        out.loc[flat, "note"] = [
+            f"Predicted sales do not fall with the price ({a:.2f} "
+            f"units/day at {lo:.2f}, {b:.2f} at {hi:.2f}), so no price is better supported "
+            "than the current one."
+            for a, lo, b, hi in ends.loc[flat, ["at_low", "price_low", "at_high", "price_high"]]
+            .itertuples(index=False)
+        ]  # fmt: skip
+        withheld = flat if model_loses is None else has.to_numpy()
+        if model_loses is not None:
+            out.loc[withheld, "note"] = model_loses
+        out.loc[withheld, "status"] = "no_change"
+        out.loc[withheld, list(NO_PRICE)] = np.nan
     leftover = out["status"].eq("too_little_data") & out["product_id"].isin(skipped)
     out.loc[leftover, "note"] = (
         "Enough data, but not modelled in this training: " + skipped_reason + "."

@@ -112,12 +112,22 @@ query ($id: String!) {
   }
 }"""
 
-# one run of a job (the benchmark's single-partition runs)
+# one run of a job (an import, the benchmark's single-partition runs)
 LAUNCH_RUN = """
 mutation ($params: ExecutionParams!) {
   launchRun(executionParams: $params) {
     __typename
     ... on LaunchRunSuccess { run { runId } }
+    ... on Error { message }
+  }
+}"""
+
+# a dynamic partition (an import's file), added before its run is launched
+ADD_PARTITION = """
+mutation ($selector: RepositorySelector!, $defName: String!, $key: String!) {
+  addDynamicPartition(repositorySelector: $selector, partitionsDefName: $defName,
+                      partitionKey: $key) {
+    __typename
     ... on Error { message }
   }
 }"""

@@ -186,14 +186,6 @@ WHERE nspowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
 """
 
 
-def ensure_pipeline_role(
-    admin_dsn: str, user: str, password: str, databases: Sequence[str]
-) -> None:
-    """The pipeline's writer: a login that owns `databases` and every object in them."""
-    ensure_login(admin_dsn, user, password)
-    hand_over(admin_dsn, user, databases)
-
-
 def hand_over(admin_dsn: str, user: str, databases: Sequence[str]) -> None:
     """Make `user` the owner of `databases` and of what the admin login made in them (by these
     setups, or by an older version whose pipeline ran as the admin). Grants stay as they were."""

@@ -20,7 +20,7 @@ import orjson
 import pandas as pd
 from psycopg2 import sql
 
-from profiteer_pipeline.defs.imports.resources import FileImportAirbyte
+from profiteer_pipeline.defs.imports.file_airbyte import FileImportAirbyte
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.imports import source_file
 from profiteer_pipeline.imports.errors import ImportRefused

@@ -9,8 +9,9 @@ import time
 
 import dagster as dg
 
+from profiteer_pipeline.defs.imports.file_airbyte import FileImportAirbyte
 from profiteer_pipeline.defs.imports.partitions import imported_files
-from profiteer_pipeline.defs.imports.resources import FileImportAirbyte, ImportReaders
+from profiteer_pipeline.defs.imports.resources import ImportReaders
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.imports import inbox, tables
 from profiteer_pipeline.imports.errors import ImportRefused

@@ -7,7 +7,9 @@ One materialization per import (partition = the import's name), `forecast.run`:
    product's average for that hour of day): check `beats_baseline`;
 3. the model `<schema>_forecast` trained on every modelled hour (CREATE, then RETRAIN);
 4. its price curves and the best price per product, and the evaluation, replaced together in
-   `price_curves`, `price_advice` and `model_evaluation`: check `price_response`.
+   `price_curves`, `price_advice` and `model_evaluation`: check `price_response`. A product gets
+   a best price only when the model beats the baseline and its curve falls with the price;
+   otherwise its status is `no_change` with the reason (`price_curves.advice`).
 """
 
 import dagster as dg
@@ -44,7 +46,9 @@ KEEP_VERSIONS = 3
             asset=KEY,
             description="Expected units per day must not rise with the price across a product's "
             f"prices paid by more than {price_curves.ABS_TOLERANCE:g} unit + "
-            f"{price_curves.REL_TOLERANCE:.0%} of the curve's peak (flat curves are allowed).",
+            f"{price_curves.REL_TOLERANCE:.0%} of the curve's peak, and at most "
+            f"{price_curves.MAX_FLAT_SHARE:.0%} of the curves may be flat (not falling by "
+            f"{price_curves.FALL_MIN_SHARE:.0%} from the lowest to the highest price).",
         ),
     ],
     description="MindsDB model `<schema>_forecast` on an import's real fields (price relative to "
@@ -92,6 +96,8 @@ def _metadata(schema: str, run: forecast.ForecastRun) -> dict[str, object]:
         "dagster/row_count": run.training_rows,
         "training_rows": run.training_rows,
         "products_modelled": len(run.selection.products),
+        "products_advised": len(advised),
+        "products_no_change": int((advice["status"] == "no_change").sum()),
         "products_too_little_data": int((advice["status"] == "too_little_data").sum()),
         "selection": run.selection.reason,
         "first_modelled_hour": str(run.selection.since),
@@ -118,13 +124,15 @@ def _metadata(schema: str, run: forecast.ForecastRun) -> dict[str, object]:
                 ]
             )
             if not top.empty
-            else "no product has a curve"
+            else "no price change advised for any product"
         ),  # fmt: skip
     }
     if not run.curve.empty:
+        # the advised products with the most revenue; the first curves when none is advised
+        shown = (top if not top.empty else run.curve)["product_id"].drop_duplicates().head(8)
         metadata["price_curves"] = dg.MetadataValue.md(
             previews.price_curves(
-                run.curve[run.curve["product_id"].isin(top["product_id"].head(8))].rename(
+                run.curve[run.curve["product_id"].isin(shown)].rename(
                     columns={"units_per_day": "predicted"}
                 ),
                 "product_id",
@@ -160,12 +168,11 @@ def _checks(run: forecast.ForecastRun) -> list[dg.AssetCheckResult]:
         dg.AssetCheckResult(
             check_name="price_response",
             passed=verdict.passed,
-            description=verdict.summary()
-            if not verdict.passed
-            else f"none of {verdict.n_curves} curves rises with price ({verdict.n_flat} flat)",
+            description=price_curves.response_summary(verdict),
             metadata={
                 "curves": verdict.n_curves,
                 "rising_curves": verdict.n_rising,
+                "flat_curves": verdict.n_flat,
                 "worst_step_up": worst,
             },
         ),

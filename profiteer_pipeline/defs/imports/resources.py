@@ -10,38 +10,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import dagster as dg
 
-from profiteer_pipeline.imports import source_file
-from profiteer_pipeline.imports.sniff import FileShape
+from profiteer_pipeline.defs.imports.file_airbyte import EmbeddedFileImport, FileImportAirbyte
 from profiteer_pipeline.imports.tables import ImportAccess
 
 SERVER_IMPORT_VARIABLES = ("AIRBYTE_IMPORT_URL_BASE", "AIRBYTE_IMPORT_DESTINATION_ID")
-
-
-class FileImportAirbyte(dg.ConfigurableResource):
-    """One interface: the File source's records for one inbox file, in file order."""
-
-    def read(self, log, name: str, path: Path, shape: FileShape, sink) -> source_file.RawRead:
-        """The records in file order; each batch's JSON also goes to `sink` (the raw COPY)."""
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        raise NotImplementedError
-
-
-class EmbeddedFileImport(FileImportAirbyte):
-    work_dir: str | None = None  # PyAirbyte's logs; default: <state folder>/airbyte
-
-    def describe(self) -> str:
-        return f"PyAirbyte (embedded) running source-file {source_file.SOURCE_FILE_VERSION}"
-
-    def read(self, log, name: str, path: Path, shape: FileShape, sink) -> source_file.RawRead:
-        return source_file.read_file(
-            path, shape, log=log, work_dir=Path(self.work_dir) if self.work_dir else None, sink=sink
-        )
 
 
 def build_file_airbyte(environ: dict[str, str] | None = None) -> FileImportAirbyte:

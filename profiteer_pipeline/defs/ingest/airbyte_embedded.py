@@ -37,7 +37,6 @@ from profiteer_pipeline.warehouse.schema import RAW_SCHEMA
 MANIFEST_PATH = Path(__file__).resolve().parents[2] / "shop" / "airbyte_manifest.yaml"
 SOURCE_NAME = "source-profiteer-shop"
 STREAM = "sales"
-PROGRESS_EVERY_ROWS = 50_000
 PROGRESS_EVERY_SECONDS = 10.0
 FIELDS = list(raw_sql.RECORD_FIELDS)
 COPY_CHUNK_ROWS = 2_000  # rows formatted per chunk handed to COPY
