@@ -143,18 +143,7 @@ def render(name: str) -> None:
             "curve but no advice: keep the current price. The model must beat the naive baseline "
             "on held-out hours, and the curve must fall with the price."
         )
-        st.dataframe(
-            no_change[["product_name", "product_id", "category", "base_price", "sale_hours",
-                       "price_points", "note"]],
-            hide_index=True,
-            key="import_no_change",
-            column_config={
-                **imports_ui.product_columns(),
-                "sale_hours": st.column_config.NumberColumn("Sale hours"),
-                "price_points": st.column_config.NumberColumn("Prices paid"),
-                "note": st.column_config.TextColumn("Why no change", width="large"),
-            },
-        )  # fmt: skip
+        _unpriced(no_change, ["category"], key="import_no_change", why="Why no change")
 
     st.subheader("Too little data for a price curve")
     if too_little.empty:
@@ -165,15 +154,20 @@ def render(name: str) -> None:
             "too few hours or at too few different prices for the model to tell how sales "
             "respond to the price."
         )
-        st.dataframe(
-            too_little[["product_name", "product_id", "base_price", "sale_hours", "price_points",
-                        "note"]],
-            hide_index=True,
-            key="import_too_little",
-            column_config={
-                **imports_ui.product_columns(),
-                "sale_hours": st.column_config.NumberColumn("Sale hours"),
-                "price_points": st.column_config.NumberColumn("Prices paid"),
-                "note": st.column_config.TextColumn("Why no curve", width="large"),
-            },
-        )  # fmt: skip
+        _unpriced(too_little, [], key="import_too_little", why="Why no curve")
+
+
+def _unpriced(products, extra: list[str], *, key: str, why: str) -> None:
+    """The products that get no best price, each with the reason in its note."""
+    st.dataframe(
+        products[["product_name", "product_id", *extra, "base_price", "sale_hours",
+                  "price_points", "note"]],
+        hide_index=True,
+        key=key,
+        column_config={
+            **imports_ui.product_columns(),
+            "sale_hours": st.column_config.NumberColumn("Sale hours"),
+            "price_points": st.column_config.NumberColumn("Prices paid"),
+            "note": st.column_config.TextColumn(why, width="large"),
+        },
+    )  # fmt: skip
