@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
 if TYPE_CHECKING:
+    # numpy and pandas are imported where a preview is drawn: the code location, which imports
+    # this module, loads without them
+    import numpy as np
+    import pandas as pd
     from matplotlib.figure import Figure
 
 PREVIEW_ROWS = 10
 
 
 def _cell(value: object) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
@@ -121,6 +123,8 @@ def scatter_chart(
 
 def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, title: str) -> str:
     """Predicted against actual purchases, with the y = x line."""
+    import numpy as np
+
     fig, ax = _figure(5.0, 4.0)
     ax.scatter(actual, predicted, s=10, alpha=0.6)
     hi = float(max(np.max(actual), np.max(predicted), 1.0))
@@ -149,6 +153,9 @@ def gain_chart(
 ) -> str:
     """Horizontal bars of expected gains (largest on top) with their ± uncertainty as error bars,
     and a zero line: a bar whose error bar crosses zero is within the model's noise."""
+    import numpy as np
+    import pandas as pd
+
     fig, ax = _figure(6.4, 3.2)
     y = np.arange(len(gains))[::-1]
     err = [0.0 if b is None or pd.isna(b) else float(b) for b in bands]

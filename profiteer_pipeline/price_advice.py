@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from profiteer_pipeline.pricing import PricingError
+
+if TYPE_CHECKING:
+    import numpy as np  # imported in each function: importing this module costs no numpy
 
 GRID_POINTS = 41
 SMOOTH_WINDOW = 5  # grid points in the moving average (2 on each side)
@@ -39,6 +41,8 @@ def fine_grid(
 ) -> np.ndarray:
     """`points` evenly spaced prices over the range, plus each of `include` inside it, in cents,
     sorted, without duplicates."""
+    import numpy as np
+
     lo, hi = float(min_price), float(max_price)
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0:
         raise PricingError(f"min_price must be a positive number, got {min_price}")
@@ -52,6 +56,8 @@ def fine_grid(
 
 def isotonic_decreasing(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """The non-increasing sequence closest to `values` in weighted least squares (PAVA)."""
+    import numpy as np
+
     y = np.asarray(values, dtype=float)
     w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
     means: list[float] = []
@@ -76,6 +82,8 @@ def monotone_smooth(purchases: np.ndarray, window: int = SMOOTH_WINDOW) -> np.nd
     A centred moving average over a non-increasing sequence (the window shrinking at the ends)
     is still non-increasing, so the result never rises with the price.
     """
+    import numpy as np
+
     iso = isotonic_decreasing(np.clip(np.asarray(purchases, dtype=float), 0, None))
     half = max(int(window) // 2, 0)
     if half == 0 or iso.size < 3:
@@ -89,6 +97,8 @@ def monotone_smooth(purchases: np.ndarray, window: int = SMOOTH_WINDOW) -> np.nd
 
 def price_points(min_price: float, max_price: float, ending: str = "99") -> np.ndarray:
     """Every price point of `ending` inside [min_price, max_price] (cents: a 41-point grid)."""
+    import numpy as np
+
     lo, hi = float(min_price), float(max_price)
     if ending == "cents":
         return fine_grid(lo, hi)
@@ -103,6 +113,8 @@ def price_points(min_price: float, max_price: float, ending: str = "99") -> np.n
 def elasticity(prices: np.ndarray, purchases: np.ndarray, at: float) -> float | None:
     """% change of purchases for +1 % of price at `at` (arc over ±1 %, on the curve given);
     None where purchases are zero."""
+    import numpy as np
+
     p = np.asarray(prices, dtype=float)
     q = np.asarray(purchases, dtype=float)
     q0 = float(np.interp(at, p, q))
@@ -159,6 +171,8 @@ class Advice:
 
 def value_of(price: np.ndarray | float, purchases: np.ndarray | float, unit_cost: float | None):
     """The objective: revenue (price × purchases), or profit ((price − cost) × purchases)."""
+    import numpy as np
+
     margin = np.asarray(price, dtype=float) - (unit_cost or 0.0)
     return margin * np.asarray(purchases, dtype=float)
 
@@ -189,6 +203,8 @@ def advise(
     The objective is profit when `unit_cost` is given, else revenue. When no price point of
     `ending` lies inside the bounds, the grid prices stand in. Ties go to the lower price.
     """
+    import numpy as np
+
     p = np.asarray(prices, dtype=float)
     q = np.asarray(smoothed, dtype=float)
     if p.size == 0 or p.shape != q.shape:

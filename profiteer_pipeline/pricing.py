@@ -6,7 +6,10 @@ Pure numpy (no Dagster, no MindsDB); the curves and the advice read off them liv
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np  # imported in each function: importing this module costs no numpy
 
 DEFAULT_POINTS = 21
 
@@ -27,6 +30,8 @@ def price_grid(
     `include` (e.g. the base price) is added to the grid when it lies inside the range, so the
     curve has an exact value there. Duplicates after rounding are dropped.
     """
+    import numpy as np
+
     lo, hi = float(min_price), float(max_price)
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0:
         raise PricingError(f"min_price must be a positive number, got {min_price}")

@@ -20,22 +20,17 @@ import pandas as pd
 
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.model import evaluation
+from profiteer_pipeline.model.tolerances import (
+    ABS_TOLERANCE,
+    FALL_MIN_SHARE,
+    FALL_MIN_UNITS,
+    MAX_FLAT_SHARE,
+    REL_TOLERANCE,
+)
 
 GRID_POINTS = 21
 #: Representative days: Wednesday for the weekdays, Saturday for the weekend (pandas: Monday=0).
 PROFILE_DAYS = {2: 5 / 7, 5: 2 / 7}
-#: lightwood's whole-unit rounding and tree steps: a curve may rebound by 1 unit per day plus
-#: 5 % of its peak before it counts as rising (the tolerance of the simulated shop's check).
-ABS_TOLERANCE = evaluation.ABS_TOLERANCE
-REL_TOLERANCE = evaluation.REL_TOLERANCE
-#: A curve falls with the price when the units per day predicted at its lowest price exceed those
-#: at its highest by more than FALL_MIN_UNITS and by more than FALL_MIN_SHARE of the former: a
-#: flat curve (all zero, or one tree leaf at every price) or a rising one has no price to advise.
-FALL_MIN_UNITS = 0.05
-FALL_MIN_SHARE = 0.05
-#: The `price_response` check fails when a curve rises, or when more than this share of the
-#: curves does not fall (most of the model's curves flat: it found no price response).
-MAX_FLAT_SHARE = 0.5
 #: price_advice.status: a best price; no price change advised (the model does not beat the
 #: baseline, or the curve does not fall); no curve at all.
 STATUSES = ("advice", "no_change", "too_little_data")

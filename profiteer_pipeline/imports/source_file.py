@@ -25,14 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pandas as pd
 
 from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.imports.errors import ImportRefused
 from profiteer_pipeline.imports.sniff import FileShape
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a file is read: the code location loads without it
 
 SOURCE_FILE_VERSION = "0.5.39"
 CONNECTOR = "source-file"
@@ -149,6 +151,8 @@ def read_file(
     With a `sink`, each batch of records' JSON goes there as it arrives (the raw table's COPY
     runs while the connector reads) instead of being kept in `RawRead.data_json`.
     """
+    import pandas as pd
+
     exe = connector_executable()
     root = work_dir or settings_mod.state_dir() / "airbyte"
     pyairbyte_environment(root)
@@ -256,6 +260,8 @@ class Columns:
         self.count += 1
 
     def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(dict(zip(self.names, self.values, strict=True)), columns=self.names)
 
 

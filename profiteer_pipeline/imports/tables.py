@@ -25,13 +25,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.imports.names import schema_name
 from profiteer_pipeline.warehouse.io import lock_key
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RAW_SCHEMA = "imports_raw"
 RAW_TABLE = "order_lines"

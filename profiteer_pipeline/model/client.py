@@ -15,13 +15,16 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
 
 from profiteer_pipeline.model import sql
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a frame is made: the code location loads without it
 
 
 class MindsDBError(RuntimeError):
@@ -156,7 +159,11 @@ class MindsDBClient:
             for secret in hidden:
                 text = text.replace(secret, "***")
             raise MindsDBError(text) from None
-        return result if result is not None else pd.DataFrame()
+        if result is not None:
+            return result
+        import pandas as pd
+
+        return pd.DataFrame()
 
     # --- models ---------------------------------------------------------------------------
 
@@ -257,6 +264,8 @@ class MindsDBClient:
                 f"prediction with {project}.{model} failed: HTTP {resp.status_code}: "
                 f"{_first_lines(self._scrub(resp.text))}"
             )
+        import pandas as pd
+
         return pd.DataFrame(resp.json())
 
     def drop_versions(self, model: str, keep: int, project: str = "mindsdb") -> list[int]:
@@ -317,7 +326,7 @@ class MindsDBClient:
     def _generations(self, base: str) -> set[str]:
         """The datasources named `base` or `base_<digest>`: every generation of one warehouse."""
         pattern = re.compile(rf"^{re.escape(sql.identifier(base))}(_[0-9a-f]{{{_DIGEST_HEX}}})?$")
-        names = self.query(sql.DATASOURCES).get("NAME", pd.Series(dtype=str))
+        names = self.query(sql.DATASOURCES).get("NAME", ())
         return {str(n) for n in names if pattern.match(str(n))}
 
 

@@ -10,18 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-#: Price-response tolerance. A curve "rises" when, at some price, the prediction climbs back
-#: above the lowest prediction at any lower price by more than
-#: ABS_TOLERANCE + REL_TOLERANCE x the curve's peak. Why not zero: lightwood predicts whole
-#: purchases (rounding: one purchase), and its tree mixers fit the data's own noise. In the
-#: simulation the conversion factor U(0.16, 0.19) scatters purchases around their mean with a
-#: standard deviation of 4.9 % at any price, and where the logistic demand is flat (well below
-#: the base price) that scatter is all there is. So a rebound within one purchase plus 5 % of the
-#: peak is indistinguishable from the data's noise; the price effect itself is 10-20x larger
-#: (the curves fall by 85-95 % over a product's range). Measured: rebounds of 3-6 % of the peak
-#: on a few of 60 curves for a model trained on 48 hours, 1-3 % on 30 days.
-ABS_TOLERANCE = 1.0
-REL_TOLERANCE = 0.05
+# the rules' numbers live in a module without imports (descriptions quote them at load time)
+from profiteer_pipeline.model.tolerances import ABS_TOLERANCE, REL_TOLERANCE
 
 
 def regression_metrics(actual: np.ndarray | pd.Series, predicted: np.ndarray | pd.Series) -> dict:

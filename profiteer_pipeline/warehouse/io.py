@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
+
+if TYPE_CHECKING:
+    import pandas as pd  # only annotations and one dtype test: lock_key's callers need no pandas
 
 
 def copy_dataframe(conn: PgConnection, table: str, df: pd.DataFrame, schema: str = "public") -> int:
@@ -40,10 +43,12 @@ def copy_dataframe(conn: PgConnection, table: str, df: pd.DataFrame, schema: str
 
 def _text_columns_without_nulls(df: pd.DataFrame) -> list[str]:
     """Object/string columns with no missing value; refuses a column mixing NULLs and `\\N`."""
+    from pandas.api.types import is_string_dtype
+
     out = []
     for column in df.columns:
         values = df[column]
-        if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+        if values.dtype != object and not is_string_dtype(values.dtype):
             continue
         missing = values.isna()
         if not missing.any():

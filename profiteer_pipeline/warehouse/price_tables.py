@@ -9,14 +9,17 @@ declarations. Money is per hour unless a column says per day; the shop's currenc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.warehouse.io import copy_dataframe, lock_key
 from profiteer_pipeline.warehouse.metrics.table import SCHEMA, MetricTable
 from profiteer_pipeline.warehouse.metrics.table import Column as C
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Observed prices are grouped into bins of this fraction of the base price.
 OBSERVATION_BIN = 0.02

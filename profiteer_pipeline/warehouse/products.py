@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.warehouse.io import copy_dataframe, lock_key
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where the frame is made: the code location loads without it
 
 PRODUCTS_COLUMNS = [
     "product_id",
@@ -41,6 +44,8 @@ CREATE TABLE IF NOT EXISTS public.products (
 def products_frame(products: Sequence[object]) -> pd.DataFrame:
     """One row per catalog product (pydantic `Product`s), in the table's column order."""
     rows = [{c: getattr(p, c) for c in PRODUCTS_COLUMNS} for p in products]
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=PRODUCTS_COLUMNS)
 
 

@@ -9,14 +9,17 @@ its destination), so `window_query` works on either, whatever numeric types the 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.synth.fields import RECORD_FIELDS
 from profiteer_pipeline.warehouse.io import lock_key, replace_window
 from profiteer_pipeline.warehouse.schema import RAW_SCHEMA, SALES_DDL
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a window is built: the code location loads without it
 
 RAW_TABLE = "sales"
 AIRBYTE_COLUMNS = ["_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta"]
@@ -90,6 +93,8 @@ def build_sales_window(conn: PgConnection, start: datetime, end: datetime) -> pd
     written), then written with `replace_window`: one transaction, idempotent per window.
     Raises LookupError when the landing table does not exist yet.
     """
+    import pandas as pd
+
     with conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('warehouse:sales:ddl', 0))")
         cur.execute(SALES_DDL)

@@ -23,7 +23,6 @@ import dagster as dg
 
 from profiteer_pipeline.defs.automation.jobs import train_model_job
 from profiteer_pipeline.defs.model.gate import failed_sales_hours, gate_message
-from profiteer_pipeline.model.evaluation import degraded
 
 SALES_KEY = dg.AssetKey("sales")
 MODEL_KEY = dg.AssetKey("sales_forecast")
@@ -113,6 +112,8 @@ def build_retraining_sensor(
         "than the previous training's (once new data has landed).",
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        from profiteer_pipeline.model.evaluation import degraded  # numpy: not at load time
+
         state = json.loads(context.cursor) if context.cursor else {}
         instance = context.instance
         models = instance.fetch_materializations(MODEL_KEY, limit=2).records  # newest first

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import orjson
-import pandas as pd
 from psycopg2 import sql
 
 from profiteer_pipeline.defs.imports.file_airbyte import FileImportAirbyte
@@ -29,6 +27,7 @@ from profiteer_pipeline.imports.sniff import FileShape
 from profiteer_pipeline.imports.tables import RAW_SCHEMA
 
 if TYPE_CHECKING:
+    import pandas as pd
     from dagster_airbyte import AirbyteWorkspace
 else:
     # not imported at load (every process loads the code location; only the server path needs
@@ -142,7 +141,10 @@ class ServerFileImport(FileImportAirbyte):
                 client.cancel_job(job_id)
                 raise ImportRefused(f"Airbyte job {job_id} still {status} after {timeout}s")
 
-    def _landed(self, name: str, shape: FileShape) -> tuple[pd.DataFrame, list[str]]:
+    def _landed(self, name: str, shape: FileShape) -> "tuple[pd.DataFrame, list[str]]":
+        import orjson
+        import pandas as pd
+
         table = f"{name}__{source_file.STREAM}"
         query = sql.SQL(
             "SELECT (to_jsonb(t) - %s::text[])::text FROM {}.{} t "
@@ -161,6 +163,8 @@ class ServerFileImport(FileImportAirbyte):
     def read(self, log, name: str, path: Path, shape: FileShape, sink) -> source_file.RawRead:
         client = self.workspace.get_client()
         url = self.url_base.rstrip("/") + "/" + path.name
+        import pandas as pd
+
         t0 = time.monotonic()
         extracted_at = pd.Timestamp.now(tz="UTC")
         try:

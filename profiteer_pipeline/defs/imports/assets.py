@@ -6,6 +6,7 @@ good one replaces its import whole; each keeps its own asset (and metadata) for 
 """
 
 import time
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -16,8 +17,12 @@ from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.imports import inbox, tables
 from profiteer_pipeline.imports.errors import ImportRefused
 from profiteer_pipeline.imports.names import mapping_path, schema_name
-from profiteer_pipeline.imports.pipeline import ImportResult, run_import
 from profiteer_pipeline.previews import barh_chart, line_chart, markdown_table
+
+if TYPE_CHECKING:
+    # the import itself (pandas, numpy) is imported where it runs: the code location loads
+    # without it
+    from profiteer_pipeline.imports.pipeline import ImportResult
 
 GROUP = "imports"
 
@@ -102,7 +107,7 @@ def _specs() -> list[dg.AssetSpec]:
     ]
 
 
-def _metadata(result: ImportResult, seconds: float) -> dict[dg.AssetKey, dict]:
+def _metadata(result: "ImportResult", seconds: float) -> dict[dg.AssetKey, dict]:
     s = result.summary
     schema = schema_name(result.name)
     common = {
@@ -190,6 +195,8 @@ def import_order_export(
     file_airbyte: FileImportAirbyte,
     import_readers: ImportReaders,
 ):
+    from profiteer_pipeline.imports.pipeline import run_import
+
     name = context.partition_key
     t0 = time.monotonic()
     try:

@@ -12,6 +12,8 @@ One materialization per import (partition = the import's name), `forecast.run`:
    otherwise its status is `no_change` with the reason (`price_curves.advice`).
 """
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from profiteer_pipeline import previews
@@ -19,8 +21,12 @@ from profiteer_pipeline.defs.imports.assets import GROUP, PRODUCTS, SALES
 from profiteer_pipeline.defs.imports.partitions import imported_files
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
-from profiteer_pipeline.imports import forecast, price_curves
 from profiteer_pipeline.imports.names import schema_name
+from profiteer_pipeline.model import tolerances
+
+if TYPE_CHECKING:
+    # the model run (numpy, pandas) is imported where it runs: the code location loads without it
+    from profiteer_pipeline.imports import forecast
 
 KEY = dg.AssetKey("import_forecast")
 #: MindsDB keeps every version; older finished ones beyond this many are dropped.
@@ -45,10 +51,10 @@ KEEP_VERSIONS = 3
             "price_response",
             asset=KEY,
             description="Expected units per day must not rise with the price across a product's "
-            f"prices paid by more than {price_curves.ABS_TOLERANCE:g} unit + "
-            f"{price_curves.REL_TOLERANCE:.0%} of the curve's peak, and at most "
-            f"{price_curves.MAX_FLAT_SHARE:.0%} of the curves may be flat (not falling by "
-            f"{price_curves.FALL_MIN_SHARE:.0%} from the lowest to the highest price).",
+            f"prices paid by more than {tolerances.ABS_TOLERANCE:g} unit + "
+            f"{tolerances.REL_TOLERANCE:.0%} of the curve's peak, and at most "
+            f"{tolerances.MAX_FLAT_SHARE:.0%} of the curves may be flat (not falling by "
+            f"{tolerances.FALL_MIN_SHARE:.0%} from the lowest to the highest price).",
         ),
     ],
     description="MindsDB model `<schema>_forecast` on an import's real fields (price relative to "
@@ -59,6 +65,8 @@ KEEP_VERSIONS = 3
 def import_forecast(
     context: dg.AssetExecutionContext, mindsdb: MindsDBResource, warehouse: PostgresResource
 ) -> dg.MaterializeResult:
+    from profiteer_pipeline.imports import forecast
+
     schema = schema_name(context.partition_key)
     with mindsdb.session() as client:
         try:
@@ -82,7 +90,7 @@ def import_forecast(
     return dg.MaterializeResult(metadata=_metadata(schema, run), check_results=_checks(run))
 
 
-def _metadata(schema: str, run: forecast.ForecastRun) -> dict[str, object]:
+def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
     result, verdict, advice = run.result, run.verdict, run.advice
     advised = advice[advice["status"] == "advice"]
     top = advised.sort_values("revenue_per_day_at_best", ascending=False)
@@ -151,7 +159,9 @@ def _metadata(schema: str, run: forecast.ForecastRun) -> dict[str, object]:
     return metadata
 
 
-def _checks(run: forecast.ForecastRun) -> list[dg.AssetCheckResult]:
+def _checks(run: "forecast.ForecastRun") -> list[dg.AssetCheckResult]:
+    from profiteer_pipeline.imports import price_curves
+
     result, verdict = run.result, run.verdict
     worst = float(verdict.curves["max_rise"].max()) if verdict.n_curves else 0.0
     return [

@@ -20,9 +20,9 @@ its declaration in `profiteer_pipeline.warehouse.metrics.tables`.
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from profiteer_pipeline import previews
 from profiteer_pipeline.defs.automation.conditions import follow_inputs_together
@@ -30,6 +30,9 @@ from profiteer_pipeline.defs.partitions import hourly_partitions
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.warehouse import metrics as m
 from profiteer_pipeline.warehouse import quality
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where the tables are read: the code location loads without it
 
 
 def key(table: str) -> dg.AssetKey:
@@ -60,14 +63,18 @@ def spec(table: m.MetricTable) -> dg.AssetSpec:
     )
 
 
-def _read(conn, table: str, limit: int | None = None) -> pd.DataFrame:
+def _read(conn, table: str, limit: int | None = None) -> "pd.DataFrame":
     """The table in its preview order (the rows a person looks at first)."""
+    import pandas as pd
+
     with conn.cursor() as cur:
         cur.execute(m.select_sql(table, limit=limit))
         return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
 
 
-def _charts(frames: dict[str, pd.DataFrame]) -> dict[str, dict[str, dg.MetadataValue]]:
+def _charts(frames: "dict[str, pd.DataFrame]") -> dict[str, dict[str, dg.MetadataValue]]:
+    import pandas as pd
+
     out: dict[str, dict[str, dg.MetadataValue]] = {}
     hourly = frames["hourly_totals"]
     if not hourly.empty:
@@ -99,8 +106,10 @@ def _charts(frames: dict[str, pd.DataFrame]) -> dict[str, dict[str, dg.MetadataV
     return out
 
 
-def _headline(frames: dict[str, pd.DataFrame]) -> dict[str, object]:
+def _headline(frames: "dict[str, pd.DataFrame]") -> dict[str, object]:
     """The latest day's numbers as plain metadata, so the UI plots them across runs."""
+    import pandas as pd
+
     dash = frames["dashboard_summary"]
     latest = dash[dash["is_latest"]]
     if latest.empty:

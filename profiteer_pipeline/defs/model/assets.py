@@ -18,14 +18,12 @@ Its checks: `held_out_accuracy` (emitted by the materialization) and `price_resp
 from datetime import timedelta
 
 import dagster as dg
-import pandas as pd
 
 from profiteer_pipeline import previews
 from profiteer_pipeline.defs.automation.conditions import first_model
 from profiteer_pipeline.defs.model.gate import failed_sales_hours, gate_message
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
-from profiteer_pipeline.model import evaluation, training
 from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.spec import DEFAULT_SPEC, HOLDOUT_SUFFIX
 
@@ -78,6 +76,12 @@ def _train_and_evaluate(
     mindsdb: MindsDBResource,
     warehouse: PostgresResource,
 ) -> dg.MaterializeResult:
+    # the training and its maths (pandas, numpy) are imported here: the code location loads
+    # without them
+    import pandas as pd
+
+    from profiteer_pipeline.model import evaluation, training
+
     log = context.log.info
     source = mindsdb.ensure_warehouse_datasource(client, SPEC.datasource)
     spec, twin_spec = SPEC.reading(source.name), HOLDOUT_SPEC.reading(source.name)

@@ -1,7 +1,8 @@
 """The model's checks that query the live model (`held_out_accuracy` is emitted by the asset)."""
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandas as pd
 from psycopg2 import errors as pg_errors
 
 from profiteer_pipeline import previews
@@ -9,7 +10,10 @@ from profiteer_pipeline.defs.metrics.assets import key as metric_key
 from profiteer_pipeline.defs.model.assets import MODEL_KEY, SPEC
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
-from profiteer_pipeline.model import evaluation, profile, training
+from profiteer_pipeline.model import tolerances
+
+if TYPE_CHECKING:
+    import pandas as pd  # the check's work (pandas, numpy) is imported where it runs
 
 #: The check reads what the app reads: the metric table of bucket averages and the dimension.
 INPUTS = [metric_key("avg_purchases_by_bucket"), dg.AssetKey("products")]
@@ -17,9 +21,11 @@ INPUTS = [metric_key("avg_purchases_by_bucket"), dg.AssetKey("products")]
 
 def price_response_inputs(
     warehouse: PostgresResource,
-) -> tuple[pd.DataFrame, dict[str, tuple[float, float]]]:
+) -> "tuple[pd.DataFrame, dict[str, tuple[float, float]]]":
     """Every product's what-if profiles (`profile.whatif_profile` of its `products` row and each
     of its `analytics.avg_purchases_by_bucket` rows, as the app builds them) and its price range."""
+    from profiteer_pipeline.model import profile
+
     with warehouse.connect() as conn:
         return profile.read_profiles(conn)
 
@@ -30,10 +36,12 @@ def price_response_inputs(
     description="Holding a product's typical inputs for each time-of-day bucket (the app's "
     "what-if profile, from `analytics.avg_purchases_by_bucket` and `products`), predicted "
     "purchases must not rise as the price rises across its [min_price, max_price] (21 prices) "
-    f"by more than 1 purchase + {evaluation.REL_TOLERANCE:.0%} of the curve's peak (rounding and "
+    f"by more than 1 purchase + {tolerances.REL_TOLERANCE:.0%} of the curve's peak (rounding and "
     "the data's own noise, sd 4.9 %), and must fall from the lowest to the highest price.",
 )
 def price_response(mindsdb: MindsDBResource, warehouse: PostgresResource) -> dg.AssetCheckResult:
+    from profiteer_pipeline.model import training
+
     try:
         profiles, ranges = price_response_inputs(warehouse)
     except pg_errors.UndefinedTable as exc:

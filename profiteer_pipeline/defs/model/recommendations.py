@@ -13,10 +13,9 @@ cold model. The computation itself is `profiteer_pipeline/model/recommendations.
 import math
 import os
 import time
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import numpy as np
-import pandas as pd
 
 from profiteer_pipeline import previews
 from profiteer_pipeline.defs.automation.conditions import after_training
@@ -24,10 +23,11 @@ from profiteer_pipeline.defs.metrics.assets import key as metric_key
 from profiteer_pipeline.defs.model.assets import MODEL_KEY, SPEC
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
-from profiteer_pipeline.model import recommendations as recs
-from profiteer_pipeline.model import training
 from profiteer_pipeline.price_advice import ENDINGS, GRID_POINTS
 from profiteer_pipeline.warehouse import price_tables as pt
+
+if TYPE_CHECKING:
+    import pandas as pd  # the refresh (pandas, numpy) is imported where it runs
 
 #: The price points prices are rounded to, unless the run config says otherwise.
 ENDING_VARIABLE = "PROFITEER_PRICE_ENDING"
@@ -92,6 +92,9 @@ def price_recommendations(
     mindsdb: MindsDBResource,
     warehouse: PostgresResource,
 ) -> dg.MaterializeResult:
+    from profiteer_pipeline.model import recommendations as recs
+    from profiteer_pipeline.model import training
+
     t0 = time.perf_counter()
     ending = config.price_ending or os.environ.get(ENDING_VARIABLE, "") or "99"
     if ending not in ENDINGS:
@@ -121,7 +124,7 @@ def price_recommendations(
     )
 
 
-def soundness(curves: pd.DataFrame, r: pd.DataFrame, points: int) -> dg.AssetCheckResult:
+def soundness(curves: "pd.DataFrame", r: "pd.DataFrame", points: int) -> dg.AssetCheckResult:
     """The check `recommendations_sound` over what this run stored."""
     per = curves.groupby(["product_id", "time_of_day_bucket"])
     short = int((per.size() < points).sum())
@@ -140,9 +143,9 @@ def soundness(curves: pd.DataFrame, r: pd.DataFrame, points: int) -> dg.AssetChe
     )
 
 
-def _metadata(r: pd.DataFrame, run: dict, counts: dict) -> dict:
+def _metadata(r: "pd.DataFrame", run: dict, counts: dict) -> dict:
     act = r[r["confidence"].isin(["high", "medium"])]
-    band = float(np.sqrt((act["band_per_day"].fillna(0) ** 2).sum()))
+    band = math.sqrt(float((act["band_per_day"].fillna(0) ** 2).sum()))
     top = r[r["confidence"] != "no change"].sort_values("gain_per_day", ascending=False).head(TOP)
     cols = ["product_id", "time_of_day_bucket", "current_price", "best_price", "gain_per_hour",
             "gain_pct", "band_per_hour", "gain_per_day", "confidence"]  # fmt: skip

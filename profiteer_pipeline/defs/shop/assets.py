@@ -8,8 +8,7 @@ from profiteer_pipeline.defs.partitions import hourly_partitions, once_per_run
 from profiteer_pipeline.defs.shop.resources import CatalogResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.previews import markdown_table
-from profiteer_pipeline.shop import store
-from profiteer_pipeline.synth import CatalogError, generate_window
+from profiteer_pipeline.synth import CatalogError
 
 
 @dg.asset(
@@ -23,6 +22,11 @@ from profiteer_pipeline.synth import CatalogError, generate_window
 def synthetic_sales(
     context: dg.AssetExecutionContext, catalog: CatalogResource, shop_store: PostgresResource
 ) -> dg.MaterializeResult:
+    # the generator and the store (numpy, pandas) are imported where they run: the code location
+    # loads without them
+    from profiteer_pipeline.shop import store
+    from profiteer_pipeline.synth import generate_window
+
     window = context.partition_time_window
     try:
         products = catalog.products()

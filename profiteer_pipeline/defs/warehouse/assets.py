@@ -5,7 +5,6 @@ partitioned groups "shop", "ingest" and "metrics").
 """
 
 import dagster as dg
-import pandas as pd
 
 from profiteer_pipeline import previews
 from profiteer_pipeline.defs.automation.conditions import follow_inputs, keep_fresh
@@ -84,6 +83,8 @@ def products(
 def sales_features(
     context: dg.AssetExecutionContext, warehouse: PostgresResource
 ) -> dg.MaterializeResult:
+    import pandas as pd  # here, not at load time
+
     with warehouse.connect() as conn:
         with conn:
             lock_key(conn, "warehouse", "sales", "ddl")  # the same lock as the `sales` asset

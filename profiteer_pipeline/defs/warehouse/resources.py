@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 import psycopg2
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.settings import PgUrl
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a frame is read: the code location loads without it
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -58,6 +61,8 @@ class PostgresResource(dg.ConfigurableResource):
             cur.execute(statement, params)
 
     def read_sql(self, query: str, params: Sequence[object] | None = None) -> pd.DataFrame:
+        import pandas as pd
+
         with self.connect() as conn, conn.cursor() as cur:
             cur.execute(query, params)
             columns = [c.name for c in cur.description]
