@@ -203,8 +203,8 @@ def import_command(path: Path, name: str | None, mapping: Path | None, timeout: 
                 echo("  the same content was imported before: nothing changed")
             summary = result.summary
             model = (
-                "next: its model trains in Dagster (import_forecast): `dagster asset materialize "
-                f"-m profiteer_pipeline.definitions --select import_forecast --partition {name}`"
+                "next: its model trains in Dagster (import_forecast): `dg launch --assets "
+                f"import_forecast -m profiteer_pipeline.definitions --partition {name}`"
             )
     except ImportRefused as exc:
         click.echo(f"import refused: {exc}", err=True)
