@@ -34,9 +34,12 @@ the command's start until its runs succeeded (the CLI makes one run per partitio
 Then the CLI against that stack, from a folder with no `.env` and the stack's variables (as after
 `eval "$(profiteer env)"`): `dagster asset list -m profiteer_pipeline.definitions` `--cli-runs`
 times (default 5; median wall clock and CPU time of the process: the interpreter, Dagster's CLI and
-the code location's import), and one `dagster asset materialize -m ... --select products`; for
-both, the Python warnings they print (lines `file:line: SomethingWarning: ...`). Then `profiteer
-down`. Figures, not a test.
+the code location's import), and one `dg launch --assets products -m ...` (the README's
+in-process run); for both, the Python warnings they print (lines `file:line: SomethingWarning:
+...`). Then `profiteer down`. Figures, not a test.
+
+First of all, without the stack: `import profiteer_pipeline.definitions` against a bare `import
+dagster`, medians of `--import-runs` fresh processes each (default 5), and their ratio.
 """
 
 from __future__ import annotations
@@ -213,13 +216,13 @@ MODULE = "profiteer_pipeline.definitions"
 
 
 def dagster_cli(
-    variables: dict[str, str], cwd: Path, *args: str, timeout: float = 600
+    variables: dict[str, str], cwd: Path, *args: str, timeout: float = 600, cli: str = "dagster"
 ) -> tuple[float, float, str, int]:
-    """One `dagster` CLI call: wall seconds, CPU seconds (user + system), stdout and stderr (in
-    that order, one text), exit code."""
+    """One `dagster` (or `dg`) CLI call: wall seconds, CPU seconds (user + system), stdout and
+    stderr (in that order, one text), exit code."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), *args], cwd=cwd,
+    proc = subprocess.run([str(Path(sys.executable).parent / cli), *args], cwd=cwd,
                           env={**os.environ, **variables}, capture_output=True, text=True,
                           timeout=timeout)  # fmt: skip
     wall = time.monotonic() - t0
@@ -286,11 +289,12 @@ def cli_figures(env: dict[str, str], runs: int, key: str) -> dict[str, object]:
             walls.append(wall)
             cpus.append(cpu)
             warnings_seen = max(warnings_seen, len(WARNING_LINE.findall(err)))
+        # the README's in-process run (`dg launch`, the successor of `asset materialize`)
         _, _, err, code = dagster_cli(
-            variables, cwd, "asset", "materialize", "-m", MODULE, "--select", "products"
+            variables, cwd, "launch", "--assets", "products", "-m", MODULE, cli="dg"
         )
         if code != 0:
-            raise RuntimeError(f"dagster asset materialize exited {code}:\n{err}")
+            raise RuntimeError(f"dg launch exited {code}:\n{err}")
         materialize_warnings = [ln for ln in err.splitlines() if WARNING_LINE.search(ln)]
         # the same hour through the run queue (what the README's `job launch` does)
         tags = json.dumps({"dagster/partition": key})
@@ -311,6 +315,24 @@ def cli_figures(env: dict[str, str], runs: int, key: str) -> dict[str, object]:
         "job_launch_warnings": len(launch_warnings),
         "job_launch_warning_lines": launch_warnings,
     }
+
+
+def import_seconds(statement: str) -> float:
+    """Wall seconds of a fresh interpreter running `statement` (startup included)."""
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-c", statement], check=True, cwd=Path(__file__).parent)
+    return time.monotonic() - t0
+
+
+def import_ratio(runs: int) -> dict[str, float]:
+    """The code location's import against a bare `import dagster`: medians of `runs` fresh
+    processes each, interleaved so both see the same machine load."""
+    bare, ours = [], []
+    for _ in range(runs):
+        bare.append(import_seconds("import dagster"))
+        ours.append(import_seconds(f"import {MODULE}"))
+    b, o = statistics.median(bare), statistics.median(ours)
+    return {"import_dagster_s": b, "import_location_s": o, "ratio": o / b}
 
 
 def p95(values: list[float]) -> float:
@@ -336,9 +358,15 @@ def main() -> None:
         default=0,
         help="then `dagster job backfill` over this many days (the daemon runs it; default 0: none)",
     )
+    ap.add_argument("--import-runs", type=int, default=5,
+                    help="fresh processes per import timing (default 5)")  # fmt: skip
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
+    imports = import_ratio(args.import_runs)
+    print(f"`import {MODULE}` {imports['import_location_s']:.2f}s against `import dagster` "
+          f"{imports['import_dagster_s']:.2f}s (medians of {args.import_runs} fresh processes): "
+          f"{imports['ratio']:.2f}x")  # fmt: skip
 
     state = Path(tempfile.mkdtemp(prefix="profiteer-bench-latency-")) / "state"
     state.parent.chmod(0o755)  # the embedded PostgreSQL runs as another user when we are root
@@ -399,7 +427,7 @@ def main() -> None:
 
     steps = [n for n in order if n.startswith("step ")]
     rows = [*PHASES, *steps, *TAIL]
-    figures: dict[str, object] = {"runs": args.runs, "phases": {}}
+    figures: dict[str, object] = {"runs": args.runs, "imports": imports, "phases": {}}
     width = max(map(len, rows))
     print(f"\n{'phase (' + str(args.runs) + ' scheduled partitions)':<{width}}  median     p95")
     for name in rows:
@@ -435,7 +463,7 @@ def main() -> None:
         figures["cli"] = cli
         print(f"\nCLI `dagster asset list -m {MODULE}` ({args.cli_runs} calls): median "
               f"{cli['asset_list_median_s']:.2f}s (CPU {cli['asset_list_cpu_median_s']:.2f}s), "
-              f"{cli['asset_list_warnings']} warnings; `dagster asset materialize`: "
+              f"{cli['asset_list_warnings']} warnings; `dg launch --assets products`: "
               f"{cli['materialize_warnings']} warnings; `dagster job launch`: "
               f"{cli['job_launch_warnings']} warnings")  # fmt: skip
         for line in [*cli["materialize_warning_lines"], *cli["job_launch_warning_lines"]]:  # type: ignore[misc]

@@ -190,12 +190,19 @@ def latency_rows(f: dict | None) -> list[Row]:
              f"{num(get(f, 'range_run', 'events'))} events; queued -> success "
              f"{num(get(f, 'range_run', 'queued_to_success_s'), ' s', 1)}", "bench_latency")
         )  # fmt: skip
+    if get(f, "imports", "ratio") is not None:
+        rows.append(
+            ("code location import / `import dagster` (medians of fresh processes)",
+             num(get(f, "imports", "ratio"), "x", 2),
+             f"{num(get(f, 'imports', 'import_location_s'), ' s', 2)} / "
+             f"{num(get(f, 'imports', 'import_dagster_s'), ' s', 2)}", "bench_latency")
+        )  # fmt: skip
     if get(f, "cli", "asset_list_median_s") is not None:
         rows.append(
             ("CLI start: `dagster asset list -m profiteer_pipeline.definitions`",
              num(get(f, "cli", "asset_list_median_s"), " s", 2),
              f"warnings: asset list {num(get(f, 'cli', 'asset_list_warnings'))}, "
-             f"asset materialize {num(get(f, 'cli', 'materialize_warnings'))}", "bench_latency")
+             f"dg launch {num(get(f, 'cli', 'materialize_warnings'))}", "bench_latency")
         )  # fmt: skip
     return rows or [("scheduled hour", "n/a", "", "bench_latency")]
 
