@@ -5,6 +5,7 @@ Both run under a private state folder on free ports, so a developer's running st
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -46,6 +47,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _collect_what_the_module_left():
+    """Finalize, in the main thread, what a module left for the garbage collector (e.g. the
+    SQLite connections of `dg.materialize`'s ephemeral instances). Otherwise a later module's
+    thread runs their finalizers whenever it triggers a collection: a Streamlit script thread
+    then logs SQLite's "created in another thread" errors. A reversed-order run showed them in
+    the log of its one failure: a page's `compile()` in such a thread raised CPython 3.11's
+    `SystemError: AST constructor recursion depth mismatch` (cpython#106905's family)."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
