@@ -28,10 +28,10 @@ import pandas as pd
 from psycopg2 import sql as pgsql
 from psycopg2.extensions import connection as PgConnection
 
+from profiteer_pipeline.imports import merchandise, tables
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports import price_curves as pc
-from profiteer_pipeline.imports import tables
-from profiteer_pipeline.model import evaluation
+from profiteer_pipeline.model import elasticity, evaluation
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import Datasource, MindsDBClient
 from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, MIXERS, ModelSpec
@@ -55,6 +55,10 @@ EVALUATION_COLUMNS = {
     "baseline_mae": "double precision",
     "beats_baseline": "boolean NOT NULL",
     "price_response_ok": "boolean NOT NULL",
+    "pooled_elasticity": "double precision",
+    "pooled_elasticity_low": "double precision",
+    "pooled_elasticity_high": "double precision",
+    "elasticity_products": "integer NOT NULL",
 }
 #: table -> (columns, primary key)
 RESULT_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
@@ -175,6 +179,7 @@ def evaluation_row(
     held_out: pd.Timestamp | None,
     result: Evaluation,
     price_response_ok: bool,
+    pooled: elasticity.Pooled,
 ) -> pd.DataFrame:
     """The single row of `model_evaluation`."""
     return pd.DataFrame(
@@ -191,6 +196,10 @@ def evaluation_row(
                 "baseline_mae": result.baseline_mae,
                 "beats_baseline": result.beats_baseline,
                 "price_response_ok": bool(price_response_ok),
+                "pooled_elasticity": pooled.elasticity,
+                "pooled_elasticity_low": pooled.low,
+                "pooled_elasticity_high": pooled.high,
+                "elasticity_products": pooled.products,
             }
         ]
     )[list(EVALUATION_COLUMNS)]
@@ -266,6 +275,8 @@ class ForecastRun:
     curve: pd.DataFrame
     advice: pd.DataFrame
     verdict: evaluation.PriceResponse
+    elasticities: elasticity.Elasticities
+    excluded: pd.DataFrame  # merchandise.COLUMNS
     written: dict[str, int]
     datasource: str
     seconds: dict[str, float]
@@ -293,6 +304,31 @@ def read_inputs(conn: PgConnection, schema: str) -> tuple[pd.DataFrame, pd.DataF
         ),
     )
     return products, sold
+
+
+def read_sale_lines(conn: PgConnection, schema: str, excluded: list[str]) -> pd.DataFrame:
+    """product_id, day (UTC), quantity, unit_price of every sale line of a merchandise product:
+    what the elasticities are estimated from."""
+    return _read(
+        conn,
+        _table(
+            "SELECT product_id, date_trunc('day', hour AT TIME ZONE 'UTC') AS day, quantity,"
+            " unit_price FROM {} WHERE kind = 'sale' AND NOT product_id = ANY(%s)",
+            schema,
+            "order_lines",
+        ),
+        (excluded,),
+    )
+
+
+def elasticities(
+    conn: PgConnection, schema: str, excluded: list[str], log: Callable[[str], None]
+) -> elasticity.Elasticities:
+    """Each merchandise product's elasticity with its interval, and the shop's pooled one."""
+    lines = read_sale_lines(conn, schema, excluded)
+    found = elasticity.estimate(elasticity.daily_panel(lines))
+    log(f"{schema}: {found.pooled.summary()} ({found.rows:,} product-days)")
+    return found
 
 
 def read_hours(
@@ -324,6 +360,7 @@ def run(
     row_budget: int = mf.ROW_BUDGET,
     max_products: int = mf.MAX_PRODUCTS,
     predict_batch: int = 10_000,
+    non_merchandise: tuple[str, ...] = (),
 ) -> ForecastRun:
     """Features, the held-out twin and its evaluation, the model, its curves and advice, and the
     tables, for the import in `schema`. NothingToModel when no product qualifies; MindsDB's own
@@ -343,6 +380,11 @@ def run(
     if sold.empty:
         raise NothingToModel(f"{schema}.sales has no sale: nothing to model")
     ev = mf.evidence(sold, products)
+    excluded = merchandise.excluded(products, non_merchandise)
+    if not excluded.empty:
+        out = ev["product_id"].isin(excluded["product_id"])
+        ev.loc[out, "eligible"] = False
+        log(f"{schema}: not priced (not merchandise): {', '.join(excluded['product_id'])}")
     first = pd.to_datetime(sold[mf.TS_COLUMN], utc=True).min()
     last = pd.to_datetime(products["last_hour"], utc=True).max()
     pick = mf.select(ev, first, last, row_budget=row_budget, max_products=max_products)
@@ -395,13 +437,15 @@ def run(
     curve = pc.curves(inputs, predicted)
     verdict = pc.price_response(curve)
     log(f"price response: {pc.response_summary(verdict)}")
+    with connect() as conn:
+        found = elasticities(conn, schema, list(excluded["product_id"]), log)
     advice_rows = pc.advice(
         products, ev, curve, pick.skipped, pick.reason,
-        model_loses=result.no_advice_reason(),
+        model_loses=result.no_advice_reason(), elasticities=found.products, excluded=excluded,
     )  # fmt: skip
     evaluation_rows = evaluation_row(
         spec, final.version.version, trained_at, len(rows), len(pick.products),
-        since, result, verdict.passed,
+        since, result, verdict.passed, found.pooled,
     )  # fmt: skip
     with connect() as conn, conn:
         written = write_results(conn, schema, curve, advice_rows, evaluation_rows)
@@ -419,6 +463,8 @@ def run(
         curve=curve,
         advice=advice_rows,
         verdict=verdict,
+        elasticities=found,
+        excluded=excluded,
         written=written,
         datasource=source.state,
         seconds=clock,

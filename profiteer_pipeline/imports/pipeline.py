@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.imports import forecast, source_file, tables
+from profiteer_pipeline.imports import forecast, merchandise, source_file, tables
 from profiteer_pipeline.imports.clean import REASONS, Cleaned, clean
 from profiteer_pipeline.imports.errors import ImportRefused
 from profiteer_pipeline.imports.hourly import daily_sales, hourly_sales
@@ -106,7 +106,19 @@ def summarize(
         "row_number_columns": list(cleaned.row_number_columns),
         "decimal_marks": cleaned.decimal,
         "timestamps_from_order": cleaned.timestamps_from_order,
+        "non_merchandise": _non_merchandise(products),
     }
+
+
+def _non_merchandise(products: pd.DataFrame) -> list[dict[str, Any]]:
+    """The products that are not priced (postage, fees, ...), with their units and revenue."""
+    out = merchandise.excluded(products).merge(
+        products[["product_id", "units", "revenue"]].astype({"product_id": str}), on="product_id"
+    )
+    return [
+        {**row, "units": float(row["units"]), "revenue": round(float(row["revenue"]), 4)}
+        for row in out.to_dict("records")
+    ]
 
 
 def run_import(
@@ -252,3 +264,8 @@ def iter_summary_lines(summary: dict[str, Any]) -> Iterator[str]:
     yield f"last hour:       {summary['last_hour']}"
     if summary.get("grain", "every hour") != "every hour":
         yield f"hourly grain:    {summary['grain']}: too many product-hours for every hour"
+    excluded = summary.get("non_merchandise") or []
+    if excluded:
+        yield f"not priced:      {len(excluded)} non-merchandise (their sales still count)"
+        for row in excluded:
+            yield f"  {row['product_id']:<14} {row['product_name'] or '—'} ({row['reason']})"

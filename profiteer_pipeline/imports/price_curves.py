@@ -18,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from profiteer_pipeline.imports import merchandise
 from profiteer_pipeline.imports import model_features as mf
-from profiteer_pipeline.model import evaluation
+from profiteer_pipeline.model import elasticity, evaluation
 from profiteer_pipeline.model.tolerances import (
     ABS_TOLERANCE,
     FALL_MIN_SHARE,
@@ -32,8 +33,9 @@ GRID_POINTS = 21
 #: Representative days: Wednesday for the weekdays, Saturday for the weekend (pandas: Monday=0).
 PROFILE_DAYS = {2: 5 / 7, 5: 2 / 7}
 #: price_advice.status: a best price; no price change advised (the model does not beat the
-#: baseline, or the curve does not fall); no curve at all.
-STATUSES = ("advice", "no_change", "too_little_data")
+#: baseline, the curve does not fall, or the elasticity's interval does not lie below zero); no
+#: curve at all; not merchandise (postage, fees: `merchandise.py`).
+STATUSES = ("advice", "no_change", "too_little_data", "excluded")
 #: What a `no_change` row leaves empty (it keeps the units and revenue at the base price).
 NO_PRICE = ("best_price", "units_per_day_at_best", "revenue_per_day_at_best", "revenue_uplift_pct")
 
@@ -61,7 +63,12 @@ ADVICE_COLUMNS = {
     + ", ".join(f"'{status}'" for status in STATUSES)
     + "))",
     "note": "text NOT NULL",
+    "elasticity": "double precision",
+    "elasticity_low": "double precision",
+    "elasticity_high": "double precision",
+    "elasticity_source": "text",
 }
+ELASTICITY_COLUMNS = ("elasticity", "elasticity_low", "elasticity_high", "elasticity_source")
 
 
 def price_grid(ev: pd.DataFrame, products: pd.DataFrame, points: int = GRID_POINTS) -> pd.DataFrame:
@@ -172,6 +179,38 @@ def no_advice_reason(model_mae: float | None, baseline_mae: float | None) -> str
     )
 
 
+def no_evidence_note(value: float, low: float, high: float, source: str | None) -> str:
+    """Why a product whose curve falls still gets no price: its elasticity's interval."""
+    if value is None or pd.isna(value):
+        return (
+            "No evidence that price moves demand: no elasticity could be estimated (too few "
+            "sale days at different offered prices)."
+        )
+    if source != "own":
+        return (
+            "No evidence of this product's own price response: its offered price never moved "
+            f"enough on enough sale days. The shop's pooled elasticity is {value:.2f} (90 % "
+            f"interval {low:.2f} to {high:.2f}), but that is the shop's, not this product's."
+        )
+    return (
+        f"No evidence that price moves demand: elasticity {value:.2f}, 90 % interval "
+        f"{low:.2f} to {high:.2f}, which does not lie below zero."
+    )
+
+
+def _with_elasticity(out: pd.DataFrame, elasticities: pd.DataFrame | None) -> pd.DataFrame:
+    """The elasticity columns merged in by product (empty where none was estimated)."""
+    out = out.drop(columns=list(ELASTICITY_COLUMNS), errors="ignore")
+    if elasticities is None or elasticities.empty:
+        return out.assign(**{c: None for c in ELASTICITY_COLUMNS}).astype(
+            {c: float for c in ELASTICITY_COLUMNS[:3]}
+        )
+    found = elasticities.rename(columns={"source": "elasticity_source"})[
+        ["product_id", *ELASTICITY_COLUMNS]
+    ].astype({"product_id": str})
+    return out.merge(found, on="product_id", how="left")
+
+
 def smoothed(curve: pd.DataFrame) -> pd.DataFrame:
     """The curve with `fit_units` and `fit_revenue` per day: a straight demand line fitted to
     each product's curve (units per day = a + b x price, so revenue peaks at -a / 2b), where it
@@ -201,10 +240,14 @@ def advice(
     skipped_reason: str = "",
     *,
     model_loses: str | None,
+    elasticities: pd.DataFrame | None = None,
+    excluded: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """price_advice: one row per product; the best price where it has a curve that falls and the
-    model beats the baseline (`model_loses` is None, else why not: `no_advice_reason`), status
-    `no_change` with the reason where it has a curve but no advice, else `too_little_data`."""
+    """price_advice: one row per product; the best price where it has a curve that falls, the
+    model beats the baseline (`model_loses` is None, else why not: `no_advice_reason`) and the
+    product's elasticity interval (`elasticity.estimate`) lies below zero; status `no_change`
+    with the reason where it has a curve but no advice, `excluded` for what is not merchandise
+    (`merchandise.excluded`), else `too_little_data`."""
     prod = products.assign(product_id=products["product_id"].astype(str))
     out = prod[["product_id", "product_name", "category", "base_price"]].merge(
         ev[["product_id", "sale_hours", "price_points", "price_low", "price_high", "note"]],
@@ -253,11 +296,27 @@ def advice(
             for a, lo, b, hi in ends.loc[flat, ["at_low", "price_low", "at_high", "price_high"]]
             .itertuples(index=False)
         ]  # fmt: skip
-        withheld = flat if model_loses is None else has.to_numpy()
+        out = _with_elasticity(out, elasticities)
+        unproven = has.to_numpy() & ~flat & ~elasticity.shows_response(out).to_numpy()
+        out.loc[unproven, "note"] = [
+            no_evidence_note(e, lo, hi, source)
+            for e, lo, hi, source in out.loc[unproven, list(ELASTICITY_COLUMNS)].itertuples(
+                index=False
+            )
+        ]
+        withheld = (flat | unproven) if model_loses is None else has.to_numpy()
         if model_loses is not None:
             out.loc[withheld, "note"] = model_loses
         out.loc[withheld, "status"] = "no_change"
         out.loc[withheld, list(NO_PRICE)] = np.nan
+    else:
+        out = _with_elasticity(out, elasticities)
+    if excluded is not None and not excluded.empty:
+        reasons = excluded.set_index("product_id")["reason"]
+        hit = out["product_id"].isin(reasons.index)
+        out.loc[hit, "status"] = "excluded"
+        out.loc[hit, "note"] = out.loc[hit, "product_id"].map(reasons).map(merchandise.note)
+        out.loc[hit, list(NO_PRICE) + list(ELASTICITY_COLUMNS)] = None
     leftover = out["status"].eq("too_little_data") & out["product_id"].isin(skipped)
     out.loc[leftover, "note"] = (
         "Enough data, but not modelled in this training: " + skipped_reason + "."

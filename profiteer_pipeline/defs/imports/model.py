@@ -8,8 +8,11 @@ One materialization per import (partition = the import's name), `forecast.run`:
 3. the model `<schema>_forecast` trained on every modelled hour (CREATE, then RETRAIN);
 4. its price curves and the best price per product, and the evaluation, replaced together in
    `price_curves`, `price_advice` and `model_evaluation`: check `price_response`. A product gets
-   a best price only when the model beats the baseline and its curve falls with the price;
-   otherwise its status is `no_change` with the reason (`price_curves.advice`).
+   a best price only when the model beats the baseline, its curve falls with the price and its
+   elasticity's 90 % interval lies below zero (`model.elasticity`, from the order lines at the
+   price offered); otherwise its status is `no_change` with the reason (`price_curves.advice`).
+   Postage, fees and adjustments are `excluded` (`imports.merchandise`, plus the run config's
+   `non_merchandise` codes).
 """
 
 from typing import TYPE_CHECKING
@@ -29,6 +32,14 @@ if TYPE_CHECKING:
     from profiteer_pipeline.imports import forecast
 
 KEY = dg.AssetKey("import_forecast")
+
+
+class ForecastConfig(dg.Config):
+    """What a run may add to the defaults."""
+
+    non_merchandise: list[str] = []  # the shop's own codes of postage, fees, ... (never priced)
+
+
 #: MindsDB keeps every version; older finished ones beyond this many are dropped.
 KEEP_VERSIONS = 3
 
@@ -59,11 +70,14 @@ KEEP_VERSIONS = 3
     ],
     description="MindsDB model `<schema>_forecast` on an import's real fields (price relative to "
     "the base price, hour of day, day of week, product, category, recent demand), evaluated "
-    "against a naive baseline, and its price curves and advice in `price_curves`, `price_advice` "
-    "and `model_evaluation`.",
+    "against a naive baseline; each product's price elasticity with its 90 % interval; its price "
+    "curves and advice in `price_curves`, `price_advice` and `model_evaluation`.",
 )
 def import_forecast(
-    context: dg.AssetExecutionContext, mindsdb: MindsDBResource, warehouse: PostgresResource
+    context: dg.AssetExecutionContext,
+    config: ForecastConfig,
+    mindsdb: MindsDBResource,
+    warehouse: PostgresResource,
 ) -> dg.MaterializeResult:
     from profiteer_pipeline.imports import forecast
 
@@ -78,6 +92,7 @@ def import_forecast(
                 ensure_datasource=mindsdb.ensure_warehouse_datasource,
                 timeout=mindsdb.training_timeout,
                 log=context.log.info,
+                non_merchandise=tuple(config.non_merchandise),
             )
         except forecast.NothingToModel as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
@@ -107,6 +122,11 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
         "products_advised": len(advised),
         "products_no_change": int((advice["status"] == "no_change").sum()),
         "products_too_little_data": int((advice["status"] == "too_little_data").sum()),
+        "products_excluded": dg.MetadataValue.md(
+            previews.markdown_table(run.excluded) if not run.excluded.empty else "none"
+        ),
+        "pooled_elasticity": dg.MetadataValue.text(run.elasticities.pooled.summary()),
+        "products_with_own_elasticity": run.elasticities.pooled.products,
         "selection": run.selection.reason,
         "first_modelled_hour": str(run.selection.since),
         "held_out_from": str(run.held_out_from) if run.held_out_from is not None else "none",
@@ -127,6 +147,9 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
                         "base_price",
                         "best_price",
                         "revenue_uplift_pct",
+                        "elasticity",
+                        "elasticity_low",
+                        "elasticity_high",
                         "note",
                     ]
                 ]

@@ -1,0 +1,72 @@
+"""Which of an import's products are not merchandise to price: postage, fees, manual adjustments,
+discounts, bank charges. Their lines stay in the sales (the import is exact to the cent), but no
+model learns from them and no price is advised for them.
+
+Pure (pandas only): the import's summary and the model run share it.
+
+Two rules, the first that matches names the reason:
+- a stock code on the list (`CODES`, UCI Online Retail's non-product codes, plus the ones the
+  caller adds);
+- a name with a word of `WORDS` (postage, carriage, fee, ...), or a code with no digit that is
+  at most 3 characters long ("M", "D", "S": how shops key manual lines).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+
+#: stock code -> what it is (UCI Online Retail's non-product codes)
+CODES = {
+    "POST": "postage",
+    "DOT": "postage",
+    "C2": "carriage",
+    "M": "manual adjustment",
+    "D": "discount",
+    "S": "samples",
+    "B": "bad-debt adjustment",
+    "BANK CHARGES": "bank charges",
+    "AMAZONFEE": "marketplace fee",
+    "CRUK": "charity commission",
+    "PADS": "packing material",
+}
+WORDS = {
+    "postage": "postage",
+    "carriage": "carriage",
+    "shipping": "shipping",
+    "delivery": "delivery",
+    "fee": "fee",
+    "bank charges": "bank charges",
+    "commission": "commission",
+    "discount": "discount",
+    "manual": "manual adjustment",
+    "adjust": "adjustment",
+    "voucher": "voucher",
+}
+_WORD = re.compile(r"\b(" + "|".join(map(re.escape, WORDS)) + r")", re.IGNORECASE)
+_SHORT_CODE = re.compile(r"^[A-Za-z]{1,3}$")
+COLUMNS = ("product_id", "product_name", "reason")
+
+
+def excluded(products: pd.DataFrame, extra_codes: Iterable[str] = ()) -> pd.DataFrame:
+    """product_id, product_name, reason: the products of `products` (product_id, product_name)
+    that are not merchandise, by the rules above; `extra_codes` are the shop's own."""
+    codes = {**CODES, **{str(c).strip().upper(): "listed by the shop" for c in extra_codes}}
+    ids = products["product_id"].astype(str)
+    names = products["product_name"].fillna("").astype(str)
+    by_code = ids.str.strip().str.upper().map(codes)
+    by_word = names.str.extract(_WORD, expand=False).str.lower().map(WORDS)
+    by_shape = ids.str.match(_SHORT_CODE).map({True: "a short code without digits"})
+    reason = by_code.fillna(by_word).fillna(by_shape)
+    hit = reason.notna()
+    out = pd.DataFrame(
+        {"product_id": ids[hit], "product_name": products.loc[hit, "product_name"]}
+    ).assign(reason=reason[hit])
+    return out[list(COLUMNS)].reset_index(drop=True)
+
+
+def note(reason: str) -> str:
+    """What the advice says of an excluded product."""
+    return f"Not priced: not merchandise ({reason}); its sales still count in the totals."
