@@ -224,15 +224,19 @@ def model_stage(
     return {
         "model_stage_s": round(total, 1),
         "model_training_s": round(run.training.seconds, 1),
-        "model_holdout_training_s": round(run.twin_seconds, 1),
+        "model_holdout_training_s": round(run.result.twin_seconds, 1),
         "model_parts_s": run.seconds,
         "model_training_rows": run.training_rows,
         "model_products": len(run.selection.products),
         "model_selection": run.selection.reason,
         "model_held_out_rows": run.result.rows,
-        "model_mae": round(run.result.model_mae or float("nan"), 4),
-        "baseline_mae": round(run.result.baseline_mae or float("nan"), 4),
+        "backtest_folds": run.result.folds,
+        **{k: round(v, 4) if v is not None else None for k, v in run.result.figures.items()},
+        "backtest": run.result.summary(),
         "beats_baseline": run.result.beats_baseline,
+        "pooled_elasticity": run.elasticities.pooled.elasticity,
+        "pooled_elasticity_low": run.elasticities.pooled.low,
+        "pooled_elasticity_high": run.elasticities.pooled.high,
         "price_response_ok": run.verdict.passed,
         "rising_curves": run.verdict.n_rising,
         "curves_falling_share": round(float((high < low).mean()), 3),
@@ -370,13 +374,12 @@ def main() -> None:
             figures |= m
             print(
                 f"model: {m['model_training_rows']:,} rows ({m['model_selection']}); trained in "
-                f"{m['model_training_s']} s (held-out twin {m['model_holdout_training_s']} s), "
+                f"{m['model_training_s']} s (backtest twins {m['model_holdout_training_s']} s), "
                 f"whole stage {m['model_stage_s']} s"
             )
             print(
-                f"held-out MAE {m['model_mae']} vs baseline {m['baseline_mae']} "
-                f"({'beats' if m['beats_baseline'] else 'does NOT beat'} it, "
-                f"{m['model_held_out_rows']:,} rows); price response "
+                f"backtest: {m['backtest']} ({'beats' if m['beats_baseline'] else 'does NOT beat'}"
+                f" the 28-day mean); price response "
                 f"{'ok' if m['price_response_ok'] else 'FAILS'} ({m['rising_curves']} rising), "
                 f"{m['curves_falling_share']:.0%} of curves end lower than they start"
             )

@@ -40,6 +40,7 @@ BENCHES = [
     Bench("synth", "bench_synth.py", ["--no-loop-memory"]),
     Bench("ingest", "bench_ingest.py", ["--rows", "100000"]),
     Bench("import", "bench_import.py"),  # 541,909 order lines through Airbyte's File source
+    Bench("elasticity", "bench_elasticity.py"),  # known elasticities, 4,000 products x 364 days
     Bench("metrics", "bench_metrics.py"),
     Bench("model", "bench_model.py"),
     Bench("app", "bench_app.py"),
@@ -209,18 +210,33 @@ def latency_rows(f: dict | None) -> list[Row]:
 
 def import_model_rows(f: dict | None) -> list[Row]:
     """The import's model (bench_import's model stage), when it ran."""
-    if get(f, "model_mae") is None:
+    if get(f, "model_training_s") is None:
         return []
     return [
         ("import model: training", num(get(f, "model_training_s"), " s", 1),
          f"{num(get(f, 'model_training_rows'))} rows, {num(get(f, 'model_products'))} products; "
          f"held-out twin {num(get(f, 'model_holdout_training_s'), ' s', 1)}", "bench_import"),
-        ("import model: held-out MAE", num(get(f, "model_mae"), "", 3),
-         f"baseline {num(get(f, 'baseline_mae'), '', 3)} (hour-of-day average); "
+        ("import model: backtest RMSSE", num(get(f, "model_rmsse"), "", 3),
+         f"28-day mean {num(get(f, 'trailing_mean_rmsse'), '', 3)}, seasonal naive "
+         f"{num(get(f, 'seasonal_naive_rmsse'), '', 3)}; Poisson deviance "
+         f"{num(get(f, 'model_poisson_deviance'), '', 3)} vs "
+         f"{num(get(f, 'trailing_mean_poisson_deviance'), '', 3)}; "
          f"price response {'ok' if get(f, 'price_response_ok') else 'FAILS'}", "bench_import"),
         ("import model: best/base off 0.8125", num(get(f, "model_optimum_error_median"), "", 3),
          f"median abs. difference over products; median best/base {num(get(f, 'model_best_over_true_base_median'), '', 3)}",
          "bench_import"),
+    ]  # fmt: skip
+
+
+def elasticity_rows(f: dict | None) -> list[Row]:
+    return [
+        ("elasticity: truth inside 90 % interval", num(100 * (get(f, "coverage") or 0), " %", 1),
+         f"{num(100 * (get(f, 'coverage_own') or 0), ' %', 1)} with their own estimate; median "
+         f"abs. error {num(get(f, 'median_abs_error'), '', 2)}", "bench_elasticity"),
+        ("elasticity: pooled", num(get(f, "pooled"), "", 2),
+         f"90 % {num(get(f, 'pooled_low'), '', 2)} to {num(get(f, 'pooled_high'), '', 2)}; true "
+         f"mean {num(get(f, 'true_mean'), '', 2)}; {num(get(f, 'products'))} products in "
+         f"{num(get(f, 'seconds'), ' s', 1)}", "bench_elasticity"),
     ]  # fmt: skip
 
 
@@ -236,6 +252,7 @@ ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
         ),
         *import_model_rows(f),
     ],
+    "elasticity": elasticity_rows,
     "metrics": metrics_rows,
     "model": model_rows,
     "app": app_rows,

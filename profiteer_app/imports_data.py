@@ -16,6 +16,7 @@ import pandas as pd
 from psycopg2 import sql as pgsql
 
 from profiteer_app.warehouse import AccessDenied, MetricsMissing, Query, Warehouse, _numeric
+from profiteer_pipeline.imports import forecast, price_curves
 from profiteer_pipeline.imports.names import schema_name
 from profiteer_pipeline.imports.price_curves import NO_PRICE, no_advice_reason, smoothed
 
@@ -24,13 +25,8 @@ TOP_PRODUCTS = 10
 TOP_COLUMNS = ["product_id", "product_name", "category", "units", "revenue"]
 PRODUCT_COLUMNS = ["product_id", "product_name", "category", "base_price", "min_price",
                    "max_price", "units", "revenue", "lines", "first_hour", "last_hour"]  # fmt: skip
-ADVICE_COLUMNS = ["product_id", "product_name", "category", "base_price", "best_price",
-                  "units_per_day_at_base", "units_per_day_at_best", "revenue_per_day_at_base",
-                  "revenue_per_day_at_best", "revenue_uplift_pct", "sale_hours", "price_points",
-                  "status", "note"]  # fmt: skip
-EVALUATION_COLUMNS = ["model", "model_version", "trained_at", "training_rows",
-                      "products_modelled", "held_out_from", "held_out_rows", "model_mae",
-                      "baseline_mae", "beats_baseline", "price_response_ok"]  # fmt: skip
+ADVICE_COLUMNS = list(price_curves.ADVICE_COLUMNS)
+EVALUATION_COLUMNS = list(forecast.EVALUATION_COLUMNS)
 CURVE_COLUMNS = ["price", "price_ratio", "units_per_day", "revenue_per_day"]
 MODEL_TABLES = ("price_curves", "price_advice", "model_evaluation")
 
@@ -198,17 +194,17 @@ class Advice:
     def too_little(self) -> pd.DataFrame:
         return self.table[self.table["status"] == "too_little_data"]
 
+    @property
+    def excluded(self) -> pd.DataFrame:
+        """Postage, fees and adjustments: never priced (`merchandise.py`)."""
+        return self.table[self.table["status"] == "excluded"]
+
 
 def model_loses(evaluation: pd.Series | None) -> str | None:
-    """Why the stored model may advise no price (it does not beat the naive baseline, or it was
-    not evaluated), or None when it beats it."""
-    if evaluation is not None and bool(evaluation["beats_baseline"]):
-        return None
-    if evaluation is None:
-        return no_advice_reason(None, None)
-    return no_advice_reason(evaluation["model_mae"], evaluation["baseline_mae"]) or (
-        "The model does not beat the naive baseline on held-out hours."
-    )
+    """Why the stored model may advise no price (out of sample it does not beat the product's
+    28-day mean, or it was not evaluated), or None when it beats it: the pipeline's own rule on
+    the stored figures."""
+    return no_advice_reason(None if evaluation is None else evaluation.to_dict())
 
 
 def withhold(table: pd.DataFrame, evaluation: pd.Series | None) -> pd.DataFrame:

@@ -130,25 +130,27 @@ def sidebar_status(box, name: str) -> None:
             st.markdown(":orange[●] Model: not trained yet")
             return
         ev = stored.evaluation
-        colour = "green" if ev["beats_baseline"] and held_out(ev) else "orange"
+        colour = "green" if held_out(ev) and data.model_loses(ev) is None else "orange"
         st.markdown(
             f":{colour}[●] Model {fmt.code(ev['model'])} v{int(ev['model_version'])} "
             f"trained {fmt.ago(ev['trained_at'])}"
         )
-        st.caption(mae_phrase(ev))
+        st.caption(backtest_phrase(ev))
 
 
 def held_out(ev: pd.Series | None) -> bool:
-    """Whether the model was evaluated on held-out hours (too short an import holds none out)."""
-    return ev is not None and not (pd.isna(ev["model_mae"]) or pd.isna(ev["baseline_mae"]))
+    """Whether the model was backtested (too short an import holds no week out)."""
+    return ev is not None and not pd.isna(ev["model_rmsse"]) and int(ev["folds"]) > 0
 
 
-def mae_phrase(ev: pd.Series) -> str:
-    """'Held-out error 1.2 units/h against 1.9 for the naive baseline: beats it'."""
+def backtest_phrase(ev: pd.Series) -> str:
+    """'Out of sample, RMSSE 0.81 against 0.95 for the 28-day mean: beats it'."""
     if not held_out(ev):
-        return "Not evaluated: the import spans too few days to hold any out"
-    verdict = "beats it" if ev["beats_baseline"] else "does NOT beat it"
+        return "Not evaluated: the import spans too few days to hold a week out"
+    verdict = "beats it" if data.model_loses(ev) is None else "does NOT beat it"
     return (
-        f"Held-out error (MAE) {ev['model_mae']:.2f} units against {ev['baseline_mae']:.2f} "
-        f"for the naive baseline (the product's average for that time of day): {verdict}"
+        f"Out of sample ({int(ev['folds'])} weekly folds), RMSSE {ev['model_rmsse']:.2f} and "
+        f"Poisson deviance {ev['model_poisson_deviance']:.2f} against "
+        f"{ev['trailing_mean_rmsse']:.2f} and {ev['trailing_mean_poisson_deviance']:.2f} for the "
+        f"product's 28-day mean: {verdict}"
     )

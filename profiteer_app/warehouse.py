@@ -140,6 +140,10 @@ class Warehouse:
             raise MetricsMissing(
                 f"{_first_line(exc)}: the metrics have not been materialized yet"
             ) from None
+        except pg_errors.UndefinedColumn as exc:  # a table an older version wrote
+            raise MetricsMissing(
+                f"{_first_line(exc)}: written by an older version, until its next run"
+            ) from None
         except pg_errors.InsufficientPrivilege as exc:
             raise AccessDenied(
                 f"the app's login may not read this at {self.describe()}: {_first_line(exc)}"

@@ -151,23 +151,26 @@ def order_export() -> str:
     return "\n".join(rows) + "\n"
 
 
-MODEL_DDL = """
-CREATE TABLE {curves} (
-    product_id text, price numeric, price_ratio double precision,
-    units_per_day double precision, revenue_per_day double precision,
-    PRIMARY KEY (product_id, price));
-CREATE TABLE {advice} (
-    product_id text PRIMARY KEY, product_name text, category text, base_price numeric,
-    best_price numeric, units_per_day_at_base double precision,
-    units_per_day_at_best double precision, revenue_per_day_at_base double precision,
-    revenue_per_day_at_best double precision, revenue_uplift_pct double precision,
-    sale_hours integer, price_points integer, status text, note text);
-CREATE TABLE {evaluation} (
-    model text, model_version integer, trained_at timestamptz, training_rows integer,
-    products_modelled integer, held_out_from timestamptz, held_out_rows integer,
-    model_mae double precision, baseline_mae double precision, beats_baseline boolean,
-    price_response_ok boolean);
-"""
+def model_ddl(schema: str) -> pgsql.Composed:
+    """The model tables as `import_forecast` creates them (its own column declarations)."""
+    from profiteer_pipeline.imports.forecast import RESULT_TABLES
+
+    return pgsql.SQL(" ").join(
+        pgsql.SQL(
+            "CREATE TABLE {} (" + ", ".join(f'"{c}" {d}' for c, d in columns.items()) + ");"
+        ).format(pgsql.Identifier(schema, table))
+        for table, (columns, _key) in RESULT_TABLES.items()
+    )
+
+
+#: the stored backtest: the model below the 28-day mean and the seasonal naive on both metrics
+EVALUATION = {"model_rmsse": 0.8, "seasonal_naive_rmsse": 1.3, "trailing_mean_rmsse": 1.1,
+              "model_poisson_deviance": 0.6, "seasonal_naive_poisson_deviance": 1.0,
+              "trailing_mean_poisson_deviance": 0.9, "model_mae": 0.5, "seasonal_naive_mae": 0.7,
+              "trailing_mean_mae": 0.6}  # fmt: skip
+#: the stored elasticities: MUG and TOWEL their own (below zero), LAMP the shop's (pooled)
+ELASTICITY = {"MUG": (-1.4, -1.9, -0.9, "own"), "TOWEL": (-1.1, -1.5, -0.7, "own"),
+              "LAMP": (-1.25, -2.0, -0.5, "pooled")}  # fmt: skip
 
 
 def known_curve(base: float, lo: float, hi: float, units_at_base: float) -> pd.DataFrame:
@@ -205,9 +208,7 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
     conn = psycopg2.connect(url.dsn())
     try:
         with conn, conn.cursor() as cur:
-            cur.execute(pgsql.SQL(MODEL_DDL).format(
-                curves=t("price_curves"), advice=t("price_advice"), evaluation=t("model_evaluation")
-            ))  # fmt: skip
+            cur.execute(model_ddl(schema))
             for pid, p in products.iterrows():
                 base, lo, hi = float(p["base_price"]), float(p["min_price"]), float(p["max_price"])
                 days = (p["last_hour"] - p["first_hour"]).days + 1
@@ -215,7 +216,7 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
                     advice.append((pid, p["product_name"], p["category"], base, None, None, None,
                                    None, None, None, 2, 1, "too_little_data",
                                    "2 sale hours at 1 price: too few to tell how sales respond "
-                                   "to the price"))  # fmt: skip
+                                   "to the price", *ELASTICITY[pid]))  # fmt: skip
                     continue
                 curve = known_curve(base, lo, hi, float(p["units"]) / days)
                 curves[pid] = curve
@@ -232,16 +233,24 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
                                float(best["price"]), float(at_base["fit_units"]),
                                float(best["fit_units"]), float(at_base["fit_revenue"]),
                                float(best["fit_revenue"]), float(uplift), 40, 3, "advice",
-                               "40 sale hours at 3 prices; sales fall as the price rises"))  # fmt: skip
+                               "40 sale hours at 3 prices; sales fall as the price rises",
+                               *ELASTICITY[pid]))  # fmt: skip
             cur.executemany(
                 pgsql.SQL("INSERT INTO {} VALUES ({})").format(
-                    t("price_advice"), pgsql.SQL(", ").join([pgsql.Placeholder()] * 14)),
+                    t("price_advice"), pgsql.SQL(", ").join([pgsql.Placeholder()] * 18)),
                 advice,
             )  # fmt: skip
+            row = {"model": f"mindsdb.{name}_forecast", "model_version": 3, "training_rows": 1000,
+                   "products_modelled": 2, "held_out_from": "2025-03-12", "held_out_rows": 42,
+                   "folds": 3, **EVALUATION, "beats_baseline": True, "price_response_ok": True,
+                   "pooled_elasticity": -1.25, "pooled_elasticity_low": -1.45,
+                   "pooled_elasticity_high": -1.05, "elasticity_products": 2}  # fmt: skip
             cur.execute(
-                pgsql.SQL("INSERT INTO {} VALUES (%s, 3, now() - interval '2 hours', 1000, 2,"
-                          " '2025-03-12', 200, 0.8, 1.1, true, true)").format(
-                              t("model_evaluation")), (f"mindsdb.{name}_forecast",))  # fmt: skip
+                pgsql.SQL("INSERT INTO {} ({}, trained_at) VALUES ({}, now() - interval '2 hours')")
+                .format(t("model_evaluation"), pgsql.SQL(", ").join(map(pgsql.Identifier, row)),
+                        pgsql.SQL(", ").join(pgsql.Placeholder() * len(row))),
+                list(row.values()),
+            )  # fmt: skip
     finally:
         conn.close()
     return curves

@@ -15,6 +15,8 @@ import psycopg2
 import pytest
 import streamlit as st
 from app_fixtures import (
+    ELASTICITY,
+    EVALUATION,
     FRESH,
     HOME,
     IMPORTED,
@@ -66,7 +68,8 @@ TABLES = {  # each table of the import's pages by the columns only it has
     "import_catalog": ({"min_price", "first_hour"}, set()),
     "import_advice": ({"best_price", "gain_per_day"}, set()),
     "import_no_change": ({"note", "category"}, {"best_price"}),
-    "import_too_little": ({"note"}, {"best_price", "category"}),
+    "import_too_little": ({"note", "sale_hours"}, {"best_price", "category"}),
+    "import_excluded": ({"note"}, {"sale_hours"}),
 }
 
 
@@ -213,16 +216,28 @@ def test_recommendations_show_advice_evidence_and_too_little_data(import_env):
     stored = advice_rows(import_env)
     at = on_import(page="views/recommendations.py")
     c = cards(at)
-    assert c["Held-out error (MAE)"].value == "0.80"
-    assert c["Naive baseline (MAE)"].value == "1.10"
-    assert c["Held-out error (MAE)"].delta == fmt.signed_percent((0.8 - 1.1) / 1.1 * 100)
-    assert not at.warning  # the model beats the baseline
+    assert c["Out-of-sample RMSSE"].value == "0.80"
+    assert c["Out-of-sample RMSSE"].delta == fmt.signed_percent((0.8 - 1.1) / 1.1 * 100)
+    assert c["Poisson deviance"].value == "0.60"
+    assert c["Poisson deviance"].delta == fmt.signed_percent((0.6 - 0.9) / 0.9 * 100)
+    assert c["28-day mean (RMSSE)"].value == "1.10"
+    assert "seasonal naive (same weekday last week): RMSSE 1.30" in c["28-day mean (RMSSE)"].help
+    assert not at.warning  # the model beats the 28-day mean
     advice = frame(at, "import_advice").set_index("product_id")
     assert set(advice.index) == {"MUG", "TOWEL"}
     for pid in ("MUG", "TOWEL"):
         assert advice.loc[pid, "best_price"] == stored.loc[pid, "best"]
         assert advice.loc[pid, "best_price"] < advice.loc[pid, "base_price"]  # peak at 0.917
     assert advice.loc["MUG", "sale_hours"] == 40 and advice.loc["MUG", "price_points"] == 3
+    # each product's own elasticity and its 90 % interval, as stored; the shop's pooled one
+    for pid in ("MUG", "TOWEL"):
+        e, lo, hi, _ = ELASTICITY[pid]
+        got = advice.loc[pid, ["elasticity", "elasticity_low", "elasticity_high"]].tolist()
+        assert got == [e, lo, hi]
+    assert (
+        "The shop's pooled price elasticity: **-1.25** (90 % interval -1.45 to -1.05), over the "
+        "2 products" in texts(at)
+    )
     gain = (stored["revenue_best"] - stored["revenue_base"]).sum()
     assert c["Applying every best price"].value == f"+{fmt.money(gain)}/day"
     little = frame(at, "import_too_little")
@@ -245,8 +260,8 @@ def no_recommended_price(at: AppTest, reason: str) -> None:
 
 def test_recommendations_advise_nothing_when_the_model_loses_to_the_baseline(import_env):
     """The rule: a model is only as good as the baseline it beats. The stored rows say `advice`
-    (an older training's), the evaluation says the model loses: no price anywhere."""
-    statement = "UPDATE import_test_shop.model_evaluation SET beats_baseline = %s, model_mae = %s"
+    (an older training's), the backtest says the model loses to the 28-day mean: no price."""
+    statement = "UPDATE import_test_shop.model_evaluation SET beats_baseline = %s, model_rmsse = %s"
     conn = psycopg2.connect(import_env.dsn())
     try:
         with conn, conn.cursor() as cur:
@@ -254,22 +269,23 @@ def test_recommendations_advise_nothing_when_the_model_loses_to_the_baseline(imp
         st.cache_data.clear()
         at = on_import(page="views/recommendations.py")
         warned = " ".join(w.value for w in at.warning)
-        assert "does not beat the naive baseline" in warned
+        assert "does not beat the product's 28-day mean" in warned
         assert "no price change is advised" in warned and "hypothesis" not in warned
         assert "does NOT beat it" in "\n".join(c.value for c in at.sidebar.caption)
-        no_recommended_price(at, "MAE 1.250 against the baseline's 1.100")
+        reason = "RMSSE 1.250 against 1.100, Poisson deviance 0.600 against 0.900"
+        no_recommended_price(at, reason)
         # the simulation shows the reason instead of a price, for every product with a curve
         ok(at.switch_page("views/simulation.py").run())
         product = at.selectbox(key="import_product")
         assert product.value == "MUG"
         (info,) = at.info
         assert info.value.startswith("**No price change advised** for Blue Mug")
-        assert "MAE 1.250 against the baseline's 1.100" in info.value
+        assert reason in info.value
         assert not at.get("plotly_chart") and not at.get("select_slider")
         assert "Best price" not in cards(at)
         ok(product.set_value("TOWEL").run())
         assert at.info[0].value.startswith("**No price change advised** for Tea Towel")
-        with conn, conn.cursor() as cur:  # too short to hold anything out: no MAE at all
+        with conn, conn.cursor() as cur:  # too short to hold a week out: no figures at all
             cur.execute(statement, (False, None))
         st.cache_data.clear()
         at = on_import(page="views/recommendations.py")
@@ -277,7 +293,7 @@ def test_recommendations_advise_nothing_when_the_model_loses_to_the_baseline(imp
         no_recommended_price(at, "not evaluated")
     finally:
         with conn, conn.cursor() as cur:
-            cur.execute(statement, (True, 0.8))
+            cur.execute(statement, (True, EVALUATION["model_rmsse"]))
         conn.close()
         st.cache_data.clear()
 
@@ -359,6 +375,42 @@ def test_price_curve_reads_the_demand_line_and_agrees_with_the_advice(import_env
     star = revenue_fig["data"][2]
     assert star["x"] == [best] and star["marker"]["symbol"] == "star"
     assert star["y"] == [pytest.approx(mug["revenue_best"])]
+    e, lo, hi, _ = ELASTICITY["MUG"]
+    assert f"**Elasticity {e:.2f}** (90 % interval {lo:.2f} to {hi:.2f})" in texts(at)
+
+
+def test_non_merchandise_is_listed_apart_and_never_priced(import_env):
+    """A product `import_forecast` excluded (postage, fees) has its own section and no price."""
+    conn = psycopg2.connect(import_env.dsn())
+    note = "Not priced: not merchandise (postage); its sales still count in the totals."
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE import_test_shop.advice_backup AS"
+                        " SELECT * FROM import_test_shop.price_advice")  # fmt: skip
+            cur.execute("UPDATE import_test_shop.price_advice SET status = 'excluded', note = %s,"
+                        " elasticity = NULL, elasticity_low = NULL, elasticity_high = NULL,"
+                        " elasticity_source = NULL WHERE product_id = 'LAMP'", (note,))  # fmt: skip
+        st.cache_data.clear()
+        at = on_import(page="views/recommendations.py")
+        assert "Not merchandise" in [h.value for h in at.subheader]
+        excluded = frame(at, "import_excluded")
+        assert excluded["product_id"].tolist() == ["LAMP"]
+        assert excluded["note"].tolist() == [note]
+        assert "LAMP" not in set(frame(at, "import_advice")["product_id"])
+        ok(at.switch_page("views/simulation.py").run())
+        options = at.selectbox(key="import_product").options
+        assert any(o.endswith("LAMP · not merchandise") for o in options), options
+        ok(at.selectbox(key="import_product").set_value("LAMP").run())
+        assert at.info[0].value == fmt.md_escape(note)
+        assert not at.get("plotly_chart")
+    finally:
+        with conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM import_test_shop.price_advice")
+            cur.execute("INSERT INTO import_test_shop.price_advice"
+                        " SELECT * FROM import_test_shop.advice_backup")  # fmt: skip
+            cur.execute("DROP TABLE import_test_shop.advice_backup")
+        conn.close()
+        st.cache_data.clear()
 
 
 def test_a_product_with_too_little_data_says_so(import_env):

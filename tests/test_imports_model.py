@@ -22,6 +22,7 @@ from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
 from profiteer_pipeline.imports import forecast, price_curves
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports.pipeline import run_import
+from profiteer_pipeline.model import backtest
 from profiteer_pipeline.model.client import MindsDBClient
 
 pytestmark = pytest.mark.mindsdb
@@ -185,33 +186,81 @@ def test_a_big_import_is_bounded_by_the_row_budget():
 # --- pure: the verdicts ---------------------------------------------------------------------
 
 
-def _held_out(values: np.ndarray) -> pd.DataFrame:
-    hours = pd.date_range("2024-01-08", periods=len(values), freq="h", tz="UTC")
-    return pd.DataFrame({"product_id": "A", "timestamp": hours, "actual": values})
+def _hourly(days: int = 35, seed: int = 2) -> pd.DataFrame:
+    """Feature rows of two products over `days` days: A sells 2 units at 14:00 every day, B a
+    Poisson count in its afternoon hours; prices move daily."""
+    rng = np.random.default_rng(seed)
+    hours = pd.date_range("2024-01-01", periods=days * 24, freq="h", tz="UTC")
+    frames = []
+    for pid, units in (
+        ("A", np.where(hours.hour == 14, 2.0, 0.0)),
+        ("B", rng.poisson(np.where((hours.hour >= 12) & (hours.hour < 18), 1.5, 0.1))),
+    ):
+        ratio = np.repeat(rng.choice([0.9, 1.0, 1.1], days), 24)
+        frames.append(
+            pd.DataFrame(
+                {"product_id": pid, "timestamp": hours, "price": 10 * ratio, "category": "c",
+                 "price_ratio": ratio, "hour_of_day": hours.hour, "day_of_week": hours.dayofweek,
+                 "units_prev_24h": 0.0, "units_prev_7d": 0.0, "units": units.astype(float)}
+            )
+        )  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
 
 
-def test_the_accuracy_check_fails_when_the_model_does_no_better_than_the_baseline():
-    # two weeks of a product selling 2 units at 14:00 and nothing else: the baseline is exact
-    hours = pd.date_range("2024-01-01", periods=14 * 24, freq="h", tz="UTC")
-    rows = pd.DataFrame(
-        {"product_id": "A", "timestamp": hours, "hour_of_day": hours.hour,
-         "units": np.where(hours.hour == 14, 2.0, 0.0)}
-    )  # fmt: skip
-    since = pd.Timestamp("2024-01-08", tz="UTC")
-    actual = rows.loc[rows["timestamp"] >= since, "units"].to_numpy()
-    flat = _held_out(actual).assign(predicted=actual.mean())  # a model that ignores the hour
-    result, scored = forecast.evaluate(rows, flat, since)
-    assert result.baseline_mae == 0.0 and result.model_mae > 0
-    assert not result.beats_baseline and "does not beat" in result.summary()
-    assert np.allclose(scored["baseline"], actual)
-    # a tie is not a win; a better model wins
-    tie, _ = forecast.evaluate(rows, _held_out(actual).assign(predicted=actual), since)
-    assert tie.model_mae == tie.baseline_mae == 0.0 and not tie.beats_baseline
-    noisy = rows.assign(units=rows["units"] + np.tile(np.repeat([0.0, 1.0], 24), 7))  # by day
-    truth = noisy.loc[noisy["timestamp"] >= since, "units"].to_numpy()
-    good, _ = forecast.evaluate(noisy, _held_out(truth).assign(predicted=truth), since)
-    assert good.beats_baseline and good.baseline_mae > 0
-    assert not forecast.Evaluation(0, None, None).beats_baseline
+def test_each_fold_is_forecast_from_what_was_known_at_its_start():
+    rows = _hourly()
+    origin = pd.Timestamp("2024-01-29", tz="UTC")
+    inputs = forecast.fold_inputs(rows, origin, 7)
+    assert len(inputs) == 2 * 7 * 24 and inputs["timestamp"].min() == origin
+    a = inputs[inputs["product_id"] == "A"]
+    # recent demand is frozen at the origin: A sold 2 units a day, so 2 in the last 24 hours and
+    # 14 in the last week, for every held-out hour (never a held-out hour's own sales)
+    assert set(a["units_prev_24h"]) == {2.0} and set(a["units_prev_7d"]) == {14.0}
+    # the prices are the shop's own (known ahead), the calendar the hour's
+    fold = rows[(rows["product_id"] == "A") & (rows["timestamp"] >= origin)].head(len(a))
+    assert a["price_ratio"].tolist() == fold["price_ratio"].tolist()
+    assert a["hour_of_day"].tolist() == fold["hour_of_day"].tolist()
+    assert set(mf.FEATURES) <= set(inputs.columns)
+
+
+def _evaluated(rows: pd.DataFrame, predict) -> forecast.Evaluation:
+    """The backtest `forecast.evaluate` runs, with `predict(inputs)` in place of the twin."""
+    panel = forecast.evaluation_panel(rows)
+
+    def forecaster(history, origin, horizon):
+        inputs = forecast.fold_inputs(rows, pd.Timestamp(origin).tz_localize("UTC"), horizon)
+        day = inputs["timestamp"].dt.tz_convert(None).dt.normalize()
+        out = inputs.assign(day=day, forecast=predict(inputs))
+        return out.groupby(["product_id", "day"], as_index=False)["forecast"].sum()
+
+    return forecast.Evaluation(
+        backtest.backtest(panel, forecaster, folds=forecast.n_folds(panel), horizon=7)
+    )
+
+
+def test_the_accuracy_check_needs_the_model_below_the_28_day_mean_on_both_metrics():
+    rows = _hourly()
+    actual = rows.set_index(["product_id", "timestamp"])["units"]
+
+    def exact(inputs):  # knows every held-out hour
+        keys = pd.MultiIndex.from_frame(inputs[["product_id", "timestamp"]])
+        return actual.reindex(keys).to_numpy()
+
+    good = _evaluated(rows, exact)
+    assert good.folds == 3 and good.rows == 2 * 21
+    assert good.figures["model_rmsse"] == 0.0 < good.figures["trailing_mean_rmsse"]
+    assert good.beats_baseline and good.no_advice_reason() is None
+    # a model that predicts nothing: the lowest MAE on sparse days is no excuse
+    nothing = _evaluated(rows, lambda inputs: np.zeros(len(inputs)))
+    assert not nothing.beats_baseline
+    reason = nothing.no_advice_reason()
+    assert reason.startswith("The model does not beat the product's 28-day mean out of sample")
+    assert f"RMSSE {nothing.figures['model_rmsse']:.3f} against" in reason
+    # too short to hold a week out after a week: not evaluated, and no advice
+    short = forecast.Evaluation(None)
+    assert not short.beats_baseline and short.no_advice_reason() == price_curves.NOT_EVALUATED
+    assert forecast.n_folds(forecast.evaluation_panel(_hourly(days=13))) == 0
+    assert forecast.n_folds(forecast.evaluation_panel(_hourly(days=21))) == 2
 
 
 def test_the_price_response_check_fails_on_a_rising_curve_and_allows_a_flat_one():
@@ -250,10 +299,19 @@ def test_the_price_response_check_fails_when_most_curves_are_flat():
 
     from profiteer_pipeline.defs.imports.model import _checks
 
-    run = SimpleNamespace(result=forecast.Evaluation(100, 1.0, 1.2), verdict=all_flat)
+    run = SimpleNamespace(result=forecast.Evaluation(None), verdict=all_flat)
     check = {c.check_name: c for c in _checks(run)}["price_response"]
     assert not check.passed and check.description.startswith("3 of 3 curves are flat")
     assert check.metadata["flat_curves"].value == 3
+
+
+def _elastic(*pids: str) -> pd.DataFrame:
+    """Each product's own elasticity, its interval below zero: evidence that price moves demand
+    (the rule's other half; `test_elasticity` covers the interval's side)."""
+    return pd.DataFrame(
+        {"product_id": list(pids), "elasticity": -1.5, "elasticity_low": -2.0,
+         "elasticity_high": -1.0, "source": "own"}
+    )  # fmt: skip
 
 
 def _two_products() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -273,7 +331,9 @@ def _two_products() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 def test_a_flat_curve_gets_no_change_and_a_falling_one_advice_when_the_model_wins():
     products, ev, curve = _two_products()
-    out = price_curves.advice(products, ev, curve, model_loses=None).set_index("product_id")
+    out = price_curves.advice(
+        products, ev, curve, model_loses=None, elasticities=_elastic("A", "F")
+    ).set_index("product_id")
     assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 8.0
     flat = out.loc["F"]
     assert flat["status"] == "no_change" and flat["note"].startswith("Predicted sales do not")
@@ -285,20 +345,27 @@ def test_a_flat_curve_gets_no_change_and_a_falling_one_advice_when_the_model_win
 
 def test_a_model_that_loses_to_the_baseline_advises_no_price_at_all():
     products, ev, curve = _two_products()
-    result = forecast.Evaluation(168, model_mae=1.25, baseline_mae=1.1)
-    reason = result.no_advice_reason()
-    assert "does not beat the naive baseline" in reason
-    assert "MAE 1.250 against the baseline's 1.100" in reason
+    figures = {"model_rmsse": 1.25, "trailing_mean_rmsse": 1.1,
+               "model_poisson_deviance": 0.7, "trailing_mean_poisson_deviance": 0.9}  # fmt: skip
+    reason = price_curves.no_advice_reason(figures)
+    assert "does not beat the product's 28-day mean" in reason
+    assert "RMSSE 1.250 against 1.100, Poisson deviance 0.700 against 0.900" in reason
     out = price_curves.advice(products, ev, curve, model_loses=reason)
     assert out["status"].tolist() == ["no_change", "no_change"]
     assert out["note"].tolist() == [reason, reason]
     assert out["best_price"].isna().all() and out["revenue_uplift_pct"].isna().all()
-    # a tie loses too; not evaluated: no advice either, and the reason says so
-    assert forecast.Evaluation(168, 1.1, 1.1).no_advice_reason() is not None
-    assert "not evaluated" in forecast.Evaluation(0, None, None).no_advice_reason()
-    assert forecast.Evaluation(168, 1.0, 1.1).no_advice_reason() is None
+    # a tie loses too, a win on one metric only too; not evaluated: no advice either
+    tie = {**figures, "model_rmsse": 1.1, "model_poisson_deviance": 0.9}
+    assert price_curves.no_advice_reason(tie) is not None
+    assert price_curves.no_advice_reason({**figures, "model_rmsse": 1.0}) is None
+    assert price_curves.no_advice_reason({**figures, "model_poisson_deviance": 1.0}) is not None
+    assert "not evaluated" in price_curves.no_advice_reason(None)
+    assert "not evaluated" in price_curves.no_advice_reason({**figures, "model_rmsse": None})
     # the table's CHECK names every status, once
-    assert "('advice', 'no_change', 'too_little_data')" in price_curves.ADVICE_COLUMNS["status"]
+    assert (
+        "('advice', 'no_change', 'too_little_data', 'excluded')"
+        in price_curves.ADVICE_COLUMNS["status"]
+    )
 
 
 def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
@@ -315,7 +382,9 @@ def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
     assert grid["price"].tolist() == [8.0, 9.0, 10.0, 11.0, 12.0]
     units = 30 - 2 * grid["price"]  # revenue p * (30 - 2p) peaks at 7.5: the lowest price here
     curve = grid.assign(units_per_day=units, revenue_per_day=grid["price"] * units)
-    out = price_curves.advice(products, ev, curve, model_loses=None).set_index("product_id")
+    out = price_curves.advice(
+        products, ev, curve, model_loses=None, elasticities=_elastic("A", "B")
+    ).set_index("product_id")
     assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 8.0
     assert out.loc["A", "units_per_day_at_base"] == pytest.approx(10.0)
     assert out.loc["A", "revenue_uplift_pct"] == pytest.approx((8 * 14 / 100 - 1) * 100)
@@ -339,7 +408,9 @@ def test_the_best_price_is_read_from_the_demand_line_not_from_the_model_s_steps(
         {"product_id": ["A"], "sale_hours": [500], "price_points": [17], "price_low": [6.0],
          "price_high": [14.0], "note": [""]}
     )  # fmt: skip
-    out = price_curves.advice(products, ev, curve, model_loses=None).iloc[0]
+    out = price_curves.advice(
+        products, ev, curve, model_loses=None, elasticities=_elastic("A")
+    ).iloc[0]
     assert abs(out["best_price"] - 10.0) <= 1.0 < abs(11.5 - 10.0)  # nearer than the raw argmax
     assert out["revenue_uplift_pct"] > 0
     assert out["revenue_per_day_at_best"] > out["revenue_per_day_at_base"]
@@ -396,7 +467,10 @@ def test_the_model_recovers_the_price_response_and_beats_the_baseline(trained, s
     meta = {k: v.value for k, v in mat.metadata.items()}
     assert meta["products_modelled"] == 5 and meta["products_too_little_data"] == 1
     assert meta["products_advised"] == 5 and meta["products_no_change"] == 0
-    assert meta["model_mae"] < meta["baseline_mae"]
+    assert meta["backtest_folds"] == 3
+    for metric in ("rmsse", "poisson_deviance"):  # out of sample, below both naive forecasts
+        assert meta[f"model_{metric}"] < meta[f"trailing_mean_{metric}"], metric
+        assert meta[f"model_{metric}"] < meta[f"seasonal_naive_{metric}"], metric
     assert "data:image/png;base64" in meta["predicted_vs_actual"]
 
     curves = _table(settings, "price_curves")
@@ -411,8 +485,11 @@ def test_the_model_recovers_the_price_response_and_beats_the_baseline(trained, s
         best = float(advice.loc[pid, "best_price"])
         assert abs(best / base - TRUE_OPTIMUM) <= 0.15, f"{pid}: best {best} for base {base}"
         assert advice.loc[pid, "status"] == "advice"
+        assert advice.loc[pid, "elasticity_source"] == "own"
+        assert advice.loc[pid, "elasticity_low"] < advice.loc[pid, "elasticity_high"] < 0
     assert advice.loc[ONE_PRICE, "status"] == "too_little_data"
     assert pd.isna(advice.loc[ONE_PRICE, "best_price"])
+    assert advice.loc[ONE_PRICE, "elasticity_source"] == "pooled"  # its price never moved
     assert "one price" in advice.loc[ONE_PRICE, "note"]
     assert ONE_PRICE not in set(curves["product_id"])
 
@@ -455,8 +532,12 @@ CONTRACT = {
         ("revenue_uplift_pct", FLOAT, True),
         ("sale_hours", INT, False),
         ("price_points", INT, False),
-        ("status", TEXT, False),  # CHECK: 'advice' or 'too_little_data'
+        ("status", TEXT, False),  # CHECK: advice, no_change, too_little_data, excluded
         ("note", TEXT, False),
+        ("elasticity", FLOAT, True),
+        ("elasticity_low", FLOAT, True),
+        ("elasticity_high", FLOAT, True),
+        ("elasticity_source", TEXT, True),
     ],
     "model_evaluation": [
         ("model", TEXT, False),
@@ -466,10 +547,22 @@ CONTRACT = {
         ("products_modelled", INT, False),
         ("held_out_from", TS, True),
         ("held_out_rows", INT, False),
+        ("folds", INT, False),
+        ("model_rmsse", FLOAT, True),
+        ("seasonal_naive_rmsse", FLOAT, True),
+        ("trailing_mean_rmsse", FLOAT, True),
+        ("model_poisson_deviance", FLOAT, True),
+        ("seasonal_naive_poisson_deviance", FLOAT, True),
+        ("trailing_mean_poisson_deviance", FLOAT, True),
         ("model_mae", FLOAT, True),
-        ("baseline_mae", FLOAT, True),
+        ("seasonal_naive_mae", FLOAT, True),
+        ("trailing_mean_mae", FLOAT, True),
         ("beats_baseline", BOOL, False),
         ("price_response_ok", BOOL, False),
+        ("pooled_elasticity", FLOAT, True),
+        ("pooled_elasticity_low", FLOAT, True),
+        ("pooled_elasticity_high", FLOAT, True),
+        ("elasticity_products", INT, False),
     ],
 }
 PRIMARY_KEYS = {
@@ -507,9 +600,9 @@ def test_the_tables_match_the_contract(trained, settings):
     )
     keys = keys[keys["table_name"].isin(CONTRACT)]
     assert {t: g["column_name"].tolist() for t, g in keys.groupby("table_name")} == PRIMARY_KEYS
-    # price_advice.status takes its two values and nothing else
+    # price_advice.status takes its four values and nothing else
     with connection(settings) as conn, conn.cursor() as cur:
-        for status in ("advice", "too_little_data"):
+        for status in ("advice", "no_change", "too_little_data", "excluded"):
             cur.execute(f"UPDATE {SCHEMA}.price_advice SET status = %s", (status,))  # noqa: S608
         with pytest.raises(psycopg2.errors.CheckViolation):
             cur.execute(f"UPDATE {SCHEMA}.price_advice SET status = 'maybe'")  # noqa: S608
@@ -518,8 +611,13 @@ def test_the_tables_match_the_contract(trained, settings):
     assert evaluation["model"] == f"mindsdb.{SCHEMA}_forecast"
     assert evaluation["beats_baseline"] and evaluation["price_response_ok"]
     assert evaluation["products_modelled"] == 5
-    assert 0.95 * 5 * 7 * 24 <= evaluation["held_out_rows"] <= 5 * 7 * 24  # last sale hours vary
-    assert evaluation["model_mae"] < evaluation["baseline_mae"]
+    # 3 weeks of product-days of the 5 modelled products
+    assert evaluation["folds"] == 3 and evaluation["held_out_rows"] == 5 * 21
+    assert evaluation["model_rmsse"] < evaluation["trailing_mean_rmsse"]
+    # demand falls with the price (units ~ 2.2 - 1.25 x price/base): every product's own
+    # elasticity interval lies below zero, and so does the shop's
+    assert evaluation["elasticity_products"] == 5
+    assert evaluation["pooled_elasticity_high"] < 0 < evaluation["pooled_elasticity"] + 5
     advice = _table(settings, "price_advice")
     assert set(advice["status"]) == {"advice", "too_little_data"}
     assert advice.loc[advice["status"] == "advice", "best_price"].notna().all()

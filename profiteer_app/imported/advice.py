@@ -1,5 +1,5 @@
 """Recommendations for an import: the model's best price per product with its evidence (sale
-hours, distinct prices paid, the held-out error against the naive baseline), the products with
+hours, distinct prices paid, the out-of-sample error against the 28-day mean), the products with
 no price change advised (the model does not beat the baseline, or the curve does not fall with
 the price) and those with too little data for a price curve, each with the reason.
 
@@ -12,13 +12,15 @@ import pandas as pd
 import streamlit as st
 
 from profiteer_app import formatting as fmt
+from profiteer_app import imports_data as data
 from profiteer_app import imports_ui, ui
 from profiteer_app.imported import catalog
 
 ADVICE_COLUMNS = ["product_name", "product_id", "category", "base_price", "best_price",
                   "change_pct", "units_per_day_at_base", "units_per_day_at_best",
                   "revenue_per_day_at_base", "revenue_per_day_at_best", "gain_per_day",
-                  "revenue_uplift_pct", "sale_hours", "price_points", "note"]  # fmt: skip
+                  "revenue_uplift_pct", "elasticity", "elasticity_low", "elasticity_high",
+                  "sale_hours", "price_points", "note"]  # fmt: skip
 
 
 def advice_table(advised: pd.DataFrame) -> pd.DataFrame:
@@ -30,44 +32,67 @@ def advice_table(advised: pd.DataFrame) -> pd.DataFrame:
 
 
 def evidence(ev: pd.Series | None) -> None:
-    """The model's held-out error against the naive baseline, and a warning when it loses."""
+    """The model's out-of-sample error against the naive forecasts, and a warning when it loses
+    to the product's 28-day mean."""
     if ev is None:
         st.caption("No evaluation stored for this model.")
         return
     if not imports_ui.held_out(ev):
         st.warning(
-            "**The model could not be evaluated**: the import spans too few days to hold any "
-            "out, so nobody knows yet whether it beats the naive baseline (the product's "
-            "average for that time of day). **No price change is advised** until it can be.",
+            "**The model could not be evaluated**: the import spans too few days to hold a week "
+            "out after a week of history, so nobody knows yet whether it beats the product's "
+            "28-day mean. **No price change is advised** until it can be.",
             icon=":material/warning:",
         )
         return
     e1, e2, e3, e4 = st.columns(4)
     e1.metric(
         "Model", f"v{int(ev['model_version'])}", border=True,
-        help=f"`{ev['model']}`, trained {fmt.utc_label(ev['trained_at'])}",
+        help=f"`{ev['model']}`, trained {fmt.utc_label(ev['trained_at'])} on "
+        f"{int(ev['training_rows']):,} rows, {int(ev['products_modelled']):,} products",
     )  # fmt: skip
+    held = (
+        f"{int(ev['held_out_rows']):,} product-days in {int(ev['folds'])} weekly folds from "
+        f"{fmt.utc_label(ev['held_out_from'])} on, each forecast by a twin trained on the days "
+        "before it"
+    )
     e2.metric(
-        "Held-out error (MAE)", f"{ev['model_mae']:.2f}",
-        fmt.signed_percent(fmt.change_pct(ev["model_mae"], ev["baseline_mae"])),
-        delta_color="inverse", delta_description="vs the naive baseline", border=True,
-        help=f"mean absolute error of the units predicted for {int(ev['held_out_rows']):,} "
-        f"held-out product-hours from {fmt.utc_label(ev['held_out_from'])} on",
+        "Out-of-sample RMSSE", f"{ev['model_rmsse']:.2f}",
+        fmt.signed_percent(fmt.change_pct(ev["model_rmsse"], ev["trailing_mean_rmsse"])),
+        delta_color="inverse", delta_description="vs the 28-day mean", border=True,
+        help=f"M5's root mean squared scaled error of the units per day, over {held}",
     )  # fmt: skip
     e3.metric(
-        "Naive baseline (MAE)", f"{ev['baseline_mae']:.2f}", border=True,
-        help="the product's average units for that time of day, on the same held-out hours",
+        "Poisson deviance", f"{ev['model_poisson_deviance']:.2f}",
+        fmt.signed_percent(
+            fmt.change_pct(ev["model_poisson_deviance"], ev["trailing_mean_poisson_deviance"])
+        ),
+        delta_color="inverse", delta_description="vs the 28-day mean", border=True,
+        help="mean Poisson deviance of the units per day (fit for sparse counts: unlike MAE, "
+        "it does not reward predicting zero)",
     )  # fmt: skip
     e4.metric(
-        "Training", f"{int(ev['training_rows']):,} rows", border=True,
-        help=f"{int(ev['products_modelled']):,} products modelled",
+        "28-day mean (RMSSE)", f"{ev['trailing_mean_rmsse']:.2f}", border=True,
+        help=f"each product's mean units per day over the 28 days before each fold; the "
+        f"seasonal naive (same weekday last week): RMSSE {ev['seasonal_naive_rmsse']:.2f}, "
+        f"Poisson deviance {ev['seasonal_naive_poisson_deviance']:.2f}",
     )  # fmt: skip
-    if not ev["beats_baseline"]:
+    reason = data.model_loses(ev)
+    if reason is not None:
         st.warning(
-            "**The model does not beat the naive baseline** on the held-out hours "
-            f"(MAE {ev['model_mae']:.2f} against {ev['baseline_mae']:.2f}): it predicts sales "
-            "no better than each product's usual sales, so **no price change is advised**.",
+            f"**The model does not beat the product's 28-day mean** out of sample. {reason} It "
+            "forecasts sales no better than each product's recent average, so **no price change "
+            "is advised**.",
             icon=":material/warning:",
+        )
+    if pd.notna(ev.get("pooled_elasticity")):
+        st.caption(
+            f"The shop's pooled price elasticity: **{ev['pooled_elasticity']:.2f}** (90 % "
+            f"interval {ev['pooled_elasticity_low']:.2f} to {ev['pooled_elasticity_high']:.2f}), "
+            f"over the {int(ev['elasticity_products']):,} products whose offered price moved: "
+            "a 1 % higher price changes units sold by about that many percent. Offered price: "
+            "each day's median price of the product's small-quantity lines (bulk lines are "
+            "billed at tier prices), the nearer observed day's where none sold."
         )
     if not ev["price_response_ok"]:
         st.warning(
@@ -89,7 +114,8 @@ def render(name: str) -> None:
     if advised.empty and not no_change.empty:
         st.info(
             "**No recommended price**: no product's advice passes the rule (a model that beats "
-            "the naive baseline and a curve that falls with the price). See below why.",
+            "the product's 28-day mean out of sample, a curve that falls with the price and an "
+            "elasticity interval below zero). See below why.",
             icon=":material/block:",
         )
     elif advised.empty:
@@ -127,6 +153,7 @@ def render(name: str) -> None:
                                                                          format=money),
                 "gain_per_day": st.column_config.NumberColumn("Gain/day", format=money),
                 "revenue_uplift_pct": st.column_config.NumberColumn("Uplift", format="%+.1f %%"),
+                **elasticity_columns(),
                 "sale_hours": st.column_config.NumberColumn("Sale hours", format="localized"),
                 "price_points": st.column_config.NumberColumn("Prices paid"),
                 "note": st.column_config.TextColumn("Evidence", width="large"),
@@ -140,10 +167,16 @@ def render(name: str) -> None:
     else:
         st.caption(
             f"{len(no_change)} {'product' if len(no_change) == 1 else 'products'} with a price "
-            "curve but no advice: keep the current price. The model must beat the naive baseline "
-            "on held-out hours, and the curve must fall with the price."
+            "curve but no advice: keep the current price. The model must beat the product's "
+            "28-day mean out of sample, the curve must fall with the price, and the product's own "
+            "elasticity interval must lie below zero."
         )
-        _unpriced(no_change, ["category"], key="import_no_change", why="Why no change")
+        _unpriced(
+            no_change,
+            ["category", "elasticity", "elasticity_low", "elasticity_high"],
+            key="import_no_change",
+            why="Why no change",
+        )
 
     st.subheader("Too little data for a price curve")
     if too_little.empty:
@@ -155,6 +188,36 @@ def render(name: str) -> None:
             "respond to the price."
         )
         _unpriced(too_little, [], key="import_too_little", why="Why no curve")
+
+    excluded = stored.excluded
+    if not excluded.empty:
+        st.subheader("Not merchandise")
+        st.caption(
+            f"{len(excluded)} {'line' if len(excluded) == 1 else 'lines'} of the file that are "
+            "not products to price (postage, fees, adjustments): never priced, their sales "
+            "still count in the totals."
+        )
+        st.dataframe(
+            excluded[["product_name", "product_id", "note"]],
+            hide_index=True,
+            key="import_excluded",
+            column_config={
+                **imports_ui.product_columns(),
+                "note": st.column_config.TextColumn("Why not priced", width="large"),
+            },
+        )
+
+
+def elasticity_columns() -> dict:
+    """The elasticity and its 90 % interval, as every advice table shows them."""
+    return {
+        "elasticity": st.column_config.NumberColumn(
+            "Elasticity", format="%.2f",
+            help="% change in units sold for a 1 % higher price (the product's own estimate)",
+        ),
+        "elasticity_low": st.column_config.NumberColumn("90 % low", format="%.2f"),
+        "elasticity_high": st.column_config.NumberColumn("90 % high", format="%.2f"),
+    }  # fmt: skip
 
 
 def _unpriced(products, extra: list[str], *, key: str, why: str) -> None:
@@ -168,6 +231,7 @@ def _unpriced(products, extra: list[str], *, key: str, why: str) -> None:
             **imports_ui.product_columns(),
             "sale_hours": st.column_config.NumberColumn("Sale hours"),
             "price_points": st.column_config.NumberColumn("Prices paid"),
+            **elasticity_columns(),
             "note": st.column_config.TextColumn(why, width="large"),
         },
     )  # fmt: skip

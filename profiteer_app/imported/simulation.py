@@ -43,9 +43,11 @@ def render(name: str) -> None:
 
     def label(pid: str) -> str:
         row = by_id.loc[pid]
-        extra = {"advice": "", "no_change": " · no change advised"}.get(
-            row["status"], " · too little data"
-        )
+        extra = {
+            "advice": "",
+            "no_change": " · no change advised",
+            "excluded": " · not merchandise",
+        }.get(row["status"], " · too little data")
         return f"{row['product_name'] or pid} · {pid}{extra}"
 
     pid = st.selectbox("Product", ids, format_func=label, key=KEY)
@@ -57,6 +59,9 @@ def render(name: str) -> None:
             f"{fmt.md_escape(product['note'])}",
             icon=":material/block:",
         )
+        return
+    if product["status"] == "excluded":
+        st.info(fmt.md_escape(product["note"]), icon=":material/block:")
         return
     if product["status"] != "advice":
         st.info(
@@ -128,3 +133,14 @@ def render_curve(pid: str, product: pd.Series, curve: pd.DataFrame, ev) -> None:
         " where its trees split). Vertical lines: base price (dashed), the slider (red)."
     )  # fmt: skip
     st.caption(evidence)
+    st.caption(elasticity_line(product))
+
+
+def elasticity_line(product: pd.Series) -> str:
+    """The product's own elasticity with its 90 % interval: what the advice rests on."""
+    e, lo, hi = (product[c] for c in ("elasticity", "elasticity_low", "elasticity_high"))
+    return (
+        f"**Elasticity {e:.2f}** (90 % interval {lo:.2f} to {hi:.2f}): a 1 % higher price "
+        f"changes units sold by about {e:.2f} %, estimated from this product's own days at "
+        "different offered prices, controlling for the week and the weekday."
+    )

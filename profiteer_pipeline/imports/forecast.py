@@ -6,12 +6,15 @@ Pure module (no Dagster): the asset, the tests and the benchmark call it.
 
 - The model: `ModelSpec` named `<schema>_forecast` (e.g. `import_online_retail_forecast`) on the
   warehouse datasource the simulated shop's model uses, trained on `<schema>.model_features`.
-- Evaluation: a twin trained without the latest period (`held_out_from`) is scored on it, beside
-  the naive baseline on the same rows (the product's average units at that hour of day over the
-  twin's training period). The accuracy check passes only when the model's MAE is lower.
+- Evaluation (`evaluate`): a rolling-origin backtest at product-day (`model.backtest`): for each
+  of the latest `FOLDS` weeks, a twin trained only on the hours before it forecasts that week's
+  units per product-day from what was known at its start (the prices the shop set, the calendar,
+  recent demand frozen at the start), scored with RMSSE and Poisson deviance beside the seasonal
+  naive (same weekday last week) and the product's trailing 28-day mean on the same days. The
+  accuracy check passes only when the model is below the 28-day mean on both.
 - Curves and advice (`price_curves.py`): predicted here for a grid of prices per product; the
   table `price_curves` holds the model's own predictions, `price_advice` the best prices read
-  off them: only when the model beats the baseline, and only for curves that fall with the
+  off them: only when the model beats the 28-day mean, and only for curves that fall with the
   price (status `no_change` with the reason otherwise).
 """
 
@@ -31,28 +34,31 @@ from psycopg2.extensions import connection as PgConnection
 from profiteer_pipeline.imports import merchandise, tables
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports import price_curves as pc
-from profiteer_pipeline.model import elasticity, evaluation
+from profiteer_pipeline.model import backtest, elasticity, evaluation
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import Datasource, MindsDBClient
 from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, MIXERS, ModelSpec
 
 DATASOURCE = "profiteer_warehouse"  # the simulated shop's model's datasource (the model login)
 FEATURES_TABLE = "model_features"
-#: Held out: the latest 7 days when the data spans at least 4 weeks, else the latest 15 % of its
-#: hours (at least 24); below 4 days there is nothing honest to hold out.
-HOLDOUT_DAYS = 7
-HOLDOUT_SHARE = 0.15
-MIN_EVALUATED_DAYS = 4
+#: The backtest: the latest FOLDS weeks, one after the other, each after at least a week of
+#: history (fewer folds where the data are shorter; none below two weeks: not evaluated).
+FOLDS = 3
+HORIZON_DAYS = 7
+#: each method's RMSSE, Poisson deviance and MAE over all folds (`model_rmsse`, ...)
+METRIC_FIELDS = tuple(
+    f"{method}_{metric}" for metric in (*backtest.DECIDING, "mae") for method in backtest.METHODS
+)
 EVALUATION_COLUMNS = {
     "model": "text NOT NULL",
     "model_version": "integer NOT NULL",
     "trained_at": "timestamptz NOT NULL",
     "training_rows": "integer NOT NULL",
     "products_modelled": "integer NOT NULL",
-    "held_out_from": "timestamptz",
-    "held_out_rows": "integer NOT NULL",
-    "model_mae": "double precision",
-    "baseline_mae": "double precision",
+    "held_out_from": "timestamptz",  # the first fold's first day
+    "held_out_rows": "integer NOT NULL",  # product-days scored, over all folds
+    "folds": "integer NOT NULL",
+    **{field: "double precision" for field in METRIC_FIELDS},
     "beats_baseline": "boolean NOT NULL",
     "price_response_ok": "boolean NOT NULL",
     "pooled_elasticity": "double precision",
@@ -96,78 +102,138 @@ def holdout_spec(spec: ModelSpec) -> ModelSpec:
 # --- evaluation ----------------------------------------------------------------------------
 
 
-def held_out_from(first_hour: pd.Timestamp, last_hour: pd.Timestamp) -> pd.Timestamp | None:
-    """The first held-out hour, or None when the data is too short to hold anything out."""
-    span = int((last_hour - first_hour) / pd.Timedelta(hours=1)) + 1
-    if span < MIN_EVALUATED_DAYS * 24:
-        return None
-    hours = HOLDOUT_DAYS * 24 if span >= 28 * 24 else max(24, int(round(span * HOLDOUT_SHARE)))
-    return last_hour - pd.Timedelta(hours=hours - 1)
+def evaluation_panel(rows: pd.DataFrame) -> pd.DataFrame:
+    """Units per product-day (UTC) of the modelled rows, zero days included: what is scored."""
+    return backtest.daily_panel(rows, day=mf.TS_COLUMN, units=mf.TARGET)
 
 
-def baseline(features: pd.DataFrame, held_out: pd.DataFrame, since: pd.Timestamp) -> np.ndarray:
-    """The naive forecast for each `held_out` row: the product's average units at that hour of
-    day over the rows before `since` (its overall average where that hour never occurred, 0 for
-    a product with no earlier rows)."""
-    train = features[features[mf.TS_COLUMN] < since]
-    by_hour = train.groupby(["product_id", "hour_of_day"])[mf.TARGET].mean()
-    overall = train.groupby("product_id")[mf.TARGET].mean()
-    keys = pd.MultiIndex.from_arrays([held_out["product_id"], held_out["hour_of_day"]])
-    guess = by_hour.reindex(keys).to_numpy()
-    fallback = overall.reindex(held_out["product_id"]).fillna(0.0).to_numpy()
-    return np.where(np.isnan(guess), fallback, guess)
+def n_folds(panel: pd.DataFrame) -> int:
+    """How many weekly folds the data allow, each after at least a week of history."""
+    if panel.empty:
+        return 0
+    days = (panel["day"].max() - panel["day"].min()).days + 1
+    return max(0, min(FOLDS, (days - 7) // HORIZON_DAYS))
+
+
+def fold_inputs(rows: pd.DataFrame, origin: pd.Timestamp, horizon: int) -> pd.DataFrame:
+    """The model's inputs for every hour of [origin, origin + `horizon` days), for each product
+    with rows before `origin`, as known at `origin`: the price the shop set (the feature row's;
+    after a product's last row the last one before), its category, the calendar, and recent
+    demand frozen at `origin` (the lags never see a held-out hour)."""
+    ts = rows[mf.TS_COLUMN]
+    before = rows[ts < origin]
+    if before.empty:
+        return pd.DataFrame(columns=[*FEATURES_KEY, *mf.FEATURES])
+    last = before.sort_values(mf.TS_COLUMN).groupby("product_id").tail(1).set_index("product_id")
+    hours = pd.date_range(origin, periods=horizon * 24, freq="h")
+    products = last.index.to_numpy()
+    grid = pd.DataFrame(
+        {
+            "product_id": np.repeat(products, len(hours)),
+            mf.TS_COLUMN: np.tile(hours, len(products)),
+        }
+    )
+    window = rows[(ts >= origin) & (ts < hours[-1] + pd.Timedelta(hours=1))]
+    grid = grid.merge(
+        window[["product_id", mf.TS_COLUMN, "price_ratio"]], on=list(FEATURES_KEY), how="left"
+    )
+    grid["price_ratio"] = grid.groupby("product_id")["price_ratio"].ffill()
+    grid["price_ratio"] = grid["price_ratio"].fillna(grid["product_id"].map(last["price_ratio"]))
+    grid["category"] = grid["product_id"].map(last["category"])
+    grid["hour_of_day"] = grid[mf.TS_COLUMN].dt.hour.astype("int32")
+    grid["day_of_week"] = grid[mf.TS_COLUMN].dt.dayofweek.astype("int32")
+    for name, back in mf.LAGS.items():
+        recent = before[before[mf.TS_COLUMN] >= origin - pd.Timedelta(hours=back)]
+        grid[name] = grid["product_id"].map(recent.groupby("product_id")[mf.TARGET].sum())
+        grid[name] = grid[name].fillna(0.0)
+    return grid
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    rows: int
-    model_mae: float | None
-    baseline_mae: float | None
-    model_r2: float | None = None
+    """The backtest's verdict (`result` None: the data were too short to hold a week out)."""
+
+    result: backtest.BacktestResult | None
+    twin_seconds: float = 0.0
+
+    @property
+    def figures(self) -> dict[str, float | None]:
+        """METRIC_FIELDS: each method's figures over all folds (None when not evaluated)."""
+        if self.result is None:
+            return dict.fromkeys(METRIC_FIELDS)
+        return {
+            f"{method}_{metric}": self.result.overall(method, metric)
+            for metric in (*backtest.DECIDING, "mae")
+            for method in backtest.METHODS
+        }
+
+    @property
+    def rows(self) -> int:
+        return self.result.rows if self.result is not None else 0
+
+    @property
+    def folds(self) -> int:
+        return len(self.result.folds) if self.result is not None else 0
+
+    @property
+    def held_out_from(self) -> pd.Timestamp | None:
+        if self.result is None:
+            return None
+        return pd.Timestamp(self.result.folds["origin"].min()).tz_localize("UTC")
 
     @property
     def beats_baseline(self) -> bool:
-        """Only a measured model error below the baseline's passes (a tie does not)."""
-        return (
-            self.rows > 0
-            and self.model_mae is not None
-            and self.baseline_mae is not None
-            and self.model_mae < self.baseline_mae
-        )
+        return self.no_advice_reason() is None
 
     def no_advice_reason(self) -> str | None:
-        """None when the model beats the baseline, else why no product gets a price."""
-        if self.beats_baseline:
-            return None
-        return pc.no_advice_reason(self.model_mae, self.baseline_mae) or self.summary()
+        """None when the model beats the 28-day mean on both metrics, else why no product gets
+        a price (the same words the app shows for a stored evaluation)."""
+        return pc.no_advice_reason(self.figures if self.result is not None else None)
 
     def summary(self) -> str:
-        if self.rows == 0 or self.model_mae is None or self.baseline_mae is None:
-            return "not evaluated: too little data to hold out a period"
-        verdict = "beats" if self.beats_baseline else "does not beat"
-        return (
-            f"held-out MAE {self.model_mae:.3f} units/hour {verdict} the baseline's "
-            f"{self.baseline_mae:.3f} (the product's average for that hour of day), {self.rows} rows"
-        )
+        if self.result is None:
+            return pc.NOT_EVALUATED
+        return self.result.summary()
 
 
 def evaluate(
-    features: pd.DataFrame, predictions: pd.DataFrame, since: pd.Timestamp
-) -> tuple[Evaluation, pd.DataFrame]:
-    """Score the twin's `predictions` (product_id, timestamp, actual, predicted) and the baseline
-    on the same rows. Returns the evaluation and the rows with a `baseline` column."""
-    if predictions.empty:
-        return Evaluation(0, None, None), predictions.assign(baseline=[])
-    rows = predictions.copy()
-    rows[mf.TS_COLUMN] = pd.to_datetime(rows[mf.TS_COLUMN], utc=True)
-    rows["product_id"] = rows["product_id"].astype(str)
-    rows["hour_of_day"] = rows[mf.TS_COLUMN].dt.hour
-    rows["predicted"] = rows["predicted"].clip(lower=0.0)
-    rows["baseline"] = baseline(features, rows, since)
-    model = evaluation.regression_metrics(rows["actual"], rows["predicted"])
-    naive = evaluation.regression_metrics(rows["actual"], rows["baseline"])
-    r2 = model["r2"] if np.isfinite(model["r2"]) else None
-    return Evaluation(len(rows), model["mae"], naive["mae"], r2), rows
+    client: MindsDBClient,
+    twin: ModelSpec,
+    rows: pd.DataFrame,
+    *,
+    timeout: float,
+    log: Callable[[str], None],
+    predict_batch: int = 10_000,
+) -> Evaluation:
+    """The rolling-origin backtest of `twin` (retrained before each fold) on `rows`."""
+    panel = evaluation_panel(rows)
+    folds = n_folds(panel)
+    if folds == 0:
+        return Evaluation(None)
+    seconds = 0.0
+
+    def forecaster(history: pd.DataFrame, origin: pd.Timestamp, horizon: int) -> pd.DataFrame:
+        nonlocal seconds
+        start = pd.Timestamp(origin).tz_localize("UTC")
+        log(
+            f"backtest fold from {start:%Y-%m-%d}: training {twin.qualified_name} on the hours before"
+        )
+        seconds += training_mod.train(
+            client, twin, before=start.to_pydatetime(), timeout=timeout, log=log
+        ).seconds
+        inputs = fold_inputs(rows, start, horizon)
+        predicted = pd.concat(
+            [
+                training_mod.predict_frame(client, twin, inputs.iloc[i : i + predict_batch])
+                for i in range(0, len(inputs), predict_batch)
+            ]
+        )
+        day = inputs[mf.TS_COLUMN].dt.tz_convert(None).dt.normalize()
+        out = inputs.assign(day=day, forecast=predicted.clip(lower=0.0).to_numpy())
+        return out.groupby(["product_id", "day"], as_index=False)["forecast"].sum()
+
+    result = backtest.backtest(panel, forecaster, folds=folds, horizon=HORIZON_DAYS)
+    return Evaluation(result, seconds)
 
 
 def evaluation_row(
@@ -176,7 +242,6 @@ def evaluation_row(
     trained_at: datetime,
     training_rows: int,
     products_modelled: int,
-    held_out: pd.Timestamp | None,
     result: Evaluation,
     price_response_ok: bool,
     pooled: elasticity.Pooled,
@@ -190,10 +255,10 @@ def evaluation_row(
                 "trained_at": pd.Timestamp(trained_at),
                 "training_rows": int(training_rows),
                 "products_modelled": int(products_modelled),
-                "held_out_from": held_out,
+                "held_out_from": result.held_out_from,
                 "held_out_rows": int(result.rows),
-                "model_mae": result.model_mae,
-                "baseline_mae": result.baseline_mae,
+                "folds": result.folds,
+                **result.figures,
                 "beats_baseline": result.beats_baseline,
                 "price_response_ok": bool(price_response_ok),
                 "pooled_elasticity": pooled.elasticity,
@@ -267,11 +332,8 @@ class ForecastRun:
     selection: mf.Selection
     evidence: pd.DataFrame
     training_rows: int
-    held_out_from: pd.Timestamp | None
     result: Evaluation
-    scored: pd.DataFrame  # held-out rows: actual, predicted, baseline
     training: training_mod.TrainingResult
-    twin_seconds: float
     curve: pd.DataFrame
     advice: pd.DataFrame
     verdict: evaluation.PriceResponse
@@ -407,17 +469,7 @@ def run(
     log(f"datasource {source.name}: {source.state}")
     lap("features")
 
-    since = held_out_from(rows[mf.TS_COLUMN].min(), rows[mf.TS_COLUMN].max())
-    twin_seconds = 0.0
-    if since is not None:
-        twin_run = training_mod.train(
-            client, twin, before=since.to_pydatetime(), timeout=timeout, log=log
-        )
-        twin_seconds = twin_run.seconds
-        preds = training_mod.held_out_predictions(client, twin, since.to_pydatetime())
-        result, scored = evaluate(rows, preds, since)
-    else:
-        result, scored = Evaluation(0, None, None), pd.DataFrame()
+    result = evaluate(client, twin, rows, timeout=timeout, log=log, predict_batch=predict_batch)
     log(result.summary())
     lap("evaluation")
 
@@ -445,7 +497,7 @@ def run(
     )  # fmt: skip
     evaluation_rows = evaluation_row(
         spec, final.version.version, trained_at, len(rows), len(pick.products),
-        since, result, verdict.passed, found.pooled,
+        result, verdict.passed, found.pooled,
     )  # fmt: skip
     with connect() as conn, conn:
         written = write_results(conn, schema, curve, advice_rows, evaluation_rows)
@@ -455,11 +507,8 @@ def run(
         selection=pick,
         evidence=ev,
         training_rows=len(rows),
-        held_out_from=since,
         result=result,
-        scored=scored,
         training=final,
-        twin_seconds=twin_seconds,
         curve=curve,
         advice=advice_rows,
         verdict=verdict,

@@ -7,8 +7,9 @@ Pure (pandas only): the import's summary and the model run share it.
 Two rules, the first that matches names the reason:
 - a stock code on the list (`CODES`, UCI Online Retail's non-product codes, plus the ones the
   caller adds);
-- a name with a word of `WORDS` (postage, carriage, fee, ...), or a code with no digit that is
-  at most 3 characters long ("M", "D", "S": how shops key manual lines).
+- a name with a word of `WORDS` (postage, carriage, fee, ...).
+(Short codes without digits, "M", "D", "S", were tried as a third rule: real SKUs such as "MUG"
+look the same.)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 #: stock code -> what it is (UCI Online Retail's non-product codes)
@@ -46,7 +48,6 @@ WORDS = {
     "voucher": "voucher",
 }
 _WORD = re.compile(r"\b(" + "|".join(map(re.escape, WORDS)) + r")", re.IGNORECASE)
-_SHORT_CODE = re.compile(r"^[A-Za-z]{1,3}$")
 COLUMNS = ("product_id", "product_name", "reason")
 
 
@@ -58,11 +59,18 @@ def excluded(products: pd.DataFrame, extra_codes: Iterable[str] = ()) -> pd.Data
     names = products["product_name"].fillna("").astype(str)
     by_code = ids.str.strip().str.upper().map(codes)
     by_word = names.str.extract(_WORD, expand=False).str.lower().map(WORDS)
-    by_shape = ids.str.match(_SHORT_CODE).map({True: "a short code without digits"})
-    reason = by_code.fillna(by_word).fillna(by_shape)
+    reason = pd.Series(
+        np.select(
+            [by_code.notna().to_numpy(), by_word.notna().to_numpy()],
+            [by_code.to_numpy(), by_word.to_numpy()],
+            default=None,
+        ),
+        index=ids.index,
+    )
     hit = reason.notna()
+    name = products.loc[hit, "product_name"].astype(object)
     out = pd.DataFrame(
-        {"product_id": ids[hit], "product_name": products.loc[hit, "product_name"]}
+        {"product_id": ids[hit], "product_name": name.where(name.notna(), None)}
     ).assign(reason=reason[hit])
     return out[list(COLUMNS)].reset_index(drop=True)
 

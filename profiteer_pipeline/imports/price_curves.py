@@ -9,18 +9,20 @@ database), shared by `forecast` (which predicts and writes them), the app and th
   straight demand line fitted to each curve (`smoothed` says why), so the uplift is never
   negative and the best price is not an artefact of the model's steps.
 - The rule: a model is only as good as the baseline it beats. A product gets a best price only
-  when the model beat the naive baseline on held-out hours and its curve falls with the price
+  when the model beat the product's 28-day mean out of sample and its curve falls with the price
   (`falls`); otherwise its status is `no_change`, with no price and the reason in its note.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from profiteer_pipeline.imports import merchandise
 from profiteer_pipeline.imports import model_features as mf
-from profiteer_pipeline.model import elasticity, evaluation
+from profiteer_pipeline.model import backtest, elasticity, evaluation
 from profiteer_pipeline.model.tolerances import (
     ABS_TOLERANCE,
     FALL_MIN_SHARE,
@@ -162,20 +164,27 @@ def response_summary(verdict: evaluation.PriceResponse) -> str:
     return f"none of {verdict.n_curves} curves rises with price; {flat}"
 
 
-def no_advice_reason(model_mae: float | None, baseline_mae: float | None) -> str | None:
-    """Why no product gets a price from this model (it does not beat the naive baseline on the
-    held-out hours, or could not be evaluated), or None when it beats it (a tie does not)."""
-    known = [v for v in (model_mae, baseline_mae) if v is not None and pd.notna(v)]
-    if len(known) < 2:
-        return (
-            "The model was not evaluated (too little data to hold out a period), so nobody "
-            "knows whether it beats the naive baseline."
-        )
-    if model_mae < baseline_mae:
+NOT_EVALUATED = (
+    "The model was not evaluated: the data are too short for a week held out after a week of "
+    "history, so nobody knows whether it beats the product's 28-day mean."
+)
+
+
+def no_advice_reason(figures: Mapping[str, object] | None) -> str | None:
+    """Why no product gets a price from this model: out of sample it is not below the product's
+    28-day mean on both RMSSE and Poisson deviance (`forecast.METRIC_FIELDS`), or it was not
+    evaluated (`figures` None or missing); None when it beats it (a tie does not)."""
+    keys = [f"{m}_{k}" for k in backtest.DECIDING for m in (backtest.MODEL, backtest.TRAILING_MEAN)]
+    if figures is None or any(pd.isna(figures.get(key)) for key in keys):
+        return NOT_EVALUATED
+    model = [float(figures[f"{backtest.MODEL}_{k}"]) for k in backtest.DECIDING]
+    mean = [float(figures[f"{backtest.TRAILING_MEAN}_{k}"]) for k in backtest.DECIDING]
+    if all(m < b for m, b in zip(model, mean, strict=True)):
         return None
     return (
-        f"The model does not beat the naive baseline on held-out hours (MAE {model_mae:.3f} "
-        f"against the baseline's {baseline_mae:.3f} units/hour)."
+        "The model does not beat the product's 28-day mean out of sample (weekly folds at "
+        f"product-day): RMSSE {model[0]:.3f} against {mean[0]:.3f}, Poisson deviance "
+        f"{model[1]:.3f} against {mean[1]:.3f}."
     )
 
 
