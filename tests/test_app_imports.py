@@ -229,6 +229,8 @@ def test_recommendations_show_advice_evidence_and_too_little_data(import_env):
         assert advice.loc[pid, "best_price"] == stored.loc[pid, "best"]
         assert advice.loc[pid, "best_price"] < advice.loc[pid, "base_price"]  # peak at 0.917
     assert advice.loc["MUG", "sale_hours"] == 40 and advice.loc["MUG", "price_points"] == 3
+    assert advice.loc["MUG", "guardrail"] == "none"  # the stored guardrail, by name
+    assert advice.loc["MUG", "current_price"] == advice.loc["MUG", "base_price"]
     # each product's own elasticity and its 90 % interval, as stored; the shop's pooled one
     for pid in ("MUG", "TOWEL"):
         e, lo, hi, _ = ELASTICITY[pid]
@@ -377,6 +379,7 @@ def test_price_curve_reads_the_demand_line_and_agrees_with_the_advice(import_env
     assert star["y"] == [pytest.approx(mug["revenue_best"])]
     e, lo, hi, _ = ELASTICITY["MUG"]
     assert f"**Elasticity {e:.2f}** (90 % interval {lo:.2f} to {hi:.2f})" in texts(at)
+    assert "**Guardrail**: none (the best price is the curve's own" in texts(at)
 
 
 def test_non_merchandise_is_listed_apart_and_never_priced(import_env):

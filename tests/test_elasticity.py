@@ -146,7 +146,7 @@ def test_a_falling_curve_gets_advice_only_with_its_own_negative_interval():
     )  # fmt: skip
     out = price_curves.advice(products, ev, curve, model_loses=None, elasticities=found)
     out = out.set_index("product_id")
-    assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 8.0
+    assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 9.0
     assert out.loc["A", "elasticity_low"] == -2.0 and out.loc["A", "elasticity_source"] == "own"
     assert out.loc["B", "status"] == "no_change" and pd.isna(out.loc["B", "best_price"])
     assert out.loc["B", "note"] == (

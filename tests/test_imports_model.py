@@ -22,7 +22,7 @@ from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
 from profiteer_pipeline.imports import forecast, price_curves
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports.pipeline import run_import
-from profiteer_pipeline.model import backtest
+from profiteer_pipeline.model import backtest, guardrails
 from profiteer_pipeline.model.client import MindsDBClient
 
 pytestmark = pytest.mark.mindsdb
@@ -334,7 +334,9 @@ def test_a_flat_curve_gets_no_change_and_a_falling_one_advice_when_the_model_win
     out = price_curves.advice(
         products, ev, curve, model_loses=None, elasticities=_elastic("A", "F")
     ).set_index("product_id")
-    assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 8.0
+    # revenue peaks at 7.5; one step of the default guardrails from today's 10 reaches 9
+    assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 9.0
+    assert out.loc["A", "guardrail"] == "max step ±10 %"
     flat = out.loc["F"]
     assert flat["status"] == "no_change" and flat["note"].startswith("Predicted sales do not")
     assert "do not fall with the price (3.00 units/day at 8.00, 3.00 at 12.00)" in flat["note"]
@@ -382,10 +384,12 @@ def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
     assert grid["price"].tolist() == [8.0, 9.0, 10.0, 11.0, 12.0]
     units = 30 - 2 * grid["price"]  # revenue p * (30 - 2p) peaks at 7.5: the lowest price here
     curve = grid.assign(units_per_day=units, revenue_per_day=grid["price"] * units)
+    wide = guardrails.Guardrails(max_step_pct=100, range_margin_pct=0)
     out = price_curves.advice(
-        products, ev, curve, model_loses=None, elasticities=_elastic("A", "B")
+        products, ev, curve, model_loses=None, elasticities=_elastic("A", "B"), rails=wide
     ).set_index("product_id")
     assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 8.0
+    assert out.loc["A", "guardrail"] == "tested range"  # the peak, 7.5, was never tried
     assert out.loc["A", "units_per_day_at_base"] == pytest.approx(10.0)
     assert out.loc["A", "revenue_uplift_pct"] == pytest.approx((8 * 14 / 100 - 1) * 100)
     assert out.loc["B", "status"] == "too_little_data" and pd.isna(out.loc["B", "best_price"])
@@ -409,8 +413,9 @@ def test_the_best_price_is_read_from_the_demand_line_not_from_the_model_s_steps(
          "price_high": [14.0], "note": [""]}
     )  # fmt: skip
     out = price_curves.advice(
-        products, ev, curve, model_loses=None, elasticities=_elastic("A")
-    ).iloc[0]
+        products, ev, curve, model_loses=None, elasticities=_elastic("A"),
+        rails=guardrails.Guardrails(max_step_pct=100),
+    ).iloc[0]  # fmt: skip
     assert abs(out["best_price"] - 10.0) <= 1.0 < abs(11.5 - 10.0)  # nearer than the raw argmax
     assert out["revenue_uplift_pct"] > 0
     assert out["revenue_per_day_at_best"] > out["revenue_per_day_at_base"]
@@ -475,6 +480,9 @@ def test_the_model_recovers_the_price_response_and_beats_the_baseline(trained, s
 
     curves = _table(settings, "price_curves")
     advice = _table(settings, "price_advice").set_index("product_id")
+    export = elastic_export()
+    last_prices = export.groupby("product_id")["price"].last().to_dict()  # time-ordered lines
+    assert meta["guardrails"], meta  # which guardrail bound how many recommendations
     for pid, base in BASES.items():
         curve = curves[curves["product_id"] == pid].sort_values("price")
         assert len(curve) >= price_curves.GRID_POINTS
@@ -482,9 +490,16 @@ def test_the_model_recovers_the_price_response_and_beats_the_baseline(trained, s
         assert high < 0.8 * low, (
             f"{pid}: {low:.1f} units/day at the low end, {high:.1f} at the high"
         )
-        best = float(advice.loc[pid, "best_price"])
-        assert abs(best / base - TRUE_OPTIMUM) <= 0.15, f"{pid}: best {best} for base {base}"
+        best, now = float(advice.loc[pid, "best_price"]), float(advice.loc[pid, "current_price"])
+        assert now == last_prices[pid]  # today's offered price: the last day's
         assert advice.loc[pid, "status"] == "advice"
+        if advice.loc[pid, "guardrail"] == "none":
+            assert abs(best / base - TRUE_OPTIMUM) <= 0.15, f"{pid}: best {best} for base {base}"
+        else:  # one step of at most 10 % from today's price, toward the revenue optimum
+            assert advice.loc[pid, "guardrail"] in ("max step ±10 %", "tested range")
+            assert abs(best / now - 1) <= 0.1 + 1e-6, f"{pid}: {best} from {now}"
+            assert (best - now) * (TRUE_OPTIMUM * base - now) >= 0, f"{pid}: {best} from {now}"
+        assert advice.loc[pid, "units_per_day_at_current"] > 0
         assert advice.loc[pid, "elasticity_source"] == "own"
         assert advice.loc[pid, "elasticity_low"] < advice.loc[pid, "elasticity_high"] < 0
     assert advice.loc[ONE_PRICE, "status"] == "too_little_data"
@@ -538,6 +553,9 @@ CONTRACT = {
         ("elasticity_low", FLOAT, True),
         ("elasticity_high", FLOAT, True),
         ("elasticity_source", TEXT, True),
+        ("current_price", NUMERIC, True),
+        ("units_per_day_at_current", FLOAT, True),
+        ("guardrail", TEXT, True),
     ],
     "model_evaluation": [
         ("model", TEXT, False),

@@ -16,17 +16,19 @@ from profiteer_app import imports_data as data
 from profiteer_app import imports_ui, ui
 from profiteer_app.imported import catalog
 
-ADVICE_COLUMNS = ["product_name", "product_id", "category", "base_price", "best_price",
-                  "change_pct", "units_per_day_at_base", "units_per_day_at_best",
+ADVICE_COLUMNS = ["product_name", "product_id", "category", "base_price", "current_price",
+                  "best_price", "change_pct", "guardrail", "units_per_day_at_current",
+                  "units_per_day_at_base", "units_per_day_at_best",
                   "revenue_per_day_at_base", "revenue_per_day_at_best", "gain_per_day",
                   "revenue_uplift_pct", "elasticity", "elasticity_low", "elasticity_high",
                   "sale_hours", "price_points", "note"]  # fmt: skip
 
 
 def advice_table(advised: pd.DataFrame) -> pd.DataFrame:
-    """The advised products as shown: the price change and the revenue gain per day added."""
+    """The advised products as shown: the change from today's price and the revenue gain per day
+    added."""
     return advised.assign(
-        change_pct=(advised["best_price"] / advised["base_price"] - 1) * 100,
+        change_pct=(advised["best_price"] / advised["current_price"] - 1) * 100,
         gain_per_day=advised["revenue_per_day_at_best"] - advised["revenue_per_day_at_base"],
     )[ADVICE_COLUMNS].reset_index(drop=True)
 
@@ -130,9 +132,12 @@ def render(name: str) -> None:
         )  # fmt: skip
         st.caption(
             f"{len(table)} products with a price curve. The base price is the median price "
-            "paid; the best price maximizes the model's expected revenue per day inside the "
-            "range of prices the product actually sold at. Sale hours and distinct prices paid "
-            "are the evidence behind each curve."
+            "paid, today's price the latest day's offered price; the best price maximizes the "
+            "model's expected revenue per day within the shop's guardrails (by default at most "
+            "±10 % from today's price per step and within 5 % of the prices the product sold "
+            "at; the shop's own in `.profiteer/guardrails.toml`), and Guardrail names the one "
+            "that bound it. Sale hours and distinct prices paid are the evidence behind each "
+            "curve."
         )
         money = ui.money_column_format()
         st.dataframe(
@@ -141,9 +146,22 @@ def render(name: str) -> None:
             key="import_advice",
             column_config={
                 **imports_ui.product_columns(),
+                "current_price": st.column_config.NumberColumn(
+                    "Today's price", format=money,
+                    help="the latest day's offered price (median of its small-quantity lines)",
+                ),
                 "best_price": st.column_config.NumberColumn("Best price", format=money),
-                "change_pct": st.column_config.NumberColumn("Change", format="%+.1f %%"),
-                "units_per_day_at_base": st.column_config.NumberColumn("Units/day now",
+                "change_pct": st.column_config.NumberColumn(
+                    "Change", format="%+.1f %%", help="from today's price"
+                ),
+                "guardrail": st.column_config.TextColumn(
+                    "Guardrail", help="the shop's guardrail that bound the best price, if any"
+                ),
+                "units_per_day_at_current": st.column_config.NumberColumn(
+                    "Units/day today", format="%.2f",
+                    help="the model's expected units per day at today's price",
+                ),
+                "units_per_day_at_base": st.column_config.NumberColumn("Units/day at base",
                                                                        format="%.2f"),
                 "units_per_day_at_best": st.column_config.NumberColumn("Units/day at best",
                                                                        format="%.2f"),

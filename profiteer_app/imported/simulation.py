@@ -134,6 +134,14 @@ def render_curve(pid: str, product: pd.Series, curve: pd.DataFrame, ev) -> None:
     )  # fmt: skip
     st.caption(evidence)
     st.caption(elasticity_line(product))
+    bound = product.get("guardrail")
+    st.caption(
+        f"**Guardrail**: {fmt.md_escape(str(bound))}" + (
+            " (the best price moved as far as the shop's guardrails allow)"
+            if bound not in (None, "none") and pd.notna(bound) else
+            " (the best price is the curve's own, inside every guardrail)"
+        )
+    )  # fmt: skip
 
 
 def elasticity_line(product: pd.Series) -> str:

@@ -34,7 +34,7 @@ from psycopg2.extensions import connection as PgConnection
 from profiteer_pipeline.imports import merchandise, tables
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports import price_curves as pc
-from profiteer_pipeline.model import backtest, elasticity, evaluation
+from profiteer_pipeline.model import backtest, elasticity, evaluation, guardrails
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import Datasource, MindsDBClient
 from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, MIXERS, ModelSpec
@@ -423,6 +423,7 @@ def run(
     max_products: int = mf.MAX_PRODUCTS,
     predict_batch: int = 10_000,
     non_merchandise: tuple[str, ...] = (),
+    rails: guardrails.Guardrails = guardrails.DEFAULT,
 ) -> ForecastRun:
     """Features, the held-out twin and its evaluation, the model, its curves and advice, and the
     tables, for the import in `schema`. NothingToModel when no product qualifies; MindsDB's own
@@ -494,6 +495,7 @@ def run(
     advice_rows = pc.advice(
         products, ev, curve, pick.skipped, pick.reason,
         model_loses=result.no_advice_reason(), elasticities=found.products, excluded=excluded,
+        current=found.current, rails=rails,
     )  # fmt: skip
     evaluation_rows = evaluation_row(
         spec, final.version.version, trained_at, len(rows), len(pick.products),

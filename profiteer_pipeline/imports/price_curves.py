@@ -22,7 +22,7 @@ import pandas as pd
 
 from profiteer_pipeline.imports import merchandise
 from profiteer_pipeline.imports import model_features as mf
-from profiteer_pipeline.model import backtest, elasticity, evaluation
+from profiteer_pipeline.model import backtest, elasticity, evaluation, guardrails
 from profiteer_pipeline.model.tolerances import (
     ABS_TOLERANCE,
     FALL_MIN_SHARE,
@@ -39,7 +39,13 @@ PROFILE_DAYS = {2: 5 / 7, 5: 2 / 7}
 #: curve at all; not merchandise (postage, fees: `merchandise.py`).
 STATUSES = ("advice", "no_change", "too_little_data", "excluded")
 #: What a `no_change` row leaves empty (it keeps the units and revenue at the base price).
-NO_PRICE = ("best_price", "units_per_day_at_best", "revenue_per_day_at_best", "revenue_uplift_pct")
+NO_PRICE = (
+    "best_price",
+    "units_per_day_at_best",
+    "revenue_per_day_at_best",
+    "revenue_uplift_pct",
+    "guardrail",
+)
 
 CURVE_COLUMNS = {
     "product_id": "text NOT NULL",
@@ -69,6 +75,9 @@ ADVICE_COLUMNS = {
     "elasticity_low": "double precision",
     "elasticity_high": "double precision",
     "elasticity_source": "text",
+    "current_price": "numeric(18, 4)",
+    "units_per_day_at_current": "double precision",
+    "guardrail": "text",
 }
 ELASTICITY_COLUMNS = ("elasticity", "elasticity_low", "elasticity_high", "elasticity_source")
 
@@ -188,6 +197,42 @@ def no_advice_reason(figures: Mapping[str, object] | None) -> str | None:
     )
 
 
+def _within_rails(
+    out: pd.DataFrame,
+    curve: pd.DataFrame,
+    fit: pd.DataFrame,
+    rails: guardrails.Guardrails,
+) -> pd.DataFrame:
+    """The best price and its figures on the demand line within the guardrails, the units per
+    day at today's price, and the guardrail that bound each product."""
+    out = out.copy()
+    now = out["current_price"].astype(float)
+    line = line_fit(curve)
+    ids = out["product_id"]
+    lined = ids.isin(line.index).to_numpy()
+    nearest = fit.assign(now=fit["product_id"].map(dict(zip(ids, now, strict=True))))
+    nearest = nearest.loc[(nearest["price"] - nearest["now"]).abs().groupby(
+        nearest["product_id"]).idxmin()].set_index("product_id")["fit_units"]  # fmt: skip
+    out["units_per_day_at_current"] = ids.map(nearest).astype(float)
+    out.loc[lined, "units_per_day_at_current"] = on_line(
+        line, ids[lined], now[lined].to_numpy(dtype=float)
+    )
+    if lined.any():
+        ends = falls(curve).reindex(ids[lined].to_numpy())
+        fitted = line.reindex(ids[lined].to_numpy())
+        optimum = -fitted["intercept"].to_numpy() / (2 * fitted["slope"].to_numpy())
+        price, bound_by = guardrails.bound(
+            optimum, now[lined].to_numpy(dtype=float), ends["price_low"].to_numpy(dtype=float),
+            ends["price_high"].to_numpy(dtype=float), rails,
+        )  # fmt: skip
+        units = on_line(line, ids[lined], price)
+        out.loc[lined, "best_price"] = price
+        out.loc[lined, "units_per_day_at_best"] = units
+        out.loc[lined, "revenue_per_day_at_best"] = units * price
+        out.loc[lined, "guardrail"] = bound_by
+    return out
+
+
 def no_evidence_note(value: float, low: float, high: float, source: str | None) -> str:
     """Why a product whose curve falls still gets no price: its elasticity's interval."""
     if value is None or pd.isna(value):
@@ -220,23 +265,42 @@ def _with_elasticity(out: pd.DataFrame, elasticities: pd.DataFrame | None) -> pd
     return out.merge(found, on="product_id", how="left")
 
 
+def line_fit(curve: pd.DataFrame) -> pd.DataFrame:
+    """Per product (index): the straight demand line fitted to its curve, units per day =
+    `intercept` + `slope` x price, where it falls (slope < 0 < intercept); products whose
+    curve does not fall are left out."""
+    rows = []
+    for pid, part in curve.groupby("product_id", sort=True):
+        if len(part) < 2:
+            continue
+        price = part["price"].to_numpy(dtype=float)
+        slope, intercept = np.polyfit(price, part["units_per_day"].to_numpy(dtype=float), 1)
+        if slope < 0 and intercept > 0:
+            rows.append((pid, intercept, slope))
+    return pd.DataFrame(rows, columns=["product_id", "intercept", "slope"]).set_index("product_id")
+
+
+def on_line(line: pd.DataFrame, ids: pd.Series, price: np.ndarray) -> np.ndarray:
+    """Units per day at `price` on each product's line (never below zero)."""
+    fitted = line.reindex(ids.to_numpy())
+    return np.clip(fitted["intercept"].to_numpy() + fitted["slope"].to_numpy() * price, 0.0, None)
+
+
 def smoothed(curve: pd.DataFrame) -> pd.DataFrame:
     """The curve with `fit_units` and `fit_revenue` per day: a straight demand line fitted to
-    each product's curve (units per day = a + b x price, so revenue peaks at -a / 2b), where it
-    falls; the model's own values where it does not (b >= 0: no price optimum inside the range).
+    each product's curve (`line_fit`; revenue peaks at -intercept / 2 slope), where it falls;
+    the model's own values where it does not (no price optimum inside the range).
 
     Why the advice uses the line and not the raw argmax: lightwood's tree mixers predict in
     steps at the prices seen in training, so revenue rises along each flat step and the raw
     argmax sits at the edge of a step, wherever the steps happen to fall."""
     out = curve.copy()
     out["fit_units"] = out["units_per_day"].astype(float)
-    for _, part in curve.groupby("product_id", sort=False):
-        price = part["price"].to_numpy(dtype=float)
-        if len(part) < 2:
-            continue
-        slope, intercept = np.polyfit(price, part["units_per_day"].to_numpy(dtype=float), 1)
-        if slope < 0 and intercept > 0:
-            out.loc[part.index, "fit_units"] = np.clip(intercept + slope * price, 0.0, None)
+    line = line_fit(curve)
+    has = out["product_id"].isin(line.index).to_numpy()
+    out.loc[has, "fit_units"] = on_line(
+        line, out.loc[has, "product_id"], out.loc[has, "price"].to_numpy(dtype=float)
+    )
     out["fit_revenue"] = out["price"].astype(float) * out["fit_units"]
     return out
 
@@ -251,12 +315,18 @@ def advice(
     model_loses: str | None,
     elasticities: pd.DataFrame | None = None,
     excluded: pd.DataFrame | None = None,
+    current: pd.Series | None = None,
+    rails: guardrails.Guardrails = guardrails.DEFAULT,
 ) -> pd.DataFrame:
     """price_advice: one row per product; the best price where it has a curve that falls, the
     model beats the baseline (`model_loses` is None, else why not: `no_advice_reason`) and the
     product's elasticity interval (`elasticity.estimate`) lies below zero; status `no_change`
     with the reason where it has a curve but no advice, `excluded` for what is not merchandise
-    (`merchandise.excluded`), else `too_little_data`."""
+    (`merchandise.excluded`), else `too_little_data`.
+
+    The best price maximizes revenue on the product's demand line (`line_fit`) within the
+    shop's `rails` around its `current` price (product_id -> today's offered price; the base
+    price where absent); `guardrail` names the one that bound it."""
     prod = products.assign(product_id=products["product_id"].astype(str))
     out = prod[["product_id", "product_name", "category", "base_price"]].merge(
         ev[["product_id", "sale_hours", "price_points", "price_low", "price_high", "note"]],
@@ -266,6 +336,10 @@ def advice(
     out["base_price"] = pd.to_numeric(out["base_price"]).astype(float)
     for column in list(ADVICE_COLUMNS)[4:10]:
         out[column] = np.nan
+    now = out["product_id"].map(current).astype(float) if current is not None else np.nan
+    out["current_price"] = pd.Series(now, index=out.index).fillna(out["base_price"]).round(4)
+    out["units_per_day_at_current"] = np.nan
+    out["guardrail"] = None
     out["status"] = "too_little_data"
     if not curve.empty:
         fit = smoothed(curve)
@@ -281,6 +355,7 @@ def advice(
             out.loc[has, f"revenue_per_day_at_{where}"] = (
                 frame["fit_revenue"].reindex(ids).to_numpy()
             )
+        out = _within_rails(out, curve, fit, rails)
         rb = out["revenue_per_day_at_base"]
         out["revenue_uplift_pct"] = np.where(
             has & (rb > 0), (out["revenue_per_day_at_best"] / rb - 1.0) * 100.0, np.nan
@@ -288,11 +363,12 @@ def advice(
         out.loc[has, "status"] = "advice"
         out.loc[has, "note"] = [
             f"Curve from {int(h)} hours with sales at {int(n)} prices between "
-            f"{lo:.2f} and {hi:.2f}; predicted revenue per day is highest near {p:.2f}."
-            for h, n, lo, hi, p in zip(
+            f"{lo:.2f} and {hi:.2f}; predicted revenue per day is highest at {p:.2f}"
+            + (f" within the guardrails ({g})." if g not in (None, guardrails.NONE) else ".")
+            for h, n, lo, hi, p, g in zip(
                 out.loc[has, "sale_hours"], out.loc[has, "price_points"],
                 out.loc[has, "price_low"], out.loc[has, "price_high"], out.loc[has, "best_price"],
-                strict=True,
+                out.loc[has, "guardrail"], strict=True,
             )
         ]  # fmt: skip
         # the rule: no price where the curve does not fall, none at all where the model loses

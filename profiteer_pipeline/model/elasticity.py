@@ -89,6 +89,7 @@ class Elasticities:
     pooled: Pooled
     rows: int  # product-days fitted
     iterations: int
+    current: pd.Series  # product_id -> today's offered price (the panel's last day)
 
 
 def _z(confidence: float) -> float:
@@ -299,10 +300,12 @@ def estimate(panel: pd.DataFrame, confidence: float = CONFIDENCE) -> Elasticitie
     `daily_panel`."""
     if panel.empty:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
-        return Elasticities(empty, Pooled(np.nan, np.nan, np.nan, np.nan, 0), 0, 0)
+        none = pd.Series(dtype=float)
+        return Elasticities(empty, Pooled(np.nan, np.nan, np.nan, np.nan, 0), 0, 0, none)
     own, iterations = fit(panel)
     products, pooled = with_pooled(own, confidence)
-    return Elasticities(products, pooled, len(panel), iterations)
+    current = panel.sort_values("day").groupby("product_id")["offered_price"].last()
+    return Elasticities(products, pooled, len(panel), iterations, current)
 
 
 def shows_response(products: pd.DataFrame, source: str = "elasticity_source") -> pd.Series:

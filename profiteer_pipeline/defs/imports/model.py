@@ -81,9 +81,16 @@ def import_forecast(
     mindsdb: MindsDBResource,
     warehouse: PostgresResource,
 ) -> dg.MaterializeResult:
+    from profiteer_pipeline import settings
     from profiteer_pipeline.imports import forecast
+    from profiteer_pipeline.model import guardrails
 
     schema = schema_name(context.partition_key)
+    try:
+        rails = guardrails.load(settings.state_dir() / guardrails.FILE_NAME)
+    except guardrails.GuardrailsError as exc:
+        raise dg.Failure(description=f"guardrails: {exc}", allow_retries=False) from None
+    context.log.info(f"guardrails: {rails.describe()}")
     with mindsdb.session() as client:
         try:
             run = forecast.run(
@@ -95,6 +102,7 @@ def import_forecast(
                 timeout=mindsdb.training_timeout,
                 log=context.log.info,
                 non_merchandise=tuple(config.non_merchandise),
+                rails=rails,
             )
         except forecast.NothingToModel as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
@@ -124,6 +132,9 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
         "products_advised": len(advised),
         "products_no_change": int((advice["status"] == "no_change").sum()),
         "products_too_little_data": int((advice["status"] == "too_little_data").sum()),
+        "guardrails": dg.MetadataValue.json(
+            advised["guardrail"].value_counts().to_dict() if not advised.empty else {}
+        ),
         "products_excluded": dg.MetadataValue.md(
             previews.markdown_table(run.excluded) if not run.excluded.empty else "none"
         ),
@@ -146,8 +157,9 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
                     [
                         "product_id",
                         "product_name",
-                        "base_price",
+                        "current_price",
                         "best_price",
+                        "guardrail",
                         "revenue_uplift_pct",
                         "elasticity",
                         "elasticity_low",
