@@ -320,3 +320,27 @@ def plotly_specs(at) -> list[dict]:
                 if axis in trace:
                     trace[axis] = _decode(trace[axis])
     return specs
+
+
+@pytest.fixture
+def download_files(monkeypatch):
+    """The bytes behind a download button: AppTest keeps each run's media files in a
+    MemoryMediaFileStorage it drops after the run, so record the storages it makes and look the
+    button's URL (`/mock/media/<file id>.<ext>`) up in the latest."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.testing.v1 import app_test
+
+    made: list[MemoryMediaFileStorage] = []
+
+    class Recording(MemoryMediaFileStorage):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+
+    def served(button):
+        assert made, "no AppTest run since the fixture started"
+        return made[-1].get_file(button.proto.url.rsplit("/", 1)[-1])
+
+    return served

@@ -29,6 +29,7 @@ from streamlit.testing.v1 import AppTest
 
 from profiteer_app import formatting as fmt
 from profiteer_app.sample_data import recreate_database
+from profiteer_pipeline.imports import price_curves
 from profiteer_pipeline.stack.roles import grant_reader
 
 pytest_plugins = ["app_fixtures"]
@@ -210,6 +211,22 @@ def advice_rows(url) -> pd.DataFrame:
     columns = ["product_id", "base", "best", "units_base", "units_best", "revenue_base",
                "revenue_best"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns).set_index("product_id").astype(float)
+
+
+def test_the_csv_is_every_product_s_stored_advice(import_env, download_files):
+    import io
+
+    at = on_import(page="views/recommendations.py")
+    (button,) = at.get("download_button")
+    served = pd.read_csv(io.BytesIO(download_files(button).content))
+    stored = query(import_env, "SELECT product_id, status, best_price, guardrail, elasticity"
+                               " FROM import_test_shop.price_advice ORDER BY product_id")  # fmt: skip
+    assert list(served.columns) == list(price_curves.ADVICE_COLUMNS)
+    got = served.sort_values("product_id")[["product_id", "status", "best_price", "guardrail",
+                                            "elasticity"]]  # fmt: skip
+    assert [
+        tuple(r) for r in got.astype(object).where(got.notna(), None).itertuples(index=False)
+    ] == [(p, st_, float(b) if b is not None else None, g, e) for p, st_, b, g, e in stored]
 
 
 def test_recommendations_show_advice_evidence_and_too_little_data(import_env):

@@ -207,6 +207,13 @@ def render(name: str) -> None:
         )
         _unpriced(too_little, [], key="import_too_little", why="Why no curve")
 
+    st.download_button(
+        "Download CSV", stored.table.to_csv(index=False).encode(),
+        file_name=f"{name}_price_advice.csv", mime="text/csv", icon=":material/download:",
+        key="import_advice_csv",
+        help="every product's row of price_advice: status, prices, elasticity, guardrail, note",
+    )  # fmt: skip
+
     excluded = stored.excluded
     if not excluded.empty:
         st.subheader("Not merchandise")
