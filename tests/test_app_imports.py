@@ -9,6 +9,8 @@ Expected values are read with the admin login, independently of the app's querie
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import psycopg2
@@ -317,20 +319,36 @@ def test_recommendations_advise_nothing_when_the_model_loses_to_the_baseline(imp
         st.cache_data.clear()
 
 
-def test_a_product_with_no_change_advised_shows_the_reason_not_a_price(import_env):
-    """A flat curve, as `import_forecast` stores it: status no_change, no best price, the reason;
-    the model beats the baseline, so the other product keeps its advice."""
-    conn = psycopg2.connect(import_env.dsn())
-    reason = "Predicted sales do not fall with the price"
+@contextmanager
+def advice_edited(url, statement: str, params: tuple):
+    """price_advice with `statement` applied, as a later training could store it; the stored
+    rows are put back afterwards, whatever the test found."""
+    conn = psycopg2.connect(url.dsn())
     try:
         with conn, conn.cursor() as cur:
             cur.execute("CREATE TABLE import_test_shop.advice_backup AS"
                         " SELECT * FROM import_test_shop.price_advice")  # fmt: skip
-            cur.execute("UPDATE import_test_shop.price_advice SET status = 'no_change',"
-                        " best_price = NULL, units_per_day_at_best = NULL,"
-                        " revenue_per_day_at_best = NULL, revenue_uplift_pct = NULL, note = %s"
-                        " WHERE product_id = 'TOWEL'", (reason + ".",))  # fmt: skip
+            cur.execute(statement, params)
         st.cache_data.clear()
+        yield
+    finally:
+        with conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM import_test_shop.price_advice")
+            cur.execute("INSERT INTO import_test_shop.price_advice"
+                        " SELECT * FROM import_test_shop.advice_backup")  # fmt: skip
+            cur.execute("DROP TABLE import_test_shop.advice_backup")
+        conn.close()
+        st.cache_data.clear()
+
+
+def test_a_product_with_no_change_advised_shows_the_reason_not_a_price(import_env):
+    """A flat curve, as `import_forecast` stores it: status no_change, no best price, the reason;
+    the model beats the baseline, so the other product keeps its advice."""
+    reason = "Predicted sales do not fall with the price"
+    flat = ("UPDATE import_test_shop.price_advice SET status = 'no_change', best_price = NULL,"
+            " units_per_day_at_best = NULL, revenue_per_day_at_best = NULL,"
+            " revenue_uplift_pct = NULL, note = %s WHERE product_id = 'TOWEL'")  # fmt: skip
+    with advice_edited(import_env, flat, (reason + ".",)):
         at = on_import(page="views/recommendations.py")
         assert not at.warning
         assert frame(at, "import_advice")["product_id"].tolist() == ["MUG"]
@@ -347,14 +365,6 @@ def test_a_product_with_no_change_advised_shows_the_reason_not_a_price(import_en
             and reason in info.value
         )
         assert not at.get("plotly_chart")
-    finally:
-        with conn, conn.cursor() as cur:
-            cur.execute("DELETE FROM import_test_shop.price_advice")
-            cur.execute("INSERT INTO import_test_shop.price_advice"
-                        " SELECT * FROM import_test_shop.advice_backup")  # fmt: skip
-            cur.execute("DROP TABLE import_test_shop.advice_backup")
-        conn.close()
-        st.cache_data.clear()
 
 
 def test_price_curve_reads_the_demand_line_and_agrees_with_the_advice(import_env):
@@ -399,18 +409,43 @@ def test_price_curve_reads_the_demand_line_and_agrees_with_the_advice(import_env
     assert "**Guardrail**: none (the best price is the curve's own" in texts(at)
 
 
-def test_non_merchandise_is_listed_apart_and_never_priced(import_env):
-    """A product `import_forecast` excluded (postage, fees) has its own section and no price."""
+def test_with_unit_costs_the_pages_say_they_maximize_profit(import_env):
+    """`profiteer costs` then a training store the cost and profit: the table and the simulation
+    show them and say which objective the best price maximizes."""
     conn = psycopg2.connect(import_env.dsn())
-    note = "Not priced: not merchandise (postage); its sales still count in the totals."
+    update = ("UPDATE import_test_shop.price_advice SET unit_cost = %s, objective = %s,"
+              " profit_per_day_at_best = %s, profit_per_day_at_current = %s"
+              " WHERE product_id = 'MUG'")  # fmt: skip
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("CREATE TABLE import_test_shop.advice_backup AS"
-                        " SELECT * FROM import_test_shop.price_advice")  # fmt: skip
-            cur.execute("UPDATE import_test_shop.price_advice SET status = 'excluded', note = %s,"
-                        " elasticity = NULL, elasticity_low = NULL, elasticity_high = NULL,"
-                        " elasticity_source = NULL WHERE product_id = 'LAMP'", (note,))  # fmt: skip
+            cur.execute(update, (2.5, "profit", 12.34, 10.0))
         st.cache_data.clear()
+        at = on_import(page="views/recommendations.py")
+        advice = frame(at, "import_advice").set_index("product_id")
+        assert advice.loc["MUG", "objective"] == "profit" and advice.loc["MUG", "unit_cost"] == 2.5
+        assert advice.loc["MUG", "profit_per_day_at_best"] == 12.34
+        assert advice.loc["TOWEL", "objective"] == "revenue"
+        assert pd.isna(advice.loc["TOWEL", "unit_cost"])
+        at = on_import(page="views/simulation.py")
+        assert at.selectbox(key="import_product").value == "MUG"
+        assert (
+            f"**Maximizes profit**: unit cost {fmt.money(2.5, exact=True)}; "
+            f"{fmt.money(12.34, exact=True)} profit per day" in texts(at)
+        )
+    finally:
+        with conn, conn.cursor() as cur:
+            cur.execute(update, (None, "revenue", None, None))
+        conn.close()
+        st.cache_data.clear()
+
+
+def test_non_merchandise_is_listed_apart_and_never_priced(import_env):
+    """A product `import_forecast` excluded (postage, fees) has its own section and no price."""
+    note = "Not priced: not merchandise (postage); its sales still count in the totals."
+    excluded = ("UPDATE import_test_shop.price_advice SET status = 'excluded', note = %s,"
+                " elasticity = NULL, elasticity_low = NULL, elasticity_high = NULL,"
+                " elasticity_source = NULL WHERE product_id = 'LAMP'")  # fmt: skip
+    with advice_edited(import_env, excluded, (note,)):
         at = on_import(page="views/recommendations.py")
         assert "Not merchandise" in [h.value for h in at.subheader]
         excluded = frame(at, "import_excluded")
@@ -423,14 +458,6 @@ def test_non_merchandise_is_listed_apart_and_never_priced(import_env):
         ok(at.selectbox(key="import_product").set_value("LAMP").run())
         assert at.info[0].value == fmt.md_escape(note)
         assert not at.get("plotly_chart")
-    finally:
-        with conn, conn.cursor() as cur:
-            cur.execute("DELETE FROM import_test_shop.price_advice")
-            cur.execute("INSERT INTO import_test_shop.price_advice"
-                        " SELECT * FROM import_test_shop.advice_backup")  # fmt: skip
-            cur.execute("DROP TABLE import_test_shop.advice_backup")
-        conn.close()
-        st.cache_data.clear()
 
 
 def test_a_product_with_too_little_data_says_so(import_env):

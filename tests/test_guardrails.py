@@ -37,6 +37,13 @@ def test_each_guardrail_binds_and_is_named():
     # no price with that ending inside a 1 % step: the bound price stands
     tight = Guardrails(max_step_pct=1, price_ending="0.49")
     assert _bound(7.0, rails=tight) == (9.9, "max step ±1 %")
+    # the minimum margin outranks the step: cost 10 + 20 % is 12, one step from 10 reaches 11
+    margin = Guardrails(min_margin_pct=20)
+    price, named = guardrails.bound(
+        np.array([9.0, 10.5]), np.array([10.0, 10.0]), np.array([8.0, 8.0]),
+        np.array([12.0, 12.0]), margin, cost=np.array([10.0, np.nan]),
+    )  # fmt: skip
+    assert price.tolist() == [12.0, 10.5] and named.tolist() == ["min margin 20 %", "none"]
     # vectorized: one row per product
     price, named = guardrails.bound(
         np.array([10.5, 7.9]), np.array([10.0, 10.0]), np.array([8.0, 8.0]), np.array([12.0, 12.0])
@@ -51,8 +58,8 @@ def test_the_file_sets_them_and_defaults_fill_the_rest(tmp_path):
     rails = guardrails.load(path)
     assert rails == Guardrails(max_step_pct=5.0, range_margin_pct=5.0, price_ending="0.99")
     assert rails.describe() == (
-        "at most ±5 % from today's price per step, within 5 % of the prices tested, prices "
-        "ending in 0.99"
+        "at most ±5 % from today's price per step, within 5 % of the prices tested, at least 0 "
+        "% above the unit cost where known, prices ending in 0.99"
     )
 
 
@@ -61,6 +68,7 @@ def test_the_file_sets_them_and_defaults_fill_the_rest(tmp_path):
     [
         ("max_stepp = 5\n", "unknown key 'max_stepp'"),
         ("max_step_pct = -1\n", "max_step_pct must be a number >= 0, not -1"),
+        ("min_margin_pct = true\n", "min_margin_pct must be a number >= 0, not True"),
         ('max_step_pct = "ten"\n', "max_step_pct must be a number >= 0, not 'ten'"),
         ('price_ending = "99"\n', "price_ending must be the cents a price ends in"),
         ("max_step_pct = \n", "not valid TOML"),

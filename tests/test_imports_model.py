@@ -556,6 +556,10 @@ CONTRACT = {
         ("current_price", NUMERIC, True),
         ("units_per_day_at_current", FLOAT, True),
         ("guardrail", TEXT, True),
+        ("unit_cost", NUMERIC, True),
+        ("profit_per_day_at_current", FLOAT, True),
+        ("profit_per_day_at_best", FLOAT, True),
+        ("objective", TEXT, False),  # CHECK: revenue or profit
     ],
     "model_evaluation": [
         ("model", TEXT, False),

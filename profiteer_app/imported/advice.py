@@ -20,8 +20,9 @@ ADVICE_COLUMNS = ["product_name", "product_id", "category", "base_price", "curre
                   "best_price", "change_pct", "guardrail", "units_per_day_at_current",
                   "units_per_day_at_base", "units_per_day_at_best",
                   "revenue_per_day_at_base", "revenue_per_day_at_best", "gain_per_day",
-                  "revenue_uplift_pct", "elasticity", "elasticity_low", "elasticity_high",
-                  "sale_hours", "price_points", "note"]  # fmt: skip
+                  "revenue_uplift_pct", "unit_cost", "profit_per_day_at_current",
+                  "profit_per_day_at_best", "objective", "elasticity", "elasticity_low",
+                  "elasticity_high", "sale_hours", "price_points", "note"]  # fmt: skip
 
 
 def advice_table(advised: pd.DataFrame) -> pd.DataFrame:
@@ -170,6 +171,17 @@ def render(name: str) -> None:
                 "revenue_per_day_at_best": st.column_config.NumberColumn("Revenue/day at best",
                                                                          format=money),
                 "gain_per_day": st.column_config.NumberColumn("Gain/day", format=money),
+                "unit_cost": st.column_config.NumberColumn("Unit cost", format=money),
+                "profit_per_day_at_current": st.column_config.NumberColumn(
+                    "Profit/day today", format=money
+                ),
+                "profit_per_day_at_best": st.column_config.NumberColumn(
+                    "Profit/day at best", format=money
+                ),
+                "objective": st.column_config.TextColumn(
+                    "Maximizes", help="profit where a unit cost is known (`profiteer costs`), "
+                    "else revenue",
+                ),
                 "revenue_uplift_pct": st.column_config.NumberColumn("Uplift", format="%+.1f %%"),
                 **elasticity_columns(),
                 "sale_hours": st.column_config.NumberColumn("Sale hours", format="localized"),

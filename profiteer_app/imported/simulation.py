@@ -134,6 +134,12 @@ def render_curve(pid: str, product: pd.Series, curve: pd.DataFrame, ev) -> None:
     )  # fmt: skip
     st.caption(evidence)
     st.caption(elasticity_line(product))
+    if product.get("objective") == "profit":
+        st.caption(
+            f"**Maximizes profit**: unit cost {fmt.money(float(product['unit_cost']), exact=True)}"
+            f"; {fmt.money(float(product['profit_per_day_at_best']), exact=True)} profit per day "
+            "at the best price (the revenue cards above are before costs)."
+        )
     bound = product.get("guardrail")
     st.caption(
         f"**Guardrail**: {fmt.md_escape(str(bound))}" + (

@@ -227,5 +227,46 @@ def import_command(path: Path, name: str | None, mapping: Path | None, timeout: 
     echo(model)
 
 
+@click.command("costs")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="the import the costs belong to")
+def costs_command(path: Path, name: str) -> None:
+    """Store unit costs (CSV or Excel: a SKU and a unit-cost column) for an import: its next
+    advice maximizes profit and keeps the minimum margin."""
+    from profiteer_pipeline.imports import costs
+    from profiteer_pipeline.imports.names import schema_name, validate_name
+
+    try:
+        name = validate_name(name)
+        found = costs.read(path)
+        with _warehouse() as conn, conn:
+            with conn.cursor() as cur:
+                cur.execute("SELECT to_regclass(%s)", (f'"{schema_name(name)}".products',))
+                if cur.fetchone()[0] is None:
+                    raise ImportRefused(f"no import named {name!r} in the warehouse")
+            stored, unknown = costs.write(conn, schema_name(name), found)
+    except ImportRefused as exc:
+        click.echo(f"costs refused: {exc}", err=True)
+        raise SystemExit(1) from None
+    except (_Unreachable, OSError) as exc:
+        click.echo(f"costs not stored: {exc}", err=True)
+        raise SystemExit(2) from None
+    except Exception as exc:  # the database driver's errors
+        if type(exc).__module__.split(".")[0] != "psycopg2":
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        click.echo(f"costs not stored: the warehouse failed: {first}", err=True)
+        raise SystemExit(2) from None
+    click.echo(f"stored {stored:,} unit costs for the import {name!r} (import_{name}.unit_costs)")
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        click.echo(f"  {len(unknown):,} SKUs are not in the import and were left out: {shown}")
+    click.echo(
+        "next: retrain to turn them into profit advice: `dg launch --assets import_forecast "
+        f"-m profiteer_pipeline.definitions --partition {name}`"
+    )
+
+
 def register(group: click.Group) -> None:
     group.add_command(import_command)
+    group.add_command(costs_command)

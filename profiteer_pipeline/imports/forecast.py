@@ -31,7 +31,7 @@ import pandas as pd
 from psycopg2 import sql as pgsql
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.imports import merchandise, tables
+from profiteer_pipeline.imports import costs, merchandise, tables
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports import price_curves as pc
 from profiteer_pipeline.model import backtest, elasticity, evaluation, guardrails
@@ -492,10 +492,13 @@ def run(
     log(f"price response: {pc.response_summary(verdict)}")
     with connect() as conn:
         found = elasticities(conn, schema, list(excluded["product_id"]), log)
+        unit_costs = costs.stored(conn, schema)
+    if unit_costs is not None:
+        log(f"{schema}: unit costs for {len(unit_costs)} products: their advice maximizes profit")
     advice_rows = pc.advice(
         products, ev, curve, pick.skipped, pick.reason,
         model_loses=result.no_advice_reason(), elasticities=found.products, excluded=excluded,
-        current=found.current, rails=rails,
+        current=found.current, rails=rails, costs=unit_costs,
     )  # fmt: skip
     evaluation_rows = evaluation_row(
         spec, final.version.version, trained_at, len(rows), len(pick.products),

@@ -45,6 +45,7 @@ NO_PRICE = (
     "revenue_per_day_at_best",
     "revenue_uplift_pct",
     "guardrail",
+    "profit_per_day_at_best",
 )
 
 CURVE_COLUMNS = {
@@ -78,6 +79,10 @@ ADVICE_COLUMNS = {
     "current_price": "numeric(18, 4)",
     "units_per_day_at_current": "double precision",
     "guardrail": "text",
+    "unit_cost": "numeric(18, 4)",
+    "profit_per_day_at_current": "double precision",
+    "profit_per_day_at_best": "double precision",
+    "objective": "text NOT NULL CHECK (objective IN ('revenue', 'profit'))",
 }
 ELASTICITY_COLUMNS = ("elasticity", "elasticity_low", "elasticity_high", "elasticity_source")
 
@@ -220,16 +225,24 @@ def _within_rails(
     if lined.any():
         ends = falls(curve).reindex(ids[lined].to_numpy())
         fitted = line.reindex(ids[lined].to_numpy())
-        optimum = -fitted["intercept"].to_numpy() / (2 * fitted["slope"].to_numpy())
+        cost = out.loc[lined, "unit_cost"].to_numpy(dtype=float)
+        # revenue (p x units) peaks at -a / 2b; profit ((p - cost) x units) at cost / 2 - a / 2b
+        optimum = np.nan_to_num(cost) / 2 - fitted["intercept"].to_numpy() / (
+            2 * fitted["slope"].to_numpy()
+        )
         price, bound_by = guardrails.bound(
             optimum, now[lined].to_numpy(dtype=float), ends["price_low"].to_numpy(dtype=float),
-            ends["price_high"].to_numpy(dtype=float), rails,
+            ends["price_high"].to_numpy(dtype=float), rails, cost=cost,
         )  # fmt: skip
         units = on_line(line, ids[lined], price)
         out.loc[lined, "best_price"] = price
         out.loc[lined, "units_per_day_at_best"] = units
         out.loc[lined, "revenue_per_day_at_best"] = units * price
+        out.loc[lined, "profit_per_day_at_best"] = units * (price - cost)
         out.loc[lined, "guardrail"] = bound_by
+    out["profit_per_day_at_current"] = out["units_per_day_at_current"] * (
+        out["current_price"].astype(float) - out["unit_cost"]
+    )
     return out
 
 
@@ -317,6 +330,7 @@ def advice(
     excluded: pd.DataFrame | None = None,
     current: pd.Series | None = None,
     rails: guardrails.Guardrails = guardrails.DEFAULT,
+    costs: pd.Series | None = None,
 ) -> pd.DataFrame:
     """price_advice: one row per product; the best price where it has a curve that falls, the
     model beats the baseline (`model_loses` is None, else why not: `no_advice_reason`) and the
@@ -324,9 +338,10 @@ def advice(
     with the reason where it has a curve but no advice, `excluded` for what is not merchandise
     (`merchandise.excluded`), else `too_little_data`.
 
-    The best price maximizes revenue on the product's demand line (`line_fit`) within the
-    shop's `rails` around its `current` price (product_id -> today's offered price; the base
-    price where absent); `guardrail` names the one that bound it."""
+    The best price maximizes revenue on the product's demand line (`line_fit`), profit where
+    `costs` (product_id -> unit cost) has the product, within the shop's `rails` around its
+    `current` price (product_id -> today's offered price; the base price where absent);
+    `guardrail` names the one that bound it."""
     prod = products.assign(product_id=products["product_id"].astype(str))
     out = prod[["product_id", "product_name", "category", "base_price"]].merge(
         ev[["product_id", "sale_hours", "price_points", "price_low", "price_high", "note"]],
@@ -340,6 +355,10 @@ def advice(
     out["current_price"] = pd.Series(now, index=out.index).fillna(out["base_price"]).round(4)
     out["units_per_day_at_current"] = np.nan
     out["guardrail"] = None
+    out["unit_cost"] = out["product_id"].map(costs).astype(float) if costs is not None else np.nan
+    out["objective"] = np.where(out["unit_cost"].notna(), "profit", "revenue")
+    out["profit_per_day_at_current"] = np.nan
+    out["profit_per_day_at_best"] = np.nan
     out["status"] = "too_little_data"
     if not curve.empty:
         fit = smoothed(curve)
@@ -363,12 +382,12 @@ def advice(
         out.loc[has, "status"] = "advice"
         out.loc[has, "note"] = [
             f"Curve from {int(h)} hours with sales at {int(n)} prices between "
-            f"{lo:.2f} and {hi:.2f}; predicted revenue per day is highest at {p:.2f}"
+            f"{lo:.2f} and {hi:.2f}; predicted {goal} per day is highest at {p:.2f}"
             + (f" within the guardrails ({g})." if g not in (None, guardrails.NONE) else ".")
-            for h, n, lo, hi, p, g in zip(
+            for h, n, lo, hi, p, g, goal in zip(
                 out.loc[has, "sale_hours"], out.loc[has, "price_points"],
                 out.loc[has, "price_low"], out.loc[has, "price_high"], out.loc[has, "best_price"],
-                out.loc[has, "guardrail"], strict=True,
+                out.loc[has, "guardrail"], out.loc[has, "objective"], strict=True,
             )
         ]  # fmt: skip
         # the rule: no price where the curve does not fall, none at all where the model loses

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from profiteer_pipeline.model.evaluation import paired
+
 PANEL_COLUMNS = ("product_id", "day", "units")
 FORECAST_COLUMNS = ("product_id", "day", "forecast")
 WEEK = pd.Timedelta(days=7)
@@ -153,19 +155,9 @@ def trailing_mean(
 # --- metrics -------------------------------------------------------------------------------
 
 
-def _pair(actual, forecast) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(actual, dtype=float)
-    f = np.asarray(forecast, dtype=float)
-    if y.shape != f.shape or y.size == 0:
-        raise ValueError(f"need equally long, non-empty series (got {y.size} and {f.size})")
-    if np.isnan(y).any() or np.isnan(f).any():
-        raise ValueError("actual or forecast values contain NaN")
-    return y, f
-
-
 def mae(actual, forecast) -> float:
     """Mean absolute error: for reference only (a zero forecast wins it on sparse demand)."""
-    y, f = _pair(actual, forecast)
+    y, f = paired(actual, forecast)
     return float(np.mean(np.abs(y - f)))
 
 
@@ -175,7 +167,7 @@ def poisson_deviance(actual, forecast, eps: float = EPSILON) -> float:
     ŷ is clipped to `eps` (1e-6) inside the log only: a zero forecast where something sold is
     penalized heavily but finitely, and a zero forecast of a zero day costs exactly 0.
     Negative actuals or forecasts are refused (Poisson means are not negative)."""
-    y, f = _pair(actual, forecast)
+    y, f = paired(actual, forecast)
     if (y < 0).any() or (f < 0).any():
         raise ValueError("Poisson deviance needs non-negative actuals and forecasts")
     sold = y > 0
@@ -203,7 +195,7 @@ class RMSSE:
 
 
 def _per_product_rmsse(actual: pd.DataFrame, forecast, history: pd.DataFrame) -> pd.Series:
-    y, f = _pair(actual["units"], forecast)
+    y, f = paired(actual["units"], forecast)
     keys = actual["product_id"].to_numpy()
     mse = pd.Series((y - f) ** 2).groupby(keys).mean()
     first_held_out = actual["day"].min()

@@ -44,10 +44,13 @@ MIN_PRICE_SPREAD = 1.02
 #: of its prices finite, with an interval so wide that it shows no evidence
 PRIOR_SD = 10.0
 MAX_ITERATIONS = 200
-#: what responds to the price: units per day. (Order lines per day were tried: they saturate
-#: where an export has one line per product-hour, and flattened a clear response there.)
-RESPONSE = "counted"
-CAP_MEDIANS = 2.0
+#: what responds to the price: the units per day billed at the offered price. Lines billed
+#: below it (by more than TIER_TOLERANCE) are a quantity tier's: the wholesale buyer answers the
+#: tier's price, not the offer, and their bulk quantities swamp the response. (Tried and dropped:
+#: order lines per day saturate where an export has one line per product-hour; capping each
+#: line's quantity flattens the response where quantities grow as the price falls.)
+RESPONSE = "units_at_offer"
+TIER_TOLERANCE = 0.01
 TOLERANCE = 1e-7
 
 COLUMNS = (
@@ -78,8 +81,7 @@ class Pooled:
             return "no product has the price variation an elasticity needs"
         return (
             f"pooled elasticity {self.elasticity:.2f} (90 % interval {self.low:.2f} to "
-            f"{self.high:.2f}) over {self.products} products; products differ by "
-            f"{self.spread:.2f} (sd)"
+            f"{self.high:.2f}) over {self.products} products"
         )
 
 
@@ -111,21 +113,16 @@ def offered_prices(lines: pd.DataFrame) -> pd.DataFrame:
 
 
 def daily_panel(lines: pd.DataFrame, last_day=None) -> pd.DataFrame:
-    """product_id, day, units, offered_price: every day from a product's first to its last sale
-    day (or to `last_day`), zero days included, from sale lines (product_id, day, quantity,
-    unit_price)."""
+    """product_id, day, units, offered_price, units_at_offer (RESPONSE): every day from a
+    product's first to its last sale day (or to `last_day`), zero days included, from sale lines
+    (product_id, day, quantity, unit_price)."""
     lines = lines.assign(
         product_id=lines["product_id"].astype(str),
         day=pd.to_datetime(lines["day"]).dt.normalize(),
         quantity=pd.to_numeric(lines["quantity"], errors="coerce").astype(float),
         unit_price=pd.to_numeric(lines["unit_price"], errors="coerce").astype(float),
     )
-    cap = CAP_MEDIANS * lines.groupby("product_id")["quantity"].transform("median")
-    sold = (
-        lines.assign(counted=np.minimum(lines["quantity"], cap))
-        .groupby(["product_id", "day"], sort=True)
-        .agg(units=("quantity", "sum"), counted=("counted", "sum"))
-    )
+    sold = lines.groupby(["product_id", "day"], sort=True)["quantity"].sum().rename("units")
     span = sold.reset_index().groupby("product_id")["day"].agg(["min", "max"])
     if last_day is not None:
         span["max"] = pd.Timestamp(last_day).normalize()
@@ -135,10 +132,16 @@ def daily_panel(lines: pd.DataFrame, last_day=None) -> pd.DataFrame:
     days = np.repeat(span["min"].to_numpy(), lengths) + offsets.astype("timedelta64[D]")
     panel = pd.DataFrame({"product_id": product, "day": days})
     panel = panel.merge(sold.reset_index(), on=["product_id", "day"], how="left")
-    panel[["units", "counted"]] = panel[["units", "counted"]].fillna(0.0)
-    offered = offered_prices(lines)
-    panel = panel.merge(offered, on=["product_id", "day"], how="left")
-    return panel.assign(offered_price=_nearest(panel))
+    panel["units"] = panel["units"].fillna(0.0)
+    panel = panel.merge(offered_prices(lines), on=["product_id", "day"], how="left")
+    panel["offered_price"] = _nearest(panel)
+    # the units billed at the offered price: a line billed below it is a quantity tier's
+    billed = lines.merge(panel[["product_id", "day", "offered_price"]], on=["product_id", "day"])
+    at_offer = billed["unit_price"] >= (1 - TIER_TOLERANCE) * billed["offered_price"]
+    counted = billed[at_offer].groupby(["product_id", "day"])["quantity"].sum().rename(RESPONSE)
+    panel = panel.merge(counted.reset_index(), on=["product_id", "day"], how="left")
+    panel[RESPONSE] = panel[RESPONSE].fillna(0.0)
+    return panel
 
 
 def _nearest(panel: pd.DataFrame) -> np.ndarray:
@@ -245,27 +248,30 @@ def fit(panel: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 def with_pooled(own: pd.DataFrame, confidence: float = CONFIDENCE) -> tuple[pd.DataFrame, Pooled]:
     """The shop's pooled elasticity (random effects over the products' own estimates), and every
     product's elasticity with its interval: its own where it has one, else the pooled one with
-    the products' spread around it (`source` says which)."""
+    the middle `confidence` of the products' own estimates as its interval (what a product like
+    the shop's others may have; wider than the products' true spread, as it holds their noise
+    too, and only shown, never taken as evidence). `source` says which."""
     z = _z(confidence)
     has = own["own_elasticity"].notna().to_numpy()
     beta = own["own_elasticity"].to_numpy(dtype=float)
     se = own["own_se"].to_numpy(dtype=float)
     out = own.copy()
+    point = beta.copy()
+    low, high = beta - z * se, beta + z * se
     if has.any():
         tau2 = between_product_variance(beta[has], se[has] ** 2)
         w = 1.0 / (se[has] ** 2 + tau2)
         mean = float(np.sum(w * beta[has]) / np.sum(w))
         mean_se = float(np.sum(w)) ** -0.5
         pooled = Pooled(mean, mean - z * mean_se, mean + z * mean_se, tau2**0.5, int(has.sum()))
-        borrowed_se = (tau2 + mean_se**2) ** 0.5
+        tail = (1 - confidence) / 2
+        point[~has] = mean
+        low[~has], high[~has] = np.quantile(beta[has], [tail, 1 - tail])
     else:
         pooled = Pooled(np.nan, np.nan, np.nan, np.nan, 0)
-        mean = borrowed_se = np.nan
-    point = np.where(has, beta, mean)
-    width = z * np.where(has, se, borrowed_se)
     out["elasticity"] = point
-    out["elasticity_low"] = point - width
-    out["elasticity_high"] = point + width
+    out["elasticity_low"] = low
+    out["elasticity_high"] = high
     out["source"] = np.where(has, "own", np.where(np.isnan(point), "none", "pooled"))
     return out[list(COLUMNS)], pooled
 

@@ -14,14 +14,20 @@ import pandas as pd
 from profiteer_pipeline.model.tolerances import ABS_TOLERANCE, REL_TOLERANCE
 
 
-def regression_metrics(actual: np.ndarray | pd.Series, predicted: np.ndarray | pd.Series) -> dict:
-    """MAE, RMSE and R² of `predicted` against `actual` (same length, no NaN)."""
+def paired(actual, predicted) -> tuple[np.ndarray, np.ndarray]:
+    """The two as float arrays; ValueError unless equally long, non-empty and without NaN."""
     y = np.asarray(actual, dtype=float)
     p = np.asarray(predicted, dtype=float)
     if y.shape != p.shape or y.size == 0:
         raise ValueError(f"need equally long, non-empty series (got {y.size} and {p.size})")
     if np.isnan(y).any() or np.isnan(p).any():
         raise ValueError("actual or predicted values contain NaN")
+    return y, p
+
+
+def regression_metrics(actual: np.ndarray | pd.Series, predicted: np.ndarray | pd.Series) -> dict:
+    """MAE, RMSE and R² of `predicted` against `actual` (same length, no NaN)."""
+    y, p = paired(actual, predicted)
     err = p - y
     ss_res = float(np.sum(err**2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))

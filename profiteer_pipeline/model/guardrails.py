@@ -6,11 +6,13 @@ file means the defaults:
 
     max_step_pct = 10        # the most a price may move from today's in one step, either way
     range_margin_pct = 5     # how far beyond the lowest and highest price tested it may go
+    min_margin_pct = 0       # with a unit cost: never below cost x (1 + this)
     price_ending = "0.99"    # optional: snap to the nearest price ending in .99 within the bounds
 
-A recommendation is the revenue-maximizing price on the product's demand line, then held inside
-the tested range (widened by the margin), then inside the step from today's price, then snapped
-to the ending. `guardrail` names the first of these that moved it ("none" when none did).
+A recommendation is the revenue- (with costs: profit-) maximizing price on the product's demand
+line, then held inside the tested range (widened by the margin), then inside the step from
+today's price, then at or above the minimum margin (which outranks the step), then snapped to
+the ending. `guardrail` names the last of these that moved it ("none" when none did).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ FILE_NAME = "guardrails.toml"
 NONE = "none"
 TESTED_RANGE = "tested range"
 PRICE_ENDING = "price ending"
+KEYS = ("max_step_pct", "range_margin_pct", "min_margin_pct")
 
 
 class GuardrailsError(ValueError):
@@ -35,17 +38,23 @@ class GuardrailsError(ValueError):
 class Guardrails:
     max_step_pct: float = 10.0
     range_margin_pct: float = 5.0
+    min_margin_pct: float = 0.0
     price_ending: str | None = None  # e.g. "0.99", "0.95", "0.00"
 
     @property
     def step_label(self) -> str:
         return f"max step ±{self.max_step_pct:g} %"
 
+    @property
+    def margin_label(self) -> str:
+        return f"min margin {self.min_margin_pct:g} %"
+
     def describe(self) -> str:
         ending = f", prices ending in {self.price_ending}" if self.price_ending else ""
         return (
             f"at most ±{self.max_step_pct:g} % from today's price per step, within "
-            f"{self.range_margin_pct:g} % of the prices tested{ending}"
+            f"{self.range_margin_pct:g} % of the prices tested, at least {self.min_margin_pct:g} "
+            f"% above the unit cost where known{ending}"
         )
 
 
@@ -61,14 +70,14 @@ def load(path: Path) -> Guardrails:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise GuardrailsError(f"{path.name}: not valid TOML ({exc})") from None
-    known = {"max_step_pct", "range_margin_pct", "price_ending"}
+    known = {*KEYS, "price_ending"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise GuardrailsError(
             f"{path.name}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
         )
     values = {}
-    for key in ("max_step_pct", "range_margin_pct"):
+    for key in KEYS:
         if key in raw:
             value = raw[key]
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -99,11 +108,13 @@ def bound(
     low: np.ndarray,
     high: np.ndarray,
     rails: Guardrails = DEFAULT,
+    cost: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(price, guardrail) per product: the `optimum` held inside the tested range [low, high]
-    widened by the margin, then inside the step from `current`, then snapped to the ending.
-    Where the step and the range do not overlap, the step wins (the price moves toward the
-    tested range by at most one step)."""
+    widened by the margin, then inside the step from `current`, then at or above `cost` (NaN:
+    unknown) plus the minimum margin, then snapped to the ending. Where the step and the range
+    do not overlap, the step wins (the price moves toward the tested range by at most one
+    step); the margin outranks both."""
     optimum, current = np.asarray(optimum, float), np.asarray(current, float)
     margin = rails.range_margin_pct / 100
     in_range = np.clip(optimum, np.asarray(low) * (1 - margin), np.asarray(high) * (1 + margin))
@@ -115,6 +126,13 @@ def bound(
         rails.step_label,
         np.where(~np.isclose(in_range, optimum), TESTED_RANGE, NONE),
     ).astype(object)
+    if cost is not None:
+        floor = np.asarray(cost, float) * (1 + rails.min_margin_pct / 100)
+        lifted = np.isfinite(floor) & (price < floor - 1e-9)
+        price = np.where(lifted, floor, price)
+        guardrail[lifted] = rails.margin_label
+        lo = np.where(np.isfinite(floor), np.maximum(lo, floor), lo)
+        hi = np.maximum(hi, lo)
     if rails.price_ending:
         snapped = snap(price, rails.price_ending, lo, hi)
         moved = ~np.isclose(snapped, price) & (guardrail == NONE)

@@ -1,0 +1,117 @@
+"""Unit costs (`imports.costs`, `profiteer costs`): the file is read whole and refused with the
+field, the product and the line, and with costs the advice maximizes profit and keeps the minimum
+margin. The file checks and the advice are pure; the command runs for real against the session's
+embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from import_fixtures import MESSY_UCI, read_table, schema_exists, write
+from test_imports_cli import _env, _run
+
+from profiteer_pipeline.imports import costs, price_curves
+from profiteer_pipeline.imports.errors import ImportRefused
+from profiteer_pipeline.model import guardrails
+
+
+def test_a_costs_file_is_read_with_either_decimal_mark(tmp_path):
+    path = write(tmp_path, "costs.csv", "SKU;Unit Cost\n85123A;1,20\n71053;2,05\n71053;2,05\n")
+    found = costs.read(path)
+    assert found.to_dict("records") == [
+        {"product_id": "85123A", "unit_cost": 1.2},
+        {"product_id": "71053", "unit_cost": 2.05},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Article,Price\nA,1\n", "no SKU column (one of: sku, product_id"),
+        ("sku,price\nA,1\n", "no unit cost column (one of: unit_cost"),
+        ("sku,cost\nA,1\n,2\n", "line 3: the SKU is empty"),
+        ("sku,cost\nA,1\nB,abc\n", "unit_cost of product 'B' (line 3) is not a number: 'abc'"),
+        ("sku,cost\nA,-1\n", "unit_cost of product 'A' (line 2) is below zero: -1"),
+        ("sku,cost\nA,1\nB,2\nA,1.5\n", "product 'A' has two unit costs (1 on line 2, 1.5 on line 4)"),
+    ],
+)  # fmt: skip
+def test_bad_costs_are_refused_with_the_field_the_product_and_the_line(tmp_path, text, message):
+    with pytest.raises(ImportRefused, match=message.replace("(", r"\(").replace(")", r"\)")):
+        costs.read(write(tmp_path, "costs.csv", text))
+
+
+def test_costs_turn_revenue_advice_into_profit_advice():
+    # demand 30 - 2p: revenue peaks at 7.5, profit with a unit cost of 6 at 6/2 + 7.5 = 10.5
+    products = pd.DataFrame(
+        {"product_id": ["A", "B"], "product_name": ["a", "b"], "category": None,
+         "base_price": 10.0, "revenue": 100.0}
+    )  # fmt: skip
+    ev = pd.DataFrame(
+        {"product_id": ["A", "B"], "sale_hours": 300, "price_points": 5, "price_low": 8.0,
+         "price_high": 12.0, "revenue": 100.0, "eligible": True, "note": ""}
+    )  # fmt: skip
+    grid = price_curves.price_grid(ev, products, points=5)
+    units = 30 - 2 * grid["price"]
+    curve = grid.assign(units_per_day=units, revenue_per_day=grid["price"] * units)
+    found = pd.DataFrame(
+        {"product_id": ["A", "B"], "elasticity": -1.5, "elasticity_low": -2.0,
+         "elasticity_high": -1.0, "source": "own"}
+    )  # fmt: skip
+    out = price_curves.advice(
+        products, ev, curve, model_loses=None, elasticities=found,
+        costs=pd.Series({"A": 6.0}), rails=guardrails.Guardrails(max_step_pct=50),
+    ).set_index("product_id")  # fmt: skip
+    a, b = out.loc["A"], out.loc["B"]
+    assert a["objective"] == "profit" and a["best_price"] == pytest.approx(10.5)
+    assert a["profit_per_day_at_best"] == pytest.approx((10.5 - 6) * (30 - 21))
+    assert a["profit_per_day_at_current"] == pytest.approx((10 - 6) * 10)
+    assert a["guardrail"] == "none" and "predicted profit per day" in a["note"]
+    assert b["objective"] == "revenue" and b["best_price"] == pytest.approx(8.0 * 0.95)
+    assert pd.isna(b["unit_cost"]) and pd.isna(b["profit_per_day_at_best"])
+    # a 20 % minimum margin on a cost of 9.5 lifts A's price to 11.40
+    out = price_curves.advice(
+        products, ev, curve, model_loses=None, elasticities=found,
+        costs=pd.Series({"A": 9.5}), rails=guardrails.Guardrails(min_margin_pct=20),
+    ).set_index("product_id")  # fmt: skip
+    assert out.loc["A", "best_price"] == pytest.approx(11.4)
+    assert out.loc["A", "guardrail"] == "min margin 20 %"
+
+
+def _costs(args, env):
+    import subprocess
+
+    from test_imports_cli import BIN
+
+    return subprocess.run(
+        [str(BIN / "profiteer"), "costs", *args], env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+def test_the_costs_command_stores_them_and_a_bad_file_changes_nothing(
+    tmp_path, pg_server, settings
+):
+    env = _env(tmp_path)
+    source = write(tmp_path, "costs_shop.csv", MESSY_UCI)
+    assert _run([str(source)], env).returncode == 0
+    good = write(tmp_path, "costs.csv", "StockCode,Cost\n85123A,1.10\n71053,2.00\nNOPE,3\n")
+    done = _costs([str(good), "--name", "costs_shop"], env)
+    assert done.returncode == 0, done.stderr
+    assert "stored 2 unit costs for the import 'costs_shop'" in done.stdout
+    assert "1 SKUs are not in the import and were left out: NOPE" in done.stdout
+    assert "dg launch --assets import_forecast" in done.stdout
+    query = "SELECT product_id, unit_cost FROM import_costs_shop.unit_costs ORDER BY product_id"
+    before = read_table(settings, query)
+    assert before.astype({"unit_cost": float}).values.tolist() == [["71053", 2.0], ["85123A", 1.1]]
+    bad = write(tmp_path, "bad.csv", "StockCode,Cost\n85123A,9\n71053,n/a?\n")
+    refused = _costs([str(bad), "--name", "costs_shop"], env)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    [message] = refused.stderr.strip().splitlines()
+    assert message == (
+        "costs refused: costs file bad.csv: unit_cost of product '71053' (line 3) is not a "
+        "number: 'n/a?'"
+    )
+    assert read_table(settings, query).equals(before)  # nothing changed
+    missing = _costs([str(good), "--name", "no_such_import"], env)
+    assert missing.returncode == 1 and "no import named 'no_such_import'" in missing.stderr
+    assert not schema_exists(settings, "import_no_such_import")
