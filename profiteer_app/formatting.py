@@ -8,14 +8,30 @@ from __future__ import annotations
 import math
 import os
 import re
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 RATING_GOOD = 3.5  # above: green; otherwise red (the original catalog's rule)
 _UNITS = ((1e3, "K"), (1e6, "M"), (1e9, "B"), (1e12, "T"))
 
 
+#: ISO 4217 code -> sign; other codes show as the code and a space ("CHF 12.50")
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR": "₹"}
+#: the chosen source's currency for this script run (None: the shop's default); a context
+#: variable, so each session's script thread has its own
+_SOURCE_CURRENCY: ContextVar[str | None] = ContextVar("source_currency", default=None)
+
+
+def use_currency(code: str | None) -> None:
+    """Show money in `code` (an import's currency) for the rest of this run; None: the default."""
+    _SOURCE_CURRENCY.set(code)
+
+
 def currency_symbol() -> str:
-    """The shop's currency sign (PROFITEER_CURRENCY, default "$")."""
+    """The chosen source's currency sign, else the shop's (PROFITEER_CURRENCY, default "$")."""
+    code = _SOURCE_CURRENCY.get()
+    if code:
+        return SYMBOLS.get(code, f"{code} ")
     return os.environ.get("PROFITEER_CURRENCY", "$")
 
 

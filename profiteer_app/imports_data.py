@@ -53,7 +53,8 @@ def _cols(columns: list[str], alias: str | None = None) -> pgsql.Composed:
 
 def list_query() -> Query:
     query = pgsql.SQL(
-        "SELECT name, file_name, layout, imported_at FROM {} ORDER BY imported_at DESC, name"
+        "SELECT name, file_name, layout, imported_at, summary->>'currency' AS currency FROM {}"
+        " ORDER BY imported_at DESC, name"
     ).format(IMPORTS)
     return query, None
 
@@ -131,7 +132,7 @@ def load_imports(wh: Warehouse) -> pd.DataFrame:
 
 
 def no_imports() -> pd.DataFrame:
-    return pd.DataFrame(columns=["name", "file_name", "layout", "imported_at"])
+    return pd.DataFrame(columns=["name", "file_name", "layout", "imported_at", "currency"])
 
 
 def _fetch(wh: Warehouse, name: str, queries: dict[str, Query], model: bool = False) -> dict:

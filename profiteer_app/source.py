@@ -61,6 +61,8 @@ def choose() -> str | None:
         st.query_params[KEY] = chosen
     elif KEY in st.query_params:
         del st.query_params[KEY]
+    currency = by_name.loc[chosen, "currency"] if chosen and chosen in by_name.index else None
+    fmt.use_currency(currency if isinstance(currency, str) else None)
     return chosen or None
 
 

@@ -185,6 +185,28 @@ def test_dashboard_shows_the_imports_totals_days_products_and_quality(import_env
         assert absent not in shown
 
 
+def test_an_import_s_pages_show_money_in_its_own_currency(import_env):
+    """`profiteer import --currency GBP` keeps the currency in the import's summary: its pages
+    say £, the simulated shop's stay in the default."""
+    expected = totals(import_env)
+    statement = ("UPDATE imports_raw.imports SET summary = summary || %s::jsonb"
+                 " WHERE name = 'test_shop'")  # fmt: skip
+    conn = psycopg2.connect(import_env.dsn())
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(statement, ('{"currency": "GBP"}',))
+        st.cache_data.clear()
+        at = on_import()
+        revenue = cards(at)["Revenue"].value
+        assert revenue.startswith("£") and revenue == "£" + fmt.money(expected["revenue"])[1:]
+        assert fmt.currency_symbol() == "$"  # this thread never chose the import
+    finally:
+        with conn, conn.cursor() as cur:
+            cur.execute(statement, ('{"currency": null}',))
+        conn.close()
+        st.cache_data.clear()
+
+
 def test_catalog_lists_the_imports_products_and_searches(import_env):
     products = query(import_env, "SELECT product_id, product_name, base_price, min_price, "
                                  "max_price, units FROM import_test_shop.products")  # fmt: skip

@@ -82,3 +82,25 @@ def test_cli_refuses_a_bad_file_with_one_message(tmp_path, pg_server, settings):
     assert (tmp_path / "inbox" / "cli_bad.mapping.yaml").exists()
     invalid = _run([str(bad), "--name", "Bad Name"], env)
     assert invalid.returncode == 1 and "not valid" in invalid.stderr
+
+
+def test_cli_keeps_the_currency_given_and_says_what_products_counts(tmp_path, pg_server, settings):
+    source = write(tmp_path, "uci_gbp.csv", MESSY_UCI)
+    env = _env(tmp_path)
+    done = _run([str(source), "--currency", "gbp"], env)
+    assert done.returncode == 0, done.stderr
+    for line in (
+        "products:        3 with sales",
+        "units sold:      ",
+        "currency:        GBP",
+    ):
+        assert line in done.stdout, done.stdout
+    assert "currency: GBP" in (tmp_path / "inbox" / "uci_gbp.mapping.yaml").read_text()
+    (summary,) = read_table(
+        settings, "SELECT summary FROM imports_raw.imports WHERE name = 'uci_gbp'"
+    ).iloc[0]
+    assert summary["currency"] == "GBP"
+    bad = _run([str(source), "--name", "uci_bad", "--currency", "pounds"], env)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "`currency` must be a three-letter code such as GBP, not 'pounds'" in bad.stderr
+    assert not schema_exists(settings, "import_uci_bad")

@@ -57,6 +57,9 @@ def test_an_unknown_header_asks_for_a_mapping_and_a_mapping_resolves_it(tmp_path
         resolve(headers, parse_mapping({"columns": {"product_id": "Sku"}}))
     with pytest.raises(ImportRefused, match="unknown key"):
         parse_mapping({"colums": {}})
+    assert parse_mapping({"currency": "gbp"}).currency == "GBP"
+    with pytest.raises(ImportRefused, match="`currency` must be a three-letter code"):
+        parse_mapping({"currency": "pounds"})
     with pytest.raises(ImportRefused, match="unknown timezone"):
         parse_mapping({"timezone": "Mars/Olympus"})
 

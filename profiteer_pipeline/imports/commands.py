@@ -10,6 +10,7 @@ stack that cannot be reached exits 2; never a traceback.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -148,6 +149,26 @@ def _stored_summary(name: str) -> dict:
     return stored["summary"]
 
 
+def _with_currency(mapping: Path | None, currency: str, workdir: Path) -> Path:
+    """The mapping (or none) with `currency:` set, as a file in `workdir`: the currency travels
+    with the file into the inbox, so a Dagster run and a re-import read the same."""
+    import yaml
+
+    from profiteer_pipeline.imports.layouts import currency_code
+
+    data = {}
+    if mapping is not None:
+        if not mapping.is_file():
+            raise ImportRefused(f"mapping file {mapping}: no such file")
+        data = yaml.safe_load(mapping.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ImportRefused(f"mapping file {mapping}: expected a mapping")
+    data["currency"] = currency_code(currency, "--currency")
+    merged = workdir / "mapping.yaml"
+    merged.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return merged
+
+
 @click.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--name", help="The import's name (default: the file's name), e.g. online_retail.")
@@ -156,20 +177,30 @@ def _stored_summary(name: str) -> dict:
     type=click.Path(path_type=Path),
     help="A YAML file naming the columns (and date order, zone, decimal mark) of an unknown layout.",
 )
+@click.option(
+    "--currency", help="What the file's prices are in (ISO code, e.g. GBP); kept in its mapping."
+)
 @click.option("--timeout", default=1800.0, show_default=True, help="Seconds to wait for the run.")
-def import_command(path: Path, name: str | None, mapping: Path | None, timeout: float) -> None:
+def import_command(
+    path: Path, name: str | None, mapping: Path | None, currency: str | None, timeout: float
+) -> None:
     """Import an order export (CSV, JSON lines, Parquet, Excel) into the warehouse's hourly sales."""
+    import tempfile
+
     from profiteer_pipeline.imports import inbox
     from profiteer_pipeline.imports.names import name_from_path, validate_name
     from profiteer_pipeline.imports.pipeline import iter_summary_lines, plan, run_import
 
     echo = click.echo
+    workdir = Path(tempfile.mkdtemp(prefix="profiteer-import-"))
     try:
         if not path.is_file():
             raise ImportRefused(f"{path}: no such file")
         if mapping is not None and not mapping.is_file():
             raise ImportRefused(f"mapping file {mapping}: no such file")
         name = validate_name(name) if name else name_from_path(path)
+        if currency is not None:
+            mapping = _with_currency(mapping, currency, workdir)
         shape, planned = plan(path, mapping)  # a header problem fails here, before any copy
         layout = getattr(planned, "layout", None)
         placed = inbox.place(path, name, mapping)
@@ -221,6 +252,8 @@ def import_command(path: Path, name: str | None, mapping: Path | None, timeout: 
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         click.echo(f"import not run: the warehouse failed: {first}", err=True)
         raise SystemExit(2) from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     echo(f"imported {name!r} into schema import_{name}:")
     for line in iter_summary_lines(summary):
         echo("  " + line)

@@ -102,6 +102,7 @@ MAPPING_KEYS = {
     "decimal",
     "delimiter",
     "encoding",
+    "currency",
 }
 
 
@@ -116,6 +117,7 @@ class ImportOptions:
     decimal: str | None = None
     delimiter: str | None = None
     encoding: str | None = None
+    currency: str | None = None  # ISO 4217, e.g. GBP: what the file's prices are in
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,9 @@ def parse_mapping(data: Any, where: str = "mapping") -> ImportOptions:
     day_first = data.get("day_first")
     if day_first is not None and not isinstance(day_first, bool):
         raise ImportRefused(f"{where}: `day_first` must be true or false")
+    currency = data.get("currency")
+    if currency is not None:
+        currency = currency_code(currency, where)
     return ImportOptions(
         columns={str(k): str(v) for k, v in columns.items()},
         day_first=day_first,
@@ -180,7 +185,17 @@ def parse_mapping(data: Any, where: str = "mapping") -> ImportOptions:
         decimal=decimal,
         delimiter=delimiter,
         encoding=data.get("encoding"),
+        currency=currency,
     )
+
+
+def currency_code(value: object, where: str) -> str:
+    """An ISO 4217 code (three letters, any case), upper-cased; ImportRefused otherwise."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value.strip()):
+        raise ImportRefused(
+            f"{where}: `currency` must be a three-letter code such as GBP, not {value!r}"
+        )
+    return value.strip().upper()
 
 
 def _match(headers: Sequence[str], spellings: dict[str, tuple[str, ...]]) -> dict[str, str]:

@@ -107,6 +107,7 @@ def summarize(
         "decimal_marks": cleaned.decimal,
         "timestamps_from_order": cleaned.timestamps_from_order,
         "non_merchandise": _non_merchandise(products),
+        "currency": resolved.options.currency,
     }
 
 
@@ -259,7 +260,14 @@ def iter_summary_lines(summary: dict[str, Any]) -> Iterator[str]:
     order = {reason: i for i, reason in enumerate(REASONS)}
     for reason, count in sorted(rejected.items(), key=lambda kv: order.get(kv[0], len(order))):
         yield f"  {reason + ':':<22} {count:,}"
-    yield f"products:        {summary['products']:,}"
+    yield f"products:        {summary['products']:,} with sales"
+    if "units" in summary:
+        yield f"units sold:      {summary['units']:,.0f}"
+        yield f"revenue:         {summary['revenue']:,.2f} {summary.get('currency') or ''}".rstrip()
+    currency = summary.get("currency")
+    yield "currency:        " + (
+        currency or "not given (pages show the app's default; pass --currency, e.g. GBP)"
+    )
     yield f"first hour:      {summary['first_hour']}"
     yield f"last hour:       {summary['last_hour']}"
     if summary.get("grain", "every hour") != "every hour":
