@@ -168,6 +168,9 @@ EVALUATION = {"model_rmsse": 0.8, "seasonal_naive_rmsse": 1.3, "trailing_mean_rm
               "model_poisson_deviance": 0.6, "seasonal_naive_poisson_deviance": 1.0,
               "trailing_mean_poisson_deviance": 0.9, "model_mae": 0.5, "seasonal_naive_mae": 0.7,
               "trailing_mean_mae": 0.6}  # fmt: skip
+#: which products and days the stored model saw, caps included (the run's `Selection.reason`)
+SELECTION = ("2 of 3 products with enough data; the 2 with the most revenue (at most 50); the "
+             "latest 42 of 120 days; row budget 50,000")  # fmt: skip
 #: the stored elasticities: MUG and TOWEL their own (below zero), LAMP the shop's (pooled)
 ELASTICITY = {"MUG": (-1.4, -1.9, -0.9, "own"), "TOWEL": (-1.1, -1.5, -0.7, "own"),
               "LAMP": (-1.25, -2.0, -0.5, "pooled")}  # fmt: skip
@@ -243,6 +246,7 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
             )  # fmt: skip
             row = {"model": f"mindsdb.{name}_forecast", "model_version": 3, "training_rows": 1000,
                    "products_modelled": 2, "held_out_from": "2025-03-12", "held_out_rows": 42,
+                   "selection": SELECTION,
                    "folds": 3, **EVALUATION, "beats_baseline": True, "price_response_ok": True,
                    "pooled_elasticity": -1.25, "pooled_elasticity_low": -1.45,
                    "pooled_elasticity_high": -1.05, "elasticity_products": 2}  # fmt: skip

@@ -22,6 +22,7 @@ from app_fixtures import (
     FRESH,
     HOME,
     IMPORTED,
+    SELECTION,
     closed_port,
     plotly_specs,
     point_app_at,
@@ -264,6 +265,7 @@ def test_recommendations_show_advice_evidence_and_too_little_data(import_env):
     assert c["28-day mean (RMSSE)"].value == "1.10"
     assert "seasonal naive (same weekday last week): RMSSE 1.30" in c["28-day mean (RMSSE)"].help
     assert not at.warning  # the model beats the 28-day mean
+    assert f"**Modelled**: {fmt.md_escape(SELECTION)}." in texts(at)  # every cap, on the page
     advice = frame(at, "import_advice").set_index("product_id")
     assert set(advice.index) == {"MUG", "TOWEL"}
     for pid in ("MUG", "TOWEL"):

@@ -567,6 +567,7 @@ CONTRACT = {
         ("trained_at", TS, False),
         ("training_rows", INT, False),
         ("products_modelled", INT, False),
+        ("selection", TEXT, False),
         ("held_out_from", TS, True),
         ("held_out_rows", INT, False),
         ("folds", INT, False),
@@ -633,6 +634,7 @@ def test_the_tables_match_the_contract(trained, settings):
     assert evaluation["model"] == f"mindsdb.{SCHEMA}_forecast"
     assert evaluation["beats_baseline"] and evaluation["price_response_ok"]
     assert evaluation["products_modelled"] == 5
+    assert evaluation["selection"].startswith("5 of 5 products with enough data")
     # 3 weeks of product-days of the 5 modelled products
     assert evaluation["folds"] == 3 and evaluation["held_out_rows"] == 5 * 21
     assert evaluation["model_rmsse"] < evaluation["trailing_mean_rmsse"]

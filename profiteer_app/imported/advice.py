@@ -48,6 +48,7 @@ def evidence(ev: pd.Series | None) -> None:
             icon=":material/warning:",
         )
         return
+    st.caption(f"**Modelled**: {fmt.md_escape(ev['selection'])}.")
     e1, e2, e3, e4 = st.columns(4)
     e1.metric(
         "Model", f"v{int(ev['model_version'])}", border=True,

@@ -55,6 +55,7 @@ EVALUATION_COLUMNS = {
     "trained_at": "timestamptz NOT NULL",
     "training_rows": "integer NOT NULL",
     "products_modelled": "integer NOT NULL",
+    "selection": "text NOT NULL",  # which products and days were modelled, and every cap
     "held_out_from": "timestamptz",  # the first fold's first day
     "held_out_rows": "integer NOT NULL",  # product-days scored, over all folds
     "folds": "integer NOT NULL",
@@ -241,7 +242,7 @@ def evaluation_row(
     version: int,
     trained_at: datetime,
     training_rows: int,
-    products_modelled: int,
+    selection: mf.Selection,
     result: Evaluation,
     price_response_ok: bool,
     pooled: elasticity.Pooled,
@@ -254,7 +255,8 @@ def evaluation_row(
                 "model_version": int(version),
                 "trained_at": pd.Timestamp(trained_at),
                 "training_rows": int(training_rows),
-                "products_modelled": int(products_modelled),
+                "products_modelled": len(selection.products),
+                "selection": selection.reason,
                 "held_out_from": result.held_out_from,
                 "held_out_rows": int(result.rows),
                 "folds": result.folds,
@@ -501,7 +503,7 @@ def run(
         current=found.current, rails=rails, costs=unit_costs,
     )  # fmt: skip
     evaluation_rows = evaluation_row(
-        spec, final.version.version, trained_at, len(rows), len(pick.products),
+        spec, final.version.version, trained_at, len(rows), pick,
         result, verdict.passed, found.pooled,
     )  # fmt: skip
     with connect() as conn, conn:
