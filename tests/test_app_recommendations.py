@@ -192,7 +192,7 @@ def test_simulation_reads_the_stored_curve_with_mindsdb_down(stored):
     label = f"Purchases/h at {fmt.money(target, exact=True)}"
     want = np.interp(target, curve["price"], curve["purchases"])
     assert {m.label: m.value for m in at.metric}[label] == f"{want:.1f}"
-    assert any(m.label == "If the price drops 1 %" and "% purchases" in m.value for m in at.metric)
+    assert any(m.label == "Price −1 %" and m.value.endswith(" % sales") for m in at.metric)
     # the live prediction is a button: with MindsDB down it is a banner, the curve stays
     at.button(key="live_button").click().run()
     assert not at.exception
@@ -233,8 +233,15 @@ def test_catalog_shows_current_and_recommended_prices(stored, monkeypatch):
             continue
         top = act.sort_values("gain_per_day", ascending=False).iloc[0]
         assert line.startswith(f"now ${current:,.2f}  \n"), (pid, line)
-        to = f":green[→ ${top['recommended_price']:,.2f}] {top['time_of_day_bucket'].lower()} · "
+        # the recommended price and the gain of the same time of day
+        to = (
+            f":green[→ ${top['recommended_price']:,.2f}] {top['time_of_day_bucket'].lower()} · "
+            f":green[+{fmt.money(top['gain_per_day'])}/day]"
+        )
         assert to in line, (pid, line)
+        if len(act) > 1:
+            total = f"+{fmt.money(act['gain_per_day'].sum())}/day over {len(act)} times of day"
+            assert total in line, (pid, line)
         recommended += 1
     assert recommended > 0  # at least one card shows a recommended price
 

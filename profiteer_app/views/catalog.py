@@ -82,6 +82,7 @@ def per_product(products: pd.DataFrame) -> dict[str, dict]:
             "current": float(g["current_price"].iloc[0]),
             "top": top,
             "gain_day": float(act["gain_per_day"].sum()),
+            "buckets": len(act),
         }
     return out
 
@@ -93,10 +94,14 @@ def price_line(info: dict | None) -> str:
     top = info["top"]
     if top is None:
         return line + " · :gray[keep]"
-    return (
-        line + f"  \n:green[→ {fmt.money(top['recommended_price'], exact=True)}] "
-        f"{top['time_of_day_bucket'].lower()} · :green[+{fmt.money(info['gain_day'])}/day]"
+    # the price and the gain of the same time of day; the day's total only beside it
+    line += (
+        f"  \n:green[→ {fmt.money(top['recommended_price'], exact=True)}] "
+        f"{top['time_of_day_bucket'].lower()} · :green[+{fmt.money(top['gain_per_day'])}/day]"
     )
+    if info["buckets"] > 1:
+        line += f"  \n:gray[+{fmt.money(info['gain_day'])}/day over {info['buckets']} times of day]"
+    return line
 
 
 if (chosen := source.current()) is not None:  # an imported order export

@@ -140,9 +140,9 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
     )  # fmt: skip
     e = pa.elasticity(p, q, price)
     c3.metric(
-        "If the price drops 1 %", "–" if e is None else f"{-e:+.1f} % purchases",
-        help="−1 % price → this change of purchases, on the smoothed curve around the slider's "
-        "price (the elasticity)", border=True,
+        "Price −1 %", "–" if e is None else f"{-e:+.1f} % sales",
+        help="If the price drops 1 %, purchases change by this much, on the smoothed curve "
+        "around the slider's price (the elasticity)", border=True,
     )  # fmt: skip
 
     # --- the advice -------------------------------------------------------------------------
