@@ -90,6 +90,16 @@ def advice_or_notice(name: str) -> data.Advice | None:
     return stored
 
 
+NO_CATEGORY = "—"
+
+
+def dashed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as shown: a product without a category shows "—", not "None"."""
+    if "category" not in frame:
+        return frame
+    return frame.assign(category=frame["category"].astype(object).fillna(NO_CATEGORY))
+
+
 def product_columns() -> dict:
     """How every import table shows a product: name, SKU, category and base price."""
     return {

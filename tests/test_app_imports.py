@@ -484,6 +484,15 @@ def test_non_merchandise_is_listed_apart_and_never_priced(import_env):
         assert not at.get("plotly_chart")
 
 
+def test_a_product_without_a_category_shows_a_dash(import_env):
+    no_category = "UPDATE import_test_shop.price_advice SET category = %s WHERE product_id = 'MUG'"
+    with advice_edited(import_env, no_category, (None,)):
+        at = on_import(page="views/recommendations.py")
+        advice = frame(at, "import_advice").set_index("product_id")
+        assert advice.loc["MUG", "category"] == "—"
+        assert advice.loc["TOWEL", "category"] not in (None, "—", "None")
+
+
 def test_a_product_with_too_little_data_says_so(import_env):
     at = on_import(page="views/simulation.py")
     ok(at.selectbox(key="import_product").set_value("LAMP").run())

@@ -28,10 +28,14 @@ ADVICE_COLUMNS = ["product_name", "product_id", "category", "base_price", "curre
 def advice_table(advised: pd.DataFrame) -> pd.DataFrame:
     """The advised products as shown: the change from today's price and the revenue gain per day
     added."""
-    return advised.assign(
-        change_pct=(advised["best_price"] / advised["current_price"] - 1) * 100,
-        gain_per_day=advised["revenue_per_day_at_best"] - advised["revenue_per_day_at_base"],
-    )[ADVICE_COLUMNS].reset_index(drop=True)
+    return (
+        advised.assign(
+            change_pct=(advised["best_price"] / advised["current_price"] - 1) * 100,
+            gain_per_day=advised["revenue_per_day_at_best"] - advised["revenue_per_day_at_base"],
+        )[ADVICE_COLUMNS]
+        .pipe(imports_ui.dashed)
+        .reset_index(drop=True)
+    )
 
 
 def evidence(ev: pd.Series | None) -> None:
@@ -261,8 +265,8 @@ def elasticity_columns() -> dict:
 def _unpriced(products, extra: list[str], *, key: str, why: str) -> None:
     """The products that get no best price, each with the reason in its note."""
     st.dataframe(
-        products[["product_name", "product_id", *extra, "base_price", "sale_hours",
-                  "price_points", "note"]],
+        imports_ui.dashed(products[["product_name", "product_id", *extra, "base_price",
+                                    "sale_hours", "price_points", "note"]]),
         hide_index=True,
         key=key,
         column_config={

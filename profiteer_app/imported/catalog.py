@@ -55,7 +55,7 @@ def render(name: str) -> None:
     columns = [c for c in COLUMNS if has_category or c != "category"]
     money = ui.money_column_format()
     st.dataframe(
-        shown[columns],
+        imports_ui.dashed(shown[columns]),
         hide_index=True,
         key="import_catalog",
         column_config={

@@ -72,6 +72,7 @@ def top_products(top: pd.DataFrame) -> None:
     shown = top[["product_name", "product_id", "category", "units", "revenue", "returned_units"]]
     if shown["category"].isna().all():  # the file had no category column
         shown = shown.drop(columns="category")
+    shown = imports_ui.dashed(shown)
     st.dataframe(
         shown,
         hide_index=True,
