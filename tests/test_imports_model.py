@@ -37,11 +37,21 @@ BASES = {"P1": 10.0, "P2": 24.0, "P3": 5.0, "P4": 40.0, "P5": 15.0}
 ONE_PRICE = "P6"
 
 
+def _shape(hours: np.ndarray) -> np.ndarray:
+    return 0.15 + np.exp(-(((hours - 14) / 4.0) ** 2))
+
+
+def expected_units_per_day(pid: str, ratio: float) -> float:
+    """The export's true expected units per day of a product at price/base `ratio`."""
+    i = list(BASES).index(pid)
+    return float((4.0 + 2 * i) * _shape(np.arange(24)).sum() * (INTERCEPT + SLOPE * ratio))
+
+
 def elastic_export(seed: int = 11) -> pd.DataFrame:
     """One order line per product-hour with a sale (quantity = the hour's units)."""
     rng = np.random.default_rng(seed)
     hours = pd.date_range("2024-03-01", periods=DAYS * 24, freq="h", tz="UTC")
-    shape = 0.15 + np.exp(-(((hours.hour.to_numpy() - 14) / 4.0) ** 2))
+    shape = _shape(hours.hour.to_numpy())
     frames = []
     for i, (pid, base) in enumerate(BASES.items()):
         ratio = np.repeat(rng.choice(RATIOS, DAYS), 24)
@@ -397,6 +407,28 @@ def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
     assert list(out.reset_index().columns) == list(price_curves.ADVICE_COLUMNS)
 
 
+def test_the_units_at_today_s_price_are_the_model_s_forecast_and_the_curve_gives_the_shape():
+    products, ev, curve = _two_products()
+    plain = price_curves.advice(
+        products, ev, curve, model_loses=None, elasticities=_elastic("A", "F")
+    ).set_index("product_id")
+    # the curve says 10 units/day at today's 10; the model forecasts 5 for the coming week
+    scaled = price_curves.advice(
+        products, ev, curve, model_loses=None, elasticities=_elastic("A", "F"),
+        forecast=pd.Series({"A": 5.0}),
+    ).set_index("product_id")  # fmt: skip
+    assert plain.loc["A", "units_per_day_at_current"] == pytest.approx(10.0)
+    assert scaled.loc["A", "units_per_day_at_current"] == 5.0
+    for column in ("units_per_day_at_best", "revenue_per_day_at_best", "units_per_day_at_base"):
+        assert scaled.loc["A", column] == pytest.approx(plain.loc["A", column] / 2), column
+    assert scaled.loc["A", "revenue_uplift_pct"] == pytest.approx(
+        plain.loc["A", "revenue_uplift_pct"]
+    )
+    assert scaled.loc["A", "best_price"] == plain.loc["A", "best_price"]
+    # a product the forecast does not cover keeps the curve's level
+    assert scaled.loc["F", "units_per_day_at_current"] == plain.loc["F", "units_per_day_at_current"]
+
+
 def test_the_best_price_is_read_from_the_demand_line_not_from_the_model_s_steps():
     # true demand 100 - 5p peaks at 10; a tree model's steps make raw revenue peak at a step's
     # right edge (11.5 here), the fitted line finds the optimum again
@@ -499,7 +531,10 @@ def test_the_model_recovers_the_price_response_and_beats_the_baseline(trained, s
             assert advice.loc[pid, "guardrail"] in ("max step ±10 %", "tested range")
             assert abs(best / now - 1) <= 0.1 + 1e-6, f"{pid}: {best} from {now}"
             assert (best - now) * (TRUE_OPTIMUM * base - now) >= 0, f"{pid}: {best} from {now}"
-        assert advice.loc[pid, "units_per_day_at_current"] > 0
+        # the model's forecast for the week after the data at today's price, near the truth
+        ahead = advice.loc[pid, "units_per_day_at_current"]
+        truth = expected_units_per_day(pid, now / base)
+        assert 0.7 * truth <= ahead <= 1.3 * truth, (pid, ahead, truth)
         assert advice.loc[pid, "elasticity_source"] == "own"
         assert advice.loc[pid, "elasticity_low"] < advice.loc[pid, "elasticity_high"] < 0
     assert advice.loc[ONE_PRICE, "status"] == "too_little_data"

@@ -103,6 +103,29 @@ def holdout_spec(spec: ModelSpec) -> ModelSpec:
 # --- evaluation ----------------------------------------------------------------------------
 
 
+def week_ahead(
+    client: MindsDBClient, spec: ModelSpec, rows: pd.DataFrame, predict_batch: int = 10_000
+) -> pd.Series:
+    """product_id -> the model's units per day over the week after the data, at today's prices:
+    the forecast the backtest scores (`fold_inputs` from the hour after the last)."""
+    start = rows[mf.TS_COLUMN].max() + pd.Timedelta(hours=1)
+    inputs = fold_inputs(rows, start, HORIZON_DAYS)
+    if inputs.empty:
+        return pd.Series(dtype=float)
+    predicted = _predict(client, spec, inputs, predict_batch)
+    units = inputs.assign(units=predicted.clip(lower=0.0).to_numpy())
+    return units.groupby("product_id")["units"].sum() / HORIZON_DAYS
+
+
+def _predict(client: MindsDBClient, spec: ModelSpec, inputs: pd.DataFrame, batch: int) -> pd.Series:
+    return pd.concat(
+        [
+            training_mod.predict_frame(client, spec, inputs.iloc[i : i + batch])
+            for i in range(0, len(inputs), batch)
+        ]
+    )
+
+
 def evaluation_panel(rows: pd.DataFrame) -> pd.DataFrame:
     """Units per product-day (UTC) of the modelled rows, zero days included: what is scored."""
     return backtest.daily_panel(rows, day=mf.TS_COLUMN, units=mf.TARGET)
@@ -223,12 +246,7 @@ def evaluate(
             client, twin, before=start.to_pydatetime(), timeout=timeout, log=log
         ).seconds
         inputs = fold_inputs(rows, start, horizon)
-        predicted = pd.concat(
-            [
-                training_mod.predict_frame(client, twin, inputs.iloc[i : i + predict_batch])
-                for i in range(0, len(inputs), predict_batch)
-            ]
-        )
+        predicted = _predict(client, twin, inputs, predict_batch)
         day = inputs[mf.TS_COLUMN].dt.tz_convert(None).dt.normalize()
         out = inputs.assign(day=day, forecast=predicted.clip(lower=0.0).to_numpy())
         return out.groupby(["product_id", "day"], as_index=False)["forecast"].sum()
@@ -478,18 +496,13 @@ def run(
 
     final = training_mod.train(client, spec, timeout=timeout, log=log)
     trained_at = datetime.now(UTC)
+    ahead = week_ahead(client, spec, rows, predict_batch)
     lap("training")
 
     inputs = pc.profile_inputs(
         pc.price_grid(ev[ev["product_id"].isin(pick.products)], products), rows
     )
-    predicted = pd.concat(
-        [
-            training_mod.predict_frame(client, spec, inputs.iloc[i : i + predict_batch])
-            for i in range(0, len(inputs), predict_batch)
-        ]
-    )
-    curve = pc.curves(inputs, predicted)
+    curve = pc.curves(inputs, _predict(client, spec, inputs, predict_batch))
     verdict = pc.price_response(curve)
     log(f"price response: {pc.response_summary(verdict)}")
     with connect() as conn:
@@ -500,7 +513,7 @@ def run(
     advice_rows = pc.advice(
         products, ev, curve, pick.skipped, pick.reason,
         model_loses=result.no_advice_reason(), elasticities=found.products, excluded=excluded,
-        current=found.current, rails=rails, costs=unit_costs,
+        current=found.current, rails=rails, costs=unit_costs, forecast=ahead,
     )  # fmt: skip
     evaluation_rows = evaluation_row(
         spec, final.version.version, trained_at, len(rows), pick,

@@ -207,6 +207,7 @@ def _within_rails(
     curve: pd.DataFrame,
     fit: pd.DataFrame,
     rails: guardrails.Guardrails,
+    forecast: pd.Series | None,
 ) -> pd.DataFrame:
     """The best price and its figures on the demand line within the guardrails, the units per
     day at today's price, and the guardrail that bound each product."""
@@ -240,9 +241,25 @@ def _within_rails(
         out.loc[lined, "revenue_per_day_at_best"] = units * price
         out.loc[lined, "profit_per_day_at_best"] = units * (price - cost)
         out.loc[lined, "guardrail"] = bound_by
+    if forecast is not None:
+        out = _at_forecast_level(out, forecast)
     out["profit_per_day_at_current"] = out["units_per_day_at_current"] * (
         out["current_price"].astype(float) - out["unit_cost"]
     )
+    return out
+
+
+def _at_forecast_level(out: pd.DataFrame, forecast: pd.Series) -> pd.DataFrame:
+    """Units per day at today's price are the model's forecast for the coming week (`forecast`,
+    what the backtest scores); the curve gives the shape: the figures at the base and the best
+    price move by the same factor, so the uplift stays the curve's."""
+    ahead = out["product_id"].map(forecast).astype(float)
+    on_curve = out["units_per_day_at_current"].astype(float)
+    scale = (ahead / on_curve).where(ahead.notna() & (on_curve > 0), 1.0)
+    for column in ("units_per_day_at_base", "units_per_day_at_best", "revenue_per_day_at_base",
+                   "revenue_per_day_at_best", "profit_per_day_at_best"):  # fmt: skip
+        out[column] = out[column].astype(float) * scale
+    out["units_per_day_at_current"] = ahead.fillna(on_curve)
     return out
 
 
@@ -331,6 +348,7 @@ def advice(
     current: pd.Series | None = None,
     rails: guardrails.Guardrails = guardrails.DEFAULT,
     costs: pd.Series | None = None,
+    forecast: pd.Series | None = None,
 ) -> pd.DataFrame:
     """price_advice: one row per product; the best price where it has a curve that falls, the
     model beats the baseline (`model_loses` is None, else why not: `no_advice_reason`) and the
@@ -341,7 +359,8 @@ def advice(
     The best price maximizes revenue on the product's demand line (`line_fit`), profit where
     `costs` (product_id -> unit cost) has the product, within the shop's `rails` around its
     `current` price (product_id -> today's offered price; the base price where absent);
-    `guardrail` names the one that bound it."""
+    `guardrail` names the one that bound it. `forecast` (product_id -> the model's units per
+    day for the coming week at today's price) sets the level of every figure."""
     prod = products.assign(product_id=products["product_id"].astype(str))
     out = prod[["product_id", "product_name", "category", "base_price"]].merge(
         ev[["product_id", "sale_hours", "price_points", "price_low", "price_high", "note"]],
@@ -374,7 +393,7 @@ def advice(
             out.loc[has, f"revenue_per_day_at_{where}"] = (
                 frame["fit_revenue"].reindex(ids).to_numpy()
             )
-        out = _within_rails(out, curve, fit, rails)
+        out = _within_rails(out, curve, fit, rails, forecast)
         rb = out["revenue_per_day_at_base"]
         out["revenue_uplift_pct"] = np.where(
             has & (rb > 0), (out["revenue_per_day_at_best"] / rb - 1.0) * 100.0, np.nan
