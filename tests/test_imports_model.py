@@ -505,6 +505,7 @@ def test_the_model_recovers_the_price_response_and_beats_the_baseline(trained, s
     assert meta["products_modelled"] == 5 and meta["products_too_little_data"] == 1
     assert meta["products_advised"] == 5 and meta["products_no_change"] == 0
     assert meta["backtest_folds"] == 3
+    assert meta["backtest_meets_goal"] is True  # >= 20 % below the seasonal naive, on both
     for metric in ("rmsse", "poisson_deviance"):  # out of sample, below both naive forecasts
         assert meta[f"model_{metric}"] < meta[f"trailing_mean_{metric}"], metric
         assert meta[f"model_{metric}"] < meta[f"seasonal_naive_{metric}"], metric

@@ -145,6 +145,8 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
         "held_out_from": str(result.held_out_from) if result.folds else "none",
         "held_out_rows": result.rows,
         "backtest_folds": result.folds,
+        # >= 20 % below the seasonal naive and below the 28-day mean, on both metrics
+        "backtest_meets_goal": bool(result.result is not None and result.result.meets_goal),
         **{k: dg.MetadataValue.float(_round(v)) for k, v in result.figures.items()},
         "curves": verdict.n_curves,
         "rising_curves": verdict.n_rising,
