@@ -445,8 +445,9 @@ def run(
     non_merchandise: tuple[str, ...] = (),
     rails: guardrails.Guardrails = guardrails.DEFAULT,
 ) -> ForecastRun:
-    """Features, the held-out twin and its evaluation, the model, its curves and advice, and the
-    tables, for the import in `schema`. NothingToModel when no product qualifies; MindsDB's own
+    """Features, the backtest (twins trained before each fold), the model and its forecast for
+    the coming week, its curves, the elasticities and the advice within the guardrails (profit
+    where unit costs are stored), and the tables, for the import in `schema`. NothingToModel when no product qualifies; MindsDB's own
     errors (MindsDBError) pass through."""
     clock: dict[str, float] = {}
     t = time.monotonic()
