@@ -299,15 +299,19 @@ def line_fit(curve: pd.DataFrame) -> pd.DataFrame:
     """Per product (index): the straight demand line fitted to its curve, units per day =
     `intercept` + `slope` x price, where it falls (slope < 0 < intercept); products whose
     curve does not fall are left out."""
-    rows = []
-    for pid, part in curve.groupby("product_id", sort=True):
-        if len(part) < 2:
-            continue
-        price = part["price"].to_numpy(dtype=float)
-        slope, intercept = np.polyfit(price, part["units_per_day"].to_numpy(dtype=float), 1)
-        if slope < 0 and intercept > 0:
-            rows.append((pid, intercept, slope))
-    return pd.DataFrame(rows, columns=["product_id", "intercept", "slope"]).set_index("product_id")
+    price = curve["price"].astype(float)
+    units = curve["units_per_day"].astype(float)
+    sums = (
+        pd.DataFrame({"x": price, "y": units, "xx": price * price, "xy": price * units})
+        .assign(n=1.0)
+        .groupby(curve["product_id"], sort=True)
+        .sum()
+    )  # least squares in closed form, every product at once
+    spread = sums["n"] * sums["xx"] - sums["x"] ** 2
+    slope = (sums["n"] * sums["xy"] - sums["x"] * sums["y"]) / spread.where(spread > 0)
+    intercept = (sums["y"] - slope * sums["x"]) / sums["n"]
+    line = pd.DataFrame({"intercept": intercept, "slope": slope}).rename_axis("product_id")
+    return line[(sums["n"] >= 2) & (line["slope"] < 0) & (line["intercept"] > 0)]
 
 
 def on_line(line: pd.DataFrame, ids: pd.Series, price: np.ndarray) -> np.ndarray:
