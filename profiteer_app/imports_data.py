@@ -16,16 +16,17 @@ import pandas as pd
 from psycopg2 import sql as pgsql
 
 from profiteer_app.warehouse import AccessDenied, MetricsMissing, Query, Warehouse, _numeric
-from profiteer_pipeline.imports import forecast, price_curves
+from profiteer_pipeline.imports import advice_table, forecast
+from profiteer_pipeline.imports.advice_table import NO_PRICE, no_advice_reason
 from profiteer_pipeline.imports.names import schema_name
-from profiteer_pipeline.imports.price_curves import NO_PRICE, no_advice_reason, smoothed
+from profiteer_pipeline.imports.price_curves import smoothed
 
 IMPORTS = pgsql.Identifier("imports_raw", "imports")
 TOP_PRODUCTS = 10
 TOP_COLUMNS = ["product_id", "product_name", "category", "units", "revenue"]
 PRODUCT_COLUMNS = ["product_id", "product_name", "category", "base_price", "min_price",
                    "max_price", "units", "revenue", "lines", "first_hour", "last_hour"]  # fmt: skip
-ADVICE_COLUMNS = list(price_curves.ADVICE_COLUMNS)
+ADVICE_COLUMNS = list(advice_table.ADVICE_COLUMNS)
 EVALUATION_COLUMNS = list(forecast.EVALUATION_COLUMNS)
 CURVE_COLUMNS = ["price", "price_ratio", "units_per_day", "revenue_per_day"]
 MODEL_TABLES = ("price_curves", "price_advice", "model_evaluation")

@@ -32,7 +32,7 @@ from streamlit.testing.v1 import AppTest
 
 from profiteer_app import formatting as fmt
 from profiteer_app.sample_data import recreate_database
-from profiteer_pipeline.imports import price_curves
+from profiteer_pipeline.imports import advice_table
 from profiteer_pipeline.stack.roles import grant_reader
 
 pytest_plugins = ["app_fixtures"]
@@ -246,7 +246,7 @@ def test_the_csv_is_every_product_s_stored_advice(import_env, download_files):
     served = pd.read_csv(io.BytesIO(download_files(button).content))
     stored = query(import_env, "SELECT product_id, status, best_price, guardrail, elasticity"
                                " FROM import_test_shop.price_advice ORDER BY product_id")  # fmt: skip
-    assert list(served.columns) == list(price_curves.ADVICE_COLUMNS)
+    assert list(served.columns) == list(advice_table.ADVICE_COLUMNS)
     got = served.sort_values("product_id")[["product_id", "status", "best_price", "guardrail",
                                             "elasticity"]]  # fmt: skip
     assert [

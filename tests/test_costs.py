@@ -10,7 +10,7 @@ import pytest
 from import_fixtures import MESSY_UCI, read_table, schema_exists, write
 from test_imports_cli import _env, _run
 
-from profiteer_pipeline.imports import costs, price_curves
+from profiteer_pipeline.imports import advice_table, costs, price_curves
 from profiteer_pipeline.imports.errors import ImportRefused
 from profiteer_pipeline.model import guardrails
 
@@ -57,7 +57,7 @@ def test_costs_turn_revenue_advice_into_profit_advice():
         {"product_id": ["A", "B"], "elasticity": -1.5, "elasticity_low": -2.0,
          "elasticity_high": -1.0, "source": "own"}
     )  # fmt: skip
-    out = price_curves.advice(
+    out = advice_table.advice(
         products, ev, curve, model_loses=None, elasticities=found,
         costs=pd.Series({"A": 6.0}), rails=guardrails.Guardrails(max_step_pct=50),
     ).set_index("product_id")  # fmt: skip
@@ -69,7 +69,7 @@ def test_costs_turn_revenue_advice_into_profit_advice():
     assert b["objective"] == "revenue" and b["best_price"] == pytest.approx(8.0 * 0.95)
     assert pd.isna(b["unit_cost"]) and pd.isna(b["profit_per_day_at_best"])
     # a 20 % minimum margin on a cost of 9.5 lifts A's price to 11.40
-    out = price_curves.advice(
+    out = advice_table.advice(
         products, ev, curve, model_loses=None, elasticities=found,
         costs=pd.Series({"A": 9.5}), rails=guardrails.Guardrails(min_margin_pct=20),
     ).set_index("product_id")  # fmt: skip

@@ -1,5 +1,5 @@
 """Elasticities with their intervals (`model.elasticity`), the rule that turns them into advice
-(`imports.price_curves`), and what is not merchandise (`imports.merchandise`): pure, no server.
+(`imports.advice_table`), and what is not merchandise (`imports.merchandise`): pure, no server.
 
 The data: `synth.order_export`, an order export with a known elasticity per product, quantity
 tiers (lines of 12+ units billed at a discount), 90 % zero product-days, a shared season, and
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from profiteer_pipeline.imports import merchandise, price_curves
+from profiteer_pipeline.imports import advice_table, merchandise, price_curves
 from profiteer_pipeline.model import elasticity
 from profiteer_pipeline.synth import order_export
 
@@ -144,7 +144,7 @@ def test_a_falling_curve_gets_advice_only_with_its_own_negative_interval():
          "elasticity_low": [-2.0, -1.3, -1.5], "elasticity_high": [-1.0, 0.5, -0.9],
          "source": ["own", "own", "pooled"]}
     )  # fmt: skip
-    out = price_curves.advice(products, ev, curve, model_loses=None, elasticities=found)
+    out = advice_table.advice(products, ev, curve, model_loses=None, elasticities=found)
     out = out.set_index("product_id")
     assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 9.0
     assert out.loc["A", "elasticity_low"] == -2.0 and out.loc["A", "elasticity_source"] == "own"
@@ -156,7 +156,7 @@ def test_a_falling_curve_gets_advice_only_with_its_own_negative_interval():
     assert out.loc["C", "status"] == "no_change"
     assert "not this product's" in out.loc["C", "note"] and "-1.20" in out.loc["C", "note"]
     # without an estimate at all there is no advice either
-    bare = price_curves.advice(products, ev, curve, model_loses=None)
+    bare = advice_table.advice(products, ev, curve, model_loses=None)
     assert set(bare["status"]) == {"no_change"}
     assert bare["note"].str.contains("no elasticity could be estimated").all()
 
@@ -183,8 +183,8 @@ def test_non_merchandise_is_excluded_and_listed():
     assert "85123A" not in set(out["product_id"])
     products, ev, curve = _falling(("A", "POST"))
     gone = merchandise.excluded(products.assign(product_name=["Mug", "POSTAGE"]))
-    advice = price_curves.advice(products, ev, curve, model_loses=None, excluded=gone)
+    advice = advice_table.advice(products, ev, curve, model_loses=None, excluded=gone)
     post = advice.set_index("product_id").loc["POST"]
     assert post["status"] == "excluded" and pd.isna(post["best_price"])
     assert post["note"] == merchandise.note("postage")
-    assert "'excluded'" in price_curves.ADVICE_COLUMNS["status"]
+    assert "'excluded'" in advice_table.ADVICE_COLUMNS["status"]

@@ -19,7 +19,7 @@ from import_fixtures import connection, connector, read_table
 from profiteer_pipeline.defs.imports.model import import_forecast
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
-from profiteer_pipeline.imports import forecast, price_curves
+from profiteer_pipeline.imports import advice_table, backtesting, forecast, price_curves
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports.pipeline import run_import
 from profiteer_pipeline.model import backtest, guardrails
@@ -220,7 +220,7 @@ def _hourly(days: int = 35, seed: int = 2) -> pd.DataFrame:
 def test_each_fold_is_forecast_from_what_was_known_at_its_start():
     rows = _hourly()
     origin = pd.Timestamp("2024-01-29", tz="UTC")
-    inputs = forecast.fold_inputs(rows, origin, 7)
+    inputs = backtesting.fold_inputs(rows, origin, 7)
     assert len(inputs) == 2 * 7 * 24 and inputs["timestamp"].min() == origin
     a = inputs[inputs["product_id"] == "A"]
     # recent demand is frozen at the origin: A sold 2 units a day, so 2 in the last 24 hours and
@@ -233,18 +233,18 @@ def test_each_fold_is_forecast_from_what_was_known_at_its_start():
     assert set(mf.FEATURES) <= set(inputs.columns)
 
 
-def _evaluated(rows: pd.DataFrame, predict) -> forecast.Evaluation:
-    """The backtest `forecast.evaluate` runs, with `predict(inputs)` in place of the twin."""
-    panel = forecast.evaluation_panel(rows)
+def _evaluated(rows: pd.DataFrame, predict) -> backtesting.Evaluation:
+    """The backtest `backtesting.evaluate` runs, with `predict(inputs)` in place of the twin."""
+    panel = backtesting.evaluation_panel(rows)
 
     def forecaster(history, origin, horizon):
-        inputs = forecast.fold_inputs(rows, pd.Timestamp(origin).tz_localize("UTC"), horizon)
+        inputs = backtesting.fold_inputs(rows, pd.Timestamp(origin).tz_localize("UTC"), horizon)
         day = inputs["timestamp"].dt.tz_convert(None).dt.normalize()
         out = inputs.assign(day=day, forecast=predict(inputs))
         return out.groupby(["product_id", "day"], as_index=False)["forecast"].sum()
 
-    return forecast.Evaluation(
-        backtest.backtest(panel, forecaster, folds=forecast.n_folds(panel), horizon=7)
+    return backtesting.Evaluation(
+        backtest.backtest(panel, forecaster, folds=backtesting.n_folds(panel), horizon=7)
     )
 
 
@@ -267,10 +267,10 @@ def test_the_accuracy_check_needs_the_model_below_the_28_day_mean_on_both_metric
     assert reason.startswith("The model does not beat the product's 28-day mean out of sample")
     assert f"RMSSE {nothing.figures['model_rmsse']:.3f} against" in reason
     # too short to hold a week out after a week: not evaluated, and no advice
-    short = forecast.Evaluation(None)
-    assert not short.beats_baseline and short.no_advice_reason() == price_curves.NOT_EVALUATED
-    assert forecast.n_folds(forecast.evaluation_panel(_hourly(days=13))) == 0
-    assert forecast.n_folds(forecast.evaluation_panel(_hourly(days=21))) == 2
+    short = backtesting.Evaluation(None)
+    assert not short.beats_baseline and short.no_advice_reason() == advice_table.NOT_EVALUATED
+    assert backtesting.n_folds(backtesting.evaluation_panel(_hourly(days=13))) == 0
+    assert backtesting.n_folds(backtesting.evaluation_panel(_hourly(days=21))) == 2
 
 
 def test_the_price_response_check_fails_on_a_rising_curve_and_allows_a_flat_one():
@@ -309,7 +309,7 @@ def test_the_price_response_check_fails_when_most_curves_are_flat():
 
     from profiteer_pipeline.defs.imports.model import _checks
 
-    run = SimpleNamespace(result=forecast.Evaluation(None), verdict=all_flat)
+    run = SimpleNamespace(result=backtesting.Evaluation(None), verdict=all_flat)
     check = {c.check_name: c for c in _checks(run)}["price_response"]
     assert not check.passed and check.description.startswith("3 of 3 curves are flat")
     assert check.metadata["flat_curves"].value == 3
@@ -341,7 +341,7 @@ def _two_products() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 def test_a_flat_curve_gets_no_change_and_a_falling_one_advice_when_the_model_wins():
     products, ev, curve = _two_products()
-    out = price_curves.advice(
+    out = advice_table.advice(
         products, ev, curve, model_loses=None, elasticities=_elastic("A", "F")
     ).set_index("product_id")
     # revenue peaks at 7.5; one step of the default guardrails from today's 10 reaches 9
@@ -350,7 +350,7 @@ def test_a_flat_curve_gets_no_change_and_a_falling_one_advice_when_the_model_win
     flat = out.loc["F"]
     assert flat["status"] == "no_change" and flat["note"].startswith("Predicted sales do not")
     assert "do not fall with the price (3.00 units/day at 8.00, 3.00 at 12.00)" in flat["note"]
-    for column in price_curves.NO_PRICE:
+    for column in advice_table.NO_PRICE:
         assert pd.isna(flat[column]), column
     assert flat["units_per_day_at_base"] == pytest.approx(3.0)  # the base figures stay
 
@@ -359,24 +359,24 @@ def test_a_model_that_loses_to_the_baseline_advises_no_price_at_all():
     products, ev, curve = _two_products()
     figures = {"model_rmsse": 1.25, "trailing_mean_rmsse": 1.1,
                "model_poisson_deviance": 0.7, "trailing_mean_poisson_deviance": 0.9}  # fmt: skip
-    reason = price_curves.no_advice_reason(figures)
+    reason = advice_table.no_advice_reason(figures)
     assert "does not beat the product's 28-day mean" in reason
     assert "RMSSE 1.250 against 1.100, Poisson deviance 0.700 against 0.900" in reason
-    out = price_curves.advice(products, ev, curve, model_loses=reason)
+    out = advice_table.advice(products, ev, curve, model_loses=reason)
     assert out["status"].tolist() == ["no_change", "no_change"]
     assert out["note"].tolist() == [reason, reason]
     assert out["best_price"].isna().all() and out["revenue_uplift_pct"].isna().all()
     # a tie loses too, a win on one metric only too; not evaluated: no advice either
     tie = {**figures, "model_rmsse": 1.1, "model_poisson_deviance": 0.9}
-    assert price_curves.no_advice_reason(tie) is not None
-    assert price_curves.no_advice_reason({**figures, "model_rmsse": 1.0}) is None
-    assert price_curves.no_advice_reason({**figures, "model_poisson_deviance": 1.0}) is not None
-    assert "not evaluated" in price_curves.no_advice_reason(None)
-    assert "not evaluated" in price_curves.no_advice_reason({**figures, "model_rmsse": None})
+    assert advice_table.no_advice_reason(tie) is not None
+    assert advice_table.no_advice_reason({**figures, "model_rmsse": 1.0}) is None
+    assert advice_table.no_advice_reason({**figures, "model_poisson_deviance": 1.0}) is not None
+    assert "not evaluated" in advice_table.no_advice_reason(None)
+    assert "not evaluated" in advice_table.no_advice_reason({**figures, "model_rmsse": None})
     # the table's CHECK names every status, once
     assert (
         "('advice', 'no_change', 'too_little_data', 'excluded')"
-        in price_curves.ADVICE_COLUMNS["status"]
+        in advice_table.ADVICE_COLUMNS["status"]
     )
 
 
@@ -395,7 +395,7 @@ def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
     units = 30 - 2 * grid["price"]  # revenue p * (30 - 2p) peaks at 7.5: the lowest price here
     curve = grid.assign(units_per_day=units, revenue_per_day=grid["price"] * units)
     wide = guardrails.Guardrails(max_step_pct=100, range_margin_pct=0)
-    out = price_curves.advice(
+    out = advice_table.advice(
         products, ev, curve, model_loses=None, elasticities=_elastic("A", "B"), rails=wide
     ).set_index("product_id")
     assert out.loc["A", "status"] == "advice" and out.loc["A", "best_price"] == 8.0
@@ -404,16 +404,16 @@ def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
     assert out.loc["A", "revenue_uplift_pct"] == pytest.approx((8 * 14 / 100 - 1) * 100)
     assert out.loc["B", "status"] == "too_little_data" and pd.isna(out.loc["B", "best_price"])
     assert out.loc["B", "note"].startswith("Too little data")
-    assert list(out.reset_index().columns) == list(price_curves.ADVICE_COLUMNS)
+    assert list(out.reset_index().columns) == list(advice_table.ADVICE_COLUMNS)
 
 
 def test_the_units_at_today_s_price_are_the_model_s_forecast_and_the_curve_gives_the_shape():
     products, ev, curve = _two_products()
-    plain = price_curves.advice(
+    plain = advice_table.advice(
         products, ev, curve, model_loses=None, elasticities=_elastic("A", "F")
     ).set_index("product_id")
     # the curve says 10 units/day at today's 10; the model forecasts 5 for the coming week
-    scaled = price_curves.advice(
+    scaled = advice_table.advice(
         products, ev, curve, model_loses=None, elasticities=_elastic("A", "F"),
         forecast=pd.Series({"A": 5.0}),
     ).set_index("product_id")  # fmt: skip
@@ -444,7 +444,7 @@ def test_the_best_price_is_read_from_the_demand_line_not_from_the_model_s_steps(
         {"product_id": ["A"], "sale_hours": [500], "price_points": [17], "price_low": [6.0],
          "price_high": [14.0], "note": [""]}
     )  # fmt: skip
-    out = price_curves.advice(
+    out = advice_table.advice(
         products, ev, curve, model_loses=None, elasticities=_elastic("A"),
         rails=guardrails.Guardrails(max_step_pct=100),
     ).iloc[0]  # fmt: skip

@@ -6,13 +6,9 @@ Pure module (no Dagster): the asset, the tests and the benchmark call it.
 
 - The model: `ModelSpec` named `<schema>_forecast` (e.g. `import_online_retail_forecast`) on the
   warehouse datasource the simulated shop's model uses, trained on `<schema>.model_features`.
-- Evaluation (`evaluate`): a rolling-origin backtest at product-day (`model.backtest`): for each
-  of the latest `FOLDS` weeks, a twin trained only on the hours before it forecasts that week's
-  units per product-day from what was known at its start (the prices the shop set, the calendar,
-  recent demand frozen at the start), scored with RMSSE and Poisson deviance beside the seasonal
-  naive (same weekday last week) and the product's trailing 28-day mean on the same days. The
-  accuracy check passes only when the model is below the 28-day mean on both.
-- Curves and advice (`price_curves.py`): predicted here for a grid of prices per product; the
+- Evaluation and the week-ahead forecast (`backtesting`): a rolling-origin backtest of the
+  held-out twin at product-day, against the seasonal naive and the 28-day mean.
+- Curves and advice (`price_curves`, `advice_table`): predicted here for a grid of prices per product; the
   table `price_curves` holds the model's own predictions, `price_advice` the best prices read
   off them: only when the model beats the 28-day mean, and only for curves that fall with the
   price (status `no_change` with the reason otherwise).
@@ -26,29 +22,21 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import numpy as np
 import pandas as pd
 from psycopg2 import sql as pgsql
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.imports import costs, merchandise, tables
+from profiteer_pipeline.imports import advice_table as at
+from profiteer_pipeline.imports import backtesting, costs, merchandise, tables
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports import price_curves as pc
-from profiteer_pipeline.model import backtest, elasticity, evaluation, guardrails
+from profiteer_pipeline.model import elasticity, evaluation, guardrails
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import Datasource, MindsDBClient
 from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, MIXERS, ModelSpec
 
 DATASOURCE = "profiteer_warehouse"  # the simulated shop's model's datasource (the model login)
 FEATURES_TABLE = "model_features"
-#: The backtest: the latest FOLDS weeks, one after the other, each after at least a week of
-#: history (fewer folds where the data are shorter; none below two weeks: not evaluated).
-FOLDS = 3
-HORIZON_DAYS = 7
-#: each method's RMSSE, Poisson deviance and MAE over all folds (`model_rmsse`, ...)
-METRIC_FIELDS = tuple(
-    f"{method}_{metric}" for metric in (*backtest.DECIDING, "mae") for method in backtest.METHODS
-)
 EVALUATION_COLUMNS = {
     "model": "text NOT NULL",
     "model_version": "integer NOT NULL",
@@ -59,7 +47,7 @@ EVALUATION_COLUMNS = {
     "held_out_from": "timestamptz",  # the first fold's first day
     "held_out_rows": "integer NOT NULL",  # product-days scored, over all folds
     "folds": "integer NOT NULL",
-    **{field: "double precision" for field in METRIC_FIELDS},
+    **{field: "double precision" for field in backtesting.METRIC_FIELDS},
     "beats_baseline": "boolean NOT NULL",
     "price_response_ok": "boolean NOT NULL",
     "pooled_elasticity": "double precision",
@@ -70,10 +58,9 @@ EVALUATION_COLUMNS = {
 #: table -> (columns, primary key)
 RESULT_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "price_curves": (pc.CURVE_COLUMNS, ("product_id", "price")),
-    "price_advice": (pc.ADVICE_COLUMNS, ("product_id",)),
+    "price_advice": (at.ADVICE_COLUMNS, ("product_id",)),
     "model_evaluation": (EVALUATION_COLUMNS, ()),
 }
-FEATURES_KEY = ("product_id", mf.TS_COLUMN)
 
 
 # --- the model -----------------------------------------------------------------------------
@@ -90,7 +77,7 @@ def import_spec(schema: str) -> ModelSpec:
         features=mf.FEATURES,
         mixers=MIXERS,
         ts_column=mf.TS_COLUMN,
-        key_columns=FEATURES_KEY,
+        key_columns=mf.KEY,
     )
 
 
@@ -100,159 +87,7 @@ def holdout_spec(spec: ModelSpec) -> ModelSpec:
     return spec.with_name(spec.name + suffix)
 
 
-# --- evaluation ----------------------------------------------------------------------------
-
-
-def week_ahead(
-    client: MindsDBClient, spec: ModelSpec, rows: pd.DataFrame, predict_batch: int = 10_000
-) -> pd.Series:
-    """product_id -> the model's units per day over the week after the data, at today's prices:
-    the forecast the backtest scores (`fold_inputs` from the hour after the last)."""
-    start = rows[mf.TS_COLUMN].max() + pd.Timedelta(hours=1)
-    inputs = fold_inputs(rows, start, HORIZON_DAYS)
-    if inputs.empty:
-        return pd.Series(dtype=float)
-    predicted = _predict(client, spec, inputs, predict_batch)
-    units = inputs.assign(units=predicted.clip(lower=0.0).to_numpy())
-    return units.groupby("product_id")["units"].sum() / HORIZON_DAYS
-
-
-def _predict(client: MindsDBClient, spec: ModelSpec, inputs: pd.DataFrame, batch: int) -> pd.Series:
-    return pd.concat(
-        [
-            training_mod.predict_frame(client, spec, inputs.iloc[i : i + batch])
-            for i in range(0, len(inputs), batch)
-        ]
-    )
-
-
-def evaluation_panel(rows: pd.DataFrame) -> pd.DataFrame:
-    """Units per product-day (UTC) of the modelled rows, zero days included: what is scored."""
-    return backtest.daily_panel(rows, day=mf.TS_COLUMN, units=mf.TARGET)
-
-
-def n_folds(panel: pd.DataFrame) -> int:
-    """How many weekly folds the data allow, each after at least a week of history."""
-    if panel.empty:
-        return 0
-    days = (panel["day"].max() - panel["day"].min()).days + 1
-    return max(0, min(FOLDS, (days - 7) // HORIZON_DAYS))
-
-
-def fold_inputs(rows: pd.DataFrame, origin: pd.Timestamp, horizon: int) -> pd.DataFrame:
-    """The model's inputs for every hour of [origin, origin + `horizon` days), for each product
-    with rows before `origin`, as known at `origin`: the price the shop set (the feature row's;
-    after a product's last row the last one before), its category, the calendar, and recent
-    demand frozen at `origin` (the lags never see a held-out hour)."""
-    ts = rows[mf.TS_COLUMN]
-    before = rows[ts < origin]
-    if before.empty:
-        return pd.DataFrame(columns=[*FEATURES_KEY, *mf.FEATURES])
-    last = before.sort_values(mf.TS_COLUMN).groupby("product_id").tail(1).set_index("product_id")
-    hours = pd.date_range(origin, periods=horizon * 24, freq="h")
-    products = last.index.to_numpy()
-    grid = pd.DataFrame(
-        {
-            "product_id": np.repeat(products, len(hours)),
-            mf.TS_COLUMN: np.tile(hours, len(products)),
-        }
-    )
-    window = rows[(ts >= origin) & (ts < hours[-1] + pd.Timedelta(hours=1))]
-    grid = grid.merge(
-        window[["product_id", mf.TS_COLUMN, "price_ratio"]], on=list(FEATURES_KEY), how="left"
-    )
-    grid["price_ratio"] = grid.groupby("product_id")["price_ratio"].ffill()
-    grid["price_ratio"] = grid["price_ratio"].fillna(grid["product_id"].map(last["price_ratio"]))
-    grid["category"] = grid["product_id"].map(last["category"])
-    grid["hour_of_day"] = grid[mf.TS_COLUMN].dt.hour.astype("int32")
-    grid["day_of_week"] = grid[mf.TS_COLUMN].dt.dayofweek.astype("int32")
-    for name, back in mf.LAGS.items():
-        recent = before[before[mf.TS_COLUMN] >= origin - pd.Timedelta(hours=back)]
-        grid[name] = grid["product_id"].map(recent.groupby("product_id")[mf.TARGET].sum())
-        grid[name] = grid[name].fillna(0.0)
-    return grid
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """The backtest's verdict (`result` None: the data were too short to hold a week out)."""
-
-    result: backtest.BacktestResult | None
-    twin_seconds: float = 0.0
-
-    @property
-    def figures(self) -> dict[str, float | None]:
-        """METRIC_FIELDS: each method's figures over all folds (None when not evaluated)."""
-        if self.result is None:
-            return dict.fromkeys(METRIC_FIELDS)
-        return {
-            f"{method}_{metric}": self.result.overall(method, metric)
-            for metric in (*backtest.DECIDING, "mae")
-            for method in backtest.METHODS
-        }
-
-    @property
-    def rows(self) -> int:
-        return self.result.rows if self.result is not None else 0
-
-    @property
-    def folds(self) -> int:
-        return len(self.result.folds) if self.result is not None else 0
-
-    @property
-    def held_out_from(self) -> pd.Timestamp | None:
-        if self.result is None:
-            return None
-        return pd.Timestamp(self.result.folds["origin"].min()).tz_localize("UTC")
-
-    @property
-    def beats_baseline(self) -> bool:
-        return self.no_advice_reason() is None
-
-    def no_advice_reason(self) -> str | None:
-        """None when the model beats the 28-day mean on both metrics, else why no product gets
-        a price (the same words the app shows for a stored evaluation)."""
-        return pc.no_advice_reason(self.figures if self.result is not None else None)
-
-    def summary(self) -> str:
-        if self.result is None:
-            return pc.NOT_EVALUATED
-        return self.result.summary()
-
-
-def evaluate(
-    client: MindsDBClient,
-    twin: ModelSpec,
-    rows: pd.DataFrame,
-    *,
-    timeout: float,
-    log: Callable[[str], None],
-    predict_batch: int = 10_000,
-) -> Evaluation:
-    """The rolling-origin backtest of `twin` (retrained before each fold) on `rows`."""
-    panel = evaluation_panel(rows)
-    folds = n_folds(panel)
-    if folds == 0:
-        return Evaluation(None)
-    seconds = 0.0
-
-    def forecaster(history: pd.DataFrame, origin: pd.Timestamp, horizon: int) -> pd.DataFrame:
-        nonlocal seconds
-        start = pd.Timestamp(origin).tz_localize("UTC")
-        log(
-            f"backtest fold from {start:%Y-%m-%d}: training {twin.qualified_name} on the hours before"
-        )
-        seconds += training_mod.train(
-            client, twin, before=start.to_pydatetime(), timeout=timeout, log=log
-        ).seconds
-        inputs = fold_inputs(rows, start, horizon)
-        predicted = _predict(client, twin, inputs, predict_batch)
-        day = inputs[mf.TS_COLUMN].dt.tz_convert(None).dt.normalize()
-        out = inputs.assign(day=day, forecast=predicted.clip(lower=0.0).to_numpy())
-        return out.groupby(["product_id", "day"], as_index=False)["forecast"].sum()
-
-    result = backtest.backtest(panel, forecaster, folds=folds, horizon=HORIZON_DAYS)
-    return Evaluation(result, seconds)
+# --- the evaluation row ---------------------------------------------------------------------
 
 
 def evaluation_row(
@@ -261,7 +96,7 @@ def evaluation_row(
     trained_at: datetime,
     training_rows: int,
     selection: mf.Selection,
-    result: Evaluation,
+    result: backtesting.Evaluation,
     price_response_ok: bool,
     pooled: elasticity.Pooled,
 ) -> pd.DataFrame:
@@ -312,7 +147,7 @@ def _replace(conn: PgConnection, schema: str, table: str, columns: dict[str, str
 def write_features(conn: PgConnection, schema: str, frame: pd.DataFrame, model_user: str) -> int:
     """Replace `<schema>.model_features` and let MindsDB's login read it (usage of the schema,
     select on this one table); in the caller's transaction, which must commit before training."""
-    _replace(conn, schema, FEATURES_TABLE, mf.COLUMN_DDL, FEATURES_KEY, frame)
+    _replace(conn, schema, FEATURES_TABLE, mf.COLUMN_DDL, mf.KEY, frame)
     tables.grant_access(conn, schema, tables.ImportAccess(model=model_user))
     tables.grant_model_table(conn, schema, FEATURES_TABLE, model_user)
     return len(frame)
@@ -352,7 +187,7 @@ class ForecastRun:
     selection: mf.Selection
     evidence: pd.DataFrame
     training_rows: int
-    result: Evaluation
+    result: backtesting.Evaluation
     training: training_mod.TrainingResult
     curve: pd.DataFrame
     advice: pd.DataFrame
@@ -491,19 +326,21 @@ def run(
     log(f"datasource {source.name}: {source.state}")
     lap("features")
 
-    result = evaluate(client, twin, rows, timeout=timeout, log=log, predict_batch=predict_batch)
+    result = backtesting.evaluate(
+        client, twin, rows, timeout=timeout, log=log, predict_batch=predict_batch
+    )
     log(result.summary())
     lap("evaluation")
 
     final = training_mod.train(client, spec, timeout=timeout, log=log)
     trained_at = datetime.now(UTC)
-    ahead = week_ahead(client, spec, rows, predict_batch)
+    ahead = backtesting.week_ahead(client, spec, rows, predict_batch)
     lap("training")
 
     inputs = pc.profile_inputs(
         pc.price_grid(ev[ev["product_id"].isin(pick.products)], products), rows
     )
-    curve = pc.curves(inputs, _predict(client, spec, inputs, predict_batch))
+    curve = pc.curves(inputs, training_mod.predict_batches(client, spec, inputs, predict_batch))
     verdict = pc.price_response(curve)
     log(f"price response: {pc.response_summary(verdict)}")
     with connect() as conn:
@@ -511,7 +348,7 @@ def run(
         unit_costs = costs.stored(conn, schema)
     if unit_costs is not None:
         log(f"{schema}: unit costs for {len(unit_costs)} products: their advice maximizes profit")
-    advice_rows = pc.advice(
+    advice_rows = at.advice(
         products, ev, curve, pick.skipped, pick.reason,
         model_loses=result.no_advice_reason(), elasticities=found.products, excluded=excluded,
         current=found.current, rails=rails, costs=unit_costs, forecast=ahead,

@@ -45,6 +45,7 @@ FEATURES = (
 )
 TARGET = "units"
 TS_COLUMN = "timestamp"
+KEY = ("product_id", TS_COLUMN)  # one row per product-hour
 #: `model_features`, the one declaration of its columns: the keys, the price offered (for
 #: people), the features, then the target.
 COLUMN_DDL = {

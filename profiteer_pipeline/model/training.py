@@ -110,6 +110,18 @@ def predict_frame(client: MindsDBClient, spec: ModelSpec, inputs: pd.DataFrame) 
     return pd.to_numeric(out[spec.target], errors="coerce").set_axis(inputs.index)
 
 
+def predict_batches(
+    client: MindsDBClient, spec: ModelSpec, inputs: pd.DataFrame, batch: int = 10_000
+) -> pd.Series:
+    """`predict_frame` over `inputs` in batches of `batch` rows (one call each), in order."""
+    return pd.concat(
+        [
+            predict_frame(client, spec, inputs.iloc[i : i + batch])
+            for i in range(0, len(inputs), batch)
+        ]
+    )
+
+
 def price_response_grid(
     client: MindsDBClient,
     spec: ModelSpec,

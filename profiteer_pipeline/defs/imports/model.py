@@ -11,7 +11,7 @@ One materialization per import (partition = the import's name), `forecast.run`:
    `price_curves`, `price_advice` and `model_evaluation`: check `price_response`. A product gets
    a best price only when the model beats the 28-day mean, its curve falls with the price and its
    elasticity's 90 % interval lies below zero (`model.elasticity`, from the order lines at the
-   price offered); otherwise its status is `no_change` with the reason (`price_curves.advice`).
+   price offered); otherwise its status is `no_change` with the reason (`advice_table.advice`).
    Postage, fees and adjustments are `excluded` (`imports.merchandise`, plus the run config's
    `non_merchandise` codes).
 """
