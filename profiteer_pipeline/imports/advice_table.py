@@ -141,9 +141,7 @@ def advice(
     if not curve.empty:
         fit = smoothed(curve)
         best = fit.loc[fit.groupby("product_id")["fit_revenue"].idxmax()].set_index("product_id")
-        at_base = fit.merge(out[["product_id", "base_price"]], on="product_id")
-        at_base = at_base.loc[(at_base["price"] - at_base["base_price"]).abs().groupby(
-            at_base["product_id"]).idxmin()].set_index("product_id")  # fmt: skip
+        at_base = _nearest_point(fit, out.set_index("product_id")["base_price"])
         has = out["product_id"].isin(best.index)
         ids = out.loc[has, "product_id"]
         out.loc[has, "best_price"] = best["price"].reindex(ids).to_numpy()
@@ -210,6 +208,13 @@ def advice(
     return out[list(ADVICE_COLUMNS)].sort_values("product_id").reset_index(drop=True)
 
 
+def _nearest_point(fit: pd.DataFrame, price: pd.Series) -> pd.DataFrame:
+    """Per product (index): the row of its `smoothed` curve nearest to `price` (product_id ->
+    a price)."""
+    gap = (fit["price"].astype(float) - fit["product_id"].map(price).astype(float)).abs()
+    return fit.loc[gap.groupby(fit["product_id"]).idxmin()].set_index("product_id")
+
+
 def _within_rails(
     out: pd.DataFrame,
     curve: pd.DataFrame,
@@ -224,9 +229,7 @@ def _within_rails(
     line = line_fit(curve)
     ids = out["product_id"]
     lined = ids.isin(line.index).to_numpy()
-    nearest = fit.assign(now=fit["product_id"].map(dict(zip(ids, now, strict=True))))
-    nearest = nearest.loc[(nearest["price"] - nearest["now"]).abs().groupby(
-        nearest["product_id"]).idxmin()].set_index("product_id")["fit_units"]  # fmt: skip
+    nearest = _nearest_point(fit, now.set_axis(ids))["fit_units"]
     out["units_per_day_at_current"] = ids.map(nearest).astype(float)
     out.loc[lined, "units_per_day_at_current"] = on_line(
         line, ids[lined], now[lined].to_numpy(dtype=float)
