@@ -10,7 +10,6 @@ stack that cannot be reached exits 2; never a traceback.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import urllib.error
 import urllib.request
@@ -47,6 +46,31 @@ def dagster_running(url: str) -> bool:
         return False
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def _exit_codes(refused: str, failed: str):
+    """One message and an exit code instead of a traceback: 1 for a refused input, 2 when the
+    warehouse or the file system failed (the database driver's errors: a dropped connection, a
+    full disk)."""
+    try:
+        yield
+    except ImportRefused as exc:
+        click.echo(f"{refused}: {exc}", err=True)
+        raise SystemExit(1) from None
+    except (_Unreachable, OSError) as exc:
+        click.echo(f"{failed}: {exc}", err=True)
+        raise SystemExit(2) from None
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] != "psycopg2":
+            raise
+        click.echo(f"{failed}: the warehouse failed: {_first_line(exc)}", err=True)
+        raise SystemExit(2) from None
+
+
 @contextmanager
 def _warehouse():
     import psycopg2
@@ -58,10 +82,9 @@ def _warehouse():
         url = settings_mod.load().pipeline
         conn = psycopg2.connect(url.dsn(), connect_timeout=10, application_name="profiteer import")
     except (psycopg2.OperationalError, KeyError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _Unreachable(
-            f"cannot reach the warehouse ({first}); start the stack with `profiteer up`, or set "
-            "PROFITEER_DATABASE_URL"
+            f"cannot reach the warehouse ({_first_line(exc)}); start the stack with "
+            "`profiteer up`, or set PROFITEER_DATABASE_URL"
         ) from None
     try:
         yield conn
@@ -192,8 +215,11 @@ def import_command(
     from profiteer_pipeline.imports.pipeline import iter_summary_lines, plan, run_import
 
     echo = click.echo
-    workdir = Path(tempfile.mkdtemp(prefix="profiteer-import-"))
-    try:
+    with (
+        _exit_codes("import refused", "import not run"),
+        tempfile.TemporaryDirectory(prefix="profiteer-import-") as scratch,
+    ):
+        workdir = Path(scratch)
         if not path.is_file():
             raise ImportRefused(f"{path}: no such file")
         if mapping is not None and not mapping.is_file():
@@ -237,23 +263,6 @@ def import_command(
                 "next: its model trains in Dagster (import_forecast): `dg launch --assets "
                 f"import_forecast -m profiteer_pipeline.definitions --partition {name}`"
             )
-    except ImportRefused as exc:
-        click.echo(f"import refused: {exc}", err=True)
-        raise SystemExit(1) from None
-    except _Unreachable as exc:
-        click.echo(f"import not run: {exc}", err=True)
-        raise SystemExit(2) from None
-    except OSError as exc:
-        click.echo(f"import not run: {exc}", err=True)
-        raise SystemExit(2) from None
-    except Exception as exc:  # the database driver's errors (a dropped connection, a full disk)
-        if type(exc).__module__.split(".")[0] != "psycopg2":
-            raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        click.echo(f"import not run: the warehouse failed: {first}", err=True)
-        raise SystemExit(2) from None
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     echo(f"imported {name!r} into schema import_{name}:")
     for line in iter_summary_lines(summary):
         echo("  " + line)
@@ -269,7 +278,7 @@ def costs_command(path: Path, name: str) -> None:
     from profiteer_pipeline.imports import costs
     from profiteer_pipeline.imports.names import schema_name, validate_name
 
-    try:
+    with _exit_codes("costs refused", "costs not stored"):
         name = validate_name(name)
         found = costs.read(path)
         with _warehouse() as conn, conn:
@@ -278,18 +287,6 @@ def costs_command(path: Path, name: str) -> None:
                 if cur.fetchone()[0] is None:
                     raise ImportRefused(f"no import named {name!r} in the warehouse")
             stored, unknown = costs.write(conn, schema_name(name), found)
-    except ImportRefused as exc:
-        click.echo(f"costs refused: {exc}", err=True)
-        raise SystemExit(1) from None
-    except (_Unreachable, OSError) as exc:
-        click.echo(f"costs not stored: {exc}", err=True)
-        raise SystemExit(2) from None
-    except Exception as exc:  # the database driver's errors
-        if type(exc).__module__.split(".")[0] != "psycopg2":
-            raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        click.echo(f"costs not stored: the warehouse failed: {first}", err=True)
-        raise SystemExit(2) from None
     click.echo(f"stored {stored:,} unit costs for the import {name!r} (import_{name}.unit_costs)")
     if unknown:
         shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
