@@ -25,6 +25,10 @@ ADVICE_COLUMNS = ["product_name", "product_id", "category", "base_price", "curre
                   "elasticity_high", "sale_hours", "price_points", "note"]  # fmt: skip
 
 
+#: what the no-price tables show of each product's evidence
+EVIDENCE = ["base_price", "sale_hours", "price_points"]
+
+
 def advice_table(advised: pd.DataFrame) -> pd.DataFrame:
     """The advised products as shown: the change from today's price and the revenue gain per day
     added."""
@@ -196,33 +200,22 @@ def render(name: str) -> None:
         )  # fmt: skip
         catalog.simulation_picker(name, table, key="import_advice_pick", label="Open simulation")
 
-    st.subheader("No price change advised")
-    if no_change.empty:
-        st.caption("Every product with a price curve has a best price.")
-    else:
-        st.caption(
-            f"{len(no_change)} {'product' if len(no_change) == 1 else 'products'} with a price "
-            "curve but no advice: keep the current price. The model must beat the product's "
-            "28-day mean out of sample, the curve must fall with the price, and the product's own "
-            "elasticity interval must lie below zero."
-        )
-        _unpriced(
-            no_change,
-            ["category", "elasticity", "elasticity_low", "elasticity_high"],
-            key="import_no_change",
-            why="Why no change",
-        )
-
-    st.subheader("Too little data for a price curve")
-    if too_little.empty:
-        st.caption("Every product has a price curve.")
-    else:
-        st.caption(
-            f"{len(too_little)} {'product' if len(too_little) == 1 else 'products'}: sold in "
-            "too few hours or at too few different prices for the model to tell how sales "
-            "respond to the price."
-        )
-        _unpriced(too_little, [], key="import_too_little", why="Why no curve")
+    _unpriced(
+        "No price change advised", no_change, key="import_no_change", why="Why no change",
+        empty="Every product with a price curve has a best price.",
+        says=f"{_count(len(no_change), 'product', 'products')} with a price curve but no "
+        "advice: keep the current price. The model must beat the product's 28-day mean out of "
+        "sample, the curve must fall with the price, and the product's own elasticity interval "
+        "must lie below zero.",
+        columns=["category", "elasticity", "elasticity_low", "elasticity_high", *EVIDENCE],
+    )  # fmt: skip
+    _unpriced(
+        "Too little data for a price curve", too_little, key="import_too_little",
+        why="Why no curve", empty="Every product has a price curve.",
+        says=f"{_count(len(too_little), 'product', 'products')}: sold in too few hours or at "
+        "too few different prices for the model to tell how sales respond to the price.",
+        columns=EVIDENCE,
+    )  # fmt: skip
 
     st.download_button(
         "Download CSV", stored.table.to_csv(index=False).encode(),
@@ -232,22 +225,13 @@ def render(name: str) -> None:
     )  # fmt: skip
 
     excluded = stored.excluded
-    if not excluded.empty:
-        st.subheader("Not merchandise")
-        st.caption(
-            f"{len(excluded)} {'line' if len(excluded) == 1 else 'lines'} of the file that are "
-            "not products to price (postage, fees, adjustments): never priced, their sales "
-            "still count in the totals."
-        )
-        st.dataframe(
-            excluded[["product_name", "product_id", "note"]],
-            hide_index=True,
-            key="import_excluded",
-            column_config={
-                **imports_ui.product_columns(),
-                "note": st.column_config.TextColumn("Why not priced", width="large"),
-            },
-        )
+    _unpriced(
+        "Not merchandise", excluded, key="import_excluded", why="Why not priced", empty=None,
+        says=f"{_count(len(excluded), 'line', 'lines')} of the file that are not products to "
+        "price (postage, fees, adjustments): never priced, their sales still count in the "
+        "totals.",
+        columns=[],
+    )  # fmt: skip
 
 
 def elasticity_columns() -> dict:
@@ -262,11 +246,31 @@ def elasticity_columns() -> dict:
     }  # fmt: skip
 
 
-def _unpriced(products, extra: list[str], *, key: str, why: str) -> None:
-    """The products that get no best price, each with the reason in its note."""
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _unpriced(
+    title: str,
+    products: pd.DataFrame,
+    *,
+    key: str,
+    why: str,
+    empty: str | None,
+    says: str,
+    columns: list[str],
+) -> None:
+    """A section of the products that get no best price, each with the reason in its note; a
+    section whose `empty` is None is left out when it has none."""
+    if products.empty and empty is None:
+        return
+    st.subheader(title)
+    if products.empty:
+        st.caption(empty)
+        return
+    st.caption(says)
     st.dataframe(
-        imports_ui.dashed(products[["product_name", "product_id", *extra, "base_price",
-                                    "sale_hours", "price_points", "note"]]),
+        imports_ui.dashed(products[["product_name", "product_id", *columns, "note"]]),
         hide_index=True,
         key=key,
         column_config={
