@@ -180,33 +180,35 @@ def fit(panel: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     g = np.zeros(n_weeks)
     h = np.zeros(7)
     precision = 1.0 / PRIOR_SD**2
+
+    def mean() -> np.ndarray:  # the fitted units of every product-day, at the current estimate
+        return np.exp(a[product] + b[product] * x + g[week] + h[weekday])
+
+    def curvature(mu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each product's Hessian entries (a with a, a with b, b with b) and its determinant."""
+        h_aa, h_ab, h_bb = sums(mu), sums(x * mu), sums(x * x * mu) + precision
+        return h_aa, h_ab, h_bb, h_aa * h_bb - h_ab**2
+
     iterations = 0
     while iterations < MAX_ITERATIONS:
         iterations += 1
-        offset = g[week] + h[weekday]
-        mu = np.exp(a[product] + b[product] * x + offset)
+        mu = mean()
         r = y - mu
         s_a, s_b = sums(r), sums(x * r) - precision * b
-        h_aa, h_ab = sums(mu), sums(x * mu)
-        h_bb = sums(x * x * mu) + precision
-        det = h_aa * h_bb - h_ab**2
+        h_aa, h_ab, h_bb, det = curvature(mu)
         da = np.clip((h_bb * s_a - h_ab * s_b) / det, -2.0, 2.0)
         db = np.clip((h_aa * s_b - h_ab * s_a) / det, -1.0, 1.0)
         a, b = a + da, b + db
-        mu = np.exp(a[product] + b[product] * x + h[weekday]) * np.exp(g[week])
-        g += np.log(np.maximum(sums(y, week, n_weeks), 1e-9) / sums(mu, week, n_weeks))
-        mu = np.exp(a[product] + b[product] * x + g[week] + h[weekday])
-        h += np.log(np.maximum(sums(y, weekday, 7), 1e-9) / sums(mu, weekday, 7))
+        g += np.log(np.maximum(sums(y, week, n_weeks), 1e-9) / sums(mean(), week, n_weeks))
+        h += np.log(np.maximum(sums(y, weekday, 7), 1e-9) / sums(mean(), weekday, 7))
         shift = g.mean() + h.mean()
         g, h, a = g - g.mean(), h - h.mean(), a + shift
         if max(np.abs(da).max(), np.abs(db).max()) < TOLERANCE:
             break
 
-    mu = np.exp(a[product] + b[product] * x + g[week] + h[weekday])
+    mu = mean()
     r = y - mu
-    h_aa, h_ab = sums(mu), sums(x * mu)
-    h_bb = sums(x * x * mu) + precision
-    det = h_aa * h_bb - h_ab**2
+    h_aa, h_ab, h_bb, det = curvature(mu)
     # model variance, scaled by the shop's Pearson dispersion (bulk orders make units overdispersed)
     dof = max(len(y) - 2 * n_products - n_weeks - 7, 1)
     dispersion = max(float(np.sum(r**2 / np.maximum(mu, 1e-12)) / dof), 1.0)
@@ -227,10 +229,8 @@ def fit(panel: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     sale_days = np.bincount(product, (y > 0).astype(float), minlength=n_products).astype(int)
     frame = pd.DataFrame({"product": product, "price": np.round(price, 4)})
     levels = frame.groupby("product")["price"].nunique().to_numpy()
-    spread = np.exp(
-        pd.Series(log_price).groupby(product).max().to_numpy()
-        - pd.Series(log_price).groupby(product).min().to_numpy()
-    )
+    bounds = pd.Series(log_price).groupby(product).agg(["min", "max"])
+    spread = np.exp((bounds["max"] - bounds["min"]).to_numpy())
     identified = (sale_days >= MIN_SALE_DAYS) & (levels >= 2) & (spread >= MIN_PRICE_SPREAD)
     se = np.sqrt(np.maximum(var_model, var_robust))
     out = pd.DataFrame(
