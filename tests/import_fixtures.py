@@ -6,6 +6,9 @@ real embedded PostgreSQL (`pg_server`).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -147,3 +150,31 @@ def write_xlsx(path: Path, rows: list[list[object]]) -> Path:
         for name, text in parts.items():
             zf.writestr(name, text)
     return path
+
+
+BIN = Path(sys.executable).parent
+
+
+def profiteer(command: str, args, env, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`profiteer <command> <args>` as a user runs it: a subprocess, its output captured."""
+    return subprocess.run(
+        [str(BIN / "profiteer"), command, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """The session's warehouse, a private inbox, and a Dagster URL nobody answers."""
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: no Dagster
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return {
+        **os.environ,  # the session's warehouse (PROFITEER_DATABASE_URL and the rest)
+        "PROFITEER_INBOX": str(tmp_path / "inbox"),
+        "PROFITEER_DAGSTER_URL": f"http://127.0.0.1:{port}",
+    }

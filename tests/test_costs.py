@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from import_fixtures import MESSY_UCI, read_table, schema_exists, write
-from test_imports_cli import _env, _run
+from import_fixtures import MESSY_UCI, cli_env, profiteer, read_table, schema_exists, write
 
 from profiteer_pipeline.imports import advice_table, costs, price_curves
 from profiteer_pipeline.imports.errors import ImportRefused
@@ -77,25 +76,14 @@ def test_costs_turn_revenue_advice_into_profit_advice():
     assert out.loc["A", "guardrail"] == "min margin 20 %"
 
 
-def _costs(args, env):
-    import subprocess
-
-    from test_imports_cli import BIN
-
-    return subprocess.run(
-        [str(BIN / "profiteer"), "costs", *args], env=env, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-
-
 def test_the_costs_command_stores_them_and_a_bad_file_changes_nothing(
     tmp_path, pg_server, settings
 ):
-    env = _env(tmp_path)
+    env = cli_env(tmp_path)
     source = write(tmp_path, "costs_shop.csv", MESSY_UCI)
-    assert _run([str(source)], env).returncode == 0
+    assert profiteer("import", [str(source)], env).returncode == 0
     good = write(tmp_path, "costs.csv", "StockCode,Cost\n85123A,1.10\n71053,2.00\nNOPE,3\n")
-    done = _costs([str(good), "--name", "costs_shop"], env)
+    done = profiteer("costs", [str(good), "--name", "costs_shop"], env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "stored 2 unit costs for the import 'costs_shop'" in done.stdout
     assert "1 SKUs are not in the import and were left out: NOPE" in done.stdout
@@ -104,7 +92,7 @@ def test_the_costs_command_stores_them_and_a_bad_file_changes_nothing(
     before = read_table(settings, query)
     assert before.astype({"unit_cost": float}).values.tolist() == [["71053", 2.0], ["85123A", 1.1]]
     bad = write(tmp_path, "bad.csv", "StockCode,Cost\n85123A,9\n71053,n/a?\n")
-    refused = _costs([str(bad), "--name", "costs_shop"], env)
+    refused = profiteer("costs", [str(bad), "--name", "costs_shop"], env, timeout=120)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     [message] = refused.stderr.strip().splitlines()
     assert message == (
@@ -112,6 +100,6 @@ def test_the_costs_command_stores_them_and_a_bad_file_changes_nothing(
         "number: 'n/a?'"
     )
     assert read_table(settings, query).equals(before)  # nothing changed
-    missing = _costs([str(good), "--name", "no_such_import"], env)
+    missing = profiteer("costs", [str(good), "--name", "no_such_import"], env, timeout=120)
     assert missing.returncode == 1 and "no import named 'no_such_import'" in missing.stderr
     assert not schema_exists(settings, "import_no_such_import")

@@ -4,43 +4,21 @@ message naming the column and lines, and no traceback. Real PostgreSQL, PyAirbyt
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-from import_fixtures import AMBIGUOUS, MESSY_UCI, read_table, schema_exists, write
-
-BIN = Path(sys.executable).parent
-
-
-def _run(args, env) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "profiteer"), "import", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on: no Dagster
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return {
-        **os.environ,  # the session's warehouse (PROFITEER_DATABASE_URL and the rest)
-        "PROFITEER_INBOX": str(tmp_path / "inbox"),
-        "PROFITEER_DAGSTER_URL": f"http://127.0.0.1:{port}",
-    }
+from import_fixtures import (
+    AMBIGUOUS,
+    MESSY_UCI,
+    cli_env,
+    profiteer,
+    read_table,
+    schema_exists,
+    write,
+)
 
 
 def test_cli_imports_a_file_and_prints_the_summary(tmp_path, pg_server, settings):
     source = write(tmp_path, "Online Retail (copy).csv", MESSY_UCI)
-    env = _env(tmp_path)
-    done = _run([str(source)], env)
+    env = cli_env(tmp_path)
+    done = profiteer("import", [str(source)], env)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "importing Online Retail (copy).csv as 'online_retail_copy'" in out
@@ -60,14 +38,14 @@ def test_cli_imports_a_file_and_prints_the_summary(tmp_path, pg_server, settings
     assert "Traceback" not in done.stderr
     products = read_table(settings, "SELECT count(*) FROM import_online_retail_copy.products")
     assert products.iloc[0, 0] == 3
-    again = _run([str(source)], env)
+    again = profiteer("import", [str(source)], env)
     assert again.returncode == 0 and "nothing changed" in again.stdout
 
 
 def test_cli_refuses_a_bad_file_with_one_message(tmp_path, pg_server, settings):
-    env = _env(tmp_path)
+    env = cli_env(tmp_path)
     bad = write(tmp_path, "dates.csv", AMBIGUOUS)
-    done = _run([str(bad), "--name", "cli_bad"], env)
+    done = profiteer("import", [str(bad), "--name", "cli_bad"], env)
     assert done.returncode == 1
     [message] = done.stderr.strip().splitlines()
     assert message.startswith("import refused: column timestamp")
@@ -76,18 +54,18 @@ def test_cli_refuses_a_bad_file_with_one_message(tmp_path, pg_server, settings):
     assert not schema_exists(settings, "import_cli_bad")
     # the fix the message gives works
     mapping = write(tmp_path, "fix.yaml", "day_first: false\n")
-    fixed = _run([str(bad), "--name", "cli_bad", "--mapping", str(mapping)], env)
+    fixed = profiteer("import", [str(bad), "--name", "cli_bad", "--mapping", str(mapping)], env)
     assert fixed.returncode == 0, fixed.stderr
     assert "first hour:      2024-03-04T10:00:00+00:00" in fixed.stdout
     assert (tmp_path / "inbox" / "cli_bad.mapping.yaml").exists()
-    invalid = _run([str(bad), "--name", "Bad Name"], env)
+    invalid = profiteer("import", [str(bad), "--name", "Bad Name"], env)
     assert invalid.returncode == 1 and "not valid" in invalid.stderr
 
 
 def test_cli_keeps_the_currency_given_and_says_what_products_counts(tmp_path, pg_server, settings):
     source = write(tmp_path, "uci_gbp.csv", MESSY_UCI)
-    env = _env(tmp_path)
-    done = _run([str(source), "--currency", "gbp"], env)
+    env = cli_env(tmp_path)
+    done = profiteer("import", [str(source), "--currency", "gbp"], env)
     assert done.returncode == 0, done.stderr
     for line in (
         "products:        3 with sales",
@@ -100,7 +78,7 @@ def test_cli_keeps_the_currency_given_and_says_what_products_counts(tmp_path, pg
         settings, "SELECT summary FROM imports_raw.imports WHERE name = 'uci_gbp'"
     ).iloc[0]
     assert summary["currency"] == "GBP"
-    bad = _run([str(source), "--name", "uci_bad", "--currency", "pounds"], env)
+    bad = profiteer("import", [str(source), "--name", "uci_bad", "--currency", "pounds"], env)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "`currency` must be a three-letter code such as GBP, not 'pounds'" in bad.stderr
     assert not schema_exists(settings, "import_uci_bad")
