@@ -22,7 +22,7 @@ from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
 from profiteer_pipeline.imports import advice_table, backtesting, forecast, price_curves
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports.pipeline import run_import
-from profiteer_pipeline.model import backtest, guardrails
+from profiteer_pipeline.model import backtest, elasticity, guardrails
 from profiteer_pipeline.model.client import MindsDBClient
 
 pytestmark = pytest.mark.mindsdb
@@ -90,68 +90,66 @@ def elastic_export(seed: int = 11) -> pd.DataFrame:
 
 
 def _toy() -> tuple[pd.DataFrame, pd.DataFrame]:
-    hours = pd.date_range("2024-01-01", periods=10 * 24, freq="h", tz="UTC")
-    units = np.zeros(len(hours))
-    units[[5, 6, 30, 31, 100, 200]] = [2, 1, 3, 1, 4, 2]
-    price = np.where(units > 0, np.nan, np.nan)
-    price[[5, 6, 30, 31, 100, 200]] = [9.0, 9.0, 11.0, 11.0, 8.0, 12.0]
-    sales = pd.DataFrame(
-        {"product_id": "A", "timestamp": hours, "units": units, "avg_price": price}
-    )
-    products = pd.DataFrame(
+    """Product A's sale lines over 10 days, and its product row (base price 10)."""
+    days = pd.date_range("2024-01-01", periods=10, freq="D")  # Monday first
+    lines = pd.DataFrame(
         {
-            "product_id": ["A"],
-            "product_name": ["a"],
-            "category": [None],
-            "base_price": [10.0],
-            "revenue": [100.0],
-            "first_hour": [hours[0]],
-            "last_hour": [hours[-1]],
+            "product_id": "A",
+            "day": days[[1, 1, 2, 5, 5, 8]],
+            "quantity": [1.0, 1.0, 1.0, 1.0, 40.0, 1.0],
+            "unit_price": [9.0, 9.0, 11.0, 8.0, 6.0, 12.0],  # 40 at 6.0: a quantity tier
         }
     )
-    return sales, products
+    products = pd.DataFrame(
+        {"product_id": ["A"], "product_name": ["a"], "category": [None], "base_price": [10.0],
+         "revenue": [100.0]}
+    )  # fmt: skip
+    return lines, products
 
 
-def test_recent_demand_counts_only_earlier_hours():
-    sales, products = _toy()
-    rows = mf.build(sales, products)
-    units = sales["units"].to_numpy()
-    for h in (0, 5, 6, 7, 30, 54, 101, 200, 239):
-        row = rows.iloc[h]
-        assert row["units_prev_24h"] == units[max(0, h - 24) : h].sum()
-        assert row["units_prev_7d"] == units[max(0, h - 168) : h].sum()
-    # changing an hour's units changes only later hours' inputs, never its own
-    bumped = sales.copy()
-    bumped.loc[100, "units"] = 50
-    again = mf.build(bumped, products)
+def _panel(lines: pd.DataFrame, last_day: str | None = "2024-01-10") -> pd.DataFrame:
+    return elasticity.daily_panel(lines, last_day=last_day)
+
+
+def test_recent_demand_counts_only_earlier_days():
+    lines, products = _toy()
+    panel = _panel(lines)
+    rows = mf.build(panel, products)
+    units = panel["units"].to_numpy()
+    assert len(rows) == len(panel) == 9  # from the first sale day to the import's last day
+    for d in range(9):
+        row = rows.iloc[d]
+        assert row["units_prev_7d"] == units[max(0, d - 7) : d].sum()
+        assert row["units_prev_28d"] == row["units_prev_91d"] == units[:d].sum()
+    # changing a day's units changes only later days' inputs, never its own
+    bumped = mf.build(panel.assign(units=np.where(panel.index == 4, 50.0, units)), products)
     inputs = list(mf.FEATURES)
-    pd.testing.assert_frame_equal(rows.loc[:100, inputs], again.loc[:100, inputs])
-    assert again.loc[101, "units_prev_24h"] == rows.loc[101, "units_prev_24h"] + 46
-    assert again.loc[100, "units"] == 50
+    pd.testing.assert_frame_equal(rows.loc[:4, inputs], bumped.loc[:4, inputs])
+    assert bumped.loc[5, "units_prev_7d"] == rows.loc[5, "units_prev_7d"] - units[4] + 50
+    assert bumped.loc[4, "units"] == 50
 
 
-def test_zero_sale_hours_carry_the_last_price_paid_and_start_at_the_base_price():
-    sales, products = _toy()
-    rows = mf.build(sales, products)
+def test_the_price_is_the_offered_one_and_a_quantity_tier_is_not_a_price_change():
+    lines, products = _toy()
+    rows = mf.build(_panel(lines), products)
     assert list(rows.columns) == list(mf.COLUMNS)
-    price = rows["price"].to_numpy()
-    assert (price[:5] == 10.0).all()  # before the first sale: the base price
-    assert (price[5:30] == 9.0).all()  # paid 9.0 at hours 5-6, carried over the zero hours
-    assert (price[30:100] == 11.0).all()
-    assert (price[100:200] == 8.0).all() and (price[200:] == 12.0).all()
-    assert np.allclose(rows["price_ratio"], price / 10.0)
+    # offered: the day's small lines (9.0, 11.0, 8.0, 12.0 on Jan 2, 3, 6 and 9: the 40 units
+    # at 6.0 on Jan 6 are a wholesale tier, not the offer), else the nearer such day's
+    assert rows["price"].tolist() == [9.0, 11.0, 11.0, 8.0, 8.0, 8.0, 12.0, 12.0, 12.0]
+    assert np.allclose(rows["price_ratio"], rows["price"] / 10.0)
     assert set(rows["category"]) == {mf.NO_CATEGORY}
-    assert rows["hour_of_day"].iloc[25] == 1 and rows["day_of_week"].iloc[25] == 1  # Tue 01:00
+    assert rows["day_of_week"].tolist() == [1, 2, 3, 4, 5, 6, 0, 1, 2]  # Tuesday first
+    assert rows["day"].iloc[0] == pd.Timestamp("2024-01-02", tz="UTC")
 
 
-def test_each_product_is_modelled_from_its_first_to_its_last_sale():
-    sales, products = _toy()
-    products = products.assign(
-        first_hour=[sales["timestamp"].iloc[5]], last_hour=[sales["timestamp"].iloc[200]]
-    )
-    rows = mf.build(sales, products)
-    assert len(rows) == 196 and rows["timestamp"].iloc[0] == sales["timestamp"].iloc[5]
-    assert rows["units_prev_24h"].iloc[0] == 0
+def test_each_product_is_modelled_from_its_first_sale_day_and_since_trims():
+    lines, products = _toy()
+    rows = mf.build(_panel(lines), products, since=pd.Timestamp("2024-01-06", tz="UTC"))
+    assert rows["day"].min() == pd.Timestamp("2024-01-06", tz="UTC") and len(rows) == 5
+    assert rows["units_prev_7d"].iloc[0] == 3.0  # the lags still count the days before `since`
+    assert mf.build(_panel(lines, None), products)["day"].max() == pd.Timestamp(
+        "2024-01-09", tz="UTC"
+    )  # without an end day: the last sale day
 
 
 def test_sparse_products_get_a_status_and_a_note():
@@ -179,58 +177,64 @@ def test_sparse_products_get_a_status_and_a_note():
     assert ev.loc["many", "note"] == "" and ev.loc["many", "sale_hours"] == 60
 
 
-def test_a_big_import_is_bounded_by_the_row_budget():
+def test_every_qualifying_product_is_modelled_and_the_budget_only_shortens_the_history():
     ev = pd.DataFrame(
         {"product_id": [f"P{i}" for i in range(300)], "revenue": np.arange(300.0), "eligible": True}
     )
     first, last = pd.Timestamp("2011-01-01", tz="UTC"), pd.Timestamp("2011-12-31 23:00", tz="UTC")
-    pick = mf.select(ev, first, last, row_budget=50_000, max_products=50)
-    assert len(pick.products) == 50 and pick.products[0] == "P299"  # most revenue first
-    assert len(pick.skipped) == 250
-    assert len(pick.products) * pick.hours <= 50_000 and pick.hours >= 14 * 24
-    assert pick.until == last and "row budget 50,000" in pick.reason
-    small = mf.select(ev.head(3), first, first + pd.Timedelta(days=20), row_budget=50_000)
-    assert small.hours == 20 * 24 + 1 and not small.skipped  # everything fits
+    whole = mf.select(ev, first, last)  # 300 products x 365 days fit the default budget
+    assert len(whole.products) == 300 and not whole.skipped and whole.days == 365
+    assert whole.until == last.normalize() and "the whole 365 days" in whole.reason
+    latest = mf.select(ev, first, last, row_budget=50_000)
+    assert len(latest.products) == 300 and latest.days == 50_000 // 300
+    assert "the latest 166 of 365 days" in latest.reason
+    tight = mf.select(ev, first, last, row_budget=5_000)  # not even 28 days each: by revenue
+    assert len(tight.products) == 5_000 // 28 and tight.products[0] == "P299"
+    assert len(tight.skipped) == 300 - 178 and tight.days == 28
+    assert "row budget 5,000 product-days" in tight.reason
 
 
 # --- pure: the verdicts ---------------------------------------------------------------------
 
 
-def _hourly(days: int = 35, seed: int = 2) -> pd.DataFrame:
-    """Feature rows of two products over `days` days: A sells 2 units at 14:00 every day, B a
-    Poisson count in its afternoon hours; prices move daily."""
+def _daily(days: int = 35, seed: int = 2) -> pd.DataFrame:
+    """Feature rows of two products over `days` days: A sells 2 units every day, B a Poisson
+    count; prices move daily."""
     rng = np.random.default_rng(seed)
-    hours = pd.date_range("2024-01-01", periods=days * 24, freq="h", tz="UTC")
+    day = pd.date_range("2024-01-01", periods=days, freq="D", tz="UTC")
     frames = []
-    for pid, units in (
-        ("A", np.where(hours.hour == 14, 2.0, 0.0)),
-        ("B", rng.poisson(np.where((hours.hour >= 12) & (hours.hour < 18), 1.5, 0.1))),
-    ):
-        ratio = np.repeat(rng.choice([0.9, 1.0, 1.1], days), 24)
+    for pid, units in (("A", np.full(days, 2.0)), ("B", rng.poisson(3.0, days))):
+        ratio = rng.choice([0.9, 1.0, 1.1], days)
         frames.append(
             pd.DataFrame(
-                {"product_id": pid, "timestamp": hours, "price": 10 * ratio, "category": "c",
-                 "price_ratio": ratio, "hour_of_day": hours.hour, "day_of_week": hours.dayofweek,
-                 "units_prev_24h": 0.0, "units_prev_7d": 0.0, "units": units.astype(float)}
+                {"product_id": pid, "day": day, "price": 10 * ratio, "category": "c",
+                 "price_ratio": ratio, "day_of_week": day.dayofweek,
+                 **dict.fromkeys(mf.LAGS, 0.0), "units": units.astype(float)}
             )
         )  # fmt: skip
     return pd.concat(frames, ignore_index=True)
 
 
 def test_each_fold_is_forecast_from_what_was_known_at_its_start():
-    rows = _hourly()
+    rows = _daily()
     origin = pd.Timestamp("2024-01-29", tz="UTC")
     inputs = backtesting.fold_inputs(rows, origin, 7)
-    assert len(inputs) == 2 * 7 * 24 and inputs["timestamp"].min() == origin
+    assert len(inputs) == 2 * 7 and inputs["day"].min() == origin
     a = inputs[inputs["product_id"] == "A"]
-    # recent demand is frozen at the origin: A sold 2 units a day, so 2 in the last 24 hours and
-    # 14 in the last week, for every held-out hour (never a held-out hour's own sales)
-    assert set(a["units_prev_24h"]) == {2.0} and set(a["units_prev_7d"]) == {14.0}
-    # the prices are the shop's own (known ahead), the calendar the hour's
-    fold = rows[(rows["product_id"] == "A") & (rows["timestamp"] >= origin)].head(len(a))
+    # recent demand is frozen at the origin: A sold 2 units a day, so 14 in the last week and
+    # 56 in the last 28 days, for every held-out day (never a held-out day's own sales)
+    assert set(a["units_prev_7d"]) == {14.0} and set(a["units_prev_28d"]) == {56.0}
+    assert set(a["units_prev_91d"]) == {2.0 * 28}  # the data start 28 days before
+    # the prices are the shop's own (known ahead), the calendar the day's
+    fold = rows[(rows["product_id"] == "A") & (rows["day"] >= origin)].head(len(a))
     assert a["price_ratio"].tolist() == fold["price_ratio"].tolist()
-    assert a["hour_of_day"].tolist() == fold["hour_of_day"].tolist()
+    assert a["day_of_week"].tolist() == fold["day_of_week"].tolist()
     assert set(mf.FEATURES) <= set(inputs.columns)
+    # after the data: the last price stands, every day of the week ahead
+    ahead = backtesting.fold_inputs(rows, pd.Timestamp("2024-02-05", tz="UTC"), 7)
+    last = rows[rows["product_id"] == "A"]["price_ratio"].iloc[-1]
+    assert set(ahead.loc[ahead["product_id"] == "A", "price_ratio"]) == {last}
+    assert sorted(ahead.loc[ahead["product_id"] == "A", "day_of_week"]) == list(range(7))
 
 
 def _evaluated(rows: pd.DataFrame, predict) -> backtesting.Evaluation:
@@ -239,7 +243,7 @@ def _evaluated(rows: pd.DataFrame, predict) -> backtesting.Evaluation:
 
     def forecaster(history, origin, horizon):
         inputs = backtesting.fold_inputs(rows, pd.Timestamp(origin).tz_localize("UTC"), horizon)
-        day = inputs["timestamp"].dt.tz_convert(None).dt.normalize()
+        day = inputs["day"].dt.tz_convert(None).dt.normalize()
         out = inputs.assign(day=day, forecast=predict(inputs))
         return out.groupby(["product_id", "day"], as_index=False)["forecast"].sum()
 
@@ -249,11 +253,11 @@ def _evaluated(rows: pd.DataFrame, predict) -> backtesting.Evaluation:
 
 
 def test_the_accuracy_check_needs_the_model_below_the_28_day_mean_on_both_metrics():
-    rows = _hourly()
-    actual = rows.set_index(["product_id", "timestamp"])["units"]
+    rows = _daily()
+    actual = rows.set_index(["product_id", "day"])["units"]
 
-    def exact(inputs):  # knows every held-out hour
-        keys = pd.MultiIndex.from_frame(inputs[["product_id", "timestamp"]])
+    def exact(inputs):  # knows every held-out day
+        keys = pd.MultiIndex.from_frame(inputs[["product_id", "day"]])
         return actual.reindex(keys).to_numpy()
 
     good = _evaluated(rows, exact)
@@ -269,8 +273,8 @@ def test_the_accuracy_check_needs_the_model_below_the_28_day_mean_on_both_metric
     # too short to hold a week out after a week: not evaluated, and no advice
     short = backtesting.Evaluation(None)
     assert not short.beats_baseline and short.no_advice_reason() == advice_table.NOT_EVALUATED
-    assert backtesting.n_folds(backtesting.evaluation_panel(_hourly(days=13))) == 0
-    assert backtesting.n_folds(backtesting.evaluation_panel(_hourly(days=21))) == 2
+    assert backtesting.n_folds(backtesting.evaluation_panel(_daily(days=13))) == 0
+    assert backtesting.n_folds(backtesting.evaluation_panel(_daily(days=21))) == 2
 
 
 def test_the_price_response_check_fails_on_a_rising_curve_and_allows_a_flat_one():
@@ -553,14 +557,14 @@ TEXT, NUMERIC, FLOAT, INT, TS, BOOL = (
 CONTRACT = {
     "model_features": [
         ("product_id", TEXT, False),
-        ("timestamp", TS, False),
+        ("day", TS, False),
         ("price", NUMERIC, False),
         ("category", TEXT, False),
         ("price_ratio", FLOAT, False),
-        ("hour_of_day", INT, False),
         ("day_of_week", INT, False),
-        ("units_prev_24h", FLOAT, False),
         ("units_prev_7d", FLOAT, False),
+        ("units_prev_28d", FLOAT, False),
+        ("units_prev_91d", FLOAT, False),
         ("units", FLOAT, False),
     ],
     "price_curves": [
@@ -625,7 +629,7 @@ CONTRACT = {
     ],
 }
 PRIMARY_KEYS = {
-    "model_features": ["product_id", "timestamp"],
+    "model_features": ["product_id", "day"],
     "price_curves": ["product_id", "price"],
     "price_advice": ["product_id"],
 }

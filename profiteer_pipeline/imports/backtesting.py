@@ -2,7 +2,7 @@
 and the week-ahead forecast at today's prices, both from `fold_inputs` (what was known at a
 start). Pure of Dagster; MindsDB is reached through the client passed in.
 
-- `evaluate`: for each of the latest `FOLDS` weeks, a twin trained only on the hours before it
+- `evaluate`: for each of the latest `FOLDS` weeks, a twin trained only on the days before it
   forecasts that week's units per product-day from what was known at its start (the prices the
   shop set, the calendar, recent demand frozen at the start), scored with RMSSE and Poisson
   deviance (`model.backtest`) beside the seasonal naive (same weekday last week) and the
@@ -43,8 +43,8 @@ def week_ahead(
     client: MindsDBClient, spec: ModelSpec, rows: pd.DataFrame, predict_batch: int = 10_000
 ) -> pd.Series:
     """product_id -> the model's units per day over the week after the data, at today's prices:
-    the forecast the backtest scores (`fold_inputs` from the hour after the last)."""
-    start = rows[mf.TS_COLUMN].max() + pd.Timedelta(hours=1)
+    the forecast the backtest scores (`fold_inputs` from the day after the last)."""
+    start = rows[mf.TS_COLUMN].max() + pd.Timedelta(days=1)
     inputs = fold_inputs(rows, start, HORIZON_DAYS)
     if inputs.empty:
         return pd.Series(dtype=float)
@@ -67,36 +67,28 @@ def n_folds(panel: pd.DataFrame) -> int:
 
 
 def fold_inputs(rows: pd.DataFrame, origin: pd.Timestamp, horizon: int) -> pd.DataFrame:
-    """The model's inputs for every hour of [origin, origin + `horizon` days), for each product
+    """The model's inputs for every day of [origin, origin + `horizon` days), for each product
     with rows before `origin`, as known at `origin`: the price the shop set (the feature row's;
     after a product's last row the last one before), its category, the calendar, and recent
-    demand frozen at `origin` (the lags never see a held-out hour)."""
-    ts = rows[mf.TS_COLUMN]
-    before = rows[ts < origin]
-    if before.empty:
+    demand frozen at `origin` (the lags never see a held-out day)."""
+    state = mf.demand_before(rows, origin)
+    if state.empty:
         return pd.DataFrame(columns=[*mf.KEY, *mf.FEATURES])
-    last = before.sort_values(mf.TS_COLUMN).groupby("product_id").tail(1).set_index("product_id")
-    hours = pd.date_range(origin, periods=horizon * 24, freq="h")
-    products = last.index.to_numpy()
+    days = pd.date_range(origin, periods=horizon, freq="D")
+    products = state.index.to_numpy()
     grid = pd.DataFrame(
-        {
-            "product_id": np.repeat(products, len(hours)),
-            mf.TS_COLUMN: np.tile(hours, len(products)),
-        }
+        {"product_id": np.repeat(products, len(days)), mf.TS_COLUMN: np.tile(days, len(products))}
     )
-    window = rows[(ts >= origin) & (ts < hours[-1] + pd.Timedelta(hours=1))]
+    ts = rows[mf.TS_COLUMN]
+    window = rows[(ts >= origin) & (ts <= days[-1])]
     grid = grid.merge(
         window[["product_id", mf.TS_COLUMN, "price_ratio"]], on=list(mf.KEY), how="left"
     )
     grid["price_ratio"] = grid.groupby("product_id")["price_ratio"].ffill()
-    grid["price_ratio"] = grid["price_ratio"].fillna(grid["product_id"].map(last["price_ratio"]))
-    grid["category"] = grid["product_id"].map(last["category"])
-    grid["hour_of_day"] = grid[mf.TS_COLUMN].dt.hour.astype("int32")
+    grid["price_ratio"] = grid["price_ratio"].fillna(grid["product_id"].map(state["price_ratio"]))
     grid["day_of_week"] = grid[mf.TS_COLUMN].dt.dayofweek.astype("int32")
-    for name, back in mf.LAGS.items():
-        recent = before[before[mf.TS_COLUMN] >= origin - pd.Timedelta(hours=back)]
-        grid[name] = grid["product_id"].map(recent.groupby("product_id")[mf.TARGET].sum())
-        grid[name] = grid[name].fillna(0.0)
+    for column in ("category", *mf.LAGS):
+        grid[column] = grid["product_id"].map(state[column])
     return grid
 
 
@@ -167,7 +159,7 @@ def evaluate(
         nonlocal seconds
         start = pd.Timestamp(origin).tz_localize("UTC")
         log(
-            f"backtest fold from {start:%Y-%m-%d}: training {twin.qualified_name} on the hours before"
+            f"backtest fold from {start:%Y-%m-%d}: training {twin.qualified_name} on the days before"
         )
         seconds += training_mod.train(
             client, twin, before=start.to_pydatetime(), timeout=timeout, log=log

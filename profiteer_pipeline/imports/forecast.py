@@ -21,6 +21,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 from psycopg2 import sql as pgsql
@@ -30,12 +31,13 @@ from profiteer_pipeline.imports import advice_table as at
 from profiteer_pipeline.imports import backtesting, costs, merchandise, tables
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.imports import price_curves as pc
-from profiteer_pipeline.model import elasticity, evaluation, guardrails
+from profiteer_pipeline.model import count_model, elasticity, evaluation, guardrails
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import Datasource, MindsDBClient
-from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, MIXERS, ModelSpec
+from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, ModelSpec
 
 DATASOURCE = "profiteer_warehouse"  # the simulated shop's model's datasource (the model login)
+ENGINE = "profiteer_count"  # the BYOM engine's base name (`ensure_engine`)
 FEATURES_TABLE = "model_features"
 EVALUATION_COLUMNS = {
     "model": "text NOT NULL",
@@ -66,8 +68,9 @@ RESULT_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
 # --- the model -----------------------------------------------------------------------------
 
 
-def import_spec(schema: str) -> ModelSpec:
-    """The import's model: `<schema>_forecast` on `<schema>.model_features`."""
+def import_spec(schema: str, engine: str = ENGINE) -> ModelSpec:
+    """The import's model: `<schema>_forecast` on `<schema>.model_features`, a count model
+    (`model.count_model`) on the BYOM engine `engine` (`ensure_engine` names its generation)."""
     return ModelSpec(
         name=f"{schema}_forecast",
         datasource=DATASOURCE,
@@ -75,10 +78,17 @@ def import_spec(schema: str) -> ModelSpec:
         schema=schema,
         target=mf.TARGET,
         features=mf.FEATURES,
-        mixers=MIXERS,
+        engine=engine,
+        mixers=(),
         ts_column=mf.TS_COLUMN,
         key_columns=mf.KEY,
+        extra={"decreasing": mf.DECREASING, "categorical": ",".join(mf.CATEGORICAL)},
     )
+
+
+def ensure_engine(client: MindsDBClient) -> str:
+    """The BYOM engine that runs `count_model` in MindsDB (uploaded once per version of it)."""
+    return client.ensure_engine(ENGINE, Path(count_model.__file__).read_bytes())
 
 
 def holdout_spec(spec: ModelSpec) -> ModelSpec:
@@ -239,30 +249,12 @@ def read_sale_lines(conn: PgConnection, schema: str, excluded: list[str]) -> pd.
 
 
 def elasticities(
-    conn: PgConnection, schema: str, excluded: list[str], log: Callable[[str], None]
+    lines: pd.DataFrame, schema: str, log: Callable[[str], None]
 ) -> elasticity.Elasticities:
     """Each merchandise product's elasticity with its interval, and the shop's pooled one."""
-    lines = read_sale_lines(conn, schema, excluded)
     found = elasticity.estimate(elasticity.daily_panel(lines))
     log(f"{schema}: {found.pooled.summary()} ({found.rows:,} product-days)")
     return found
-
-
-def read_hours(
-    conn: PgConnection, schema: str, products: tuple[str, ...], since: pd.Timestamp
-) -> pd.DataFrame:
-    """The selected products' hours from 7 days before `since` (the lags reach that far)."""
-    start = since - pd.Timedelta(hours=max(mf.LAGS.values()))
-    return _read(
-        conn,
-        _table(
-            'SELECT product_id, "timestamp", units, avg_price FROM {} '
-            'WHERE product_id = ANY(%s) AND "timestamp" >= %s',
-            schema,
-            "sales",
-        ),
-        (list(products), start.to_pydatetime()),
-    )
 
 
 def run(
@@ -275,7 +267,6 @@ def run(
     timeout: float = 1800.0,
     log: Callable[[str], None] = print,
     row_budget: int = mf.ROW_BUDGET,
-    max_products: int = mf.MAX_PRODUCTS,
     predict_batch: int = 10_000,
     non_merchandise: tuple[str, ...] = (),
     rails: guardrails.Guardrails = guardrails.DEFAULT,
@@ -292,8 +283,6 @@ def run(
         clock[part] = round(time.monotonic() - t, 2)
         t = time.monotonic()
 
-    spec = import_spec(schema)
-    twin = holdout_spec(spec)
     with connect() as conn:
         products, sold = read_inputs(conn, schema)
     if sold.empty:
@@ -304,9 +293,9 @@ def run(
         out = ev["product_id"].isin(excluded["product_id"])
         ev.loc[out, "eligible"] = False
         log(f"{schema}: not priced (not merchandise): {', '.join(excluded['product_id'])}")
-    first = pd.to_datetime(sold[mf.TS_COLUMN], utc=True).min()
+    first = pd.to_datetime(sold["timestamp"], utc=True).min()
     last = pd.to_datetime(products["last_hour"], utc=True).max()
-    pick = mf.select(ev, first, last, row_budget=row_budget, max_products=max_products)
+    pick = mf.select(ev, first, last, row_budget=row_budget)
     log(f"{schema}: {pick.reason}")
     if not pick.products:
         raise NothingToModel(
@@ -316,14 +305,17 @@ def run(
             f"{int(ev['sale_hours'].max() or 0)} sale hours at most"
         )
     with connect() as conn:
-        hours = read_hours(conn, schema, pick.products, pick.since)
-    rows = mf.build(hours, products, since=pick.since)
+        lines = read_sale_lines(conn, schema, list(excluded["product_id"]))
+    modelled = lines[lines["product_id"].isin(pick.products)]
+    panel = elasticity.daily_panel(modelled, last_day=pick.until.tz_convert(None))
+    rows = mf.build(panel, products, since=pick.since)
     with connect() as conn, conn:
         write_features(conn, schema, rows, model_user)
     log(f"{schema}.{FEATURES_TABLE}: {len(rows):,} rows, {len(pick.products)} products")
-    source = ensure_datasource(client, spec.datasource)
-    spec, twin = spec.reading(source.name), twin.reading(source.name)
-    log(f"datasource {source.name}: {source.state}")
+    source = ensure_datasource(client, DATASOURCE)
+    spec = import_spec(schema, ensure_engine(client)).reading(source.name)
+    twin = holdout_spec(spec)
+    log(f"datasource {source.name}: {source.state}; engine {spec.engine}")
     lap("features")
 
     result = backtesting.evaluate(
@@ -343,8 +335,8 @@ def run(
     curve = pc.curves(inputs, training_mod.predict_batches(client, spec, inputs, predict_batch))
     verdict = pc.price_response(curve)
     log(f"price response: {pc.response_summary(verdict)}")
+    found = elasticities(lines, schema, log)
     with connect() as conn:
-        found = elasticities(conn, schema, list(excluded["product_id"]), log)
         unit_costs = costs.stored(conn, schema)
     if unit_costs is not None:
         log(f"{schema}: unit costs for {len(unit_costs)} products: their advice maximizes profit")

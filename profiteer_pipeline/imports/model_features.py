@@ -1,29 +1,34 @@
-"""What the import's model learns from: one row per modelled product-hour, built from the
-import's `sales` (dense product-hours) and `products`.
+"""What the import's model learns from: one row per modelled product-day, built from the daily
+panel of its order lines (`model.elasticity.daily_panel`: units and the price offered per day)
+and its `products`.
 
 Pure pandas/numpy (no Dagster): the asset, the tests and the benchmark share it.
 
+Why product-day: a gift shop's products sell nothing in most hours, and in most days too; an
+hourly model of them mostly learns zeros, and its rows grow 24 times as fast as the history.
+At product-day the whole history of every product fits the budget.
+
 Real exports have none of the simulated shop's features (popularity, rating, views, cart adds),
 so the model sees what every export has:
-- `price_ratio`: the price offered that hour over the product's base price (the median paid).
-  The price offered is only observed when something sold (`avg_price`); at a zero-sale hour the
-  product still had a price, so the last price paid is carried forward within the product, and
-  before its first sale the base price stands in. (A price change is therefore seen from its
-  first sale onwards; the zero hours before that still carry the old price.)
-- `hour_of_day`, `day_of_week` (UTC, as the import stores its hours);
+- `price_ratio`: the price offered that day over the product's base price (the median paid).
+  The price offered is the median unit price of the day's small lines, so quantity tiers do
+  not pass for a price change; a day without one takes the nearer observed day's
+  (`elasticity.offered_prices`, the same rule the elasticities use).
+- `day_of_week` (UTC, as the import stores its hours);
 - `product_id` and `category` (a placeholder where the export has none): the product's own level,
   and what products of one category share;
-- recent demand: units in the 24 hours and the 7 days *before* the hour (the hour itself never
-  counts, so the target does not leak into its inputs).
+- recent demand: units in the 7, 28 and 91 days *before* the day (the day itself never counts,
+  so the target does not leak into its inputs).
 
 Which rows: only products with enough evidence for a price curve (at least `MIN_SALE_HOURS`
 hours with a sale, at least `MIN_PRICE_POINTS` distinct prices paid, spread by at least
-`MIN_PRICE_SPREAD`), each from its first to its last sale hour (before it existed it sold
-nothing for a reason the model cannot see). Big imports are bounded: the products with the most
-revenue first, at most `MAX_PRODUCTS`, over the latest hours that keep the rows within
-`ROW_BUDGET` (at least `MIN_WINDOW_DAYS` days; fewer products when the budget cannot give each
-that many). Sparse products are not pooled into training: their few hours would teach the model
-mostly zeros. They get no curve, and the advice says why.
+`MIN_PRICE_SPREAD`), each from its first sale day to the import's last day (before it existed
+it sold nothing for a reason the model cannot see; after its last sale, its zero days are
+demand). Every such product is modelled, over the whole history that keeps the rows within
+`ROW_BUDGET` (the latest days otherwise, at least `MIN_WINDOW_DAYS`; the products with the most
+revenue first only where the budget cannot give each that many). Sparse products are not pooled
+into training: their few sales would teach the model mostly zeros. They get no curve, and the
+advice says why.
 """
 
 from __future__ import annotations
@@ -38,32 +43,33 @@ FEATURES = (
     "product_id",
     "category",
     "price_ratio",
-    "hour_of_day",
     "day_of_week",
-    "units_prev_24h",
     "units_prev_7d",
+    "units_prev_28d",
+    "units_prev_91d",
 )
 TARGET = "units"
-TS_COLUMN = "timestamp"
-KEY = ("product_id", TS_COLUMN)  # one row per product-hour
+TS_COLUMN = "day"
+KEY = ("product_id", TS_COLUMN)  # one row per product-day
+#: the model's categories, and the input its demand must never rise with
+CATEGORICAL = ("product_id", "category")
+DECREASING = "price_ratio"
 #: `model_features`, the one declaration of its columns: the keys, the price offered (for
 #: people), the features, then the target.
+LAGS = {"units_prev_7d": 7, "units_prev_28d": 28, "units_prev_91d": 91}  # days before the day
 COLUMN_DDL = {
     "product_id": "text NOT NULL",
     TS_COLUMN: "timestamptz NOT NULL",
     "price": "numeric(18, 4) NOT NULL",
     "category": "text NOT NULL",
     "price_ratio": "double precision NOT NULL",
-    "hour_of_day": "integer NOT NULL",
     "day_of_week": "integer NOT NULL",
-    "units_prev_24h": "double precision NOT NULL",
-    "units_prev_7d": "double precision NOT NULL",
+    **{lag: "double precision NOT NULL" for lag in LAGS},
     TARGET: "double precision NOT NULL",
 }
 COLUMNS = tuple(COLUMN_DDL)
 
 NO_CATEGORY = "(no category)"
-LAGS = {"units_prev_24h": 24, "units_prev_7d": 168}  # feature -> hours before the current one
 
 MIN_SALE_HOURS = 24
 MIN_PRICE_POINTS = 2
@@ -71,9 +77,9 @@ MIN_PRICE_POINTS = 2
 #: hourly average prices), or a curve would only extrapolate.
 MIN_PRICE_SPREAD = 1.02
 PRICE_QUANTILES = (0.02, 0.98)
-ROW_BUDGET = 50_000
-MAX_PRODUCTS = 50
-MIN_WINDOW_DAYS = 14
+#: product-days: a real year of about 3,000 qualifying products fits whole
+ROW_BUDGET = 1_200_000
+MIN_WINDOW_DAYS = 28
 
 EVIDENCE_COLUMNS = (
     "product_id",
@@ -141,108 +147,107 @@ def evidence(sold: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Selection:
-    """The products and hours the model is trained on, and why (for metadata and notes)."""
+    """The products and days the model is trained on, and why (for metadata and notes)."""
 
     products: tuple[str, ...]
-    since: pd.Timestamp  # the first modelled hour (lags reach 7 days before it)
-    until: pd.Timestamp  # the last hour of the import
+    since: pd.Timestamp  # the first modelled day (lags reach 91 days before it)
+    until: pd.Timestamp  # the import's last day
     skipped: tuple[str, ...]  # eligible, but left out by the budget
     reason: str
 
     @property
-    def hours(self) -> int:
-        return int((self.until - self.since) / pd.Timedelta(hours=1)) + 1
+    def days(self) -> int:
+        return int((self.until - self.since) / pd.Timedelta(days=1)) + 1
 
 
 def select(
     ev: pd.DataFrame,
-    first_hour: pd.Timestamp,
-    last_hour: pd.Timestamp,
+    first_day: pd.Timestamp,
+    last_day: pd.Timestamp,
     *,
     row_budget: int = ROW_BUDGET,
-    max_products: int = MAX_PRODUCTS,
     min_window_days: int = MIN_WINDOW_DAYS,
 ) -> Selection:
-    """The eligible products by revenue (most first), at most `max_products` and at most as many
-    as the budget gives `min_window_days` each; then the latest hours within the budget."""
+    """Every eligible product (by revenue, most first, only where the budget cannot give each
+    `min_window_days`), over the latest days within the budget: the whole history if it fits."""
+    first_day, last_day = first_day.normalize(), last_day.normalize()
     eligible = ev[ev["eligible"]].sort_values(["revenue", "product_id"], ascending=[False, True])
-    span = int((last_hour - first_hour) / pd.Timedelta(hours=1)) + 1
-    min_hours = min(span, min_window_days * 24)
-    cap = max(1, min(max_products, row_budget // max(min_hours, 1)))
+    span = int((last_day - first_day) / pd.Timedelta(days=1)) + 1
+    min_days = min(span, min_window_days)
+    cap = max(1, row_budget // max(min_days, 1))
     chosen = tuple(eligible["product_id"].head(cap))
     skipped = tuple(eligible["product_id"].iloc[cap:])
-    hours = span if not chosen else min(span, max(min_hours, row_budget // len(chosen)))
-    since = last_hour - pd.Timedelta(hours=hours - 1)
-    parts = [f"{len(chosen)} of {len(eligible)} products with enough data"]
+    days = span if not chosen else min(span, max(min_days, row_budget // len(chosen)))
+    since = last_day - pd.Timedelta(days=days - 1)
+    parts = [f"{len(chosen)} of {len(eligible)} products with enough data, at product-day"]
     if skipped:
-        parts.append(f"the {cap} with the most revenue (at most {max_products})")
-    if hours < span:
-        parts.append(f"the latest {hours / 24:.0f} of {span / 24:.0f} days")
-    parts.append(f"row budget {row_budget:,}")
-    return Selection(chosen, since, last_hour, skipped, "; ".join(parts))
+        parts.append(f"the {cap} with the most revenue")
+    parts.append(f"the latest {days} of {span} days" if days < span else f"the whole {span} days")
+    parts.append(f"row budget {row_budget:,} product-days")
+    return Selection(chosen, since, last_day, skipped, "; ".join(parts))
 
 
 def build(
-    sales: pd.DataFrame,
-    products: pd.DataFrame,
-    *,
-    since: pd.Timestamp | None = None,
+    panel: pd.DataFrame, products: pd.DataFrame, *, since: pd.Timestamp | None = None
 ) -> pd.DataFrame:
-    """The `model_features` rows (COLUMNS) of the products in `sales`, from `since` on.
+    """The `model_features` rows (COLUMNS) of the products in `panel`, from `since` on.
 
-    `sales` holds product-hours (product_id, timestamp, units, avg_price); hours it lacks count
-    as zero sales. It should reach 7 days before `since`, or the lags start short. Each
-    product's rows run from its first to its last sale hour (`products.first_hour/last_hour`).
+    `panel`: one row per product-day, every day of a product's span (`elasticity.daily_panel`:
+    product_id, day, units, offered_price); the lags count the panel's days before each one.
     """
-    if sales.empty:
+    if panel.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
-    ts = pd.to_datetime(sales[TS_COLUMN], utc=True)
-    frame = pd.DataFrame(
-        {
-            "product_id": sales["product_id"].astype(str),
-            TS_COLUMN: ts,
-            "units": pd.to_numeric(sales["units"], errors="coerce").fillna(0.0).astype(float),
-            "avg_price": pd.to_numeric(sales["avg_price"], errors="coerce").astype(float),
-        }
+    frame = panel.assign(product_id=panel["product_id"].astype(str)).sort_values(
+        ["product_id", "day"], kind="stable"
     )
-    hours = pd.date_range(ts.min(), ts.max(), freq="h")
-    units = frame.pivot(index=TS_COLUMN, columns="product_id", values="units")
-    units = units.reindex(hours).fillna(0.0)
-    paid = frame.pivot(index=TS_COLUMN, columns="product_id", values="avg_price")
-    paid = paid.reindex(index=hours, columns=units.columns).where(units > 0)
+    day = pd.to_datetime(frame["day"], utc=True)
+    units = pd.to_numeric(frame["units"], errors="coerce").fillna(0.0).astype(float)
     info = products.assign(product_id=products["product_id"].astype(str)).set_index("product_id")
-    info = info.reindex(units.columns)
-    base = pd.to_numeric(info["base_price"], errors="coerce").astype(float)
-    offered = paid.ffill().fillna(base)  # the last price paid, else the base price
-    before = units.cumsum() - units  # units strictly before each hour
-    lags = {
-        name: before - before.shift(n).fillna(0.0) for name, n in LAGS.items()
-    }  # the n hours before, never the current one
-
-    def long(wide: pd.DataFrame) -> np.ndarray:
-        return wide.to_numpy().ravel(order="F")  # product-major, hours within
-
-    n_hours, n_products = units.shape
-    product = np.repeat(units.columns.to_numpy(), n_hours)
-    stamp = np.tile(hours.asi8, n_products)  # ns since the epoch, UTC
-    price = long(offered)
+    info = info.reindex(frame["product_id"])
+    base = pd.to_numeric(info["base_price"], errors="coerce").to_numpy(dtype=float)
+    price = frame["offered_price"].to_numpy(dtype=float)
     category = info["category"].astype(object).where(info["category"].notna(), NO_CATEGORY)
     out = pd.DataFrame(
         {
-            "product_id": product,
-            TS_COLUMN: pd.to_datetime(stamp, utc=True),
+            "product_id": frame["product_id"].to_numpy(),
+            TS_COLUMN: day.to_numpy(),
             "price": np.round(price, 4),
-            "category": np.repeat(category.to_numpy(), n_hours),
-            "price_ratio": price / np.repeat(base.to_numpy(), n_hours),
-            "hour_of_day": np.tile(hours.hour.to_numpy(), n_products).astype("int32"),
-            "day_of_week": np.tile(hours.dayofweek.to_numpy(), n_products).astype("int32"),
-            **{name: long(wide) for name, wide in lags.items()},
-            TARGET: long(units),
+            "category": category.to_numpy(),
+            "price_ratio": price / base,
+            "day_of_week": day.dt.dayofweek.to_numpy().astype("int32"),
+            **lagged(frame["product_id"].to_numpy(), units.to_numpy()),
+            TARGET: units.to_numpy(),
         }
     )
-    first = pd.DatetimeIndex(pd.to_datetime(info["first_hour"], utc=True)).asi8
-    last = pd.DatetimeIndex(pd.to_datetime(info["last_hour"], utc=True)).asi8
-    keep = (stamp >= np.repeat(first, n_hours)) & (stamp <= np.repeat(last, n_hours))
+    out[TS_COLUMN] = pd.to_datetime(out[TS_COLUMN], utc=True)
     if since is not None:
-        keep &= stamp >= pd.Timestamp(since).value
-    return out.loc[keep, list(COLUMNS)].reset_index(drop=True)
+        out = out[out[TS_COLUMN] >= pd.Timestamp(since)]
+    return out[list(COLUMNS)].reset_index(drop=True)
+
+
+def lagged(product: np.ndarray, units: np.ndarray) -> dict[str, np.ndarray]:
+    """Each LAGS column: units in the n rows before each row of the same product (rows sorted by
+    product, one per consecutive day), never the row itself."""
+    before = np.cumsum(units) - units  # units strictly before, over the whole array
+    start = np.r_[True, product[1:] != product[:-1]]
+    first = np.maximum.accumulate(np.where(start, np.arange(len(units)), 0))
+    before = before - before[first]  # ... within the product
+    index = np.arange(len(units))
+    out = {}
+    for name, n in LAGS.items():
+        back = np.maximum(index - n, first)
+        out[name] = before - before[back]
+    return out
+
+
+def demand_before(rows: pd.DataFrame, origin: pd.Timestamp) -> pd.DataFrame:
+    """Per product (index) with rows before `origin`: its category, price ratio on its last day
+    before `origin`, and each LAGS column as known at `origin` (units in the n days before it)."""
+    ts = rows[TS_COLUMN]
+    before = rows[ts < origin]
+    last = before.sort_values(TS_COLUMN).groupby("product_id").tail(1).set_index("product_id")
+    state = last[["category", "price_ratio"]].copy()
+    for name, n in LAGS.items():
+        recent = before[before[TS_COLUMN] >= origin - pd.Timedelta(days=n)]
+        state[name] = recent.groupby("product_id")[TARGET].sum().reindex(state.index).fillna(0.0)
+    return state

@@ -3,9 +3,10 @@
 the tests.
 
 - Curves: for each product with enough data, `GRID_POINTS` prices across the prices it was sold
-  at (the base price added), each predicted for 24 hours of a weekday and of a weekend day with
-  the product's recent demand; a day is 5/7 weekday + 2/7 weekend. Curves only span prices paid:
-  a tree model extrapolates flat, which would make any price above the range look best.
+  at (the base price added), each predicted for every day of the week after the data with the
+  product's demand as known then (`model_features.demand_before`): the units per day are the
+  week's mean, as in the week-ahead forecast. Curves only span prices paid: a tree model
+  extrapolates flat, which would make any price above the range look best.
 - The demand line: a straight line fitted to each curve (`line_fit`, `smoothed` says why), from
   which the advice reads its prices, so the best price is not an artefact of the model's steps.
 - Whether a curve falls with the price (`falls`), and the check over all curves
@@ -28,8 +29,6 @@ from profiteer_pipeline.model.tolerances import (
 )
 
 GRID_POINTS = 21
-#: Representative days: Wednesday for the weekdays, Saturday for the weekend (pandas: Monday=0).
-PROFILE_DAYS = {2: 5 / 7, 5: 2 / 7}
 
 CURVE_COLUMNS = {
     "product_id": "text NOT NULL",
@@ -57,18 +56,12 @@ def price_grid(ev: pd.DataFrame, products: pd.DataFrame, points: int = GRID_POIN
 
 
 def profile_inputs(grid: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    """One model input per grid price x hour of day x profile day, with the product's category
-    and its recent demand (the mean of each lag over its latest 7 days), and the day's weight."""
-    last = features.groupby("product_id")[mf.TS_COLUMN].transform("max")
-    recent = features[features[mf.TS_COLUMN] > last - pd.Timedelta(days=7)]
-    state = recent.groupby("product_id").agg(
-        category=("category", "first"), **{lag: (lag, "mean") for lag in mf.LAGS}
-    )
-    hours = pd.DataFrame(
-        [(h, d, w) for d, w in PROFILE_DAYS.items() for h in range(24)],
-        columns=["hour_of_day", "day_of_week", "weight"],
-    )
-    inputs = grid.merge(hours, how="cross").merge(state, left_on="product_id", right_index=True)
+    """One model input per grid price x day of the week after the data, with the product's
+    category and its demand as known on that week's first day, and the day's weight (1/7)."""
+    origin = features[mf.TS_COLUMN].max() + pd.Timedelta(days=1)
+    state = mf.demand_before(features, origin).drop(columns="price_ratio")
+    days = pd.DataFrame({"day_of_week": range(7), "weight": 1 / 7})
+    inputs = grid.merge(days, how="cross").merge(state, left_on="product_id", right_index=True)
     return inputs.reset_index(drop=True)
 
 

@@ -278,6 +278,35 @@ class MindsDBClient:
                 dropped.append(v.version)
         return dropped
 
+    # --- engines --------------------------------------------------------------------------
+
+    def ensure_engine(self, base: str, code: bytes) -> str:
+        """A BYOM engine that runs `code` inside MindsDB (type `inhouse`), named
+        `<base>_<digest of code>`: changed code is a new engine, so no model trains on a stale
+        copy, and an unchanged one is reused (a run that lost the race to create it too)."""
+        name = f"{sql.identifier(base)}_{hashlib.blake2b(code, digest_size=5).hexdigest()}"
+        if name in self._engines():
+            return name
+        url = f"{self.url}/api/handlers/byom/{name}"
+        files = {"code": ("model.py", code), "modules": ("requirements.txt", b"")}
+        try:
+            resp = self._api.session.put(url, files=files, data={"type": "inhouse"})
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise MindsDBUnavailable(
+                f"uploading the {base} engine to MindsDB at {self.display_url} failed: "
+                f"{_reason(exc)}"
+            ) from None
+        if resp.status_code >= 400 and name not in self._engines():
+            raise MindsDBError(
+                f"MindsDB refused the {base} engine: HTTP {resp.status_code}: "
+                f"{_first_lines(self._scrub(resp.text))}"
+            )
+        return name
+
+    def _engines(self) -> set[str]:
+        table = self.query("SHOW ML_ENGINES")
+        return {str(n) for n in table.get("NAME", table.get("name", ()))}
+
     # --- datasources ----------------------------------------------------------------------
 
     def ensure_datasource(
