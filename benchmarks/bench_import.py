@@ -80,7 +80,7 @@ def generate(path: Path, lines: int, seed: int = 7) -> dict:
     cells = rng.multinomial(lines, (intensity / intensity.sum()).ravel())
     cell = np.repeat(np.arange(cells.size), cells)
     product, hour = cell // hours, cell % hours
-    start = pd.Timestamp("2010-12-01 08:00")
+    start = pd.Timestamp("2010-12-01 00:00")  # a day's price holds from midnight to midnight
     moment = start + pd.to_timedelta(hour * 60 + rng.integers(0, 60, lines), unit="min")
     quantity = rng.integers(1, 4, lines)
     price = np.round(base[product] * ratio[product, hour], 2)

@@ -41,6 +41,7 @@ BENCHES = [
     Bench("ingest", "bench_ingest.py", ["--rows", "100000"]),
     Bench("import", "bench_import.py"),  # 541,909 order lines through Airbyte's File source
     Bench("elasticity", "bench_elasticity.py"),  # known elasticities, 4,000 products x 364 days
+    Bench("year", "bench_import_year.py"),  # a UCI-size year, 4,000 products: file to advice
     Bench("metrics", "bench_metrics.py"),
     Bench("model", "bench_model.py"),
     Bench("app", "bench_app.py"),
@@ -240,6 +241,24 @@ def elasticity_rows(f: dict | None) -> list[Row]:
     ]  # fmt: skip
 
 
+def year_rows(f: dict | None) -> list[Row]:
+    status = (f or {}).get("products_by_status") or {}
+    return [
+        ("UCI-size year (4,000 products): file to advice", num(get(f, "file_to_advice_s"), " s"),
+         f"goal <= 600 s; import {num(get(f, 'seconds', 'import'), ' s')}, model "
+         f"{num(get(f, 'seconds', 'model'), ' s')}", "bench_import_year"),
+        ("UCI-size year: products priced", num(status.get("advice")),
+         f"of {num(get(f, 'products_qualifying'))} qualifying (all modelled: "
+         f"{num(get(f, 'products_modelled'))}); no change {num(status.get('no_change'))}",
+         "bench_import_year"),
+        ("UCI-size year: backtest RMSSE", num(get(f, "model_rmsse"), "", 3),
+         f"28-day mean {num(get(f, 'trailing_mean_rmsse'), '', 3)}, seasonal naive "
+         f"{num(get(f, 'seasonal_naive_rmsse'), '', 3)}; Poisson deviance "
+         f"{num(get(f, 'model_poisson_deviance'), '', 2)} vs "
+         f"{num(get(f, 'trailing_mean_poisson_deviance'), '', 2)}", "bench_import_year"),
+    ]  # fmt: skip
+
+
 ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
     "synth": synth_rows,
     "ingest": ingest_rows,
@@ -253,6 +272,7 @@ ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
         *import_model_rows(f),
     ],
     "elasticity": elasticity_rows,
+    "year": year_rows,
     "metrics": metrics_rows,
     "model": model_rows,
     "app": app_rows,

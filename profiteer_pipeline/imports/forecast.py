@@ -34,7 +34,7 @@ from profiteer_pipeline.imports import price_curves as pc
 from profiteer_pipeline.model import count_model, elasticity, evaluation, guardrails
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import Datasource, MindsDBClient
-from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, ModelSpec
+from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, MIXERS, ModelSpec
 
 DATASOURCE = "profiteer_warehouse"  # the simulated shop's model's datasource (the model login)
 ENGINE = "profiteer_count"  # the BYOM engine's base name (`ensure_engine`)
@@ -70,7 +70,9 @@ RESULT_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
 
 def import_spec(schema: str, engine: str = ENGINE) -> ModelSpec:
     """The import's model: `<schema>_forecast` on `<schema>.model_features`, a count model
-    (`model.count_model`) on the BYOM engine `engine` (`ensure_engine` names its generation)."""
+    (`model.count_model`) on the BYOM engine `engine` (`ensure_engine` names its generation);
+    `lightwood` instead gives lightwood's mixers the same rows (the benchmark's comparison)."""
+    count = engine != "lightwood"
     return ModelSpec(
         name=f"{schema}_forecast",
         datasource=DATASOURCE,
@@ -79,10 +81,12 @@ def import_spec(schema: str, engine: str = ENGINE) -> ModelSpec:
         target=mf.TARGET,
         features=mf.FEATURES,
         engine=engine,
-        mixers=(),
+        mixers=() if count else MIXERS,
         ts_column=mf.TS_COLUMN,
         key_columns=mf.KEY,
-        extra={"decreasing": mf.DECREASING, "categorical": ",".join(mf.CATEGORICAL)},
+        extra={"decreasing": mf.DECREASING, "categorical": ",".join(mf.CATEGORICAL)}
+        if count
+        else {},
     )
 
 
@@ -270,6 +274,7 @@ def run(
     predict_batch: int = 10_000,
     non_merchandise: tuple[str, ...] = (),
     rails: guardrails.Guardrails = guardrails.DEFAULT,
+    engine: str = ENGINE,
 ) -> ForecastRun:
     """Features, the backtest (twins trained before each fold), the model and its forecast for
     the coming week, its curves, the elasticities and the advice within the guardrails (profit
@@ -313,7 +318,8 @@ def run(
         write_features(conn, schema, rows, model_user)
     log(f"{schema}.{FEATURES_TABLE}: {len(rows):,} rows, {len(pick.products)} products")
     source = ensure_datasource(client, DATASOURCE)
-    spec = import_spec(schema, ensure_engine(client)).reading(source.name)
+    spec = import_spec(schema, ensure_engine(client) if engine == ENGINE else engine)
+    spec = spec.reading(source.name)
     twin = holdout_spec(spec)
     log(f"datasource {source.name}: {source.state}; engine {spec.engine}")
     lap("features")

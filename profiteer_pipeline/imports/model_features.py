@@ -77,8 +77,8 @@ MIN_PRICE_POINTS = 2
 #: hourly average prices), or a curve would only extrapolate.
 MIN_PRICE_SPREAD = 1.02
 PRICE_QUANTILES = (0.02, 0.98)
-#: product-days: a real year of about 3,000 qualifying products fits whole
-ROW_BUDGET = 1_200_000
+#: product-days: a real year of about 4,000 qualifying products fits whole
+ROW_BUDGET = 1_500_000
 MIN_WINDOW_DAYS = 28
 
 EVIDENCE_COLUMNS = (

@@ -1,0 +1,171 @@
+"""Benchmark: a whole year of a UCI-size shop, from the file to the price advice.
+
+UCI Online Retail has 541,909 lines over a year and about 4,000 stock codes, 90 % of whose
+product-days sell nothing. This generates an export of that shape with KNOWN elasticities
+(`synth.order_export`: -3 to -0.5 per product, prices that move in steps, quantity tiers, a weekly
+and a yearly season, postage and manual lines), then does what a user's file goes through:
+`run_import` (Airbyte's File source through PyAirbyte, cleaning, the hourly grain) and the import's
+model run (`forecast.run`: features at product-day, the rolling-origin backtest, the model on a
+MindsDB server of its own, curves, elasticities, advice). It prints:
+
+- the time from file to advice, by stage (the goal: <= 10 min on this 2-core machine);
+- the products: with sales, qualifying for a curve, modelled, advised, no change, too little
+  data, excluded (not merchandise);
+- the backtest: RMSSE and Poisson deviance against the seasonal naive and the 28-day mean;
+- the shop's pooled elasticity against the true mean, and the share of the products' true
+  elasticities inside their own 90 % intervals.
+
+    .venv/bin/python benchmarks/bench_import_year.py
+    .venv/bin/python benchmarks/bench_import_year.py --engine lightwood   # MindsDB's own mixers
+    .venv/bin/python benchmarks/bench_import_year.py --products 500 --lines 60000 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg2
+from bench_import import free_port, mindsdb_server
+
+from profiteer_pipeline import settings as settings_mod
+from profiteer_pipeline.imports import forecast
+from profiteer_pipeline.imports.pipeline import run_import
+from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.stack.postgres import EmbeddedPostgres, ensure_databases, wait_ready
+from profiteer_pipeline.synth import order_export
+
+UCI_LINES = 541_909
+#: orders per product-day at the base price that give about UCI_LINES lines over 4,000 x 364
+LEVEL_PER_LINE = 0.12 / 188_500
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--products", type=int, default=4000)
+    ap.add_argument("--days", type=int, default=364)
+    ap.add_argument("--lines", type=int, default=UCI_LINES, help="about this many order lines")
+    ap.add_argument("--engine", default=forecast.ENGINE, help="profiteer_count or lightwood")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="profiteer-bench-year-"))
+    root.chmod(0o755)  # the embedded server runs as its own user
+    os.environ["PROFITEER_STATE_DIR"] = str(root / "state")
+    port, password = free_port(), "bench-" + os.urandom(6).hex()
+    server = EmbeddedPostgres(root / "postgres", port, password)
+    clock: dict[str, float] = {}
+    try:
+        t = time.monotonic()
+        level = LEVEL_PER_LINE * args.lines * 4000 * 364 / (args.products * args.days)
+        made = order_export.generate(args.products, args.days, seed=args.seed, mean_level=level)
+        export = root / "online_retail_year.csv"
+        made.lines.to_csv(export, index=False)
+        print(
+            f"generated {len(made.lines):,} lines, {args.products:,} products x {args.days} days "
+            f"({export.stat().st_size / 1e6:.1f} MB) in {time.monotonic() - t:.1f}s"
+        )
+        server.start()
+        admin = settings_mod.PgUrl("postgres", password, "127.0.0.1", port, "postgres")
+        wait_ready(admin.dsn())
+        ensure_databases(admin.dsn(), ["warehouse"])
+        warehouse = admin.with_database("warehouse")
+
+        def connect():
+            return contextlib.closing(psycopg2.connect(warehouse.dsn()))
+
+        t = time.monotonic()
+        imported = run_import(export, "year", connect, log=lambda line: print("  " + line))
+        clock["import"] = time.monotonic() - t
+        params = {
+            "host": warehouse.host, "port": warehouse.port, "database": warehouse.database,
+            "user": warehouse.user, "password": warehouse.password,
+        }  # fmt: skip
+        with mindsdb_server(root) as url:
+            client = MindsDBClient(url, read_timeout=1800)
+            t = time.monotonic()
+            run = forecast.run(
+                client,
+                connect,
+                "import_year",
+                model_user=warehouse.user,
+                ensure_datasource=lambda c, ds: c.ensure_datasource(ds, "postgres", params),
+                log=lambda line: print("  " + line),
+                engine=args.engine,
+            )
+            clock["model"] = time.monotonic() - t
+        figures = report(args, made, imported.summary, run, clock)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2, default=str))
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def report(args, made: order_export.KnownExport, summary: dict, run, clock: dict) -> dict:
+    """Print the figures; return them."""
+    status = run.advice["status"].value_counts().to_dict()
+    own = run.advice[run.advice["elasticity_source"] == "own"].merge(
+        made.truth, on="product_id", suffixes=("", "_true")
+    )
+    inside = (own["elasticity_low"] <= own["elasticity_true"]) & (
+        own["elasticity_true"] <= own["elasticity_high"]
+    )
+    figures = {
+        "engine": run.spec.engine,
+        "lines": int(summary["lines_read"]),
+        "products_with_sales": int(summary["products"]),
+        "products_qualifying": int(run.evidence["eligible"].sum()),
+        "products_modelled": len(run.selection.products),
+        "products_by_status": status,
+        "selection": run.selection.reason,
+        "training_rows": run.training_rows,
+        **{k: round(v, 4) if v is not None else None for k, v in run.result.figures.items()},
+        "backtest_meets_goal": bool(run.result.result is not None and run.result.result.meets_goal),
+        "beats_baseline": run.result.beats_baseline,
+        "pooled_elasticity": run.elasticities.pooled.summary(),
+        "true_mean_elasticity": round(float(made.truth["elasticity"].mean()), 3),
+        "own_interval_coverage": round(float(inside.mean()), 3) if len(own) else None,
+        "own_median_abs_error": round(
+            float((own["elasticity"] - own["elasticity_true"]).abs().median()), 3
+        )
+        if len(own)
+        else None,
+        "seconds": {k: round(v, 1) for k, v in clock.items()},
+        "model_parts_s": run.seconds,
+        "file_to_advice_s": round(clock["import"] + clock["model"], 1),
+    }
+    print()
+    print(f"engine {figures['engine']}; {figures['selection']}")
+    print(
+        f"products: {figures['products_with_sales']:,} with sales, "
+        f"{figures['products_qualifying']:,} qualify for a curve, "
+        f"{figures['products_modelled']:,} modelled; advice status {status}"
+    )
+    print(f"backtest: {run.result.summary()} (meets the goal: {figures['backtest_meets_goal']})")
+    print(
+        f"elasticity: {figures['pooled_elasticity']} (true mean "
+        f"{figures['true_mean_elasticity']}); {len(own):,} products with their own estimate, "
+        f"{figures['own_interval_coverage']:.1%} of true values inside their 90 % interval, "
+        f"median |error| {figures['own_median_abs_error']}"
+    )
+    minutes = figures["file_to_advice_s"] / 60
+    print(
+        f"file to advice: {figures['file_to_advice_s']:.0f} s = {minutes:.1f} min (import "
+        f"{clock['import']:.0f} s, model {clock['model']:.0f} s: {run.seconds}); goal <= 10 min: "
+        f"{'met' if minutes <= 10 else 'NOT met'}"
+    )
+    return figures
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
