@@ -120,6 +120,16 @@ def curve_query(name: str, product_id: str) -> Query:
     return query, {"product_id": product_id}
 
 
+def observed_query(name: str, product_id: str) -> Query:
+    """The product's modelled days by the price offered on them (`model_features`): what the
+    model was fitted to, as mean units per day and how many days."""
+    query = pgsql.SQL(
+        "SELECT price, count(*) AS days, avg(units)::float8 AS units_per_day FROM {}"
+        " WHERE product_id = %(product_id)s GROUP BY price ORDER BY price"
+    ).format(_table(name, "model_features"))
+    return query, {"product_id": product_id}
+
+
 # --- the loaders ---------------------------------------------------------------------------
 
 
@@ -243,6 +253,16 @@ def load_curve(wh: Warehouse, name: str, product_id: str) -> pd.DataFrame:
     the line, and so agrees with the advice; the points stay on the chart as the evidence."""
     curve = _fetch(wh, name, {"curve": curve_query(name, product_id)}, model=True)["curve"]
     return smoothed(curve.assign(product_id=product_id)) if not curve.empty else curve
+
+
+def load_observed(wh: Warehouse, name: str, product_id: str) -> pd.DataFrame:
+    """price, days, units_per_day, revenue_per_day: the product's observed days at each offered
+    price, the points the curve should pass near."""
+    seen = _fetch(wh, name, {"seen": observed_query(name, product_id)}, model=True)["seen"]
+    if seen.empty:
+        return seen
+    seen = seen.astype({"price": float, "units_per_day": float})
+    return seen.assign(revenue_per_day=seen["price"] * seen["units_per_day"])
 
 
 def units_and_revenue_at(curve: pd.DataFrame, price: float) -> tuple[float, float]:

@@ -71,6 +71,11 @@ def curve(target: wh.Warehouse, name: str, product_id: str) -> pd.DataFrame:
     return data.load_curve(target, name, product_id)
 
 
+@st.cache_data(ttl=ui.DATA_TTL_S, show_spinner=False)
+def observed(target: wh.Warehouse, name: str, product_id: str) -> pd.DataFrame:
+    return data.load_observed(target, name, product_id)
+
+
 def banner(problem: Exception) -> None:
     """The model not trained yet is a notice; anything else as the simulated shop's banners."""
     if isinstance(problem, data.ModelNotTrained):

@@ -128,11 +128,16 @@ def _best_star(fig: go.Figure, price: float, value: float) -> None:
 
 
 def daily_curve_figures(
-    curve: pd.DataFrame, *, best_price: float | None, marks: dict[str, float]
+    curve: pd.DataFrame,
+    *,
+    best_price: float | None,
+    marks: dict[str, float],
+    observed: pd.DataFrame | None = None,
 ) -> tuple[go.Figure, go.Figure]:
     """An imported product's stored curve (`import_forecast`): units and revenue per day by
     price, the model's own predictions (grey points) and the straight demand line fitted to them
-    (`fit_units`, `fit_revenue`: what the advice reads), the best price starred; y from zero."""
+    (`fit_units`, `fit_revenue`: what the advice reads), the best price starred, and the days
+    observed at each offered price (`observed`: sized by their number); y from zero."""
     sym = currency_symbol()
     price = curve["price"].astype(float)
     figures = []
@@ -158,8 +163,23 @@ def daily_curve_figures(
         if best_price is not None:
             at_best = float(curve[line_col].iloc[(price - best_price).abs().argmin()])
             _best_star(fig, best_price, at_best)
+        seen = observed if observed is not None and not observed.empty else None
+        if seen is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=seen["price"], y=seen[model_col], mode="markers",
+                    marker=dict(size=6 + 12 * seen["days"] / float(seen["days"].max()),
+                                color=color, opacity=0.45, line=dict(width=1, color=color)),
+                    name="observed (mean per day at each offered price)",
+                    customdata=seen["days"],
+                    hovertemplate=f"{sym}%{{x:,.2f}}: {unit} over %{{customdata}} days"
+                    "<extra>observed</extra>",
+                )
+            )  # fmt: skip
         _marks(fig, marks)
         top = max(float(curve[model_col].max()), float(curve[line_col].max())) if len(curve) else 0
+        if seen is not None:
+            top = max(top, float(seen[model_col].max()))
         fig.update_layout(
             **_LAYOUT,
             title=f"Expected {label} by price",

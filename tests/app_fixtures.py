@@ -189,6 +189,19 @@ def known_curve(base: float, lo: float, hi: float, units_at_base: float) -> pd.D
     )  # fmt: skip
 
 
+def write_features(conn, schema: str, products: pd.DataFrame, modelled: list[str]) -> None:
+    """`model_features` of the modelled products, built from the import's order lines by the
+    pipeline's own code (as `import_forecast` does): the observed days the pages show."""
+    from profiteer_pipeline.imports import forecast
+    from profiteer_pipeline.imports import model_features as mf
+    from profiteer_pipeline.model import elasticity
+
+    lines = forecast.read_sale_lines(conn, schema, [])
+    last = products["last_hour"].max().tz_convert(None)
+    panel = elasticity.daily_panel(lines[lines["product_id"].isin(modelled)], last_day=last)
+    forecast.write_features(conn, schema, mf.build(panel, products), None)
+
+
 def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
     """The tables `import_forecast` writes, per the contract, from a known curve: MUG and TOWEL
     with advice (read from the demand line fitted to the stored points, by the pipeline's own
@@ -244,6 +257,7 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
                     t("price_advice"), pgsql.SQL(", ").join([pgsql.Placeholder()] * 25)),
                 advice,
             )  # fmt: skip
+            write_features(conn, schema, products.reset_index(), list(curves))
             row = {"model": f"mindsdb.{name}_forecast", "model_version": 3, "training_rows": 1000,
                    "products_modelled": 2, "held_out_from": "2025-03-12", "held_out_rows": 42,
                    "selection": SELECTION,

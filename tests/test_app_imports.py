@@ -9,6 +9,7 @@ Expected values are read with the admin login, independently of the app's querie
 
 from __future__ import annotations
 
+import io
 from contextlib import contextmanager
 
 import numpy as np
@@ -24,6 +25,7 @@ from app_fixtures import (
     IMPORTED,
     SELECTION,
     closed_port,
+    order_export,
     plotly_specs,
     point_app_at,
     query,
@@ -425,6 +427,18 @@ def test_price_curve_reads_the_demand_line_and_agrees_with_the_advice(import_env
     units_fig, revenue_fig = plotly_specs(at)
     assert units_fig["data"][0]["y"] == pytest.approx(points["units_per_day"].tolist())  # model
     assert units_fig["data"][1]["y"] == pytest.approx(line["fit_units"].tolist())  # the line
+    # the observed days, from the export itself: the mug's units per day at each day's price
+    lines = pd.read_csv(io.StringIO(order_export())).drop_duplicates()
+    mug_days = (
+        lines[(lines["product_id"] == "MUG") & (lines["quantity"] > 0)]
+        .groupby(lines["timestamp"].str[:10])
+        .agg(units=("quantity", "sum"), price=("price", "first"))
+    )
+    per_price = mug_days.groupby("price")["units"].mean()
+    for fig, y in ((units_fig, per_price), (revenue_fig, per_price * per_price.index)):
+        seen = fig["data"][-1]
+        assert seen["name"].startswith("observed") and seen["x"] == [10.0, 11.0, 12.0]
+        assert seen["y"] == pytest.approx(y.tolist())
     star = revenue_fig["data"][2]
     assert star["x"] == [best] and star["marker"]["symbol"] == "star"
     assert star["y"] == [pytest.approx(mug["revenue_best"])]

@@ -77,10 +77,13 @@ def render(name: str) -> None:
     if curve.empty:
         st.info("No stored curve for this product: it appears after the next training.")
         return
-    render_curve(pid, product, curve, stored.evaluation)
+    seen, problem = ui.attempt(imports_ui.observed, ui.warehouse(), name, pid)
+    render_curve(pid, product, curve, stored.evaluation, seen if problem is None else None)
 
 
-def render_curve(pid: str, product: pd.Series, curve: pd.DataFrame, ev) -> None:
+def render_curve(
+    pid: str, product: pd.Series, curve: pd.DataFrame, ev, seen: pd.DataFrame | None
+) -> None:
     base, best = float(product["base_price"]), float(product["best_price"])
     steps = slider_prices(curve, [base, best])
     key = f"import_price_{pid}"
@@ -117,7 +120,7 @@ def render_curve(pid: str, product: pd.Series, curve: pd.DataFrame, ev) -> None:
     )  # fmt: skip
 
     units_fig, revenue_fig = price_charts.daily_curve_figures(
-        curve, best_price=best, marks={"base": base, "slider": float(price)}
+        curve, best_price=best, marks={"base": base, "slider": float(price)}, observed=seen
     )
     g1, g2 = st.columns(2)
     g1.plotly_chart(units_fig, key="import_units_curve")
@@ -130,7 +133,10 @@ def render_curve(pid: str, product: pd.Series, curve: pd.DataFrame, ev) -> None:
         f"{int(product['price_points'])} different prices. {fmt.md_escape(str(product['note'] or '').rstrip('.'))}."
         " Grey points: the model's own prediction at each price; the line: the straight demand"
         " line fitted to them, which the slider and the advice read (the model's points step"
-        " where its trees split). Vertical lines: base price (dashed), the slider (red)."
+        " where its trees split). Coloured points: what this product sold, per day, on the days"
+        " it was offered at each price (bigger: more days); the price offered on a day is the"
+        " median unit price of its small lines, so a bulk tier is no price change."
+        " Vertical lines: base price (dashed), the slider (red)."
     )  # fmt: skip
     st.caption(evidence)
     st.caption(elasticity_line(product))
