@@ -103,3 +103,47 @@ def test_the_costs_command_stores_them_and_a_bad_file_changes_nothing(
     missing = profiteer("costs", [str(good), "--name", "no_such_import"], env, timeout=120)
     assert missing.returncode == 1 and "no import named 'no_such_import'" in missing.stderr
     assert not schema_exists(settings, "import_no_such_import")
+
+
+COSTED = """\
+Datum;Artikel;Menge;Preis;Einkauf
+2024-05-01 09:00;MUG;2;10,00;4,00
+2024-05-01 10:00;MUG;1;10,00;
+2024-05-02 09:00;MUG;3;11,00;4,50
+2024-05-02 11:00;TOWEL;2;5,00;
+2024-05-03 09:00;LAMP;1;40,00;-3,00
+2024-05-03 10:00;LAMP;1;40,00;abc
+"""
+COSTED_MAPPING = """\
+columns:
+  ordered_at: Datum
+  product_id: Artikel
+  quantity: Menge
+  unit_price: Preis
+  unit_cost: Einkauf
+"""
+
+
+def test_a_cost_column_in_the_export_gives_each_product_its_latest_cost(
+    tmp_path, pg_server, settings
+):
+    env = cli_env(tmp_path)
+    source = write(tmp_path, "costed_shop.csv", COSTED)
+    mapping = write(tmp_path, "costed.mapping.yaml", COSTED_MAPPING)
+    done = profiteer("import", [str(source), "--mapping", str(mapping)], env)
+    assert done.returncode == 0, done.stderr
+    # MUG's latest line with a cost (4.50 on May 2nd); TOWEL has none; LAMP's bad costs are
+    # quarantined lines, named by the field and the value, not a cost
+    assert "unit costs:      1 products (the file's unit_cost column" in done.stdout
+    assert "negative unit cost:" in done.stdout and "unreadable unit cost:" in done.stdout
+    stored = read_table(settings, "SELECT * FROM import_costed_shop.unit_costs")
+    assert stored.astype({"unit_cost": float}).values.tolist() == [["MUG", 4.5]]
+    quarantined = read_table(
+        settings, 'SELECT reason, "column", value FROM import_costed_shop.quarantine ORDER BY line'
+    )
+    assert quarantined.values.tolist() == [
+        ["negative unit cost", "Einkauf", "-3,00"],
+        ["unreadable unit cost", "Einkauf", "abc"],
+    ]
+    sold = read_table(settings, "SELECT sum(quantity) FROM import_costed_shop.order_lines")
+    assert float(sold.iloc[0, 0]) == 8.0  # every other line, with or without a cost, is a sale

@@ -37,6 +37,8 @@ REASONS = (
     "unreadable price",
     "zero price",
     "negative price",
+    "unreadable unit cost",
+    "negative unit cost",
     "duplicate line",
 )
 # reason -> the canonical field whose value it concerns
@@ -51,6 +53,8 @@ REASON_FIELD = {
     "unreadable price": "unit_price",
     "zero price": "unit_price",
     "negative price": "unit_price",
+    "unreadable unit cost": "unit_cost",
+    "negative unit cost": "unit_cost",
 }
 LINE_COLUMNS = (
     "line",
@@ -68,6 +72,7 @@ LINE_COLUMNS = (
     "country",
     "views",
     "cart_adds",
+    "unit_cost",
 )
 QUARANTINE_COLUMNS = ("line", "reason", "column", "value")
 
@@ -172,9 +177,12 @@ def clean(raw: pd.DataFrame, lines: np.ndarray, resolved: Resolved) -> Cleaned:
     reject(pd.Series(price_e4 < 0, index=raw.index), "negative price")
 
     extra: dict[str, pd.Series] = {}
-    for name in ("views", "cart_adds"):
+    for name in ("views", "cart_adds", "unit_cost"):
         if name in text:
             extra[name], marks[name] = parse_numbers(text[name], opts.decimal)
+    if "unit_cost" in extra:  # optional per line; a line without one simply has none
+        reject(text["unit_cost"].notna() & extra["unit_cost"].isna(), "unreadable unit cost")
+        reject(extra["unit_cost"] < 0, "negative unit cost")
 
     is_return = pd.Series(qty_milli < 0, index=raw.index)
     if "order_id" in text:
@@ -239,7 +247,7 @@ def clean(raw: pd.DataFrame, lines: np.ndarray, resolved: Resolved) -> Cleaned:
     accepted["hour"] = accepted["ordered_at"].dt.floor("h")
     for name in ("product_name", "category", "order_id", "customer_id", "country"):
         accepted[name] = text[name][ok].to_numpy() if name in text else None
-    for name in ("views", "cart_adds"):
+    for name in ("views", "cart_adds", "unit_cost"):
         accepted[name] = extra[name][ok].to_numpy() if name in extra else np.nan
     accepted = accepted[list(LINE_COLUMNS)]
 

@@ -1,6 +1,9 @@
 """Unit costs per product for an import (`profiteer costs PATH --name my_shop`): with them the
 import's advice maximizes profit, not revenue, and the minimum-margin guardrail applies.
 
+Costs come from a costs file, or from the export itself: a `unit_cost` column (mapped like any
+field) gives each product the cost on its latest sale line that has one (`from_lines`).
+
 A costs file is CSV or Excel with a SKU column and a unit-cost column (names matched without case:
 `SKUS` and `COSTS`). It is read whole and checked before anything is written: a missing column,
 an empty SKU, a cost that is not a number or below zero, or one SKU with two different costs
@@ -77,6 +80,21 @@ def read(path: Path) -> pd.DataFrame:
         )
         raise ImportRefused(f"costs file {path.name}: product {pid!r} has two unit costs ({pairs})")
     return frame.drop_duplicates("product_id")[["product_id", "unit_cost"]].reset_index(drop=True)
+
+
+def from_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    """product_id, unit_cost: each product's cost on its latest sale line with one (a cost
+    changes over time; the advice is for today's)."""
+    if "unit_cost" not in lines:
+        return pd.DataFrame(columns=["product_id", "unit_cost"])
+    costed = lines[(lines["kind"] == "sale") & lines["unit_cost"].notna()]
+    latest = costed.sort_values(["ordered_at", "line"]).groupby("product_id").tail(1)
+    return (
+        latest[["product_id", "unit_cost"]]
+        .assign(unit_cost=lambda f: f["unit_cost"].astype(float).round(4))
+        .sort_values("product_id")
+        .reset_index(drop=True)
+    )
 
 
 def write(conn: PgConnection, schema: str, costs: pd.DataFrame) -> tuple[int, list[str]]:

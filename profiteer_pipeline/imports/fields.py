@@ -27,6 +27,12 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "cart_adds", "number", False, "add-to-cart events (funnel count), where the shop has them"
     ),
+    Field(
+        "unit_cost",
+        "number",
+        False,
+        "what one unit cost the shop: the advice then maximizes profit",
+    ),
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}

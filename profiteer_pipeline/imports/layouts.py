@@ -17,6 +17,7 @@ Anything else takes a mapping file (YAML):
       product_id: Artikel
       quantity: Menge
       unit_price: Preis
+      unit_cost: Einkaufspreis   # optional: the unit cost (profit advice; latest per product)
     day_first: true     # optional: how to read 03/04/2024 when the column cannot tell
     date_format: "%d.%m.%Y %H:%M"   # optional: one strptime format for the whole column
     timezone: Europe/Berlin          # optional: the zone of timestamps without one (default UTC)
@@ -91,6 +92,7 @@ LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
         "country": ("country",),
         "views": ("views",),
         "cart_adds": ("cart_adds",),
+        "unit_cost": ("unit_cost",),
     },
 }
 

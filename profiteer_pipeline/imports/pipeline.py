@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.imports import forecast, merchandise, source_file, tables
+from profiteer_pipeline.imports import costs, forecast, merchandise, source_file, tables
 from profiteer_pipeline.imports.clean import REASONS, Cleaned, clean
 from profiteer_pipeline.imports.errors import ImportRefused
 from profiteer_pipeline.imports.hourly import daily_sales, hourly_sales
@@ -204,6 +204,9 @@ def run_import(
         timings["clean_and_hourly"] = time.monotonic() - t
         summary = summarize(cleaned, sales, products, shape, resolved)
         summary["connector"] = raw.connector
+        unit_costs = costs.from_lines(cleaned.lines)
+        if "unit_cost" in resolved.columns:
+            summary["unit_costs"] = len(unit_costs)
 
         t = time.monotonic()
         record = {
@@ -229,6 +232,8 @@ def run_import(
             access=access,
             timings=parts,
         )
+        if "unit_cost" in resolved.columns:  # the file's own costs replace any stored before
+            written["unit_costs"], _ = costs.write(conn, schema_name(name), unit_costs)
         # the model's rows and advice were learnt from the data just replaced: gone with it, so
         # the app says the model is retraining (import_forecast follows) instead of showing them
         tables.drop_tables(
@@ -268,6 +273,11 @@ def iter_summary_lines(summary: dict[str, Any]) -> Iterator[str]:
     yield "currency:        " + (
         currency or "not given (pages show the app's default; pass --currency, e.g. GBP)"
     )
+    if "unit_costs" in summary:
+        yield (
+            f"unit costs:      {summary['unit_costs']:,} products (the file's unit_cost column, "
+            "each product's latest): the advice maximizes profit"
+        )
     yield f"first hour:      {summary['first_hour']}"
     yield f"last hour:       {summary['last_hour']}"
     if summary.get("grain", "every hour") != "every hour":

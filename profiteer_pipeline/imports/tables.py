@@ -80,7 +80,8 @@ IMPORT_TABLES: dict[str, str] = {
         customer_id text,
         country text,
         views double precision,
-        cart_adds double precision""",
+        cart_adds double precision,
+        unit_cost numeric(18, 4)""",
     "quarantine": """
         line bigint NOT NULL,
         reason text NOT NULL,
