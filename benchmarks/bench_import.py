@@ -186,10 +186,31 @@ def mindsdb_server(root: Path):
         table.stop("mindsdb", timeout=30)
 
 
-def model_stage(
-    root: Path, admin: settings_mod.PgUrl, name: str, true_base: dict[str, float], budget: int
-) -> dict:
-    """Train the import's model as `import_forecast` does; its figures."""
+@contextlib.contextmanager
+def warehouse_server(root: Path):
+    """A private embedded PostgreSQL under `root` with a `warehouse` database; yields its admin
+    URL and stops it (by PID) at the end."""
+    port, password = free_port(), "bench-" + os.urandom(6).hex()
+    server = EmbeddedPostgres(root / "postgres", port, password)
+    try:
+        server.start()
+        admin = settings_mod.PgUrl("postgres", password, "127.0.0.1", port, "postgres")
+        wait_ready(admin.dsn())
+        ensure_databases(admin.dsn(), ["warehouse"])
+        yield admin
+    finally:
+        server.stop()
+
+
+def connector(admin: settings_mod.PgUrl):
+    """`connect()` for the warehouse database, as `run_import` and `forecast.run` take it."""
+    dsn = admin.with_database("warehouse").dsn()
+    return lambda: contextlib.closing(psycopg2.connect(dsn))
+
+
+def train_import_model(root: Path, admin: settings_mod.PgUrl, name: str, **options):
+    """`forecast.run` for the import `name`, as `import_forecast` runs it, on a MindsDB server of
+    its own; `options` pass on (row_budget, rails, engine). Returns (the run, its seconds)."""
     from profiteer_pipeline.imports import forecast
     from profiteer_pipeline.model.client import MindsDBClient
 
@@ -201,24 +222,26 @@ def model_stage(
         "user": warehouse.user,
         "password": warehouse.password,
     }
-
-    def connect():
-        return contextlib.closing(psycopg2.connect(warehouse.dsn()))
-
     with mindsdb_server(root) as url:
-        client = MindsDBClient(url, read_timeout=900)
+        client = MindsDBClient(url, read_timeout=1800)
         t = time.monotonic()
         run = forecast.run(
             client,
-            connect,
+            connector(admin),
             f"import_{name}",
             model_user=warehouse.user,
             ensure_datasource=lambda c, ds: c.ensure_datasource(ds, "postgres", params),
             log=lambda line: print("  " + line),
-            row_budget=budget,
-            rails=UNBOUND,
+            **options,
         )
-        total = time.monotonic() - t
+        return run, time.monotonic() - t
+
+
+def model_stage(
+    root: Path, admin: settings_mod.PgUrl, name: str, true_base: dict[str, float], budget: int
+) -> dict:
+    """Train the import's model as `import_forecast` does; its figures."""
+    run, total = train_import_model(root, admin, name, row_budget=budget, rails=UNBOUND)
     advice = run.advice[run.advice["status"] == "advice"].copy()
     advice["true_base"] = advice["product_id"].map(true_base)
     ratio_true = advice["best_price"].astype(float) / advice["true_base"]
@@ -288,8 +311,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="profiteer-bench-import-"))
     root.chmod(0o755)  # the embedded server runs as its own user
     os.environ["PROFITEER_STATE_DIR"] = str(root / "state")
-    port, password = free_port(), "bench-" + os.urandom(6).hex()
-    server = EmbeddedPostgres(root / "postgres", port, password)
+    stack = contextlib.ExitStack()
     try:
         t = time.monotonic()
         export = root / "online_retail_bench.csv"
@@ -300,16 +322,9 @@ def main() -> None:
             f"generated {args.lines:,} lines ({export.stat().st_size / 1e6:.1f} MB, {PRODUCTS} "
             f"products x {DAYS} days) in {generate_s:.1f}s"
         )
-        server.start()
-        admin = settings_mod.PgUrl("postgres", password, "127.0.0.1", port, "postgres")
-        wait_ready(admin.dsn())
-        ensure_databases(admin.dsn(), ["warehouse"])
+        admin = stack.enter_context(warehouse_server(root))
         dsn = admin.with_database("warehouse").dsn()
-
-        def connect():
-            from contextlib import closing
-
-            return closing(psycopg2.connect(dsn))
+        connect = connector(admin)
 
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         cpu_before = cpu_seconds()
@@ -401,7 +416,7 @@ def main() -> None:
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))
     finally:
-        server.stop()
+        stack.close()
         shutil.rmtree(root, ignore_errors=True)
 
 

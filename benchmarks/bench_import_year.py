@@ -23,7 +23,6 @@ MindsDB server of its own, curves, elasticities, advice). It prints:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
@@ -32,14 +31,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import psycopg2
-from bench_import import free_port, mindsdb_server
+from bench_import import connector, train_import_model, warehouse_server
 
-from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.imports import forecast
 from profiteer_pipeline.imports.pipeline import run_import
-from profiteer_pipeline.model.client import MindsDBClient
-from profiteer_pipeline.stack.postgres import EmbeddedPostgres, ensure_databases, wait_ready
 from profiteer_pipeline.synth import order_export
 
 UCI_LINES = 541_909
@@ -60,8 +55,6 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="profiteer-bench-year-"))
     root.chmod(0o755)  # the embedded server runs as its own user
     os.environ["PROFITEER_STATE_DIR"] = str(root / "state")
-    port, password = free_port(), "bench-" + os.urandom(6).hex()
-    server = EmbeddedPostgres(root / "postgres", port, password)
     clock: dict[str, float] = {}
     try:
         t = time.monotonic()
@@ -73,41 +66,20 @@ def main() -> None:
             f"generated {len(made.lines):,} lines, {args.products:,} products x {args.days} days "
             f"({export.stat().st_size / 1e6:.1f} MB) in {time.monotonic() - t:.1f}s"
         )
-        server.start()
-        admin = settings_mod.PgUrl("postgres", password, "127.0.0.1", port, "postgres")
-        wait_ready(admin.dsn())
-        ensure_databases(admin.dsn(), ["warehouse"])
-        warehouse = admin.with_database("warehouse")
-
-        def connect():
-            return contextlib.closing(psycopg2.connect(warehouse.dsn()))
-
-        t = time.monotonic()
-        imported = run_import(export, "year", connect, log=lambda line: print("  " + line))
-        clock["import"] = time.monotonic() - t
-        params = {
-            "host": warehouse.host, "port": warehouse.port, "database": warehouse.database,
-            "user": warehouse.user, "password": warehouse.password,
-        }  # fmt: skip
-        with mindsdb_server(root) as url:
-            client = MindsDBClient(url, read_timeout=1800)
+        with warehouse_server(root) as admin:
             t = time.monotonic()
-            run = forecast.run(
-                client,
-                connect,
-                "import_year",
-                model_user=warehouse.user,
-                ensure_datasource=lambda c, ds: c.ensure_datasource(ds, "postgres", params),
-                log=lambda line: print("  " + line),
-                engine=args.engine,
-            )
-            clock["model"] = time.monotonic() - t
+            imported = run_import(export, "year", connector(admin), log=indented)
+            clock["import"] = time.monotonic() - t
+            run, clock["model"] = train_import_model(root, admin, "year", engine=args.engine)
         figures = report(args, made, imported.summary, run, clock)
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2, default=str))
     finally:
-        server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def indented(line: str) -> None:
+    print("  " + line)
 
 
 def report(args, made: order_export.KnownExport, summary: dict, run, clock: dict) -> dict:

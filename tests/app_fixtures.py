@@ -169,8 +169,8 @@ EVALUATION = {"model_rmsse": 0.8, "seasonal_naive_rmsse": 1.3, "trailing_mean_rm
               "trailing_mean_poisson_deviance": 0.9, "model_mae": 0.5, "seasonal_naive_mae": 0.7,
               "trailing_mean_mae": 0.6}  # fmt: skip
 #: which products and days the stored model saw, caps included (the run's `Selection.reason`)
-SELECTION = ("2 of 3 products with enough data; the 2 with the most revenue (at most 50); the "
-             "latest 42 of 120 days; row budget 50,000")  # fmt: skip
+SELECTION = ("2 of 3 products with enough data, at product-day; the latest 10 of 14 days; row "
+             "budget 20 product-days")  # fmt: skip
 #: the stored elasticities: MUG and TOWEL their own (below zero), LAMP the shop's (pooled)
 ELASTICITY = {"MUG": (-1.4, -1.9, -0.9, "own"), "TOWEL": (-1.1, -1.5, -0.7, "own"),
               "LAMP": (-1.25, -2.0, -0.5, "pooled")}  # fmt: skip
