@@ -244,3 +244,42 @@ def test_a_second_import_reuses_the_source_and_connection(server, tmp_path, sett
             c.request.method == "POST" and c.request.url.startswith(f"{REST}/connections")
             for c in api.calls
         )
+
+
+def test_a_failed_server_job_refuses_the_import_with_airbytes_reason(server, tmp_path, settings):
+    name = "contract_failed"
+    write(tmp_path / "inbox", f"{name}.csv", EXPORT)
+    reason = "Failed to load https://files.example.test/profiteer-inbox/contract_failed.csv: 404"
+    existing_source = {"sourceId": SOURCE_ID, "name": f"profiteer-import-{name}"}
+    existing_connection = {"connectionId": CONNECTION_ID, "name": f"profiteer-import-{name}"}
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as api:
+        api.add(responses.POST, f"{REST}/applications/token", json={"access_token": "tok-9"})
+        api.add(responses.GET, f"{REST}/sources", json={"data": [existing_source], "next": ""})
+        api.add(responses.PATCH, f"{REST}/sources/{SOURCE_ID}", json=existing_source)
+        api.add(
+            responses.GET, f"{REST}/connections", json={"data": [existing_connection], "next": ""}
+        )
+        api.add(responses.POST, f"{REST}/jobs", json=job("pending"))
+        api.add(responses.GET, f"{REST}/jobs/{JOB_ID}", json=job("failed"))
+        api.add(
+            responses.POST,
+            f"{CONFIG}/jobs/get",
+            json={"job": {"id": JOB_ID, "status": "failed"}, "attempts": [
+                {"attempt": {"id": 0, "status": "failed", "failureSummary": {"failures": [
+                    {"failureOrigin": "source", "externalMessage": reason}]}}}]},
+        )  # fmt: skip
+        instance = dg.DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions("imported_files", [name])
+        result = dg.materialize(
+            [import_order_export, inbox_file],
+            partition_key=name,
+            instance=instance,
+            resources={"warehouse": warehouse_resource(), "file_airbyte": server,
+                       "import_readers": ImportReaders()},
+            raise_on_error=False,
+        )  # fmt: skip
+    assert not result.success
+    failure = result.failure_data_for_node("import_order_export").user_failure_data
+    assert f"Airbyte job {JOB_ID}" in failure.description and reason in failure.description
+    exists = read_table(settings, "SELECT to_regclass(%s) AS t", (f"import_{name}.sales",))
+    assert exists["t"].iloc[0] is None  # nothing written

@@ -19,6 +19,7 @@ import dagster as dg
 from psycopg2 import sql
 
 from profiteer_pipeline.defs.imports.file_airbyte import FileImportAirbyte
+from profiteer_pipeline.defs.ingest import airbyte_jobs as jobs
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.imports import source_file
 from profiteer_pipeline.imports.errors import ImportRefused
@@ -41,7 +42,6 @@ AIRBYTE_COLUMNS = (
     "_airbyte_meta",
     "_airbyte_generation_id",
 )
-_ACTIVE = ("running", "pending", "incomplete")
 
 
 def provider_for(url: str) -> dict[str, Any]:
@@ -127,20 +127,6 @@ class ServerFileImport(FileImportAirbyte):
         )
         return created["connectionId"]
 
-    def _wait(self, client, job_id: int, log) -> dict[str, Any]:
-        started = time.monotonic()
-        while True:
-            time.sleep(self.workspace.poll_interval)
-            details = dict(client.get_job_details(job_id))
-            status = str(details.get("status", "")).lower()
-            if status not in _ACTIVE:
-                return details
-            log(f"Airbyte job {job_id}: {status} after {time.monotonic() - started:.0f}s")
-            timeout = self.workspace.poll_timeout
-            if timeout and time.monotonic() - started > timeout:
-                client.cancel_job(job_id)
-                raise ImportRefused(f"Airbyte job {job_id} still {status} after {timeout}s")
-
     def _landed(self, name: str, shape: FileShape) -> "tuple[pd.DataFrame, list[str]]":
         import orjson
         import pandas as pd
@@ -174,10 +160,17 @@ class ServerFileImport(FileImportAirbyte):
         except dg.Failure as exc:
             raise ImportRefused(f"the Airbyte server refused the import: {exc}") from None
         log(f"Airbyte job {job_id} started (connection {connection_id}, file {url})")
-        details = self._wait(client, job_id, log)
-        status = str(details.get("status", "")).lower()
+        try:
+            details = jobs.wait(
+                client, job_id, poll_interval=self.workspace.poll_interval,
+                poll_timeout=self.workspace.poll_timeout, log=log,
+            )  # fmt: skip
+        except jobs.JobTimedOut as exc:
+            raise ImportRefused(str(exc)) from None
+        status = jobs.status_of(details)
         if status != "succeeded":
-            raise ImportRefused(f"Airbyte job {job_id} for {url} ended {status}")
+            reason = jobs.failure_reason(client, job_id) or f"ended {status}"
+            raise ImportRefused(f"Airbyte job {job_id} for {url}: {reason}")
         frame, data_json = self._landed(name, shape)
         sink(data_json)
         return source_file.RawRead(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from profiteer_pipeline.defs.ingest import airbyte_jobs as jobs
 from profiteer_pipeline.defs.ingest.sync import AirbyteSync, SyncResult, iso_hour
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.warehouse import raw_sales as raw_sql
@@ -26,25 +27,6 @@ else:
     # __future__ import annotations` here: Dagster reads ResourceDependency from the evaluated
     # annotation, not from a string
     AirbyteWorkspace = Any
-
-
-def _job_info(client, job_id: int) -> dict[str, Any]:
-    """The configuration API's `POST /jobs/get` (documented; it carries the attempts' failure
-    summaries, which the public API's job omits), with the client's public auth headers."""
-    import requests
-
-    response = requests.post(
-        f"{client.configuration_api_base_url}/jobs/get",
-        json={"id": job_id},
-        headers={"accept": "application/json", **client.all_additional_request_headers},
-        auth=(client.username, client.password) if client.username else None,
-        timeout=client.request_timeout,
-    )
-    response.raise_for_status()
-    return response.json()
-
-
-_ACTIVE = ("running", "pending", "incomplete")
 
 
 class AirbyteServer(AirbyteSync):
@@ -64,37 +46,13 @@ class AirbyteServer(AirbyteSync):
         return f"Airbyte server {self.workspace.rest_api_base_url}, connection {self.connection_id}"
 
     def _wait(self, context, client, job_id: int, started: float) -> dict[str, Any]:
-        poll_timeout = self.workspace.poll_timeout
-        while True:
-            time.sleep(self.workspace.poll_interval)
-            details = client.get_job_details(job_id)
-            status = str(details.get("status", "")).lower()
-            context.log.info(
-                f"Airbyte job {job_id}: {status}, {details.get('rowsSynced') or 0:,} rows,"
-                f" {details.get('bytesSynced') or 0:,} bytes after {time.monotonic() - started:.0f}s"
-            )
-            if status not in _ACTIVE:
-                return dict(details)
-            if poll_timeout and time.monotonic() - started > poll_timeout:
-                raise dg.Failure(f"Airbyte job {job_id} still {status} after {poll_timeout}s")
-
-    def _failure_message(self, client, job_id: int) -> str:
-        """Airbyte's own reason, from the configuration API's job attempts (best effort)."""
-        import requests
-
         try:
-            info = _job_info(client, job_id)
-        except (requests.RequestException, ValueError):
-            return ""
-        for attempt in reversed(info.get("attempts") or []):
-            failures = ((attempt.get("attempt") or {}).get("failureSummary") or {}).get(
-                "failures"
-            ) or []
-            for failure in failures:
-                message = failure.get("externalMessage") or failure.get("internalMessage")
-                if message:
-                    return str(message)
-        return ""
+            return jobs.wait(
+                client, job_id, poll_interval=self.workspace.poll_interval,
+                poll_timeout=self.workspace.poll_timeout, log=context.log.info, started=started,
+            )  # fmt: skip
+        except jobs.JobTimedOut as exc:
+            raise dg.Failure(str(exc)) from None
 
     def sync_window(
         self, context: dg.AssetExecutionContext, start: datetime, end: datetime
@@ -106,7 +64,7 @@ class AirbyteServer(AirbyteSync):
             for job in client.get_jobs_for_connection(
                 self.connection_id, created_after=datetime.now(UTC) - timedelta(days=2)
             )
-            if str(job.status).lower() in _ACTIVE
+            if str(job.status).lower() in jobs.ACTIVE
         ]
         for job in running:
             context.log.info(f"Airbyte job {job.id} already running; waiting for it to end")
@@ -122,11 +80,11 @@ class AirbyteServer(AirbyteSync):
         try:
             details = self._wait(context, client, job_id, time.monotonic())
         finally:
-            if str(details.get("status", "")).lower() in _ACTIVE:
+            if jobs.status_of(details) in jobs.ACTIVE:
                 client.cancel_job(job_id)  # interrupted: do not leave the sync running
-        status = str(details.get("status", "")).lower()
+        status = jobs.status_of(details)
         if status != "succeeded":
-            reason = self._failure_message(client, job_id) or f"job ended {status}"
+            reason = jobs.failure_reason(client, job_id) or f"job ended {status}"
             raise dg.Failure(
                 description=f"Airbyte job {job_id} for connection {self.connection_id} "
                 f"{status}: {reason}",
