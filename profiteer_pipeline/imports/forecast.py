@@ -5,7 +5,9 @@ the tables the app reads (`price_curves`, `price_advice`, `model_evaluation`, be
 Pure module (no Dagster): the asset, the tests and the benchmark call it.
 
 - The model: `ModelSpec` named `<schema>_forecast` (e.g. `import_online_retail_forecast`) on the
-  warehouse datasource the simulated shop's model uses, trained on `<schema>.model_features`.
+  warehouse datasource the simulated shop's model uses, trained on `<schema>.model_features`
+  (one row per product-day) by the count model MindsDB hosts as a BYOM engine
+  (`model.count_model`, uploaded by `ensure_engine`).
 - Evaluation and the week-ahead forecast (`backtesting`): a rolling-origin backtest of the
   held-out twin at product-day, against the seasonal naive and the 28-day mean.
 - Curves and advice (`price_curves`, `advice_table`): predicted here for a grid of prices per product; the

@@ -54,9 +54,9 @@ KEY = ("product_id", TS_COLUMN)  # one row per product-day
 #: the model's categories, and the input its demand must never rise with
 CATEGORICAL = ("product_id", "category")
 DECREASING = "price_ratio"
+LAGS = {"units_prev_7d": 7, "units_prev_28d": 28, "units_prev_91d": 91}  # days before the day
 #: `model_features`, the one declaration of its columns: the keys, the price offered (for
 #: people), the features, then the target.
-LAGS = {"units_prev_7d": 7, "units_prev_28d": 28, "units_prev_91d": 91}  # days before the day
 COLUMN_DDL = {
     "product_id": "text NOT NULL",
     TS_COLUMN: "timestamptz NOT NULL",

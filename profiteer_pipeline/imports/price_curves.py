@@ -154,7 +154,7 @@ def smoothed(curve: pd.DataFrame) -> pd.DataFrame:
     each product's curve (`line_fit`; revenue peaks at -intercept / 2 slope), where it falls;
     the model's own values where it does not (no price optimum inside the range).
 
-    Why the advice uses the line and not the raw argmax: lightwood's tree mixers predict in
+    Why the advice uses the line and not the raw argmax: the model's trees predict in
     steps at the prices seen in training, so revenue rises along each flat step and the raw
     argmax sits at the edge of a step, wherever the steps happen to fall."""
     out = curve.copy()

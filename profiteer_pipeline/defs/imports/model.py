@@ -1,12 +1,13 @@
 """`import_forecast`: the model on an import's real fields, trained after each import.
 
 One materialization per import (partition = the import's name), `forecast.run`:
-1. `model_features` from the import's `sales` and `products` (which products and hours, and
-   why, in the metadata), readable by MindsDB's login;
+1. `model_features`, one row per product-day, from the import's order lines and `products`
+   (which products and days, and why, in the metadata), readable by MindsDB's login;
 2. a rolling-origin backtest at product-day: for each of the latest 3 weeks a twin trained on
-   the hours before it forecasts it, scored with RMSSE and Poisson deviance beside the seasonal
+   the days before it forecasts it, scored with RMSSE and Poisson deviance beside the seasonal
    naive and the product's 28-day mean: check `beats_baseline`;
-3. the model `<schema>_forecast` trained on every modelled hour (CREATE, then RETRAIN);
+3. the model `<schema>_forecast` trained on every modelled day (CREATE, then RETRAIN) by the
+   count model MindsDB hosts as a BYOM engine (`model.count_model`);
 4. its price curves and the best price per product, and the evaluation, replaced together in
    `price_curves`, `price_advice` and `model_evaluation`: check `price_response`. A product gets
    a best price only when the model beats the 28-day mean, its curve falls with the price and its
@@ -57,7 +58,7 @@ KEEP_VERSIONS = 3
             "beats_baseline",
             asset=KEY,
             description="Out of sample (rolling origin: the latest 3 weeks, each forecast by a "
-            "twin trained on the hours before it, at product-day), the model is below the "
+            "twin trained on the days before it, at product-day), the model is below the "
             "product's trailing 28-day mean on both RMSSE and Poisson deviance.",
         ),
         dg.AssetCheckSpec(
@@ -70,8 +71,9 @@ KEEP_VERSIONS = 3
             f"{tolerances.FALL_MIN_SHARE:.0%} from the lowest to the highest price).",
         ),
     ],
-    description="MindsDB model `<schema>_forecast` on an import's real fields (price relative to "
-    "the base price, hour of day, day of week, product, category, recent demand), backtested "
+    description="MindsDB model `<schema>_forecast` on an import's real fields, per product-day "
+    "(the offered price relative to the base price, day of week, product, category, recent "
+    "demand): a count model with demand that never rises with the price, backtested "
     "against the seasonal naive and the 28-day mean; each product's price elasticity with its 90 % interval; its price "
     "curves and advice in `price_curves`, `price_advice` and `model_evaluation`.",
 )
