@@ -24,8 +24,10 @@ def price_grid(
     points: int = DEFAULT_POINTS,
     *,
     include: float | None = None,
+    decimals: int = 2,
 ) -> np.ndarray:
-    """`points` evenly spaced prices over [min_price, max_price], rounded to cents.
+    """`points` evenly spaced prices over [min_price, max_price], rounded to cents (or to
+    `decimals`: an import's cheapest lines are priced below a cent apart).
 
     `include` (e.g. the base price) is added to the grid when it lies inside the range, so the
     curve has an exact value there. Duplicates after rounding are dropped.
@@ -42,4 +44,4 @@ def price_grid(
     grid = np.linspace(lo, hi, points)
     if include is not None and lo <= float(include) <= hi:
         grid = np.append(grid, float(include))
-    return np.unique(np.round(grid, 2))
+    return np.unique(np.round(grid, decimals))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from profiteer_pipeline import pricing
 from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.model import evaluation
 from profiteer_pipeline.model.tolerances import (
@@ -41,13 +42,13 @@ CURVE_COLUMNS = {
 
 def price_grid(ev: pd.DataFrame, products: pd.DataFrame, points: int = GRID_POINTS) -> pd.DataFrame:
     """product_id, price, price_ratio: `points` prices from the product's low to high price paid,
-    plus its base price, for each product in `ev` (rounded to 4 decimals, unique)."""
+    plus its base price where it lies between them, for each product in `ev` (the shop's grid,
+    `pricing.price_grid`, to 4 decimals)."""
     base = products.assign(product_id=products["product_id"].astype(str)).set_index("product_id")
     frames = []
     for row in ev.itertuples(index=False):
         b = float(base.at[row.product_id, "base_price"])
-        prices = np.round(np.append(np.linspace(row.price_low, row.price_high, points), b), 4)
-        prices = np.unique(prices)
+        prices = pricing.price_grid(row.price_low, row.price_high, points, include=b, decimals=4)
         frames.append(pd.DataFrame({"product_id": row.product_id, "price": prices}))
         frames[-1]["price_ratio"] = prices / b
     if not frames:
