@@ -122,7 +122,7 @@ def server(monkeypatch, tmp_path, pg_server):
     return resource
 
 
-def _materialize(resource, name: str):
+def _materialize(resource, name: str, raise_on_error: bool = True):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("imported_files", [name])
     return dg.materialize(
@@ -134,6 +134,7 @@ def _materialize(resource, name: str):
             "file_airbyte": resource,
             "import_readers": ImportReaders(),
         },
+        raise_on_error=raise_on_error,
     )
 
 
@@ -217,24 +218,28 @@ def test_the_server_runs_the_same_connector_config_and_the_import_builds_on_its_
     assert ENV["AIRBYTE_CLIENT_SECRET"] not in "\n".join(str(e) for e in result.all_events)
 
 
+def existing(api: responses.RequestsMock, name: str) -> None:
+    """The workspace already has the import's source and connection: the token, the source
+    found and patched with this file's URL, the connection found, a job started."""
+    source = {"sourceId": SOURCE_ID, "name": f"profiteer-import-{name}"}
+    connection = {"connectionId": CONNECTION_ID, "name": f"profiteer-import-{name}"}
+    api.add(responses.POST, f"{REST}/applications/token", json={"access_token": "tok-9"})
+    api.add(responses.GET, f"{REST}/sources", json={"data": [source], "next": ""})
+    api.add(responses.PATCH, f"{REST}/sources/{SOURCE_ID}", json=source)
+    api.add(responses.GET, f"{REST}/connections", json={"data": [connection], "next": ""})
+    api.add(responses.POST, f"{REST}/jobs", json=job("pending"))
+
+
 def test_a_second_import_reuses_the_source_and_connection(server, tmp_path, settings):
     name = "contract_again"
     write(tmp_path / "inbox", f"{name}.csv", EXPORT)
-    existing_source = {"sourceId": SOURCE_ID, "name": f"profiteer-import-{name}"}
-    existing_connection = {"connectionId": CONNECTION_ID, "name": f"profiteer-import-{name}"}
 
     def done(request):
         land_as_destination(settings, name, EXPORT)
         return 200, {}, json.dumps(job("succeeded"))
 
     with responses.RequestsMock(assert_all_requests_are_fired=True) as api:
-        api.add(responses.POST, f"{REST}/applications/token", json={"access_token": "tok-9"})
-        api.add(responses.GET, f"{REST}/sources", json={"data": [existing_source], "next": ""})
-        api.add(responses.PATCH, f"{REST}/sources/{SOURCE_ID}", json=existing_source)
-        api.add(
-            responses.GET, f"{REST}/connections", json={"data": [existing_connection], "next": ""}
-        )
-        api.add(responses.POST, f"{REST}/jobs", json=job("pending"))
+        existing(api, name)
         api.add_callback(responses.GET, f"{REST}/jobs/{JOB_ID}", callback=done)
         result = _materialize(server, name)
         assert result.success
@@ -250,16 +255,8 @@ def test_a_failed_server_job_refuses_the_import_with_airbytes_reason(server, tmp
     name = "contract_failed"
     write(tmp_path / "inbox", f"{name}.csv", EXPORT)
     reason = "Failed to load https://files.example.test/profiteer-inbox/contract_failed.csv: 404"
-    existing_source = {"sourceId": SOURCE_ID, "name": f"profiteer-import-{name}"}
-    existing_connection = {"connectionId": CONNECTION_ID, "name": f"profiteer-import-{name}"}
     with responses.RequestsMock(assert_all_requests_are_fired=True) as api:
-        api.add(responses.POST, f"{REST}/applications/token", json={"access_token": "tok-9"})
-        api.add(responses.GET, f"{REST}/sources", json={"data": [existing_source], "next": ""})
-        api.add(responses.PATCH, f"{REST}/sources/{SOURCE_ID}", json=existing_source)
-        api.add(
-            responses.GET, f"{REST}/connections", json={"data": [existing_connection], "next": ""}
-        )
-        api.add(responses.POST, f"{REST}/jobs", json=job("pending"))
+        existing(api, name)
         api.add(responses.GET, f"{REST}/jobs/{JOB_ID}", json=job("failed"))
         api.add(
             responses.POST,
@@ -268,16 +265,7 @@ def test_a_failed_server_job_refuses_the_import_with_airbytes_reason(server, tmp
                 {"attempt": {"id": 0, "status": "failed", "failureSummary": {"failures": [
                     {"failureOrigin": "source", "externalMessage": reason}]}}}]},
         )  # fmt: skip
-        instance = dg.DagsterInstance.ephemeral()
-        instance.add_dynamic_partitions("imported_files", [name])
-        result = dg.materialize(
-            [import_order_export, inbox_file],
-            partition_key=name,
-            instance=instance,
-            resources={"warehouse": warehouse_resource(), "file_airbyte": server,
-                       "import_readers": ImportReaders()},
-            raise_on_error=False,
-        )  # fmt: skip
+        result = _materialize(server, name, raise_on_error=False)
     assert not result.success
     failure = result.failure_data_for_node("import_order_export").user_failure_data
     assert f"Airbyte job {JOB_ID}" in failure.description and reason in failure.description
