@@ -90,6 +90,30 @@ def generated(args, root: Path) -> tuple[order_export.KnownExport, Path]:
     return made, export
 
 
+def advice_against_truth(advice: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """Would following the advice raise revenue? With the export's true demand, units ~
+    price ** elasticity, moving from today's price to the advised one changes revenue by
+    (best / today) ** (1 + elasticity) - 1: the share of advised products where that is
+    positive, and its median beside the model's own prediction (best over today)."""
+    advised = advice[advice["status"] == "advice"].merge(
+        truth, on="product_id", suffixes=("", "_t")
+    )
+    if advised.empty or "elasticity_t" not in advised:
+        return {}
+    today = advised["current_price"].astype(float)
+    true = (advised["best_price"].astype(float) / today) ** (1 + advised["elasticity_t"]) - 1
+    predicted = (
+        advised["revenue_per_day_at_best"].astype(float)
+        / (today * advised["units_per_day_at_current"].astype(float))
+        - 1
+    )
+    return {
+        "advised_true_revenue_up_share": round(float((true > 0).mean()), 3),
+        "advised_true_revenue_change_median_pct": round(float(100 * true.median()), 2),
+        "advised_predicted_revenue_change_median_pct": round(float(100 * predicted.median()), 2),
+    }
+
+
 def indented(line: str) -> None:
     print("  " + line)
 
@@ -124,6 +148,7 @@ def report(args, made: order_export.KnownExport | None, summary: dict, run, cloc
         )
         if len(own)
         else None,
+        **advice_against_truth(run.advice, truth),
         "seconds": {k: round(v, 1) for k, v in clock.items()},
         "model_parts_s": run.seconds,
         "file_to_advice_s": round(clock["import"] + clock["model"], 1),
@@ -142,6 +167,13 @@ def report(args, made: order_export.KnownExport | None, summary: dict, run, cloc
             f"  true mean {figures['true_mean_elasticity']}; {len(own):,} products with their own "
             f"estimate, {figures['own_interval_coverage']:.1%} of true values inside their 90 % "
             f"interval, median |error| {figures['own_median_abs_error']}"
+        )
+    if figures.get("advised_true_revenue_up_share") is not None:
+        print(
+            f"the advice against the truth: {figures['advised_true_revenue_up_share']:.1%} of "
+            f"the {status.get('advice', 0):,} advised price changes raise the true revenue "
+            f"(median true change {figures['advised_true_revenue_change_median_pct']:+.2f} %, "
+            f"predicted {figures['advised_predicted_revenue_change_median_pct']:+.2f} %)"
         )
     minutes = figures["file_to_advice_s"] / 60
     print(
