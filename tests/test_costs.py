@@ -54,7 +54,7 @@ def test_costs_turn_revenue_advice_into_profit_advice():
     curve = grid.assign(units_per_day=units, revenue_per_day=grid["price"] * units)
     found = pd.DataFrame(
         {"product_id": ["A", "B"], "elasticity": -1.5, "elasticity_low": -2.0,
-         "elasticity_high": -1.0, "source": "own"}
+         "elasticity_high": -1.1, "source": "own"}
     )  # fmt: skip
     out = advice_table.advice(
         products, ev, curve, model_loses=None, elasticities=found,

@@ -141,7 +141,7 @@ def test_a_falling_curve_gets_advice_only_with_its_own_negative_interval():
     products, ev, curve = _falling()
     found = pd.DataFrame(
         {"product_id": ["A", "B", "C"], "elasticity": [-1.5, -0.4, -1.2],
-         "elasticity_low": [-2.0, -1.3, -1.5], "elasticity_high": [-1.0, 0.5, -0.9],
+         "elasticity_low": [-2.0, -1.3, -1.5], "elasticity_high": [-1.1, 0.5, -0.9],
          "source": ["own", "own", "pooled"]}
     )  # fmt: skip
     out = advice_table.advice(products, ev, curve, model_loses=None, elasticities=found)
