@@ -296,7 +296,7 @@ def direction_supported(out: pd.DataFrame) -> pd.Series:
 
     Why: the curve's optimum says which way to move, but a sparse product's curve can point
     either way; on a year of 4,000 products with known elasticities only 60 % of such moves
-    raised the true revenue, and 97 % of those this rule lets through
+    raised the true revenue, and 96 % of those this rule lets through
     (`benchmarks/bench_import_year.py`)."""
     move = out["best_price"].astype(float) - out["current_price"].astype(float)
     threshold = break_even_elasticity(out)
