@@ -300,3 +300,19 @@ def test_failed_training_fails_with_mindsdb_error_text(first_run, client):
             training.train(client, broken, timeout=120, log=lambda _m: None)
     finally:
         client.query(f"DROP MODEL IF EXISTS {broken.qualified_name}")
+
+
+def test_an_engine_is_named_after_its_code_and_one_mindsdb_cannot_load_is_refused(client):
+    """`ensure_engine` (the import's BYOM count model): the same code is one engine, reused;
+    code MindsDB cannot load (no class with train and predict) fails with MindsDB's reason."""
+    from pathlib import Path
+
+    from profiteer_pipeline.model import count_model
+
+    code = Path(count_model.__file__).read_bytes()
+    first = client.ensure_engine("profiteer_count", code)
+    assert re.fullmatch(r"profiteer_count_[0-9a-f]{10}", first)
+    assert client.ensure_engine("profiteer_count", code) == first
+    for _ in range(2):  # nothing half-made is left that a second attempt would take for done
+        with pytest.raises(MindsDBError, match="MindsDB refused the profiteer_broken engine"):
+            client.ensure_engine("profiteer_broken", b"answer = 42\n")

@@ -85,8 +85,6 @@ def read(path: Path) -> pd.DataFrame:
 def from_lines(lines: pd.DataFrame) -> pd.DataFrame:
     """product_id, unit_cost: each product's cost on its latest sale line with one (a cost
     changes over time; the advice is for today's)."""
-    if "unit_cost" not in lines:
-        return pd.DataFrame(columns=["product_id", "unit_cost"])
     costed = lines[(lines["kind"] == "sale") & lines["unit_cost"].notna()]
     latest = costed.sort_values(["ordered_at", "line"]).groupby("product_id").tail(1)
     return (

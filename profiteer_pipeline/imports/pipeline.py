@@ -204,8 +204,8 @@ def run_import(
         timings["clean_and_hourly"] = time.monotonic() - t
         summary = summarize(cleaned, sales, products, shape, resolved)
         summary["connector"] = raw.connector
-        unit_costs = costs.from_lines(cleaned.lines)
         if "unit_cost" in resolved.columns:
+            unit_costs = costs.from_lines(cleaned.lines)
             summary["unit_costs"] = len(unit_costs)
 
         t = time.monotonic()

@@ -73,10 +73,6 @@ class CountDemandModel:
             num_boost_round=params["rounds"],
         )
         self.model_text = booster.model_to_string()
-        self.rows = len(df)
-        self.importance = dict(
-            zip(features, booster.feature_importance("gain").round(1).tolist(), strict=True)
-        )
 
     def predict(self, df: pd.DataFrame, args: dict = None) -> pd.DataFrame:
         import lightgbm as lgb
