@@ -206,7 +206,7 @@ def render(name: str) -> None:
         says=f"{_count(len(no_change), 'product', 'products')} with a price curve but no "
         "advice: keep the current price. The model must beat the product's 28-day mean out of "
         "sample, the curve must fall with the price, and the product's own elasticity interval "
-        "must lie below zero.",
+        "must lie below zero and back the way the price would move.",
         columns=["category", "elasticity", "elasticity_low", "elasticity_high", *EVIDENCE],
     )  # fmt: skip
     _unpriced(

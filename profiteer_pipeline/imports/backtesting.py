@@ -33,10 +33,12 @@ FOLDS = 3
 
 HORIZON_DAYS = 7
 
-#: each method's RMSSE, Poisson deviance and MAE over all folds (`model_rmsse`, ...)
-METRIC_FIELDS = tuple(
-    f"{method}_{metric}" for metric in (*backtest.DECIDING, "mae") for method in backtest.METHODS
+#: (method, metric): each method's RMSSE, Poisson deviance and MAE over all folds
+_FIGURES = tuple(
+    (method, metric) for metric in (*backtest.DECIDING, "mae") for method in backtest.METHODS
 )
+#: their columns in `model_evaluation` and the run's metadata (`model_rmsse`, ...)
+METRIC_FIELDS = tuple(f"{method}_{metric}" for method, metric in _FIGURES)
 
 
 def week_ahead(
@@ -105,9 +107,8 @@ class Evaluation:
         if self.result is None:
             return dict.fromkeys(METRIC_FIELDS)
         return {
-            f"{method}_{metric}": self.result.overall(method, metric)
-            for metric in (*backtest.DECIDING, "mae")
-            for method in backtest.METHODS
+            field: self.result.overall(method, metric)
+            for field, (method, metric) in zip(METRIC_FIELDS, _FIGURES, strict=True)
         }
 
     @property

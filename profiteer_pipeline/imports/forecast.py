@@ -280,8 +280,8 @@ def run(
 ) -> ForecastRun:
     """Features, the backtest (twins trained before each fold), the model and its forecast for
     the coming week, its curves, the elasticities and the advice within the guardrails (profit
-    where unit costs are stored), and the tables, for the import in `schema`. NothingToModel when no product qualifies; MindsDB's own
-    errors (MindsDBError) pass through."""
+    where unit costs are stored), and the tables, for the import in `schema`. NothingToModel
+    when no product qualifies; MindsDB's own errors (MindsDBError) pass through."""
     clock: dict[str, float] = {}
     t = time.monotonic()
 

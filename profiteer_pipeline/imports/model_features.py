@@ -210,7 +210,7 @@ def build(
     out = pd.DataFrame(
         {
             "product_id": frame["product_id"].to_numpy(),
-            TS_COLUMN: day.to_numpy(),
+            TS_COLUMN: day.array,  # keeps UTC (to_numpy would drop it)
             "price": np.round(price, 4),
             "category": category.to_numpy(),
             "price_ratio": price / base,
@@ -219,7 +219,6 @@ def build(
             TARGET: units.to_numpy(),
         }
     )
-    out[TS_COLUMN] = pd.to_datetime(out[TS_COLUMN], utc=True)
     if since is not None:
         out = out[out[TS_COLUMN] >= pd.Timestamp(since)]
     return out[list(COLUMNS)].reset_index(drop=True)
@@ -231,8 +230,7 @@ def lagged(product: np.ndarray, units: np.ndarray) -> dict[str, np.ndarray]:
     before = np.cumsum(units) - units  # units strictly before, over the whole array
     start = np.r_[True, product[1:] != product[:-1]]
     first = np.maximum.accumulate(np.where(start, np.arange(len(units)), 0))
-    before = before - before[first]  # ... within the product
-    index = np.arange(len(units))
+    index = np.arange(len(units))  # a window never reaches back past its product's first row
     out = {}
     for name, n in LAGS.items():
         back = np.maximum(index - n, first)
