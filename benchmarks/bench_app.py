@@ -40,12 +40,12 @@ import psycopg2
 from profiteer_app import features as feat
 from profiteer_app import predictor as pred
 from profiteer_app.sample_data import prepare_warehouse, recreate_database, train_model
-from profiteer_pipeline import pricing
 from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.model import evaluation, training
 from profiteer_pipeline.model import recommendations as recs
 from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.spec import ModelSpec
+from profiteer_pipeline.pricing import grid as pricing
 from profiteer_pipeline.settings import PgUrl
 from profiteer_pipeline.stack import mindsdb as mindsdb_server
 from profiteer_pipeline.stack.postgres import EmbeddedPostgres, wait_ready

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from profiteer_pipeline.imports import merchandise
 from profiteer_pipeline.model import elasticity
+from profiteer_pipeline.sources.files import merchandise
 from profiteer_pipeline.synth import order_export
 
 PUBLISHED_UCI = -1.88

@@ -45,8 +45,8 @@ import pandas as pd
 import psycopg2
 
 from profiteer_pipeline import settings as settings_mod
-from profiteer_pipeline.imports.pipeline import run_import
-from profiteer_pipeline.model.guardrails import Guardrails
+from profiteer_pipeline.pricing.guardrails import Guardrails
+from profiteer_pipeline.sources.files.pipeline import run_import
 from profiteer_pipeline.stack.postgres import EmbeddedPostgres, ensure_databases, wait_ready
 
 UCI_LINES = 541_909
@@ -211,7 +211,7 @@ def connector(admin: settings_mod.PgUrl):
 def train_import_model(root: Path, admin: settings_mod.PgUrl, name: str, **options):
     """`forecast.run` for the import `name`, as `import_forecast` runs it, on a MindsDB server of
     its own; `options` pass on (row_budget, rails, engine). Returns (the run, its seconds)."""
-    from profiteer_pipeline.imports import forecast
+    from profiteer_pipeline.model import forecast
     from profiteer_pipeline.model.client import MindsDBClient
 
     warehouse = admin.with_database("warehouse")
@@ -388,7 +388,7 @@ def main() -> None:
         )
         print(f"goal <= 60 s: {'met' if total <= 60 else 'NOT met'}")
         if args.model:
-            from profiteer_pipeline.imports import model_features
+            from profiteer_pipeline.model import daily_features as model_features
 
             budget = args.model_budget or model_features.ROW_BUDGET
             print(f"\nmodel stage: the import's model on MindsDB (row budget {budget:,})")

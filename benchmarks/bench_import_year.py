@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 from bench_import import connector, train_import_model, warehouse_server
 
-from profiteer_pipeline.imports import forecast
-from profiteer_pipeline.imports.pipeline import run_import
+from profiteer_pipeline.model import forecast
+from profiteer_pipeline.sources.files.pipeline import run_import
 from profiteer_pipeline.synth import order_export
 
 UCI_LINES = 541_909

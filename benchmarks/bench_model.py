@@ -218,7 +218,7 @@ def main() -> None:
         figures["single_rest_ms"] = statistics.median(rest_times) * 1000
         product = load_default_catalog()[0]
         profile = {**row, "base_price": product.base_price}
-        from profiteer_pipeline.pricing import price_grid
+        from profiteer_pipeline.pricing.grid import price_grid
 
         inputs = features.model_inputs(
             profile, price_grid(product.min_price, product.max_price, 21), s30.features

@@ -16,10 +16,11 @@ import pandas as pd
 from psycopg2 import sql as pgsql
 
 from profiteer_app.warehouse import AccessDenied, MetricsMissing, Query, Warehouse, _numeric
-from profiteer_pipeline.imports import advice_table, forecast
-from profiteer_pipeline.imports.advice_table import NO_PRICE, no_advice_reason
-from profiteer_pipeline.imports.names import schema_name
-from profiteer_pipeline.imports.price_curves import smoothed
+from profiteer_pipeline.model import forecast
+from profiteer_pipeline.pricing import advice_table
+from profiteer_pipeline.pricing.advice_table import NO_PRICE, no_advice_reason
+from profiteer_pipeline.pricing.curves import smoothed
+from profiteer_pipeline.sources.files.names import schema_name
 
 IMPORTS = pgsql.Identifier("imports_raw", "imports")
 TOP_PRODUCTS = 10

@@ -14,7 +14,7 @@ import streamlit as st
 
 from profiteer_app import formatting as fmt
 from profiteer_app import imports_ui
-from profiteer_pipeline.imports.names import NAME_PATTERN
+from profiteer_pipeline.sources.files.names import NAME_PATTERN
 
 KEY = "source"
 SIMULATED = ""  # the simulated shop (no query parameter)

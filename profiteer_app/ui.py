@@ -16,7 +16,7 @@ import streamlit as st
 
 from profiteer_app import formatting as fmt
 from profiteer_app import predictor as pred
-from profiteer_app import price_data as prices
+from profiteer_app import recommendation_data as prices
 from profiteer_app import warehouse as wh
 from profiteer_pipeline import settings as settings_mod
 

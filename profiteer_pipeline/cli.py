@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from profiteer_pipeline.imports.commands import register as register_imports
+from profiteer_pipeline.sources.files.commands import register as register_imports
 from profiteer_pipeline.stack.commands import register as register_stack
 from profiteer_pipeline.synth.commands import register as register_synth
 

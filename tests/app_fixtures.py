@@ -153,7 +153,7 @@ def order_export() -> str:
 
 def model_ddl(schema: str) -> pgsql.Composed:
     """The model tables as `import_forecast` creates them (its own column declarations)."""
-    from profiteer_pipeline.imports.forecast import RESULT_TABLES
+    from profiteer_pipeline.model.forecast import RESULT_TABLES
 
     return pgsql.SQL(" ").join(
         pgsql.SQL(
@@ -192,9 +192,8 @@ def known_curve(base: float, lo: float, hi: float, units_at_base: float) -> pd.D
 def write_features(conn, schema: str, products: pd.DataFrame, modelled: list[str]) -> None:
     """`model_features` of the modelled products, built from the import's order lines by the
     pipeline's own code (as `import_forecast` does): the observed days the pages show."""
-    from profiteer_pipeline.imports import forecast
-    from profiteer_pipeline.imports import model_features as mf
-    from profiteer_pipeline.model import elasticity
+    from profiteer_pipeline.model import daily_features as mf
+    from profiteer_pipeline.model import elasticity, forecast
 
     lines = forecast.read_sale_lines(conn, schema, [])
     last = products["last_hour"].max().tz_convert(None)
@@ -218,7 +217,7 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
         columns=["product_id", "product_name", "category", "base_price", "min_price",
                  "max_price", "units", "first_hour", "last_hour"],
     ).set_index("product_id")  # fmt: skip
-    from profiteer_pipeline.imports.price_curves import smoothed
+    from profiteer_pipeline.pricing.curves import smoothed
 
     curves, advice = {}, []
     conn = psycopg2.connect(url.dsn())
@@ -276,12 +275,12 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
 
 
 def run_test_import(url: PgUrl, path: Path, name: str, reader: str) -> dict:
-    """A real import (profiteer_pipeline.imports.pipeline.run_import, the File source included)
+    """A real import (profiteer_pipeline.sources.files.pipeline.run_import, the File source included)
     into the database of `url`; the import itself grants `reader` its tables, those written later
     (the model's) and the list of imports. Returns its summary."""
     from contextlib import contextmanager
 
-    from profiteer_pipeline.imports import pipeline, tables
+    from profiteer_pipeline.sources.files import pipeline, tables
 
     @contextmanager
     def connect():

@@ -34,7 +34,7 @@ from streamlit.testing.v1 import AppTest
 
 from profiteer_app import formatting as fmt
 from profiteer_app.sample_data import recreate_database
-from profiteer_pipeline.imports import advice_table
+from profiteer_pipeline.pricing import advice_table
 from profiteer_pipeline.stack.roles import grant_reader
 
 pytest_plugins = ["app_fixtures"]
@@ -396,7 +396,7 @@ def test_a_product_with_no_change_advised_shows_the_reason_not_a_price(import_en
 def test_price_curve_reads_the_demand_line_and_agrees_with_the_advice(import_env):
     """The slider reads the demand line fitted to the model's stepped points, as the advice does:
     at the base and the best price the cards show the advice's own figures."""
-    from profiteer_pipeline.imports.price_curves import smoothed
+    from profiteer_pipeline.pricing.curves import smoothed
 
     mug = advice_rows(import_env).loc["MUG"]
     points = pd.DataFrame(

@@ -14,7 +14,6 @@ from psycopg2 import errors as pg_errors
 
 from profiteer_app import features as app_features
 from profiteer_app import warehouse as app_wh
-from profiteer_pipeline import pricing
 from profiteer_pipeline.defs.ingest import checks
 from profiteer_pipeline.defs.metrics import checks as metrics_checks
 from profiteer_pipeline.defs.metrics.assets import analytics_metrics
@@ -23,6 +22,7 @@ from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model import features
 from profiteer_pipeline.model.profile import PROFILE_COLUMNS, whatif_profile
 from profiteer_pipeline.model.spec import FULL_FEATURES
+from profiteer_pipeline.pricing import grid as pricing
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse import metrics as m
 from profiteer_pipeline.warehouse import quality

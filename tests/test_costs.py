@@ -1,4 +1,4 @@
-"""Unit costs (`imports.costs`, `profiteer costs`): the file is read whole and refused with the
+"""Unit costs (`sources.files.costs`, `profiteer costs`): the file is read whole and refused with the
 field, the product and the line, and with costs the advice maximizes profit and keeps the minimum
 margin. The file checks and the advice are pure; the command runs for real against the session's
 embedded PostgreSQL."""
@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from import_fixtures import MESSY_UCI, cli_env, profiteer, read_table, schema_exists, write
 
-from profiteer_pipeline.imports import advice_table, costs, price_curves
-from profiteer_pipeline.imports.errors import ImportRefused
-from profiteer_pipeline.model import guardrails
+from profiteer_pipeline.pricing import advice_table, guardrails
+from profiteer_pipeline.pricing import curves as price_curves
+from profiteer_pipeline.sources.files import costs
+from profiteer_pipeline.sources.files.errors import ImportRefused
 
 
 def test_a_costs_file_is_read_with_either_decimal_mark(tmp_path):

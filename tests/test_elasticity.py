@@ -1,5 +1,5 @@
 """Elasticities with their intervals (`model.elasticity`), the rule that turns them into advice
-(`imports.advice_table`), and what is not merchandise (`imports.merchandise`): pure, no server.
+(`pricing.advice_table`), and what is not merchandise (`sources.files.merchandise`): pure, no server.
 
 The data: `synth.order_export`, an order export with a known elasticity per product, quantity
 tiers (lines of 12+ units billed at a discount), 90 % zero product-days, a shared season, and
@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from profiteer_pipeline.imports import advice_table, merchandise, price_curves
 from profiteer_pipeline.model import elasticity
+from profiteer_pipeline.pricing import advice_table
+from profiteer_pipeline.pricing import curves as price_curves
+from profiteer_pipeline.sources.files import merchandise
 from profiteer_pipeline.synth import order_export
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from profiteer_pipeline.model import guardrails
-from profiteer_pipeline.model.guardrails import Guardrails, GuardrailsError
+from profiteer_pipeline.pricing import guardrails
+from profiteer_pipeline.pricing.guardrails import Guardrails, GuardrailsError
 
 
 def _bound(optimum, current=10.0, low=8.0, high=12.0, rails=guardrails.DEFAULT):

@@ -4,7 +4,7 @@ summary read back from the warehouse; a bad file's run fails and the command pri
 message and exits 1.
 
 A real `dagster dev` (webserver and daemon, started here and stopped by PID) serves a code
-location holding the import assets, job and resources from `profiteer_pipeline.defs.imports`
+location holding the import assets, job and resources from `profiteer_pipeline.defs.files`
 (in-process executor: one process per run on a busy machine); the session's real PostgreSQL,
 PyAirbyte and source-file do the work.
 """
@@ -30,9 +30,9 @@ BIN = Path(sys.executable).parent
 DEFS = """
 import dagster as dg
 
-from profiteer_pipeline.defs.imports.assets import import_job, import_order_export, inbox_file
-from profiteer_pipeline.defs.imports.file_airbyte import EmbeddedFileImport
-from profiteer_pipeline.defs.imports.resources import ImportReaders
+from profiteer_pipeline.defs.files.assets import import_job, import_order_export, inbox_file
+from profiteer_pipeline.defs.files.file_airbyte import EmbeddedFileImport
+from profiteer_pipeline.defs.files.resources import ImportReaders
 from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
 
 defs = dg.Definitions(

@@ -13,10 +13,10 @@ import pytest
 from import_fixtures import AMBIGUOUS, MESSY_UCI, SHOPIFY, read_table, schema_exists, write
 
 from profiteer_pipeline.definitions import defs
-from profiteer_pipeline.defs.imports.assets import import_order_export, inbox_file
-from profiteer_pipeline.defs.imports.file_airbyte import EmbeddedFileImport
-from profiteer_pipeline.defs.imports.resources import ImportReaders
-from profiteer_pipeline.defs.imports.sensors import sales_file_sensor
+from profiteer_pipeline.defs.files.assets import import_order_export, inbox_file
+from profiteer_pipeline.defs.files.file_airbyte import EmbeddedFileImport
+from profiteer_pipeline.defs.files.resources import ImportReaders
+from profiteer_pipeline.defs.files.sensors import sales_file_sensor
 from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
 
 

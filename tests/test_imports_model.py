@@ -16,14 +16,16 @@ import psycopg2.errors
 import pytest
 from import_fixtures import connection, connector, read_table
 
-from profiteer_pipeline.defs.imports.model import import_forecast
+from profiteer_pipeline.defs.files.model import import_forecast
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
-from profiteer_pipeline.imports import advice_table, backtesting, forecast, price_curves
-from profiteer_pipeline.imports import model_features as mf
-from profiteer_pipeline.imports.pipeline import run_import
-from profiteer_pipeline.model import backtest, elasticity, guardrails
+from profiteer_pipeline.model import backtest, elasticity, forecast
+from profiteer_pipeline.model import backtest_twins as backtesting
+from profiteer_pipeline.model import daily_features as mf
 from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.pricing import advice_table, guardrails
+from profiteer_pipeline.pricing import curves as price_curves
+from profiteer_pipeline.sources.files.pipeline import run_import
 
 pytestmark = pytest.mark.mindsdb
 
@@ -311,7 +313,7 @@ def test_the_price_response_check_fails_when_most_curves_are_flat():
     # the asset's check result, as `import_forecast` emits it
     from types import SimpleNamespace
 
-    from profiteer_pipeline.defs.imports.model import _checks
+    from profiteer_pipeline.defs.files.model import _checks
 
     run = SimpleNamespace(result=backtesting.Evaluation(None), verdict=all_flat)
     check = {c.check_name: c for c in _checks(run)}["price_response"]
@@ -748,8 +750,8 @@ def test_each_import_trains_its_model_once_its_sales_are_written():
     """The automation condition sensor (all assets) requests the import's partition of
     `import_forecast` after an import run, and not before."""
     from profiteer_pipeline.definitions import defs
-    from profiteer_pipeline.defs.imports.assets import PRODUCTS, SALES
-    from profiteer_pipeline.defs.imports.model import KEY
+    from profiteer_pipeline.defs.files.assets import PRODUCTS, SALES
+    from profiteer_pipeline.defs.files.model import KEY
 
     def evaluate(cursor=None):
         return dg.evaluate_automation_conditions(

@@ -8,14 +8,19 @@ import pandas as pd
 import pytest
 from import_fixtures import MESSY_EXPECTED, MESSY_UCI, write
 
-from profiteer_pipeline.imports.clean import clean
-from profiteer_pipeline.imports.dates import parse_timestamps
-from profiteer_pipeline.imports.errors import ImportRefused
-from profiteer_pipeline.imports.hourly import hourly_sales
-from profiteer_pipeline.imports.layouts import ImportOptions, load_mapping, parse_mapping, resolve
-from profiteer_pipeline.imports.names import name_from_path, validate_name
-from profiteer_pipeline.imports.sniff import sniff
-from profiteer_pipeline.imports.values import as_text, parse_numbers
+from profiteer_pipeline.sources.files.clean import clean
+from profiteer_pipeline.sources.files.dates import parse_timestamps
+from profiteer_pipeline.sources.files.errors import ImportRefused
+from profiteer_pipeline.sources.files.hourly import hourly_sales
+from profiteer_pipeline.sources.files.layouts import (
+    ImportOptions,
+    load_mapping,
+    parse_mapping,
+    resolve,
+)
+from profiteer_pipeline.sources.files.names import name_from_path, validate_name
+from profiteer_pipeline.sources.files.sniff import sniff
+from profiteer_pipeline.sources.files.values import as_text, parse_numbers
 
 
 @pytest.mark.parametrize(

@@ -26,9 +26,9 @@ import responses
 from import_fixtures import read_table, write
 from psycopg2 import sql
 
-from profiteer_pipeline.defs.imports.airbyte_server_files import ServerFileImport
-from profiteer_pipeline.defs.imports.assets import import_order_export, inbox_file
-from profiteer_pipeline.defs.imports.resources import ImportReaders, build_file_airbyte
+from profiteer_pipeline.defs.files.airbyte_server_files import ServerFileImport
+from profiteer_pipeline.defs.files.assets import import_order_export, inbox_file
+from profiteer_pipeline.defs.files.resources import ImportReaders, build_file_airbyte
 from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
 
 REST = "http://airbyte.test:8000/api/public/v1"

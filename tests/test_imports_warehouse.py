@@ -19,8 +19,8 @@ from import_fixtures import (
     write_xlsx,
 )
 
-from profiteer_pipeline.imports.errors import ImportRefused
-from profiteer_pipeline.imports.pipeline import run_import
+from profiteer_pipeline.sources.files.errors import ImportRefused
+from profiteer_pipeline.sources.files.pipeline import run_import
 
 
 def test_messy_uci_export_every_line_accounted_for(tmp_path, settings):
@@ -234,7 +234,7 @@ def test_the_app_reads_an_import_and_the_model_only_what_it_is_given(tmp_path, s
     login gets the schema, then only the table granted to it."""
     import psycopg2
 
-    from profiteer_pipeline.imports.tables import ImportAccess, grant_model_table
+    from profiteer_pipeline.sources.files.tables import ImportAccess, grant_model_table
 
     access = ImportAccess(readers=(settings.reader_user, "no_such_role"), model=settings.model_user)
     run_import(

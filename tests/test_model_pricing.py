@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from profiteer_pipeline.pricing import PricingError, price_grid
+from profiteer_pipeline.pricing.grid import PricingError, price_grid
 
 
 def test_price_grid_spans_the_range_in_cents():

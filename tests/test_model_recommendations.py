@@ -18,7 +18,6 @@ import pytest
 from automation_fixtures import requested
 from metrics_fixtures import private_database
 
-from profiteer_pipeline import price_advice as pa
 from profiteer_pipeline.definitions import defs
 from profiteer_pipeline.defs.model.assets import SPEC, sales_forecast
 from profiteer_pipeline.defs.model.recommendations import price_recommendations
@@ -28,6 +27,7 @@ from profiteer_pipeline.model import features as feat
 from profiteer_pipeline.model import training
 from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.profile import read_profiles
+from profiteer_pipeline.pricing import advice as pa
 from profiteer_pipeline.stack.roles import grant_model
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse import metrics

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from profiteer_pipeline import price_advice as pa
-from profiteer_pipeline.pricing import PricingError
+from profiteer_pipeline.pricing import advice as pa
+from profiteer_pipeline.pricing.grid import PricingError
 
 
 def shop_demand(prices, base, peak=40.0):

@@ -13,10 +13,10 @@ import psycopg2
 import pytest
 
 from profiteer_app.sample_data import prepare_warehouse, recreate_database
-from profiteer_pipeline import price_advice as pa
 from profiteer_pipeline.model import recommendations as recs
 from profiteer_pipeline.model.spec import DEFAULT_SPEC
-from profiteer_pipeline.warehouse import price_tables as pt
+from profiteer_pipeline.pricing import advice as pa
+from profiteer_pipeline.warehouse import recommendation_tables as pt
 
 DB = "recommendations_warehouse_test"
 START = datetime(2026, 5, 4, tzinfo=UTC)

@@ -34,9 +34,9 @@ from profiteer_pipeline.settings import PgUrl, Settings
 from profiteer_pipeline.stack.context import Context
 from profiteer_pipeline.stack.embedded_pg import EmbeddedPostgresService
 from profiteer_pipeline.stack.errors import ServiceError, StackError
+from profiteer_pipeline.stack.lineup import lineup
 from profiteer_pipeline.stack.postgres import EmbeddedPostgres, PostgresError
 from profiteer_pipeline.stack.processes import ProcessTable, pid_alive, process_tree
-from profiteer_pipeline.stack.services import lineup
 from profiteer_pipeline.stack.spawned import ProcessSpec, SpawnedProcess
 
 pytestmark = pytest.mark.timeout(240)

@@ -12,7 +12,8 @@ import streamlit as st
 
 from profiteer_app import formatting as fmt
 from profiteer_app import imports_data as data
-from profiteer_app import imports_ui, price_charts, ui
+from profiteer_app import imports_ui, ui
+from profiteer_app import simulation_charts as price_charts
 
 KEY = "import_product"
 SLIDER_STEPS = 60

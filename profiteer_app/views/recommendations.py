@@ -14,7 +14,7 @@ import streamlit as st
 
 from profiteer_app import features as feat
 from profiteer_app import formatting as fmt
-from profiteer_app import price_data as prices
+from profiteer_app import recommendation_data as prices
 from profiteer_app import source, ui
 from profiteer_app.imported import advice as imported_advice
 

@@ -15,10 +15,11 @@ import streamlit as st
 from profiteer_app import features as feat
 from profiteer_app import formatting as fmt
 from profiteer_app import predictor as pred
-from profiteer_app import price_charts, source, ui
-from profiteer_app import price_data as prices
+from profiteer_app import recommendation_data as prices
+from profiteer_app import simulation_charts as price_charts
+from profiteer_app import source, ui
 from profiteer_app.imported import simulation as imported_simulation
-from profiteer_pipeline import price_advice as pa
+from profiteer_pipeline.pricing import advice as pa
 
 SLIDER_STEPS = 60
 

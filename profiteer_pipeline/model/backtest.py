@@ -6,7 +6,7 @@ scored by RMSSE (M5's scaled RMSE) and the mean Poisson deviance, with MAE only 
 against two baselines on exactly the same product-days: the seasonal naive (same weekday last
 week) and the product's trailing 28-day mean. The goal: at least 20 % below the seasonal naive
 and below the 28-day mean on both metrics (`meets_goal`); a model that does not beat the
-28-day mean advises no price change (`imports.advice_table.no_advice_reason`).
+28-day mean advises no price change (`pricing.advice_table.no_advice_reason`).
 
 Pure numpy/pandas (no Dagster, no database), vectorized over products.
 """

@@ -69,7 +69,7 @@ def grid_frame(
     Keeps `product_id`, `time_of_day_bucket` and `price` beside the features so predictions can
     be grouped into curves. Products without a known range are skipped.
     """
-    from profiteer_pipeline.pricing import price_grid
+    from profiteer_pipeline.pricing.grid import price_grid
 
     frames = []
     for row in profiles.to_dict("records"):

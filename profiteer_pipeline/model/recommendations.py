@@ -5,7 +5,7 @@ benchmark call it. For every product × time-of-day bucket it builds the what-if
 (`profile.whatif_profile`, the one way) over a fine price grid (`price_advice.fine_grid`: 41+
 prices plus the base and current prices), asks the model in batches of whole products (one call
 for the default catalog), smooths each curve monotonically and advises (`price_advice.advise`).
-The results are the rows of the tables declared in `warehouse/price_tables.py`.
+The results are the rows of the tables declared in `warehouse/recommendation_tables.py`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline import price_advice as advice
 from profiteer_pipeline.model import features as feat
 from profiteer_pipeline.model.profile import read_profiles
+from profiteer_pipeline.pricing import advice
 from profiteer_pipeline.synth.time_of_day import BUCKETS, bucket_of_hour
-from profiteer_pipeline.warehouse import price_tables as pt
+from profiteer_pipeline.warehouse import recommendation_tables as pt
 
 #: Hours of each bucket in a UTC day (Overnight 22-06, Morning 06-12, Afternoon 12-18, Evening 18-22).
 HOURS_PER_DAY = {b: sum(bucket_of_hour(h) == b for h in range(24)) for b in BUCKETS}
@@ -299,7 +299,7 @@ def refresh(
     points: int = advice.GRID_POINTS,
     max_rows: int = MAX_ROWS_PER_CALL,
 ) -> tuple[Result, dict, dict[str, int]]:
-    """Compute everything and replace the tables (`price_tables.replace_all`), in one go: the
+    """Compute everything and replace the tables (`recommendation_tables.replace_all`), in one go: the
     asset, the app's test fixtures and the benchmark all call this. `error` holds the model's
     held-out `r2`, `mae`, `rmse`, `mean_purchases` and `relative_error` (None: unknown).
     Returns the result, the runs-log row and the row counts."""

@@ -1,7 +1,7 @@
 """The price-response rules' numbers: when a predicted price curve rises, or is flat.
 
 Plain constants with no import, so asset and check descriptions can quote them while the code
-location loads without numpy or pandas (`model.evaluation` and `imports.price_curves` apply
+location loads without numpy or pandas (`model.evaluation` and `pricing.curves` apply
 them and re-export them).
 """
 

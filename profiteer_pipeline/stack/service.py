@@ -3,7 +3,7 @@ how it reports itself, and how it stops.
 
 Kinds: a spawned process (spawned.py), the embedded PostgreSQL (embedded_pg.py) and an external
 endpoint that is only checked (external.py). Which kind each service is, in the chosen mode, is
-decided in services.py; stack.py then loops over services and never asks which one it holds.
+decided in lineup.py; stack.py then loops over services and never asks which one it holds.
 """
 
 from __future__ import annotations

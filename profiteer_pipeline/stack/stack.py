@@ -1,5 +1,5 @@
 """The local stack manager behind `profiteer up/down/status`: it starts, watches and stops the
-services (services.py) by looping over them; what each one is lives in its kind.
+services (lineup.py) by looping over them; what each one is lives in its kind.
 
 Every process is recorded by PID under the state folder (`run/`), logs in `logs/`; a lock file
 keeps two `profiteer up`/`down` from managing one state folder at once (locking.py).
@@ -17,10 +17,10 @@ from profiteer_pipeline.stack import dotenv, locking
 from profiteer_pipeline.stack.context import REPO_ROOT, Context
 from profiteer_pipeline.stack.errors import MainJobError, StackError
 from profiteer_pipeline.stack.interrupts import Interrupted, StopFlag
+from profiteer_pipeline.stack.lineup import URL_ORDER, lineup
 from profiteer_pipeline.stack.ports import port_free, port_owner, suggest_port
 from profiteer_pipeline.stack.processes import cause, tail
 from profiteer_pipeline.stack.service import Service, exit_text
-from profiteer_pipeline.stack.services import URL_ORDER, lineup
 
 
 class Stack:

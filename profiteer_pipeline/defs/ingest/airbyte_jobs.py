@@ -1,5 +1,5 @@
 """One Airbyte server job followed to its end: the shop's sync (`airbyte_server`) and an import's
-(`defs/imports/airbyte_server_files`) start theirs differently, then wait and explain the same way.
+(`defs/files/airbyte_server_files`) start theirs differently, then wait and explain the same way.
 
 `client` is dagster-airbyte's `AirbyteClient` (`AirbyteWorkspace.get_client()`); requests is
 imported only when a failure is explained.

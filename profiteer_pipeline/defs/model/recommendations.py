@@ -6,7 +6,7 @@ model's held-out error (the `sales_forecast` materialization's `held_out_rmse` a
 `held_out_mean_purchases`). Stored in `analytics.price_curves`, `analytics.price_recommendations`,
 `analytics.price_observations` (the observed evidence), `analytics.sales_forecast_hourly` (the
 next 24 hours) and the log `analytics.price_recommendation_runs`
-(`profiteer_pipeline/warehouse/price_tables.py`); the app reads them, so it never waits on a
+(`profiteer_pipeline/warehouse/recommendation_tables.py`); the app reads them, so it never waits on a
 cold model. The computation itself is `profiteer_pipeline/model/recommendations.py`.
 """
 
@@ -23,8 +23,8 @@ from profiteer_pipeline.defs.metrics.assets import key as metric_key
 from profiteer_pipeline.defs.model.assets import MODEL_KEY, SPEC
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
-from profiteer_pipeline.price_advice import ENDINGS, GRID_POINTS
-from profiteer_pipeline.warehouse import price_tables as pt
+from profiteer_pipeline.pricing.advice import ENDINGS, GRID_POINTS
+from profiteer_pipeline.warehouse import recommendation_tables as pt
 
 if TYPE_CHECKING:
     import pandas as pd  # the refresh (pandas, numpy) is imported where it runs

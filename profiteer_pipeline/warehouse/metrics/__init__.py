@@ -19,6 +19,12 @@ not grow with the history.
 
 from __future__ import annotations
 
+from profiteer_pipeline.warehouse.metrics.declaration import (
+    SCHEMA,
+    Column,
+    MetricTable,
+    RunningTotals,
+)
 from profiteer_pipeline.warehouse.metrics.refresh import (
     RefreshStats,
     day_window,
@@ -36,7 +42,6 @@ from profiteer_pipeline.warehouse.metrics.registry import (
     columns,
     select_sql,
 )
-from profiteer_pipeline.warehouse.metrics.table import SCHEMA, Column, MetricTable, RunningTotals
 from profiteer_pipeline.warehouse.metrics.tables import HOT_PRODUCTS_LIMIT
 
 __all__ = [

@@ -14,8 +14,8 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.warehouse.io import lock_key
+from profiteer_pipeline.warehouse.metrics.declaration import SCHEMA
 from profiteer_pipeline.warehouse.metrics.registry import APP_TABLES, METRIC_TABLES, TABLES
-from profiteer_pipeline.warehouse.metrics.table import SCHEMA
 from profiteer_pipeline.warehouse.metrics.tables import (
     DAILY_PRODUCT_SALES,
     HOT_PRODUCTS_LIMIT,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from psycopg2 import sql
 
-from profiteer_pipeline.warehouse.metrics.table import MetricTable
+from profiteer_pipeline.warehouse.metrics.declaration import MetricTable
 from profiteer_pipeline.warehouse.metrics.tables import DECLARED
 
 #: Upstream names that are not metric tables: the pipeline's assets of that name.

@@ -16,8 +16,8 @@ timestamp index.
 
 from __future__ import annotations
 
-from profiteer_pipeline.warehouse.metrics.table import Column as C
-from profiteer_pipeline.warehouse.metrics.table import MetricTable, RunningTotals
+from profiteer_pipeline.warehouse.metrics.declaration import Column as C
+from profiteer_pipeline.warehouse.metrics.declaration import MetricTable, RunningTotals
 
 HOT_PRODUCTS_LIMIT = 10
 

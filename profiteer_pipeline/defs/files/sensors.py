@@ -10,9 +10,9 @@ import json
 
 import dagster as dg
 
-from profiteer_pipeline.defs.imports.assets import import_job
-from profiteer_pipeline.defs.imports.partitions import imported_files
-from profiteer_pipeline.imports import inbox
+from profiteer_pipeline.defs.files.assets import import_job
+from profiteer_pipeline.defs.files.partitions import imported_files
+from profiteer_pipeline.sources.files import inbox
 
 NAME_TAG, SHA_TAG = inbox.NAME_TAG, inbox.CONTENT_TAG
 

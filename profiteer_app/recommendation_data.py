@@ -1,7 +1,7 @@
 """The app's reads of the stored price recommendations: curves, advice, evidence, forecast.
 
 Pure (psycopg2 and pandas, no Streamlit). Every SELECT comes from the tables' declarations
-(`profiteer_pipeline.warehouse.price_tables.select_sql`); all of them live in `analytics`, which
+(`profiteer_pipeline.warehouse.recommendation_tables.select_sql`); all of them live in `analytics`, which
 the app's reader role may read. The `price_recommendations` asset rebuilds them after each
 training, so a page that shows a curve never waits on MindsDB.
 """
@@ -14,7 +14,7 @@ import pandas as pd
 from psycopg2 import sql as pgsql
 
 from profiteer_app.warehouse import MetricsMissing, Query, Warehouse, _numeric
-from profiteer_pipeline.warehouse import price_tables as pt
+from profiteer_pipeline.warehouse import recommendation_tables as pt
 
 _ONE = pgsql.SQL("product_id = %(product_id)s AND time_of_day_bucket = %(bucket)s")
 

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from profiteer_pipeline.pricing import PricingError
+from profiteer_pipeline.pricing.grid import PricingError
 
 if TYPE_CHECKING:
     import numpy as np  # imported in each function: importing this module costs no numpy

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from profiteer_pipeline.imports.fields import MISSING_MARKERS
+from profiteer_pipeline.sources.files.fields import MISSING_MARKERS
 
 _MISSING = sorted(MISSING_MARKERS)
 _CURRENCY = r"[\s\u00a0\u202f'€$£¥₹]|^[A-Z]{3}|[A-Z]{3}$"

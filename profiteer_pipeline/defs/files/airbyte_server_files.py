@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from psycopg2 import sql
 
-from profiteer_pipeline.defs.imports.file_airbyte import FileImportAirbyte
+from profiteer_pipeline.defs.files.file_airbyte import FileImportAirbyte
 from profiteer_pipeline.defs.ingest import airbyte_jobs as jobs
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
-from profiteer_pipeline.imports import source_file
-from profiteer_pipeline.imports.errors import ImportRefused
-from profiteer_pipeline.imports.layouts import normalize_header
-from profiteer_pipeline.imports.sniff import FileShape
-from profiteer_pipeline.imports.tables import RAW_SCHEMA
+from profiteer_pipeline.sources.files import source_file
+from profiteer_pipeline.sources.files.errors import ImportRefused
+from profiteer_pipeline.sources.files.layouts import normalize_header
+from profiteer_pipeline.sources.files.sniff import FileShape
+from profiteer_pipeline.sources.files.tables import RAW_SCHEMA
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from profiteer_pipeline.imports.clean import MONEY_SCALE, QTY_SCALE, Cleaned
+from profiteer_pipeline.sources.files.clean import MONEY_SCALE, QTY_SCALE, Cleaned
 
 SALES_COLUMNS = (
     "product_id",

@@ -29,14 +29,16 @@ import pandas as pd
 from psycopg2 import sql as pgsql
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.imports import advice_table as at
-from profiteer_pipeline.imports import backtesting, costs, merchandise, tables
-from profiteer_pipeline.imports import model_features as mf
-from profiteer_pipeline.imports import price_curves as pc
-from profiteer_pipeline.model import count_model, elasticity, evaluation, guardrails
+from profiteer_pipeline.model import backtest_twins as backtesting
+from profiteer_pipeline.model import count_model, elasticity, evaluation
+from profiteer_pipeline.model import daily_features as mf
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import Datasource, MindsDBClient
 from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, MIXERS, ModelSpec
+from profiteer_pipeline.pricing import advice_table as at
+from profiteer_pipeline.pricing import curves as pc
+from profiteer_pipeline.pricing import guardrails
+from profiteer_pipeline.sources.files import costs, merchandise, tables
 
 DATASOURCE = "profiteer_warehouse"  # the simulated shop's model's datasource (the model login)
 ENGINE = "profiteer_count"  # the BYOM engine's base name (`ensure_engine`)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from profiteer_pipeline.imports.errors import ImportRefused, example_lines
+from profiteer_pipeline.sources.files.errors import ImportRefused, example_lines
 
 ISO = (
     r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})"

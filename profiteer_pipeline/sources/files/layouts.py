@@ -37,8 +37,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from profiteer_pipeline.imports import fields as F
-from profiteer_pipeline.imports.errors import ImportRefused
+from profiteer_pipeline.sources.files import fields as F
+from profiteer_pipeline.sources.files.errors import ImportRefused
 
 
 def normalize_header(name: object) -> str:

@@ -15,8 +15,8 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.warehouse.io import copy_dataframe, lock_key
-from profiteer_pipeline.warehouse.metrics.table import SCHEMA, MetricTable
-from profiteer_pipeline.warehouse.metrics.table import Column as C
+from profiteer_pipeline.warehouse.metrics.declaration import SCHEMA, MetricTable
+from profiteer_pipeline.warehouse.metrics.declaration import Column as C
 
 if TYPE_CHECKING:
     import pandas as pd

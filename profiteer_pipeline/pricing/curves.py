@@ -18,8 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from profiteer_pipeline import pricing
-from profiteer_pipeline.imports import model_features as mf
+from profiteer_pipeline.model import daily_features as mf
 from profiteer_pipeline.model import evaluation
 from profiteer_pipeline.model.tolerances import (
     ABS_TOLERANCE,
@@ -28,6 +27,7 @@ from profiteer_pipeline.model.tolerances import (
     MAX_FLAT_SHARE,
     REL_TOLERANCE,
 )
+from profiteer_pipeline.pricing import grid as pricing
 
 GRID_POINTS = 21
 

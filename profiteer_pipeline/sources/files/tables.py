@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.imports.names import schema_name
+from profiteer_pipeline.sources.files.names import schema_name
 from profiteer_pipeline.warehouse.io import lock_key
 
 if TYPE_CHECKING:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from profiteer_pipeline.imports import fields as F
-from profiteer_pipeline.imports.dates import parse_timestamps
-from profiteer_pipeline.imports.errors import ImportRefused, example_lines
-from profiteer_pipeline.imports.layouts import Resolved
-from profiteer_pipeline.imports.values import as_text, parse_numbers
+from profiteer_pipeline.sources.files import fields as F
+from profiteer_pipeline.sources.files.dates import parse_timestamps
+from profiteer_pipeline.sources.files.errors import ImportRefused, example_lines
+from profiteer_pipeline.sources.files.layouts import Resolved
+from profiteer_pipeline.sources.files.values import as_text, parse_numbers
 
 QTY_SCALE = 1000  # quantities kept to 0.001
 #: A column whose values are mostly unreadable is a wrong column: the file is refused.

@@ -13,7 +13,7 @@ One materialization per import (partition = the import's name), `forecast.run`:
    a best price only when the model beats the 28-day mean, its curve falls with the price and its
    elasticity's 90 % interval lies below zero (`model.elasticity`, from the order lines at the
    price offered); otherwise its status is `no_change` with the reason (`advice_table.advice`).
-   Postage, fees and adjustments are `excluded` (`imports.merchandise`, plus the run config's
+   Postage, fees and adjustments are `excluded` (`sources.files.merchandise`, plus the run config's
    `non_merchandise` codes).
 """
 
@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from profiteer_pipeline import previews
-from profiteer_pipeline.defs.imports.assets import GROUP, PRODUCTS, SALES
-from profiteer_pipeline.defs.imports.partitions import imported_files
+from profiteer_pipeline.defs.files.assets import GROUP, PRODUCTS, SALES
+from profiteer_pipeline.defs.files.partitions import imported_files
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
-from profiteer_pipeline.imports.names import schema_name
 from profiteer_pipeline.model import tolerances
+from profiteer_pipeline.sources.files.names import schema_name
 
 if TYPE_CHECKING:
     # the model run (numpy, pandas) is imported where it runs: the code location loads without it
-    from profiteer_pipeline.imports import forecast
+    from profiteer_pipeline.model import forecast
 
 KEY = dg.AssetKey("import_forecast")
 
@@ -84,8 +84,8 @@ def import_forecast(
     warehouse: PostgresResource,
 ) -> dg.MaterializeResult:
     from profiteer_pipeline import settings
-    from profiteer_pipeline.imports import forecast
-    from profiteer_pipeline.model import guardrails
+    from profiteer_pipeline.model import forecast
+    from profiteer_pipeline.pricing import guardrails
 
     schema = schema_name(context.partition_key)
     try:
@@ -205,7 +205,7 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
 
 
 def _checks(run: "forecast.ForecastRun") -> list[dg.AssetCheckResult]:
-    from profiteer_pipeline.imports import price_curves
+    from profiteer_pipeline.pricing import curves as price_curves
 
     result, verdict = run.result, run.verdict
     worst = float(verdict.curves["max_rise"].max()) if verdict.n_curves else 0.0

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from profiteer_pipeline.imports import advice_table as at
-from profiteer_pipeline.imports import model_features as mf
 from profiteer_pipeline.model import backtest
+from profiteer_pipeline.model import daily_features as mf
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.spec import ModelSpec
+from profiteer_pipeline.pricing import advice_table as at
 
 #: The backtest: the latest FOLDS weeks, one after the other, each after at least a week of
 #: history (fewer folds where the data are shorter; none below two weeks: not evaluated).

@@ -19,9 +19,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from profiteer_pipeline.imports import merchandise
-from profiteer_pipeline.imports.price_curves import falls, line_fit, on_line, smoothed
-from profiteer_pipeline.model import backtest, elasticity, guardrails
+from profiteer_pipeline.model import backtest, elasticity
+from profiteer_pipeline.pricing import guardrails
+from profiteer_pipeline.pricing.curves import falls, line_fit, on_line, smoothed
+from profiteer_pipeline.sources.files import merchandise
 
 #: price_advice.status: a best price; no price change advised (the model does not beat the
 #: baseline, the curve does not fall, or the elasticity's interval does not lie below zero); no

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import click
 
-from profiteer_pipeline.imports.errors import ImportRefused
-from profiteer_pipeline.imports.inbox import CONTENT_TAG, NAME_TAG
+from profiteer_pipeline.sources.files.errors import ImportRefused
+from profiteer_pipeline.sources.files.inbox import CONTENT_TAG, NAME_TAG
 
 JOB = "import_job"
 PARTITIONS_DEF = "imported_files"
@@ -94,7 +94,7 @@ def _warehouse():
 
 def _access():
     from profiteer_pipeline import settings as settings_mod
-    from profiteer_pipeline.imports.tables import ImportAccess
+    from profiteer_pipeline.sources.files.tables import ImportAccess
 
     s = settings_mod.load()
     return ImportAccess(readers=(s.reader_user,), model=s.model_user)
@@ -163,7 +163,7 @@ def _run_in_dagster(url: str, name: str, content: str, echo, timeout: float) -> 
 
 
 def _stored_summary(name: str) -> dict:
-    from profiteer_pipeline.imports import tables
+    from profiteer_pipeline.sources.files import tables
 
     with _warehouse() as conn:
         stored = tables.previous(conn, name)
@@ -177,7 +177,7 @@ def _with_currency(mapping: Path | None, currency: str, workdir: Path) -> Path:
     with the file into the inbox, so a Dagster run and a re-import read the same."""
     import yaml
 
-    from profiteer_pipeline.imports.layouts import currency_code
+    from profiteer_pipeline.sources.files.layouts import currency_code
 
     data = {}
     if mapping is not None:
@@ -210,9 +210,9 @@ def import_command(
     """Import an order export (CSV, JSON lines, Parquet, Excel) into the warehouse's hourly sales."""
     import tempfile
 
-    from profiteer_pipeline.imports import inbox
-    from profiteer_pipeline.imports.names import name_from_path, validate_name
-    from profiteer_pipeline.imports.pipeline import iter_summary_lines, plan, run_import
+    from profiteer_pipeline.sources.files import inbox
+    from profiteer_pipeline.sources.files.names import name_from_path, validate_name
+    from profiteer_pipeline.sources.files.pipeline import iter_summary_lines, plan, run_import
 
     echo = click.echo
     with (
@@ -275,8 +275,8 @@ def import_command(
 def costs_command(path: Path, name: str) -> None:
     """Store unit costs (CSV or Excel: a SKU and a unit-cost column) for an import: its next
     advice maximizes profit and keeps the minimum margin."""
-    from profiteer_pipeline.imports import costs
-    from profiteer_pipeline.imports.names import schema_name, validate_name
+    from profiteer_pipeline.sources.files import costs
+    from profiteer_pipeline.sources.files.names import schema_name, validate_name
 
     with _exit_codes("costs refused", "costs not stored"):
         name = validate_name(name)

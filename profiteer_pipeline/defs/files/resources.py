@@ -1,7 +1,7 @@
 """The `file_airbyte` resource: who runs Airbyte's File source on an imported file.
 
 - `EmbeddedFileImport` (default): PyAirbyte runs source-file from its own venv, in this process's
-  run (`profiteer_pipeline.imports.source_file`).
+  run (`profiteer_pipeline.sources.files.source_file`).
 - `ServerFileImport` (`airbyte_server_files.py`): an Airbyte server runs the same connector
   config as a source and connection into the warehouse, when AIRBYTE_* names a server and
   AIRBYTE_IMPORT_URL_BASE and AIRBYTE_IMPORT_DESTINATION_ID say where it reads and writes.
@@ -13,8 +13,8 @@ import os
 
 import dagster as dg
 
-from profiteer_pipeline.defs.imports.file_airbyte import EmbeddedFileImport, FileImportAirbyte
-from profiteer_pipeline.imports.tables import ImportAccess
+from profiteer_pipeline.defs.files.file_airbyte import EmbeddedFileImport, FileImportAirbyte
+from profiteer_pipeline.sources.files.tables import ImportAccess
 
 SERVER_IMPORT_VARIABLES = ("AIRBYTE_IMPORT_URL_BASE", "AIRBYTE_IMPORT_DESTINATION_ID")
 
@@ -24,7 +24,7 @@ def build_file_airbyte(environ: dict[str, str] | None = None) -> FileImportAirby
     env = os.environ if environ is None else environ
     if not all(env.get(name) for name in SERVER_IMPORT_VARIABLES):
         return EmbeddedFileImport()
-    from profiteer_pipeline.defs.imports.airbyte_server_files import ServerFileImport
+    from profiteer_pipeline.defs.files.airbyte_server_files import ServerFileImport
     from profiteer_pipeline.defs.ingest.resources import build_airbyte
     from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
 

@@ -10,19 +10,19 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from profiteer_pipeline.defs.imports.file_airbyte import FileImportAirbyte
-from profiteer_pipeline.defs.imports.partitions import imported_files
-from profiteer_pipeline.defs.imports.resources import ImportReaders
+from profiteer_pipeline.defs.files.file_airbyte import FileImportAirbyte
+from profiteer_pipeline.defs.files.partitions import imported_files
+from profiteer_pipeline.defs.files.resources import ImportReaders
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
-from profiteer_pipeline.imports import inbox, tables
-from profiteer_pipeline.imports.errors import ImportRefused
-from profiteer_pipeline.imports.names import mapping_path, schema_name
 from profiteer_pipeline.previews import barh_chart, line_chart, markdown_table
+from profiteer_pipeline.sources.files import inbox, tables
+from profiteer_pipeline.sources.files.errors import ImportRefused
+from profiteer_pipeline.sources.files.names import mapping_path, schema_name
 
 if TYPE_CHECKING:
     # the import itself (pandas, numpy) is imported where it runs: the code location loads
     # without it
-    from profiteer_pipeline.imports.pipeline import ImportResult
+    from profiteer_pipeline.sources.files.pipeline import ImportResult
 
 GROUP = "imports"
 
@@ -195,7 +195,7 @@ def import_order_export(
     file_airbyte: FileImportAirbyte,
     import_readers: ImportReaders,
 ):
-    from profiteer_pipeline.imports.pipeline import run_import
+    from profiteer_pipeline.sources.files.pipeline import run_import
 
     name = context.partition_key
     t0 = time.monotonic()

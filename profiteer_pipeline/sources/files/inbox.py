@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from profiteer_pipeline import settings as settings_mod
-from profiteer_pipeline.imports.errors import ImportRefused
-from profiteer_pipeline.imports.names import is_mapping, mapping_path, name_from_path
-from profiteer_pipeline.imports.sniff import SUPPORTED_SUFFIXES, content_hash, file_format
+from profiteer_pipeline.sources.files.errors import ImportRefused
+from profiteer_pipeline.sources.files.names import is_mapping, mapping_path, name_from_path
+from profiteer_pipeline.sources.files.sniff import SUPPORTED_SUFFIXES, content_hash, file_format
 
 #: Tags of an import run: the import's name and the content it imports (the sensor skips a
 #: content already submitted, e.g. by `profiteer import`).

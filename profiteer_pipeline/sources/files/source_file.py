@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from profiteer_pipeline import settings as settings_mod
-from profiteer_pipeline.imports.errors import ImportRefused
-from profiteer_pipeline.imports.sniff import FileShape
+from profiteer_pipeline.sources.files.errors import ImportRefused
+from profiteer_pipeline.sources.files.sniff import FileShape
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where a file is read: the code location loads without it

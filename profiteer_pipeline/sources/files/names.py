@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from profiteer_pipeline.imports.errors import ImportRefused
+from profiteer_pipeline.sources.files.errors import ImportRefused
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 SCHEMA_PREFIX = "import_"

@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.imports import costs, forecast, merchandise, source_file, tables
-from profiteer_pipeline.imports.clean import REASONS, Cleaned, clean
-from profiteer_pipeline.imports.errors import ImportRefused
-from profiteer_pipeline.imports.hourly import daily_sales, hourly_sales
-from profiteer_pipeline.imports.layouts import ImportOptions, Resolved, load_mapping, resolve
-from profiteer_pipeline.imports.names import schema_name, validate_name
-from profiteer_pipeline.imports.sniff import FileShape, content_hash, sniff
+from profiteer_pipeline.model import forecast
+from profiteer_pipeline.sources.files import costs, merchandise, source_file, tables
+from profiteer_pipeline.sources.files.clean import REASONS, Cleaned, clean
+from profiteer_pipeline.sources.files.errors import ImportRefused
+from profiteer_pipeline.sources.files.hourly import daily_sales, hourly_sales
+from profiteer_pipeline.sources.files.layouts import ImportOptions, Resolved, load_mapping, resolve
+from profiteer_pipeline.sources.files.names import schema_name, validate_name
+from profiteer_pipeline.sources.files.sniff import FileShape, content_hash, sniff
 
 Connect = Callable[[], AbstractContextManager[PgConnection]]
 Log = Callable[[str], None]

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from profiteer_pipeline.imports.errors import ImportRefused
+from profiteer_pipeline.sources.files.errors import ImportRefused
 
 SUFFIX_FORMATS = {
     ".csv": "csv",

@@ -1,7 +1,7 @@
 """The `file_airbyte` interface, and its embedded implementation.
 
 - `EmbeddedFileImport` (default): PyAirbyte runs source-file from its own venv, in this process's
-  run (`profiteer_pipeline.imports.source_file`).
+  run (`profiteer_pipeline.sources.files.source_file`).
 - `ServerFileImport` (`airbyte_server_files.py`): an Airbyte server runs the same connector.
 
 `resources.py` picks one; both implementations import the interface from here.
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from profiteer_pipeline.imports import source_file
-from profiteer_pipeline.imports.sniff import FileShape
+from profiteer_pipeline.sources.files import source_file
+from profiteer_pipeline.sources.files.sniff import FileShape
 
 
 class FileImportAirbyte(dg.ConfigurableResource):

@@ -20,8 +20,8 @@ import pandas as pd
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.imports.errors import ImportRefused
-from profiteer_pipeline.imports.values import as_text, parse_numbers
+from profiteer_pipeline.sources.files.errors import ImportRefused
+from profiteer_pipeline.sources.files.values import as_text, parse_numbers
 
 TABLE = "unit_costs"
 SKUS = ("sku", "product_id", "stockcode", "stock code", "stock_code", "product", "item")
