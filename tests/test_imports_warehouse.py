@@ -234,7 +234,8 @@ def test_the_app_reads_an_import_and_the_model_only_what_it_is_given(tmp_path, s
     login gets the schema, then only the table granted to it."""
     import psycopg2
 
-    from profiteer_pipeline.sources.files.tables import ImportAccess, grant_model_table
+    from profiteer_pipeline.sources.files.tables import ImportAccess
+    from profiteer_pipeline.warehouse.grants import grant_schema
 
     access = ImportAccess(readers=(settings.reader_user, "no_such_role"), model=settings.model_user)
     run_import(
@@ -244,7 +245,11 @@ def test_the_app_reads_an_import_and_the_model_only_what_it_is_given(tmp_path, s
         with conn.cursor() as cur:
             cur.execute("CREATE TABLE import_granted.price_advice (product_id text)")
             cur.execute("CREATE TABLE import_granted.model_features (product_id text)")
-        grant_model_table(conn, "import_granted", "model_features", settings.model_user)
+        with conn.cursor() as cur:  # a table named for the model, and one that is not there
+            grant_schema(
+                cur, "import_granted", model=settings.model_user,
+                model_tables=("model_features", "no_such_table"),
+            )  # fmt: skip
 
     def rows(login, query):
         with psycopg2.connect(login.dsn()) as conn, conn.cursor() as cur:

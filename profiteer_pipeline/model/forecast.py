@@ -39,6 +39,7 @@ from profiteer_pipeline.pricing import advice_table as at
 from profiteer_pipeline.pricing import curves as pc
 from profiteer_pipeline.pricing import guardrails
 from profiteer_pipeline.sources.files import costs, merchandise, tables
+from profiteer_pipeline.warehouse import grants
 
 DATASOURCE = "profiteer_warehouse"  # the simulated shop's model's datasource (the model login)
 ENGINE = "profiteer_count"  # the BYOM engine's base name (`ensure_engine`)
@@ -166,8 +167,8 @@ def write_features(conn: PgConnection, schema: str, frame: pd.DataFrame, model_u
     """Replace `<schema>.model_features` and let MindsDB's login read it (usage of the schema,
     select on this one table); in the caller's transaction, which must commit before training."""
     _replace(conn, schema, FEATURES_TABLE, mf.COLUMN_DDL, mf.KEY, frame)
-    tables.grant_access(conn, schema, tables.ImportAccess(model=model_user))
-    tables.grant_model_table(conn, schema, FEATURES_TABLE, model_user)
+    with conn.cursor() as cur:
+        grants.grant_schema(cur, schema, model=model_user, model_tables=(FEATURES_TABLE,))
     return len(frame)
 
 

@@ -31,6 +31,8 @@ from psycopg2 import sql
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extensions import make_dsn
 
+from profiteer_pipeline.warehouse import grants
+
 READER_SCHEMAS = ("analytics",)  # every table, now and later
 READER_TABLES = ("public.products",)
 MODEL_TABLES = ("public.sales_features",)
@@ -43,10 +45,6 @@ def _connect(admin_dsn: str, database: str | None = None):
     conn = psycopg2.connect(dsn)
     conn.autocommit = True
     return conn
-
-
-def _table(name: str) -> sql.Identifier:
-    return sql.Identifier(*name.split("."))
 
 
 def ensure_login(admin_dsn: str, user: str, password: str) -> None:
@@ -106,35 +104,24 @@ def grant_reader(admin_dsn: str, user: str, database: str, owners: Sequence[str]
     login or any of `owners`, the pipeline's writer, creates) and public.products."""
     from profiteer_pipeline.warehouse.products import PRODUCTS_DDL
 
-    with _granting(admin_dsn, user, database) as (cur, role):
+    with _granting(admin_dsn, user, database) as (cur, _):
         cur.execute(PRODUCTS_DDL)
         for schema in READER_SCHEMAS:
-            s = sql.Identifier(schema)
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
-            cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(s, role))
-            cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(s, role))
-            for owner in (sql.SQL("CURRENT_USER"), *map(sql.Identifier, owners)):
-                cur.execute(
-                    sql.SQL(
-                        "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} "
-                        "GRANT SELECT ON TABLES TO {}"
-                    ).format(owner, s, role)
-                )
-        for table in READER_TABLES:
-            cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_table(table), role))
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            grants.grant_schema(cur, schema, readers=(user,), owners=owners)
+        grants.grant_tables(cur, READER_TABLES, (user,), schema_usage=False)
 
 
 def grant_model(admin_dsn: str, user: str, database: str) -> None:
     """MindsDB's reads in `database`: the training view, nothing else."""
     from profiteer_pipeline.warehouse.schema import SALES_DDL, SALES_FEATURES_DDL
 
-    with _granting(admin_dsn, user, database) as (cur, role):
+    with _granting(admin_dsn, user, database) as (cur, _):
         cur.execute("SELECT to_regclass('public.sales_features') IS NULL")
         if cur.fetchone()[0]:  # CREATE OR REPLACE on an existing view could change its columns
             cur.execute(SALES_DDL)
             cur.execute(SALES_FEATURES_DDL)
-        for table in MODEL_TABLES:
-            cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_table(table), role))
+        grants.grant_tables(cur, MODEL_TABLES, (user,), schema_usage=False)
 
 
 def grant_shop_api(admin_dsn: str, user: str, database: str) -> None:

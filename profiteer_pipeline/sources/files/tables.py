@@ -9,10 +9,11 @@
   dashboard reads) and `products`. Imports never share a table with each other or with the
   simulated shop, so product ids cannot mix.
 
-Access (`ImportAccess`): the app's reader gets the import's schema, every table in it (those the
-model writes later too, through default privileges) and `imports_raw.imports`, its list; the
-model's login gets the schema and only the tables `grant_model_table` names. Roles the server
-does not have (an external server without the stack's logins) are skipped.
+Access (`ImportAccess`), by the rule every source's schema follows (`warehouse.grants`): the
+app's reader gets the import's schema, every table in it (those the model writes later too,
+through default privileges) and `imports_raw.imports`, its list; the model's login gets the
+schema and only the tables named for it. Roles the server does not have (an external server
+without the stack's logins) are skipped.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.sources.files.names import schema_name
+from profiteer_pipeline.warehouse import grants
 from profiteer_pipeline.warehouse.io import lock_key
 
 if TYPE_CHECKING:
@@ -278,49 +280,12 @@ class ImportAccess:
 PIPELINE_ONLY = ImportAccess()  # nobody else: a bare server, or a test
 
 
-def _existing(cur, roles: Sequence[str | None]) -> list[sql.Identifier]:
-    wanted = [r for r in dict.fromkeys(roles) if r]
-    if not wanted:
-        return []
-    cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (wanted,))
-    found = {row[0] for row in cur.fetchall()}
-    return [sql.Identifier(r) for r in wanted if r in found]
-
-
 def grant_access(conn: PgConnection, schema: str, access: ImportAccess) -> None:
-    """The schema to both, its tables (now and later ones of this login) to the readers, and the
-    list of imports to the readers; in the caller's transaction."""
-    s = sql.Identifier(schema)
+    """The import's schema by the one rule of every source (`warehouse.grants`), and the list
+    of imports to the readers; in the caller's transaction."""
     with conn.cursor() as cur:
-        readers = _existing(cur, access.readers)
-        for role in _existing(cur, [*access.readers, access.model]):
-            cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(s, role))
-        for role in readers:
-            cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(s, role))
-            cur.execute(
-                sql.SQL(
-                    "ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
-                ).format(s, role)
-            )
-            cur.execute(
-                sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(RAW_SCHEMA), role)
-            )
-            cur.execute(
-                sql.SQL("GRANT SELECT ON {}.{} TO {}").format(
-                    sql.Identifier(RAW_SCHEMA), sql.Identifier(IMPORTS_TABLE), role
-                )
-            )
-
-
-def grant_model_table(conn: PgConnection, schema: str, table: str, role: str | None) -> None:
-    """One table of the import (the model's training rows) to MindsDB's login, if it exists."""
-    with conn.cursor() as cur:
-        for found in _existing(cur, [role]):
-            cur.execute(
-                sql.SQL("GRANT SELECT ON {}.{} TO {}").format(
-                    sql.Identifier(schema), sql.Identifier(table), found
-                )
-            )
+        grants.grant_schema(cur, schema, readers=access.readers, model=access.model)
+        grants.grant_tables(cur, [f"{RAW_SCHEMA}.{IMPORTS_TABLE}"], access.readers)
 
 
 def drop_tables(conn: PgConnection, schema: str, names: Sequence[str]) -> None:
