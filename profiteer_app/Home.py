@@ -32,7 +32,7 @@ try:
 except Exception as exc:  # noqa: BLE001 (the last line of defence: a banner, never a traceback)
     ui.log.exception("page %s failed", page.title)
     ui.banner(exc)
-if chosen is None:
-    ui.sidebar_status(status_box)  # after the page: a slow MindsDB never holds the page back
+if chosen.is_import:
+    imports_ui.sidebar_status(status_box, chosen.name)
 else:
-    imports_ui.sidebar_status(status_box, chosen)
+    ui.sidebar_status(status_box)  # after the page: a slow MindsDB never holds the page back

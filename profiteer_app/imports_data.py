@@ -55,7 +55,8 @@ def _cols(columns: list[str], alias: str | None = None) -> pgsql.Composed:
 
 def list_query() -> Query:
     query = pgsql.SQL(
-        "SELECT name, file_name, layout, imported_at, summary->>'currency' AS currency FROM {}"
+        "SELECT name, file_name, layout, imported_at, summary->>'currency' AS currency,"
+        " summary->'columns' AS columns FROM {}"
         " ORDER BY imported_at DESC, name"
     ).format(IMPORTS)
     return query, None
@@ -144,7 +145,9 @@ def load_imports(wh: Warehouse) -> pd.DataFrame:
 
 
 def no_imports() -> pd.DataFrame:
-    return pd.DataFrame(columns=["name", "file_name", "layout", "imported_at", "currency"])
+    return pd.DataFrame(
+        columns=["name", "file_name", "layout", "imported_at", "currency", "columns"]
+    )
 
 
 def _fetch(wh: Warehouse, name: str, queries: dict[str, Query], model: bool = False) -> dict:

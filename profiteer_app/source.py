@@ -1,4 +1,5 @@
-"""The sidebar's source switch: the simulated shop, or one of the imported order exports.
+"""The sidebar's source switch: the simulated shop, or one of the imported order exports, each a
+`Source` (profiteer_pipeline.sources.base) whose capabilities the pages ask.
 
 The choice lives in `st.session_state["source"]` (the widget's key, rendered by Home.py on every
 page, so it persists across pages) and in the URL as `?source=<name>`, so a link opens an import.
@@ -14,15 +15,19 @@ import streamlit as st
 
 from profiteer_app import formatting as fmt
 from profiteer_app import imports_ui
+from profiteer_pipeline.sources import base
+from profiteer_pipeline.sources.files import described
 from profiteer_pipeline.sources.files.names import NAME_PATTERN
 
 KEY = "source"
 SIMULATED = ""  # the simulated shop (no query parameter)
-LABEL = "Simulated shop"
+LABEL = base.SHOP.label
+#: the chosen source, for the pages of this run (set by `choose`)
+_CHOSEN = "chosen_source"
 
 
-def choose() -> str | None:
-    """The switch itself (call inside the sidebar): returns the import's name, or None."""
+def choose() -> base.Source:
+    """The switch itself (call inside the sidebar): returns the chosen source."""
     found, readable = imports_ui.listed()
     names = found["name"].tolist()
     kept = st.session_state.get(KEY) or st.query_params.get(KEY)
@@ -61,11 +66,28 @@ def choose() -> str | None:
         st.query_params[KEY] = chosen
     elif KEY in st.query_params:
         del st.query_params[KEY]
-    currency = by_name.loc[chosen, "currency"] if chosen and chosen in by_name.index else None
-    fmt.use_currency(currency if isinstance(currency, str) else None)
-    return chosen or None
+    if chosen and chosen in by_name.index:
+        row = by_name.loc[chosen]
+        found = described.source(chosen, row["file_name"], _summary(row))
+    elif chosen:  # kept through an outage: its pages say so
+        found = described.source(chosen, None, {})
+    else:
+        found = base.SHOP
+    fmt.use_currency(found.capabilities.currency)
+    st.session_state[_CHOSEN] = found
+    return found
 
 
-def current() -> str | None:
-    """The import the pages show, or None for the simulated shop (after `choose` ran)."""
-    return st.session_state.get(KEY) or None
+def _summary(row: pd.Series) -> dict:
+    """What the list holds of an import's summary: its columns and currency."""
+    columns = row.get("columns")
+    currency = row.get("currency")
+    return {
+        "columns": columns if isinstance(columns, dict) else {},
+        "currency": currency if isinstance(currency, str) else None,
+    }
+
+
+def current() -> base.Source:
+    """The source the pages show (after `choose` ran; the shop before)."""
+    return st.session_state.get(_CHOSEN, base.SHOP)

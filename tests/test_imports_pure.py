@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 from import_fixtures import MESSY_EXPECTED, MESSY_UCI, write
 
+from profiteer_pipeline.sources.base import SHOP, Capabilities
 from profiteer_pipeline.sources.files.clean import clean
 from profiteer_pipeline.sources.files.dates import parse_timestamps
+from profiteer_pipeline.sources.files.described import source
 from profiteer_pipeline.sources.files.errors import ImportRefused
 from profiteer_pipeline.sources.files.hourly import hourly_sales
 from profiteer_pipeline.sources.files.layouts import (
@@ -181,6 +183,28 @@ def test_import_names():
     for bad in ("Shop", "1shop", "shop-a", "a" * 41, ""):
         with pytest.raises(ImportRefused, match="not valid"):
             validate_name(bad)
+    with pytest.raises(ImportRefused, match="the simulated shop's"):  # the shop's own source
+        validate_name("shop")
+    with pytest.raises(ImportRefused, match="the simulated shop's"):
+        name_from_path("shop.csv")
+
+
+def test_an_import_is_a_source_whose_capabilities_its_file_decides():
+    """What a page may show of an import follows from the columns its file had."""
+    plain = source("uci", "Online Retail.xlsx", {"columns": {"sku": "StockCode"}})
+    assert plain.is_import and plain.label == "Import: uci · Online Retail.xlsx"
+    assert plain.capabilities == Capabilities()  # units and prices paid only
+    rich = source(
+        "rich", None,
+        {"columns": {"views": "Sessions", "unit_cost": "Cost"}, "currency": "GBP"},
+    )  # fmt: skip
+    caps = rich.capabilities
+    assert (caps.funnel, caps.unit_costs, caps.catalog, caps.time_of_day) == (
+        True, True, False, False,
+    )  # fmt: skip
+    assert caps.currency == "GBP" and rich.label == "Import: rich"
+    assert "funnel (views, cart adds): yes" in caps.lines()
+    assert not SHOP.is_import and SHOP.capabilities.funnel and SHOP.capabilities.time_of_day
 
 
 def test_options_default():

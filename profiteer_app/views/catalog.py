@@ -104,7 +104,7 @@ def price_line(info: dict | None) -> str:
     return line
 
 
-if (chosen := source.current()) is not None:  # an imported order export
-    imported_catalog.render(chosen)
+if (chosen := source.current()).is_import:  # an imported order export
+    imported_catalog.render(chosen.name)
 else:
     render()

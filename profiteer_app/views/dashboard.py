@@ -191,7 +191,7 @@ def forecast_section(recent: pd.DataFrame) -> None:
     )
 
 
-if (chosen := source.current()) is not None:  # an imported order export
-    imported_dashboard.render(chosen)
+if (chosen := source.current()).is_import:  # an imported order export
+    imported_dashboard.render(chosen.name)
 else:
     render()

@@ -184,7 +184,7 @@ def stale_note(run) -> None:
         )
 
 
-if (chosen := source.current()) is not None:  # an imported order export
-    imported_advice.render(chosen)
+if (chosen := source.current()).is_import:  # an imported order export
+    imported_advice.render(chosen.name)
 else:
     render()

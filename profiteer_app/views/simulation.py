@@ -248,7 +248,7 @@ def live_prediction(product, bucket: str, price: float, adv) -> None:
         )
 
 
-if (chosen := source.current()) is not None:  # an imported order export
-    imported_simulation.render(chosen)
+if (chosen := source.current()).is_import:  # an imported order export
+    imported_simulation.render(chosen.name)
 else:
     render()

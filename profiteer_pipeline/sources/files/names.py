@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from profiteer_pipeline.sources.base import SHOP
 from profiteer_pipeline.sources.files.errors import ImportRefused
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -12,7 +13,12 @@ SCHEMA_PREFIX = "import_"
 
 
 def validate_name(name: str) -> str:
-    """A lower-case identifier (letter first; letters, digits, underscores; at most 40)."""
+    """A lower-case identifier (letter first; letters, digits, underscores; at most 40), other
+    than the simulated shop's."""
+    if name == SHOP.name:
+        raise ImportRefused(
+            f"import name {name!r} is the simulated shop's: choose another, e.g. --name my_shop"
+        )
     if not NAME_PATTERN.fullmatch(name or ""):
         raise ImportRefused(
             f"import name {name!r} is not valid: use a lower-case letter, then letters, digits or "

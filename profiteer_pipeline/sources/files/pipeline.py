@@ -16,7 +16,7 @@ import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.model import forecast
-from profiteer_pipeline.sources.files import costs, merchandise, source_file, tables
+from profiteer_pipeline.sources.files import costs, described, merchandise, source_file, tables
 from profiteer_pipeline.sources.files.clean import REASONS, Cleaned, clean
 from profiteer_pipeline.sources.files.errors import ImportRefused
 from profiteer_pipeline.sources.files.hourly import daily_sales, hourly_sales
@@ -233,7 +233,7 @@ def run_import(
             access=access,
             timings=parts,
         )
-        if "unit_cost" in resolved.columns:  # the file's own costs replace any stored before
+        if described.capabilities(summary).unit_costs:  # the file's costs replace any before
             written["unit_costs"], _ = costs.write(conn, schema_name(name), unit_costs)
         # the model's rows and advice were learnt from the data just replaced: gone with it, so
         # the app says the model is retraining (import_forecast follows) instead of showing them
@@ -274,6 +274,7 @@ def iter_summary_lines(summary: dict[str, Any]) -> Iterator[str]:
     yield "currency:        " + (
         currency or "not given (pages show the app's default; pass --currency, e.g. GBP)"
     )
+    yield "sections:        " + "; ".join(described.capabilities(summary).lines())
     if "unit_costs" in summary:
         yield (
             f"unit costs:      {summary['unit_costs']:,} products (the file's unit_cost column, "
