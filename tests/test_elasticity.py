@@ -166,10 +166,14 @@ def test_a_falling_curve_gets_advice_only_with_its_own_negative_interval():
 def test_non_merchandise_is_excluded_and_listed():
     products = pd.DataFrame(
         {
-            "product_id": ["85123A", "POST", "DOT", "M", "22423", "BANK CHARGES", "X9", "C2"],
+            "product_id": ["85123A", "POST", "DOT", "M", "22423", "BANK CHARGES", "X9", "C2",
+                           "23444", "gift_0001_20", "23099", "23465", "85168B", "X10"],
             "product_name": ["WHITE HANGING HEART T-LIGHT HOLDER", "POSTAGE", "DOTCOM POSTAGE",
                              "Manual", "REGENCY CAKESTAND 3 TIER", "Bank Charges",
-                             "Delivery fee", "CARRIAGE"],
+                             "Delivery fee", "CARRIAGE", "Next Day Carriage",
+                             "Dotcomgiftshop Gift Voucher £20.00", "FRENCH CARRIAGE LANTERN",
+                             "TUSCAN VILLA BIRD FEEDER", "BLACK BAROQUE CARRIAGE CLOCK",
+                             "TOY DELIVERY VAN"],
         }
     )  # fmt: skip
     out = merchandise.excluded(products, extra_codes=["22423"])
@@ -181,7 +185,9 @@ def test_non_merchandise_is_excluded_and_listed():
         "BANK CHARGES": "bank charges",
         "X9": "delivery",
         "C2": "carriage",
-    }
+        "23444": "carriage",
+        "gift_0001_20": "voucher",
+    }  # UCI's names: a word that describes a product (CARRIAGE CLOCK, BIRD FEEDER) is no charge
     assert "85123A" not in set(out["product_id"])
     products, ev, curve = _falling(("A", "POST"))
     gone = merchandise.excluded(products.assign(product_name=["Mug", "POSTAGE"]))
