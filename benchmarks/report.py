@@ -41,6 +41,7 @@ BENCHES = [
     Bench("ingest", "bench_ingest.py", ["--rows", "100000"]),
     Bench("import", "bench_import.py"),  # 541,909 order lines through Airbyte's File source
     Bench("elasticity", "bench_elasticity.py"),  # known elasticities, 4,000 products x 364 days
+    Bench("grain", "bench_shop_grain.py"),  # the shop through the import's count model, hourly
     Bench("year", "bench_import_year.py"),  # a UCI-size year, 4,000 products: file to advice
     Bench("metrics", "bench_metrics.py"),
     Bench("model", "bench_model.py"),
@@ -259,6 +260,28 @@ def year_rows(f: dict | None) -> list[Row]:
     ]  # fmt: skip
 
 
+def grain_rows(f: dict | None) -> list[Row]:
+    """The shop's longest history in bench_shop_grain (30 days by default)."""
+    runs = (f or {}).get("days") or {}
+    days = max(runs, key=int, default=None)
+    d = runs.get(days) if days else None
+    m = (d or {}).get("methods") or {}
+    return [
+        (f"shop hourly, count model: held-out R² ({days} days, funnel)",
+         num(get(m, "funnel", "r2"), "", 3),
+         f"no funnel {num(get(m, 'no_funnel_frozen', 'r2'), '', 3)} (day ahead); seasonal naive "
+         f"{num(get(m, 'seasonal_naive', 'r2'), '', 3)}, same-hour mean "
+         f"{num(get(m, 'trailing_mean', 'r2'), '', 3)}; lightwood {num(get(d, 'lightwood', 'r2'), '', 3)}",
+         "bench_shop_grain"),
+        ("shop hourly, count model: best price off (% of base)",
+         num(get(d, "price", "funnel", "optimum_off_pct"), " %", 1),
+         f"no funnel {num(get(d, 'price', 'no funnel', 'optimum_off_pct'), ' %', 1)}, product-day "
+         f"{num(get(d, 'daily', 'price', 'optimum_off_pct'), ' %', 1)}; curves falling "
+         f"{num(get(d, 'price', 'funnel', 'falling'))}/{num(get(d, 'price', 'funnel', 'curves'))}",
+         "bench_shop_grain"),
+    ]  # fmt: skip
+
+
 ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
     "synth": synth_rows,
     "ingest": ingest_rows,
@@ -272,6 +295,7 @@ ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
         *import_model_rows(f),
     ],
     "elasticity": elasticity_rows,
+    "grain": grain_rows,
     "year": year_rows,
     "metrics": metrics_rows,
     "model": model_rows,
