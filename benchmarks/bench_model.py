@@ -32,10 +32,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import psycopg2
 
 from profiteer_pipeline import settings as settings_mod
-from profiteer_pipeline.model import evaluation, features, training
+from profiteer_pipeline.model import evaluation, features, hourly_baselines, training
 from profiteer_pipeline.model import spec as spec_mod
 from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.profile import read_profiles
@@ -121,10 +122,24 @@ def timed_training(client: MindsDBClient, spec: spec_mod.ModelSpec, **window) ->
     return result.seconds
 
 
-def held_out(client: MindsDBClient, spec: spec_mod.ModelSpec, since: datetime) -> dict:
-    """Train on [since - history, since), score on [since, END): MAE, R², price response."""
+def held_out(
+    client: MindsDBClient, spec: spec_mod.ModelSpec, since: datetime, db=None, history_from=None
+) -> dict:
+    """Score on [since, END): MAE, R²; with `db`, also against the shop's baselines (the same
+    hour the day before, the same hour's 7-day mean) from the hours [history_from, since)."""
     preds = training.held_out_predictions(client, spec, since, END)
     metrics = evaluation.regression_metrics(preds["actual"], preds["predicted"])
+    if db is not None:
+        conn = psycopg2.connect(db.dsn())
+        try:
+            history = pd.read_sql_query(
+                'SELECT product_id, "timestamp", purchases FROM sales'
+                ' WHERE "timestamp" >= %(a)s AND "timestamp" < %(b)s',
+                conn, params={"a": history_from, "b": since},
+            )  # fmt: skip
+        finally:
+            conn.close()
+        metrics["baselines"] = hourly_baselines.figures(history, preds)
     return metrics
 
 
@@ -185,15 +200,18 @@ def main() -> None:
         print("\n== held-out evaluation (train on all but the latest 24 h, score those 24 h) ==")
         h48 = base.with_name("bench_holdout_48h")
         timed_training(client, h48, since=END - timedelta(hours=48), before=cutoff)
-        m = held_out(client, h48, cutoff)
+        m = held_out(client, h48, cutoff, db, cutoff - timedelta(hours=24))
         print(f"48 h of history (24 h train): MAE {m['mae']:.2f}  R² {m['r2']:.3f}  "
               f"(n={m['n']}, mean purchases {m['mean_actual']:.1f})")  # fmt: skip
+        print(f"  against the baselines: {hourly_baselines.summary(m['baselines'])}")
         hall = base.with_name("bench_holdout_all")
         timed_training(client, hall, before=cutoff)
-        m = held_out(client, hall, cutoff)
+        m = held_out(client, hall, cutoff, db, cutoff - timedelta(days=7))
         print(f"{args.days} days of history:         MAE {m['mae']:.2f}  R² {m['r2']:.3f}  "
               f"(n={m['n']}, mean purchases {m['mean_actual']:.1f})")  # fmt: skip
+        print(f"  against the baselines: {hourly_baselines.summary(m['baselines'])}")
         figures.update(held_out_mae=m["mae"], held_out_r2=m["r2"])
+        figures.update({f"held_out_{k}": v for k, v in m["baselines"].items()})
         print(f"price response ({args.days}-day model): {price_check(client, hall, db)}")
 
         print("\n== prediction latency (30-day model) ==")

@@ -107,6 +107,40 @@ def test_table_summary_and_filters(stored):
     assert (quiet["gain_per_day"] == 0).all()
 
 
+def test_a_model_that_lost_to_its_baseline_shows_why_no_price_moves(stored):
+    """The latest run's figures against the baselines are on the model card; a run whose model
+    lost says so above the table (a run row like the asset's, added and taken back here)."""
+    import psycopg2
+    import streamlit as st
+
+    reason = "The model does not beat the same-hour 7-day mean out of sample (by hand)."
+
+    def execute(statement: str, params=None) -> None:
+        with psycopg2.connect(stored.dsn()) as conn, conn.cursor() as cur:  # commits
+            cur.execute(statement, params)
+
+    execute(
+        "CREATE TEMP TABLE lost AS SELECT * FROM analytics.price_recommendation_runs"
+        " ORDER BY computed_at DESC LIMIT 1;"
+        " UPDATE lost SET computed_at = computed_at + interval '1 day', no_advice_reason = %s,"
+        " held_out_model_rmsse = 0.9, held_out_trailing_mean_rmsse = 0.8,"
+        " held_out_seasonal_naive_rmsse = 1.0;"
+        " INSERT INTO analytics.price_recommendation_runs SELECT * FROM lost",
+        (reason,),
+    )
+    try:
+        st.cache_data.clear()
+        at = open_page(REC)
+        (warned,) = [w.value for w in at.warning if "No price change is advised" in w.value]
+        assert "does not beat the same-hour 7-day mean" in warned
+        card = next(m for m in at.metric if m.label.startswith("Model"))
+        assert "RMSSE 0.90 against 0.80 for the same hour's 7-day mean and 1.00" in card.help
+    finally:
+        execute("DELETE FROM analytics.price_recommendation_runs WHERE no_advice_reason = %s",
+                (reason,))  # fmt: skip
+        st.cache_data.clear()
+
+
 def test_sort_and_csv(stored, download_files):
     at = open_page(REC)
     at.selectbox(key="rec_sort").set_value("Product").run()

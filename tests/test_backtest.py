@@ -315,3 +315,39 @@ def test_a_forecaster_that_skips_product_days_is_refused(tiny):
 
     with pytest.raises(ValueError, match="model: no forecast for 1 of"):
         bt.backtest(tiny, partial)
+
+
+def test_the_shops_held_out_day_against_the_same_hour_yesterday_and_its_weekly_mean():
+    """The shop's baselines at product-hour (`hourly_baselines`), by hand: only hours before the
+    held-out day are read; a held-out hour without the hour the day before is not scored."""
+    from profiteer_pipeline.model import hourly_baselines as hb
+
+    start = pd.Timestamp("2026-05-01", tz="UTC")
+    hours = pd.date_range(start, periods=24 * 3, freq="h")  # 2 days of history, 1 held out
+    level = {"A": 10.0, "B": 4.0}
+    history = pd.DataFrame(
+        [(p, h, level[p] + (h.day - 1)) for p in level for h in hours[:48]],  # day 1: +0, day 2: +1
+        columns=["product_id", "timestamp", "purchases"],
+    )
+    held = pd.DataFrame(
+        [(p, h, level[p] + 2.0, level[p] + 2.0) for p in level for h in hours[48:]]
+        + [("NEW", hours[50], 3.0, 3.0)],  # a product that was not there the day before
+        columns=["product_id", "timestamp", "actual", "predicted"],
+    )
+    # the held-out day itself in the history must not be read
+    leak = held.rename(columns={"actual": "purchases"})[["product_id", "timestamp", "purchases"]]
+    scored = hb.forecasts(pd.concat([history, leak.assign(purchases=1e6)]), held)
+    assert len(scored) == 48 and "NEW" not in set(scored["product_id"])
+    a = scored[scored["product_id"] == "A"]
+    assert (a["seasonal_naive"] == 11.0).all()  # the same hour, day 2
+    assert (a["trailing_mean"] == 10.5).all()  # the mean of days 1 and 2
+    figures = hb.figures(history, held)
+    assert figures["rows"] == 48 and set(figures) == {*bt.METRIC_FIELDS, "rows"}
+    assert figures["model_mae"] == 0.0 and figures["model_poisson_deviance"] == pytest.approx(0)
+    assert figures["seasonal_naive_mae"] == 1.0 and figures["trailing_mean_mae"] == 1.5
+    # RMSSE is scaled by the hour-to-hour change of the history: one step of 1 in 47 changes
+    assert figures["model_rmsse"] == 0.0
+    assert figures["seasonal_naive_rmsse"] == pytest.approx(math.sqrt(47))
+    assert figures["trailing_mean_rmsse"] == pytest.approx(1.5 * math.sqrt(47))
+    empty = hb.figures(history.iloc[:0], held)
+    assert empty["rows"] == 0 and empty["model_rmsse"] is None

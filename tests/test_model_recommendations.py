@@ -26,6 +26,7 @@ from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model import features as feat
 from profiteer_pipeline.model import training
 from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.model.profile import read_profiles
 from profiteer_pipeline.pricing import advice as pa
 from profiteer_pipeline.stack.roles import grant_model
@@ -135,6 +136,17 @@ def test_band_comes_from_the_held_out_error(run):
     (mat,) = result.asset_materializations_for_node("price_recommendations")
     md = {k: v.value for k, v in mat.metadata.items()}
     assert md["held_out_relative_error"] == pytest.approx(rmse / mean)
+    # scored as every source is: against the same hour the day before and the same hour's
+    # 7-day mean, on the held-out day, with RMSSE and Poisson deviance; the model wins there
+    figures = {k[len("held_out_"):]: v.value for k, v in model.metadata.items()
+               if k.startswith("held_out_") and k[len("held_out_"):] in METRIC_FIELDS}  # fmt: skip
+    assert set(figures) == set(METRIC_FIELDS)
+    for metric in ("rmsse", "poisson_deviance"):
+        assert figures[f"model_{metric}"] < figures[f"trailing_mean_{metric}"]
+        assert figures[f"model_{metric}"] < figures[f"seasonal_naive_{metric}"]
+    assert model.metadata["held_out_baseline_rows"].value == 15 * 24
+    (evaluation,) = trained.get_asset_check_evaluations()
+    assert evaluation.passed and "360 held-out product-hours, rmsse" in evaluation.description
     assert md["curves"] == 60 and md["mindsdb_calls"] == 1
     (check,) = result.get_asset_check_evaluations()
     assert check.check_name == "recommendations_sound" and check.passed, check.description

@@ -83,6 +83,40 @@ def test_one_call_for_the_catalog_and_the_tables_the_app_reads(db):
     assert len(read(db, "SELECT 1 FROM analytics.price_recommendations")) == 60  # replaced
 
 
+def test_a_model_that_loses_to_a_baseline_advises_no_price_and_says_why(db):
+    """The rule every source's model answers to: out of sample below the trailing mean on both
+    RMSSE and Poisson deviance, or no price moves; the curves stay, the runs log says why."""
+    from profiteer_pipeline.model import hourly_baselines
+    from profiteer_pipeline.pricing.advice_table import no_advice_reason
+
+    figures = {"model_rmsse": 0.9, "seasonal_naive_rmsse": 1.0, "trailing_mean_rmsse": 0.8,
+               "model_poisson_deviance": 3.0, "seasonal_naive_poisson_deviance": 9.0,
+               "trailing_mean_poisson_deviance": 4.0}  # fmt: skip
+    reason = no_advice_reason(figures, hourly_baselines.BASELINE, hourly_baselines.HOW)
+    assert reason.startswith("The model does not beat the same-hour 7-day mean out of sample")
+    assert no_advice_reason({**figures, "model_rmsse": 0.7}, hourly_baselines.BASELINE) is None
+    error = {**ERROR, **figures, "no_advice": reason}
+    conn = psycopg2.connect(db.dsn())
+    try:
+        result, run, _ = recs.refresh(conn, shop_model, DEFAULT_SPEC.features, model="shop",
+                                      model_version=8, error=error)  # fmt: skip
+    finally:
+        conn.close()
+    stored = read(db, "SELECT * FROM analytics.price_recommendations")
+    assert len(stored) == 60 and (stored["confidence"] == "no change").all()
+    assert (stored["recommended_price"] == stored["current_price"]).all()
+    assert (stored["best_price"] != stored["current_price"]).any()  # the curves still say where
+    (last,) = read(db, "SELECT * FROM analytics.price_recommendation_runs WHERE model_version = 8"
+                   ).to_dict("records")  # fmt: skip
+    assert last["no_advice_reason"] == reason and run["no_advice_reason"] == reason
+    assert last["held_out_trailing_mean_rmsse"] == 0.8
+    # a model that wins advises as before, and the log says nothing
+    _, run, _ = refresh(db, [])
+    assert run["no_advice_reason"] is None
+    assert (read(db, "SELECT confidence FROM analytics.price_recommendations")["confidence"]
+            != "no change").any()  # fmt: skip
+
+
 def test_a_unit_cost_makes_it_maximize_profit(db):
     conn = psycopg2.connect(db.dsn())
     with conn, conn.cursor() as cur:

@@ -103,12 +103,21 @@ def render() -> None:
     s2.metric("Changes recommended", f"{n} of {len(shown)}", border=True,
               help="rows whose gain exceeds the model's error band")  # fmt: skip
     r2 = prices.r2_phrase(run)
+    against = prices.baseline_phrase(run)
     s3.metric(
         "Model, latest 24 h held out",
         f"R² {float(run['held_out_r2']):.2f}" if r2 else "not evaluated yet",
-        help=f"{r2 or 'no held-out day yet'}. {prices.R2_EXPLAINED}",
+        help=f"{r2 or 'no held-out day yet'}. {prices.R2_EXPLAINED}"
+        + (f" Against the baselines a forecaster would use: {against}." if against else ""),
         border=True,
     )
+    reason = run.get("no_advice_reason") if run is not None else None
+    if isinstance(reason, str) and reason:
+        st.warning(
+            f"**No price change is advised.** {fmt.md_escape(reason)} Every product keeps its "
+            "current price; the curves below are the model's, for reference only.",
+            icon=":material/block:",
+        )
     objective = set(recs["objective"])
     st.caption(
         ("Maximizing **revenue**: no unit costs are known. " if objective == {"revenue"} else

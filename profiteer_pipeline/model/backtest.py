@@ -20,6 +20,15 @@ import numpy as np
 import pandas as pd
 
 from profiteer_pipeline.model.evaluation import paired
+from profiteer_pipeline.model.figures import (  # noqa: F401 (re-exported: backtest.MODEL, ...)
+    DECIDING,
+    FIGURES,
+    METHODS,
+    METRIC_FIELDS,
+    MODEL,
+    SEASONAL_NAIVE,
+    TRAILING_MEAN,
+)
 
 PANEL_COLUMNS = ("product_id", "day", "units")
 FORECAST_COLUMNS = ("product_id", "day", "forecast")
@@ -35,13 +44,7 @@ EPSILON = 1e-6
 #: The goal: this far below the seasonal naive on both metrics (M5's winner: 24.8 %).
 GOAL_VS_SEASONAL_NAIVE = 0.20
 
-MODEL = "model"
-SEASONAL_NAIVE = "seasonal_naive"
-TRAILING_MEAN = "trailing_mean"
-METHODS = (MODEL, SEASONAL_NAIVE, TRAILING_MEAN)
 LABELS = {SEASONAL_NAIVE: "seasonal naive", TRAILING_MEAN: f"{TRAILING_WINDOW}-day mean"}
-#: The two metrics a model must beat a baseline on (MAE rewards forecasting zero).
-DECIDING = ("rmsse", "poisson_deviance")
 METRIC_COLUMNS = ("method", "fold", "rmsse", "poisson_deviance", "mae", "rows")
 OVERALL = "all"  # `fold` of the rows over all folds
 

@@ -33,12 +33,8 @@ FOLDS = 3
 
 HORIZON_DAYS = 7
 
-#: (method, metric): each method's RMSSE, Poisson deviance and MAE over all folds
-_FIGURES = tuple(
-    (method, metric) for metric in (*backtest.DECIDING, "mae") for method in backtest.METHODS
-)
-#: their columns in `model_evaluation` and the run's metadata (`model_rmsse`, ...)
-METRIC_FIELDS = tuple(f"{method}_{metric}" for method, metric in _FIGURES)
+#: each method's figures over all folds: columns of `model_evaluation` and the run's metadata
+METRIC_FIELDS = backtest.METRIC_FIELDS
 
 
 def week_ahead(
@@ -108,7 +104,7 @@ class Evaluation:
             return dict.fromkeys(METRIC_FIELDS)
         return {
             field: self.result.overall(method, metric)
-            for field, (method, metric) in zip(METRIC_FIELDS, _FIGURES, strict=True)
+            for field, (method, metric) in zip(METRIC_FIELDS, backtest.FIGURES, strict=True)
         }
 
     @property

@@ -11,15 +11,17 @@ The results are the rows of the tables declared in `warehouse/recommendation_tab
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.model import features as feat
+from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.model.profile import read_profiles
 from profiteer_pipeline.pricing import advice
 from profiteer_pipeline.synth.time_of_day import BUCKETS, bucket_of_hour
@@ -287,6 +289,13 @@ def compute(
     return Result(curves, recs, forecast, len(grid), calls, t3 - t0, timings)
 
 
+def withheld(recs: pd.DataFrame) -> None:
+    """No price advised (in place): every curve keeps its current price, its gain stays in the
+    table for people to see, its confidence is `no change`."""
+    recs["recommended_price"] = recs["current_price"]
+    recs["confidence"] = "no change"
+
+
 def refresh(
     conn: PgConnection,
     predict: Predict,
@@ -294,14 +303,16 @@ def refresh(
     *,
     model: str,
     model_version: int | None,
-    error: dict[str, float | None],
+    error: Mapping[str, Any],
     ending: str = "99",
     points: int = advice.GRID_POINTS,
     max_rows: int = MAX_ROWS_PER_CALL,
 ) -> tuple[Result, dict, dict[str, int]]:
-    """Compute everything and replace the tables (`recommendation_tables.replace_all`), in one go: the
-    asset, the app's test fixtures and the benchmark all call this. `error` holds the model's
-    held-out `r2`, `mae`, `rmse`, `mean_purchases` and `relative_error` (None: unknown).
+    """Compute everything and replace the tables (`recommendation_tables.replace_all`), in one go:
+    the asset, the app's test fixtures and the benchmark all call this. `error` holds the model's
+    held-out `r2`, `mae`, `rmse`, `mean_purchases`, `relative_error` and the figures against the
+    baselines (None: unknown), and `no_advice`: why no price may be advised, if the model lost
+    to a baseline; then every curve keeps its current price, and the runs log says why.
     Returns the result, the runs-log row and the row counts."""
     t0 = time.perf_counter()
     computed_at = datetime.now(UTC)
@@ -312,12 +323,17 @@ def refresh(
         rel_error=error.get("relative_error"), computed_at=computed_at,
         model_version=model_version, max_rows=max_rows,
     )  # fmt: skip
+    reason = error.get("no_advice")
+    if reason:
+        withheld(result.recommendations)
     run = {
         "computed_at": computed_at,
         "model": model,
         "model_version": model_version,
         **{f"held_out_{k}": error.get(k) for k in ("r2", "mae", "rmse", "mean_purchases")},
         "relative_error": error.get("relative_error"),
+        **{f"held_out_{f}": error.get(f) for f in METRIC_FIELDS},
+        "no_advice_reason": reason or None,
         "price_ending": ending,
         "grid_points": points,
         "curves": len(result.recommendations),

@@ -77,10 +77,15 @@ NOT_EVALUATED = (
 )
 
 
-def no_advice_reason(figures: Mapping[str, object] | None) -> str | None:
-    """Why no product gets a price from this model: out of sample it is not below the product's
-    28-day mean on both RMSSE and Poisson deviance (`forecast.METRIC_FIELDS`), or it was not
-    evaluated (`figures` None or missing); None when it beats it (a tie does not)."""
+def no_advice_reason(
+    figures: Mapping[str, object] | None,
+    baseline: str = "product's 28-day mean",
+    how: str = "weekly folds at product-day",
+) -> str | None:
+    """Why no product gets a price from this model: out of sample it is not below the trailing
+    mean (`baseline`; `how` the figures were made) on both RMSSE and Poisson deviance
+    (`backtest.METRIC_FIELDS`), or it was not evaluated (`figures` None or missing); None when
+    it beats it (a tie does not). Every source's model answers to this rule."""
     keys = [f"{m}_{k}" for k in backtest.DECIDING for m in (backtest.MODEL, backtest.TRAILING_MEAN)]
     if figures is None or any(pd.isna(figures.get(key)) for key in keys):
         return NOT_EVALUATED
@@ -89,8 +94,8 @@ def no_advice_reason(figures: Mapping[str, object] | None) -> str | None:
     if all(m < b for m, b in zip(model, mean, strict=True)):
         return None
     return (
-        "The model does not beat the product's 28-day mean out of sample (weekly folds at "
-        f"product-day): RMSSE {model[0]:.3f} against {mean[0]:.3f}, Poisson deviance "
+        f"The model does not beat the {baseline} out of sample ({how}): "
+        f"RMSSE {model[0]:.3f} against {mean[0]:.3f}, Poisson deviance "
         f"{model[1]:.3f} against {mean[1]:.3f}."
     )
 

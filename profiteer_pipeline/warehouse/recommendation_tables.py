@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
+from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.warehouse.io import copy_dataframe, lock_key
 from profiteer_pipeline.warehouse.metrics.declaration import SCHEMA, MetricTable
 from profiteer_pipeline.warehouse.metrics.declaration import Column as C
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 #: Observed prices are grouped into bins of this fraction of the base price.
 OBSERVATION_BIN = 0.02
 
+_FIGURE_DOC = "on the latest 24 h held out (`model.hourly_baselines`)"
 _AT = C("computed_at", "timestamptz NOT NULL", None, "when the asset computed it")
 
 # fmt: off
@@ -163,6 +165,9 @@ PRICE_RECOMMENDATION_RUNS = MetricTable(
         C("held_out_rmse", "double precision"),
         C("held_out_mean_purchases", "double precision"),
         C("relative_error", "double precision", None, "held_out_rmse ÷ mean purchases"),
+        *(C(f"held_out_{f}", "double precision", None, _FIGURE_DOC) for f in METRIC_FIELDS),
+        C("no_advice_reason", "text", None, "why no price is advised (the model loses to a "
+          "baseline), NULL when it wins"),
         C("price_ending", "text NOT NULL", None, "99 | whole | cents"),
         C("grid_points", "integer NOT NULL"),
         C("curves", "integer NOT NULL"),

@@ -6,13 +6,18 @@ One materialization:
    moved warehouse gets a new datasource: see `client.datasource_name`);
 2. trains `sales_forecast_holdout` on every hour except the latest 24 and scores it on those 24
    hours (MAE, R², a predicted-vs-actual chart): an honest estimate of the error on new hours;
+   and against what a forecaster would use at product-hour, the same hour the day before and the
+   same hour's 7-day mean, with the figures an import's backtest reports (RMSSE, Poisson
+   deviance: `model.hourly_baselines`);
 3. trains `sales_forecast` on all hours (CREATE the first time, RETRAIN afterwards: a new version
    that replaces the active one only once it is complete), so the model the app queries has
    seen the latest day. Its held-out figures are those of step 2: same inputs, same procedure,
    one day less of data.
 
-Its checks: `held_out_accuracy` (emitted by the materialization) and `price_response`
-(`checks.py`: queries the live model, predicted purchases must not rise with the price).
+Its checks: `held_out_accuracy` (emitted by the materialization: R², and below the same-hour
+mean on RMSSE and Poisson deviance, the rule every source's model answers to) and
+`price_response` (`checks.py`: queries the live model, predicted purchases must not rise with the
+price).
 """
 
 from datetime import timedelta
@@ -32,6 +37,10 @@ HOLDOUT_SPEC = SPEC.with_name(SPEC.name + HOLDOUT_SUFFIX)
 HELD_OUT_HOURS = 24
 #: The held-out check passes at R² >= this on the latest 24 hours (measured: 0.97-0.99).
 MIN_HELD_OUT_R2 = 0.8
+HISTORY_SQL = (
+    'SELECT product_id, "timestamp", purchases FROM public.sales_features '
+    'WHERE "timestamp" >= %s AND "timestamp" < %s'
+)
 #: MindsDB keeps every version; older finished ones beyond this many are dropped.
 KEEP_VERSIONS = 5
 
@@ -54,7 +63,8 @@ WINDOW_SQL = (
             "held_out_accuracy",
             asset=SPEC.name,
             description=f"R² >= {MIN_HELD_OUT_R2} on the latest {HELD_OUT_HOURS} hours, for a "
-            "model trained without them.",
+            "model trained without them, and below the same hour's 7-day mean on both RMSSE and "
+            "Poisson deviance there.",
         )
     ],
     description=f"MindsDB model `{SPEC.qualified_name}` (lightwood) predicting purchases from "
@@ -80,7 +90,8 @@ def _train_and_evaluate(
     # without them
     import pandas as pd
 
-    from profiteer_pipeline.model import evaluation, training
+    from profiteer_pipeline.model import backtest, evaluation, hourly_baselines, training
+    from profiteer_pipeline.pricing.advice_table import no_advice_reason
 
     log = context.log.info
     source = mindsdb.ensure_warehouse_datasource(client, SPEC.datasource)
@@ -119,6 +130,11 @@ def _train_and_evaluate(
             raise dg.Failure(description="the held-out prediction returned no rows")
         m = evaluation.regression_metrics(preds["actual"], preds["predicted"])
         log(f"held-out ({m['n']} rows from {held_out_from}): MAE {m['mae']:.2f}, R² {m['r2']:.3f}")
+        since = held_out_from - timedelta(days=hourly_baselines.SAME_HOUR_DAYS)
+        history = warehouse.read_sql(HISTORY_SQL, (since, held_out_from))
+        figures = hourly_baselines.figures(history, preds)
+        losing = no_advice_reason(figures, hourly_baselines.BASELINE, hourly_baselines.HOW)
+        log(losing or hourly_baselines.summary(figures))
         chart = previews.predicted_vs_actual(
             preds["actual"].to_numpy(),
             preds["predicted"].to_numpy(),
@@ -134,12 +150,25 @@ def _train_and_evaluate(
             "held_out_mean_purchases": round(m["mean_actual"], 2),
             "holdout_training_seconds": round(twin.seconds, 1),
             "predicted_vs_actual": dg.MetadataValue.md(chart),
+            "held_out_baseline_rows": figures["rows"],
+            **{
+                f"held_out_{field}": dg.MetadataValue.float(_round(figures[field]))
+                for field in backtest.METRIC_FIELDS
+            },
         }
+        passed = bool(m["r2"] >= MIN_HELD_OUT_R2) and losing is None
         check = dg.AssetCheckResult(
             check_name="held_out_accuracy",
-            passed=bool(m["r2"] >= MIN_HELD_OUT_R2),
-            metadata={"mae": m["mae"], "r2": m["r2"], "rows": m["n"], "min_r2": MIN_HELD_OUT_R2},
-            description=f"R² {m['r2']:.3f} (min {MIN_HELD_OUT_R2}), MAE {m['mae']:.2f} purchases",
+            passed=passed,
+            metadata={
+                "mae": m["mae"],
+                "r2": m["r2"],
+                "rows": m["n"],
+                "min_r2": MIN_HELD_OUT_R2,
+                **{f: _round(figures[f]) for f in backtest.METRIC_FIELDS},
+            },  # fmt: skip
+            description=f"R² {m['r2']:.3f} (min {MIN_HELD_OUT_R2}), MAE {m['mae']:.2f} purchases; "
+            + (losing or hourly_baselines.summary(figures)),
         )
     else:
         log(f"only {hours} hours of data: no held-out evaluation (needs > {HELD_OUT_HOURS})")
@@ -174,3 +203,7 @@ def _train_and_evaluate(
         f"validation split) {described['accuracy']}"
     )
     return dg.MaterializeResult(metadata=metadata, check_results=[check])
+
+
+def _round(value: float | None) -> float:
+    return round(float(value), 4) if value is not None else float("nan")

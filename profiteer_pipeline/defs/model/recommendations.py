@@ -23,6 +23,7 @@ from profiteer_pipeline.defs.metrics.assets import key as metric_key
 from profiteer_pipeline.defs.model.assets import MODEL_KEY, SPEC
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
+from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.pricing.advice import ENDINGS, GRID_POINTS
 from profiteer_pipeline.warehouse import recommendation_tables as pt
 
@@ -40,8 +41,12 @@ class RecommendationConfig(dg.Config):
     grid_points: int = GRID_POINTS
 
 
-def held_out_error(instance: dg.DagsterInstance) -> dict[str, float | None]:
-    """The latest training's held-out figures (None where it had too few hours to evaluate)."""
+def held_out_error(instance: dg.DagsterInstance) -> dict[str, object]:
+    """The latest training's held-out figures (None where it had too few hours to evaluate),
+    and `no_advice`: why no price may be advised (the model lost to a baseline), else None."""
+    from profiteer_pipeline.model import hourly_baselines
+    from profiteer_pipeline.pricing.advice_table import no_advice_reason
+
     event = instance.get_latest_materialization_event(MODEL_KEY)
     meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
 
@@ -49,9 +54,18 @@ def held_out_error(instance: dg.DagsterInstance) -> dict[str, float | None]:
         value = getattr(meta.get(name), "value", None)
         return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
-    out = {n: num(f"held_out_{n}") for n in ("r2", "mae", "rmse", "mean_purchases")}
+    out: dict[str, object] = {
+        n: num(f"held_out_{n}") for n in ("r2", "mae", "rmse", "mean_purchases", *METRIC_FIELDS)
+    }
     rmse, mean = out["rmse"], out["mean_purchases"]
     out["relative_error"] = rmse / mean if rmse is not None and mean else None
+    figures = {f: out[f] for f in METRIC_FIELDS}
+    evaluated = any(v is not None for v in figures.values())  # else: gains unrated, as before
+    out["no_advice"] = (
+        no_advice_reason(figures, hourly_baselines.BASELINE, hourly_baselines.HOW)
+        if evaluated
+        else None
+    )
     return out
 
 
@@ -102,6 +116,8 @@ def price_recommendations(
     error = held_out_error(context.instance)
     if error["relative_error"] is None:
         context.log.warning("no held-out error from the latest training: gains are unrated")
+    if error["no_advice"]:
+        context.log.warning(f"no price is advised: {error['no_advice']}")
     with warehouse.connect() as conn, mindsdb.session() as client:
         active = client.active(SPEC.name, SPEC.project)
         result, run, counts = recs.refresh(
