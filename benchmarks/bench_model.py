@@ -1,7 +1,10 @@
-"""Time the `sales_forecast` model on a real MindsDB 25.14.1 (lightwood) server.
+"""Time the `sales_forecast` model (the count model every source trains, `model/engine.py`) on a
+real MindsDB 25.14.1 server.
 
     .venv/bin/python benchmarks/bench_model.py                     # the figures below
     .venv/bin/python benchmarks/bench_model.py --compare-features  # also: which inputs to use
+    .venv/bin/python benchmarks/bench_model.py --lightwood         # also: lightwood's mixers, the
+                                                                   # engine it replaced
     .venv/bin/python benchmarks/bench_model.py --with-neural       # also: lightwood's Neural mixer
     .venv/bin/python benchmarks/bench_model.py --use-env           # reuse PROFITEER_DATABASE_URL
                                                                    # and MINDSDB_URL (running stack)
@@ -169,6 +172,7 @@ def main() -> None:
     ap.add_argument("--use-env", action="store_true", help="use the running stack's servers")
     ap.add_argument("--compare-features", action="store_true")
     ap.add_argument("--with-neural", action="store_true", help="also time lightwood's Neural mixer")
+    ap.add_argument("--lightwood", action="store_true", help="also lightwood's mixers, same rows")
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
@@ -273,16 +277,28 @@ def main() -> None:
                 m = held_out(client, sp, cutoff)
                 print(f"{label:<34} MAE {m['mae']:.2f}  R² {m['r2']:.3f}  train {secs:5.1f}s  "
                       f"price response {price_check(client, sp, db)}")  # fmt: skip
+        if args.lightwood:
+            print(
+                "\n== lightwood's mixers on the same rows (the engine the count model replaced) =="
+            )
+            for label, hours in (("48 h", 48), (f"{args.days} days", None)):
+                sp = base.with_name(f"bench_lightwood_{hours or 'all'}").lightwood()
+                since = END - timedelta(hours=hours) if hours else None
+                secs = timed_training(client, sp, since=since, before=cutoff)
+                m = held_out(client, sp, cutoff)
+                print(f"{label:<8} MAE {m['mae']:.2f}  R² {m['r2']:.3f}  train {secs:5.1f}s")
+                figures[f"lightwood_r2_{hours or 'all'}"] = m["r2"]
         if args.with_neural:
             print("\n== lightwood's default mixers, Neural included (48 hours, held-out 24 h) ==")
-            sp = spec_mod.ModelSpec(name="bench_neural", datasource=datasource, mixers=())
+            sp = spec_mod.ModelSpec(name="bench_neural", datasource=datasource).lightwood(())
             secs = timed_training(client, sp, since=END - timedelta(hours=48), before=cutoff)
             m = held_out(client, sp, cutoff)
             print(f"all mixers: MAE {m['mae']:.2f}  R² {m['r2']:.3f}  train {secs:5.1f}s  "
                   f"(selected: {client.describe(sp.name)['selected_mixer']})")  # fmt: skip
 
         for name in ("bench_warmup", "bench_48h", "bench_30d", "bench_holdout_48h",
-                     "bench_holdout_all", "bench_features", "bench_neural"):  # fmt: skip
+                     "bench_holdout_all", "bench_features", "bench_neural",
+                     "bench_lightwood_48", "bench_lightwood_all"):  # fmt: skip
             client.query(f"DROP MODEL IF EXISTS mindsdb.{name}")
         client.drop_datasources(DATASOURCE)
 

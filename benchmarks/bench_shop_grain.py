@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from profiteer_pipeline import settings
-from profiteer_pipeline.model import backtest, count_model, evaluation
+from profiteer_pipeline.model import backtest, count_model, engine, evaluation
 from profiteer_pipeline.model import backtest_twins as twins
 from profiteer_pipeline.model import daily_features as mf
 from profiteer_pipeline.model.profile import whatif_profile
@@ -92,7 +92,7 @@ FUNNEL = (
 )
 NO_FUNNEL = ("product_id", "category", "price_ratio", "hour_of_day", "day_of_week", *LAGS)
 FEATURE_SETS = {"funnel": FUNNEL, "no funnel": NO_FUNNEL}
-USING = {"using": {"decreasing": mf.DECREASING, "categorical": ",".join(mf.CATEGORICAL)}}
+USING = {"using": engine.using(mf.CATEGORICAL)}
 #: days -> (R², MAE, training s) of the shop's lightwood model on the very same held-out rows
 #: (same END and seed), measured by `bench_model.py` (48 h and 30 days of history; not rerun
 #: here; its training time is CREATE MODEL until complete, on all the days)

@@ -21,14 +21,14 @@ from profiteer_pipeline.defs.model.checks import price_response
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.shop.resources import CatalogResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
-from profiteer_pipeline.model import training
+from profiteer_pipeline.model import engine, training
 from profiteer_pipeline.model.client import (
     Datasource,
     MindsDBClient,
     MindsDBError,
     datasource_name,
 )
-from profiteer_pipeline.model.spec import MIXERS, ModelSpec
+from profiteer_pipeline.model.spec import ModelSpec
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse import metrics
 from profiteer_pipeline.warehouse.io import copy_dataframe
@@ -125,7 +125,7 @@ def test_first_materialization_creates_evaluates_and_records(first_run, client):
     assert md["held_out_from"].startswith("2026-02-03 00:00")
     assert 0 < md["held_out_mae"] < 0.25 * md["held_out_mean_purchases"]
     assert 0.8 <= md["held_out_r2"] <= 1.0
-    assert 0 < md["mindsdb_accuracy"] <= 1.0
+    assert md["engine"] == engine.NAME  # the count model every source trains
     assert "data:image/png;base64," in md["predicted_vs_actual"]
     assert re.fullmatch(rf"{SPEC.datasource}_[0-9a-f]{{10}} \(created\)", md["datasource"])
     # the twin was trained without the held-out day, the model itself on every hour
@@ -158,13 +158,17 @@ def test_predictions_fall_with_price(first_run, client, resources):
     assert predicted.iloc[0] > predicted.iloc[-1]
 
 
-def test_describe_reports_accuracy_mixers_and_features(first_run, client):
-    described = client.describe(SPEC.name)
-    assert 0 < described["accuracy"] <= 1
-    assert described["selected_mixer"] in MIXERS
-    assert {m["name"] for m in described["mixers"]} == set(MIXERS)  # no Neural: see spec.MIXERS
-    roles = {f["column"]: f["role"] for f in described["features"]}
-    assert roles == {**{f: "feature" for f in SPEC.features}, "purchases": "target"}
+def test_the_shop_trains_the_count_model_every_source_trains(first_run, client):
+    """The same engine as an import's model, with the shop's own inputs, demand never rising
+    with the price ratio."""
+    names = ", ".join(f"'{s.name}'" for s in (SPEC, HOLDOUT_SPEC))
+    query = "SELECT * FROM information_schema.models WHERE name IN "
+    found = client.query(query + f"({names}) AND active = true")
+    found.columns = [str(c).lower() for c in found.columns]
+    assert sorted(found["name"]) == sorted([SPEC.name, HOLDOUT_SPEC.name])
+    assert set(found["engine"]) == {"byom"}  # MindsDB's handler for our own engine (not lightwood)
+    assert engine.NAME.startswith("profiteer_count_") and engine.NAME in client._engines()
+    assert all("price_ratio" in str(options) for options in found["training_options"])
 
 
 def test_rematerialization_retrains_a_new_version(first_run, client, resources, instance):

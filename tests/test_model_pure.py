@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from profiteer_pipeline.model import evaluation, features, profile, sql
+from profiteer_pipeline.model import engine, evaluation, features, profile, sql
 from profiteer_pipeline.model.client import redact_url
 from profiteer_pipeline.model.spec import DEFAULT_SPEC, FULL_FEATURES, ModelSpec
 
@@ -105,8 +105,12 @@ def test_spec_training_query_holds_out_by_timestamp():
     stmt = DEFAULT_SPEC.create(before=cutoff)
     assert stmt.startswith("CREATE MODEL mindsdb.sales_forecast FROM profiteer_warehouse (SELECT ")
     assert "FROM public.sales_features WHERE \"timestamp\" < '2026-03-01T00:00:00+00:00'" in stmt
-    assert "PREDICT purchases USING engine = 'lightwood', model.args = '{" in stmt
-    assert '"Neural"' not in stmt and '"XGBoostMixer"' in stmt
+    # the count model every source trains, demand never rising with the price ratio
+    assert f"PREDICT purchases USING engine = '{engine.NAME}', decreasing = 'price_ratio'" in stmt
+    assert "model.args" not in stmt
+    compared = DEFAULT_SPEC.lightwood().create(before=cutoff)  # lightwood: a comparison only
+    assert "PREDICT purchases USING engine = 'lightwood', model.args = '{" in compared
+    assert '"Neural"' not in compared and '"XGBoostMixer"' in compared
     retrain = DEFAULT_SPEC.retrain()
     assert retrain.startswith("RETRAIN mindsdb.sales_forecast FROM profiteer_warehouse (SELECT ")
     assert "WHERE" not in retrain

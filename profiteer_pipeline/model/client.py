@@ -22,6 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from profiteer_pipeline.model import sql
+from profiteer_pipeline.model.engine import engine_name
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where a frame is made: the code location loads without it
@@ -284,7 +285,7 @@ class MindsDBClient:
         """A BYOM engine that runs `code` inside MindsDB (type `inhouse`), named
         `<base>_<digest of code>`: changed code is a new engine, so no model trains on a stale
         copy, and an unchanged one is reused (a run that lost the race to create it too)."""
-        name = f"{sql.identifier(base)}_{hashlib.blake2b(code, digest_size=5).hexdigest()}"
+        name = engine_name(sql.identifier(base), code)
         if name in self._engines():
             return name
         url = f"{self.url}/api/handlers/byom/{name}"

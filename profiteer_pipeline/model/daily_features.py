@@ -51,9 +51,8 @@ FEATURES = (
 TARGET = "units"
 TS_COLUMN = "day"
 KEY = ("product_id", TS_COLUMN)  # one row per product-day
-#: the model's categories, and the input its demand must never rise with
+#: the model's categories (its demand never rises with `engine.DECREASING`, the price ratio)
 CATEGORICAL = ("product_id", "category")
-DECREASING = "price_ratio"
 LAGS = {"units_prev_7d": 7, "units_prev_28d": 28, "units_prev_91d": 91}  # days before the day
 #: `model_features`, the one declaration of its columns: the keys, the price offered (for
 #: people), the features, then the target.

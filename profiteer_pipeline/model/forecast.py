@@ -6,8 +6,8 @@ Pure module (no Dagster): the asset, the tests and the benchmark call it.
 
 - The model: `ModelSpec` named `<schema>_forecast` (e.g. `import_online_retail_forecast`) on the
   warehouse datasource the simulated shop's model uses, trained on `<schema>.model_features`
-  (one row per product-day) by the count model MindsDB hosts as a BYOM engine
-  (`model.count_model`, uploaded by `ensure_engine`).
+  (one row per product-day) by the count model every source trains (`model.engine`: MindsDB
+  hosts `model.count_model` as a BYOM engine).
 - Evaluation and the week-ahead forecast (`backtesting`): a rolling-origin backtest of the
   held-out twin at product-day, against the seasonal naive and the 28-day mean.
 - Curves and advice (`price_curves`, `advice_table`): predicted here for a grid of prices per product; the
@@ -23,18 +23,17 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 from psycopg2 import sql as pgsql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.model import backtest_twins as backtesting
-from profiteer_pipeline.model import count_model, elasticity, evaluation
 from profiteer_pipeline.model import daily_features as mf
+from profiteer_pipeline.model import elasticity, engine, evaluation
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import Datasource, MindsDBClient
-from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, MIXERS, ModelSpec
+from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, ModelSpec
 from profiteer_pipeline.pricing import advice_table as at
 from profiteer_pipeline.pricing import curves as pc
 from profiteer_pipeline.pricing import guardrails
@@ -42,7 +41,6 @@ from profiteer_pipeline.sources.files import costs, merchandise, tables
 from profiteer_pipeline.warehouse import grants
 
 DATASOURCE = "profiteer_warehouse"  # the simulated shop's model's datasource (the model login)
-ENGINE = "profiteer_count"  # the BYOM engine's base name (`ensure_engine`)
 FEATURES_TABLE = "model_features"
 EVALUATION_COLUMNS = {
     "model": "text NOT NULL",
@@ -73,31 +71,22 @@ RESULT_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
 # --- the model -----------------------------------------------------------------------------
 
 
-def import_spec(schema: str, engine: str = ENGINE) -> ModelSpec:
-    """The import's model: `<schema>_forecast` on `<schema>.model_features`, a count model
-    (`model.count_model`) on the BYOM engine `engine` (`ensure_engine` names its generation);
-    `lightwood` instead gives lightwood's mixers the same rows (the benchmark's comparison)."""
-    count = engine != "lightwood"
-    return ModelSpec(
+def import_spec(schema: str, lightwood: bool = False) -> ModelSpec:
+    """The import's model: `<schema>_forecast` on `<schema>.model_features`, the count model
+    every source trains (`model.engine`); `lightwood` gives lightwood's mixers the same rows
+    instead (the benchmark's comparison)."""
+    spec = ModelSpec(
         name=f"{schema}_forecast",
         datasource=DATASOURCE,
         table=FEATURES_TABLE,
         schema=schema,
         target=mf.TARGET,
         features=mf.FEATURES,
-        engine=engine,
-        mixers=() if count else MIXERS,
         ts_column=mf.TS_COLUMN,
         key_columns=mf.KEY,
-        extra={"decreasing": mf.DECREASING, "categorical": ",".join(mf.CATEGORICAL)}
-        if count
-        else {},
+        extra=engine.using(mf.CATEGORICAL),
     )
-
-
-def ensure_engine(client: MindsDBClient) -> str:
-    """The BYOM engine that runs `count_model` in MindsDB (uploaded once per version of it)."""
-    return client.ensure_engine(ENGINE, Path(count_model.__file__).read_bytes())
+    return spec.lightwood() if lightwood else spec
 
 
 def holdout_spec(spec: ModelSpec) -> ModelSpec:
@@ -279,7 +268,7 @@ def run(
     predict_batch: int = 10_000,
     non_merchandise: tuple[str, ...] = (),
     rails: guardrails.Guardrails = guardrails.DEFAULT,
-    engine: str = ENGINE,
+    lightwood: bool = False,
 ) -> ForecastRun:
     """Features, the backtest (twins trained before each fold), the model and its forecast for
     the coming week, its curves, the elasticities and the advice within the guardrails (profit
@@ -323,8 +312,7 @@ def run(
         write_features(conn, schema, rows, model_user)
     log(f"{schema}.{FEATURES_TABLE}: {len(rows):,} rows, {len(pick.products)} products")
     source = ensure_datasource(client, DATASOURCE)
-    spec = import_spec(schema, ensure_engine(client) if engine == ENGINE else engine)
-    spec = spec.reading(source.name)
+    spec = import_spec(schema, lightwood).reading(source.name)
     twin = holdout_spec(spec)
     log(f"datasource {source.name}: {source.state}; engine {spec.engine}")
     lap("features")

@@ -1,4 +1,5 @@
-"""What the `sales_forecast` model is: its name, inputs, target and training options.
+"""What a model is: its name, inputs, target and training options (the shop's `sales_forecast`
+by default; an import's from `forecast.import_spec`), on the count model every source trains.
 
 Pure module (no Dagster). The asset, the app and the benchmark build their SQL from one
 `ModelSpec`, so the features the app sends are the ones the model was trained on.
@@ -10,6 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from profiteer_pipeline.model import engine as count_engine
 from profiteer_pipeline.model import sql
 
 #: Feature sets compared on held-out data (`benchmarks/bench_model.py --compare-features`).
@@ -30,9 +32,9 @@ FULL_FEATURES = (*CONTEXT_FEATURES, "hour_of_day", "rating")
 #: training time, so they are left out; the original four keep the original's inputs.
 FEATURES = ORIGINAL_FEATURES
 
-#: lightwood's mixers, without `Neural`: it was never selected on this data (XGBoost won every
-#: time, R² 0.99 vs 0.87-0.96 for Neural) and took 6-400 s on 3,240 rows (and had not finished
-#: after 650 s on 10,800) against about a second for the three others together.
+#: lightwood's mixers, for the comparisons only (`lightwood()`), without `Neural`: it was never
+#: selected on this data (XGBoost won every time, R² 0.99 vs 0.87-0.96 for Neural) and took
+#: 6-400 s on 3,240 rows (and had not finished after 650 s on 10,800).
 MIXERS = ("XGBoostMixer", "RandomForest", "Regression")
 
 
@@ -45,11 +47,11 @@ class ModelSpec:
     schema: str = "public"
     target: str = "purchases"
     features: tuple[str, ...] = FEATURES
-    engine: str = "lightwood"
-    mixers: tuple[str, ...] = MIXERS
+    engine: str = count_engine.NAME  # the count model every source trains (`model.engine`)
+    mixers: tuple[str, ...] = ()
     ts_column: str = "timestamp"
     key_columns: tuple[str, ...] = ("product_id", "timestamp")
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=count_engine.using)
 
     def __post_init__(self) -> None:
         for name in (self.name, self.project, self.datasource, self.table, self.schema):
@@ -70,6 +72,15 @@ class ModelSpec:
     def reading(self, datasource: str) -> ModelSpec:
         """The same model reading from `datasource`: the generation `ensure_datasource` named."""
         return replace(self, datasource=datasource)
+
+    def lightwood(self, mixers: tuple[str, ...] = MIXERS) -> ModelSpec:
+        """The same model on lightwood's `mixers` (all of lightwood's with ()): a comparison."""
+        return replace(self, engine="lightwood", mixers=mixers, extra={})
+
+    @property
+    def counts(self) -> bool:
+        """Whether it trains the count model (whose engine `training.train` makes sure of)."""
+        return self.engine == count_engine.NAME
 
     def options(self) -> dict[str, str]:
         """The USING options besides the engine: lightwood's mixer list, as JSON text."""

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from profiteer_pipeline.model import evaluation, features
+from profiteer_pipeline.model import engine, evaluation, features
 from profiteer_pipeline.model.client import MindsDBClient, MindsDBError, ModelVersion
 from profiteer_pipeline.model.spec import ModelSpec
 
@@ -38,9 +38,12 @@ def train(
     """CREATE the model on first use, RETRAIN it afterwards; wait until the new version is done.
 
     A model left with no usable version (its only training failed) is dropped and created
-    again. A failed training raises MindsDBError with MindsDB's error text.
+    again. A failed training raises MindsDBError with MindsDB's error text. The count model's
+    engine is uploaded first where MindsDB does not have it yet.
     """
     start = time.monotonic()
+    if spec.counts:
+        engine.ensure(client)
     existing = client.versions(spec.name, spec.project)
     for busy in [v for v in existing if not v.finished]:
         # another run is training this model: let it finish first, then train on top of it
