@@ -68,14 +68,14 @@ def choose() -> base.Source:
         del st.query_params[KEY]
     if chosen and chosen in by_name.index:
         row = by_name.loc[chosen]
-        found = described.source(chosen, row["file_name"], _summary(row))
+        picked = described.source(chosen, row["file_name"], _summary(row))
     elif chosen:  # kept through an outage: its pages say so
-        found = described.source(chosen, None, {})
+        picked = described.source(chosen, None, {})
     else:
-        found = base.SHOP
-    fmt.use_currency(found.capabilities.currency)
-    st.session_state[_CHOSEN] = found
-    return found
+        picked = base.SHOP
+    fmt.use_currency(picked.capabilities.currency)
+    st.session_state[_CHOSEN] = picked
+    return picked
 
 
 def _summary(row: pd.Series) -> dict:

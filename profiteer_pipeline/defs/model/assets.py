@@ -11,9 +11,9 @@ One materialization:
    deviance: `model.hourly_baselines`);
 3. trains `sales_forecast` on all hours (CREATE the first time, RETRAIN afterwards: a new version
    that replaces the active one only once it is complete), so the model the app queries has
-   seen the latest day. Both are the count model every source trains (`model.engine`: a BYOM
-   engine MindsDB hosts, uploaded once per version of its code). Its held-out figures are those of step 2: same inputs, same procedure,
-   one day less of data.
+   seen the latest day. Its held-out figures are those of step 2: same inputs, same procedure,
+   one day less of data. Both are the count model every source trains (`model.engine`: a BYOM
+   engine MindsDB hosts, uploaded once per version of its code).
 
 Its checks: `held_out_accuracy` (emitted by the materialization: R², and below the same-hour
 mean on RMSSE and Poisson deviance, the rule every source's model answers to) and
