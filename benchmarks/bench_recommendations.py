@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_recommendations.py                    # 1,000 products
     .venv/bin/python benchmarks/bench_recommendations.py --products 200 --hours 48
+    .venv/bin/python benchmarks/bench_recommendations.py --products 15 --lightwood  # the engine
+                                                          # the count model replaced, same rows
     .venv/bin/python benchmarks/bench_recommendations.py --mindsdb-url http://127.0.0.1:47334
 
 It starts a throw-away embedded PostgreSQL (and, unless --mindsdb-url, a MindsDB server) in a
@@ -51,7 +53,9 @@ def catalog(n: int) -> list[Product]:
     ]  # fmt: skip
 
 
-def bench(admin: PgUrl, mindsdb_url: str, products: int, hours: int, max_rows: int) -> dict:
+def bench(
+    admin: PgUrl, mindsdb_url: str, products: int, hours: int, max_rows: int, spec: ModelSpec
+) -> dict:
     url = recreate_database(admin, DB)
     items = catalog(products)
     t = time.perf_counter()
@@ -59,7 +63,7 @@ def bench(admin: PgUrl, mindsdb_url: str, products: int, hours: int, max_rows: i
     print(f"sales: {products:,} products x {hours} h = {products * hours:,} rows, loaded and "
           f"aggregated in {time.perf_counter() - t:.0f} s", flush=True)  # fmt: skip
     t = time.perf_counter()
-    spec, _ = train_model(mindsdb_url, SPEC, url, timeout=1800)
+    spec, _ = train_model(mindsdb_url, spec, url, timeout=1800)
     print(f"model trained in {time.perf_counter() - t:.0f} s", flush=True)
     client = MindsDBClient(mindsdb_url, read_timeout=1800)
     latest = START + timedelta(hours=hours)
@@ -71,14 +75,16 @@ def bench(admin: PgUrl, mindsdb_url: str, products: int, hours: int, max_rows: i
     try:
         t = time.perf_counter()
         result, run, counts = recs.refresh(
-            conn, lambda rows: training.predict_frame(client, SPEC, rows).to_numpy(),
-            SPEC.features, model=SPEC.qualified_name, model_version=None, error=error,
+            conn, lambda rows: training.predict_frame(client, spec, rows).to_numpy(),
+            spec.features, model=spec.qualified_name, model_version=None, error=error,
             max_rows=max_rows,
         )  # fmt: skip
         took = time.perf_counter() - t
     finally:
         conn.close()
+    changes = int(result.recommendations["confidence"].isin(["high", "medium"]).sum())
     figures = {"products": products, "curves": run["curves"], "predictions": run["predictions"],
+               "engine": spec.engine, "r2_latest_24h_in_sample": m["r2"], "changes": changes,
                "mindsdb_calls": run["mindsdb_calls"], "seconds": took, **result.timings,
                "rows": counts}  # fmt: skip
     print(f"recommendations: {run['curves']:,} curves, {run['predictions']:,} predictions in "
@@ -86,6 +92,9 @@ def bench(admin: PgUrl, mindsdb_url: str, products: int, hours: int, max_rows: i
           f"(grid {result.timings['grid_s']:.1f} s, predict {result.timings['predict_s']:.1f} s, "
           f"advice {result.timings['advice_s']:.1f} s; the rest is reading and writing the "
           "tables)")  # fmt: skip
+    print(f"engine {spec.engine}: R² {m['r2']:.3f} on the latest 24 h (in sample: the model saw "
+          f"them); {changes} of {run['curves']} curves recommend a change (high or medium "
+          "confidence)")  # fmt: skip
     return figures
 
 
@@ -96,6 +105,7 @@ def main() -> None:
     ap.add_argument("--max-rows", type=int, default=recs.MAX_ROWS_PER_CALL,
                     help="rows per prediction call (whole products)")  # fmt: skip
     ap.add_argument("--mindsdb-url", help="use this MindsDB server instead of starting one")
+    ap.add_argument("--lightwood", action="store_true", help="lightwood's mixers (a comparison)")
     ap.add_argument("--json", type=Path, help="write the figures to this file")
     args = ap.parse_args()
 
@@ -111,7 +121,8 @@ def main() -> None:
         url = args.mindsdb_url
         if not url:
             table, url = start_mindsdb(root)
-        figures = bench(admin, url, args.products, args.hours, args.max_rows)
+        spec = SPEC.lightwood() if args.lightwood else SPEC
+        figures = bench(admin, url, args.products, args.hours, args.max_rows, spec)
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2, default=str))
     finally:

@@ -63,7 +63,7 @@ def environment(storage: Path) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "NLTK_DATA": str(storage / "nltk_data"),
         "HF_HUB_OFFLINE": "1",
-        # the import's count model is a BYOM engine that runs inside MindsDB (model.count_model)
+        # every source's count model is a BYOM engine that runs inside MindsDB (model.engine)
         "MINDSDB_BYOM_INHOUSE_ENABLED": "true",
     }
 
