@@ -73,7 +73,16 @@ def main() -> None:
             run, clock["model"] = train_import_model(
                 root, admin, "year", lightwood=args.engine == "lightwood"
             )
+            sellers = best_sellers(admin, run)
         figures = report(args, made, imported.summary, run, clock)
+        figures["best_sellers"] = sellers.to_dict("records")
+        print("best sellers by revenue: the model's units per day at today's price (the advice's")
+        print("level) against what each sold per day over its last 28 days:")
+        for row in figures["best_sellers"]:
+            print(
+                f"  {row['product_id']:<8} {str(row['product_name'])[:34]:<34} forecast "
+                f"{row['forecast']:6.2f}/day, sold {row['sold_28d']:6.2f}/day; {row['status']}"
+            )
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2, default=str))
     finally:
@@ -116,6 +125,34 @@ def advice_against_truth(advice: pd.DataFrame, truth: pd.DataFrame) -> dict:
         "advised_true_revenue_change_median_pct": round(float(100 * true.median()), 2),
         "advised_predicted_revenue_change_median_pct": round(float(100 * predicted.median()), 2),
     }
+
+
+def best_sellers(admin, run, n: int = 5) -> pd.DataFrame:
+    """The `n` modelled products with the most revenue: the model's forecast at today's price
+    (`units_per_day_at_current`, the advice's level) beside their units per day over their last
+    28 days (`model_features`), and their advice status. A model that predicted zero for a best
+    seller, as the first import's did, shows here."""
+    with connector(admin)() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT product_id, avg(units) FROM import_year.model_features"
+            " WHERE day > (SELECT max(day) FROM import_year.model_features) - interval '28 days'"
+            " GROUP BY product_id"
+        )
+        sold = dict(cur.fetchall())
+    top = run.evidence[run.evidence["product_id"].isin(run.selection.products)]
+    top = top.sort_values("revenue", ascending=False).head(n)
+    advice = run.advice.set_index("product_id")
+    return pd.DataFrame(
+        {
+            "product_id": top["product_id"].to_numpy(),
+            "product_name": advice.reindex(top["product_id"])["product_name"].to_numpy(),
+            "forecast": advice.reindex(top["product_id"])["units_per_day_at_current"]
+            .astype(float)
+            .to_numpy(),
+            "sold_28d": [float(sold.get(p, float("nan"))) for p in top["product_id"]],
+            "status": advice.reindex(top["product_id"])["status"].to_numpy(),
+        }
+    )
 
 
 def indented(line: str) -> None:
