@@ -4,9 +4,9 @@ with the price), which MindsDB hosts as a BYOM engine named after its code.
 The simulated shop's `sales_forecast` and each import's `<schema>_forecast` are both `CREATE
 MODEL ... USING engine = '<NAME>'`; `training.train` uploads the engine first where MindsDB does
 not have it (`MindsDBClient.ensure_engine`). On the shop's held-out day it matches lightwood's
-mixers it replaced (R² 0.969 vs 0.951 on 48 hours, 0.992 vs 0.992 on 30 days, in a tenth of the
-training time: `benchmarks/bench_shop_grain.py`); on sparse exports lightwood did not beat the
-trailing mean where this does (`benchmarks/bench_import_year.py --engine lightwood`).
+mixers it replaced (R² 0.970 vs 0.951 on 48 hours, 0.991 vs 0.992 on 30 days; training 1.2 s
+against 3-13 s: `benchmarks/bench_model.py --lightwood`); on sparse exports lightwood did not
+beat the trailing mean where this does (`benchmarks/bench_import_year.py --engine lightwood`).
 
 No heavy imports: the code location loads it (the model's name is in the asset's spec).
 """
