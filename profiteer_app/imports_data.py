@@ -107,7 +107,7 @@ def products_query(name: str) -> Query:
 def advice_queries(name: str) -> dict[str, Query]:
     advice = pgsql.SQL(
         "SELECT {} FROM {} ORDER BY status = 'advice' DESC, status = 'no_change' DESC,"
-        " revenue_per_day_at_best - revenue_per_day_at_base DESC NULLS LAST, product_id"
+        " revenue_per_day_at_best - revenue_per_day_at_current DESC NULLS LAST, product_id"
     ).format(_cols(ADVICE_COLUMNS), _table(name, "price_advice"))
     evaluation = pgsql.SQL("SELECT {} FROM {} ORDER BY trained_at DESC LIMIT 1").format(
         _cols(EVALUATION_COLUMNS), _table(name, "model_evaluation")

@@ -217,6 +217,7 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
         columns=["product_id", "product_name", "category", "base_price", "min_price",
                  "max_price", "units", "first_hour", "last_hour"],
     ).set_index("product_id")  # fmt: skip
+    from profiteer_pipeline.pricing import advice_table
     from profiteer_pipeline.pricing.curves import smoothed
 
     curves, advice = {}, []
@@ -231,7 +232,7 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
                     advice.append((pid, p["product_name"], p["category"], base, None, None, None,
                                    None, None, None, 2, 1, "too_little_data",
                                    "2 sale hours at 1 price: too few to tell how sales respond "
-                                   "to the price", *ELASTICITY[pid], base, None, None, None, None, None, "revenue"))  # fmt: skip
+                                   "to the price", *ELASTICITY[pid], base, None, None, None, None, None, None, "revenue"))  # fmt: skip
                     continue
                 curve = known_curve(base, lo, hi, float(p["units"]) / days)
                 curves[pid] = curve
@@ -249,11 +250,13 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
                                float(best["fit_units"]), float(at_base["fit_revenue"]),
                                float(best["fit_revenue"]), float(uplift), 40, 3, "advice",
                                "40 sale hours at 3 prices; sales fall as the price rises",
-                               *ELASTICITY[pid], base, float(at_base["fit_units"]), "none", None,
-                               None, None, "revenue"))  # fmt: skip
+                               *ELASTICITY[pid], base, float(at_base["fit_units"]),
+                               float(at_base["fit_revenue"]), "none", None, None, None,
+                               "revenue"))  # fmt: skip
             cur.executemany(
                 pgsql.SQL("INSERT INTO {} VALUES ({})").format(
-                    t("price_advice"), pgsql.SQL(", ").join([pgsql.Placeholder()] * 25)),
+                    t("price_advice"),
+                    pgsql.SQL(", ").join([pgsql.Placeholder()] * len(advice_table.ADVICE_COLUMNS))),
                 advice,
             )  # fmt: skip
             write_features(conn, schema, products.reset_index(), list(curves))

@@ -233,10 +233,11 @@ def test_catalog_lists_the_imports_products_and_searches(import_env):
 def advice_rows(url) -> pd.DataFrame:
     """price_advice as stored (admin login), by product."""
     rows = query(url, "SELECT product_id, base_price, best_price, units_per_day_at_base,"
-                      " units_per_day_at_best, revenue_per_day_at_base, revenue_per_day_at_best"
+                      " units_per_day_at_best, revenue_per_day_at_base,"
+                      " revenue_per_day_at_current, revenue_per_day_at_best"
                       " FROM import_test_shop.price_advice WHERE status = 'advice'")  # fmt: skip
     columns = ["product_id", "base", "best", "units_base", "units_best", "revenue_base",
-               "revenue_best"]  # fmt: skip
+               "revenue_now", "revenue_best"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns).set_index("product_id").astype(float)
 
 
@@ -285,7 +286,7 @@ def test_recommendations_show_advice_evidence_and_too_little_data(import_env):
         "The shop's pooled price elasticity: **-1.25** (90 % interval -1.45 to -1.05), over the "
         "2 products" in texts(at)
     )
-    gain = (stored["revenue_best"] - stored["revenue_base"]).sum()
+    gain = (stored["revenue_best"] - stored["revenue_now"]).sum()  # against today's prices
     assert c["Applying every best price"].value == f"+{fmt.money(gain)}/day"
     little = frame(at, "import_too_little")
     assert little["product_id"].tolist() == ["LAMP"]

@@ -444,6 +444,40 @@ def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
     assert list(out.reset_index().columns) == list(advice_table.ADVICE_COLUMNS)
 
 
+def test_the_gain_is_the_move_from_today_s_price_and_today_s_best_price_is_no_change():
+    """A move is measured against today's price, not the base (the median paid): on UCI's
+    sample a cut from 8.29 toward the optimum showed -27 % against a base far below. Where
+    today's price already is the best one, there is no move to advise."""
+    products = pd.DataFrame(
+        {"product_id": ["A"], "product_name": ["a"], "category": ["c"], "base_price": [10.0],
+         "revenue": [10.0]}
+    )  # fmt: skip
+    ev = pd.DataFrame(
+        {"product_id": ["A"], "sale_hours": [300], "price_points": [5], "price_low": [8.0],
+         "price_high": [12.0], "revenue": [10.0], "eligible": [True], "note": [""]}
+    )  # fmt: skip
+    grid = price_curves.price_grid(ev, products, points=5)
+    units = 30 - 2 * grid["price"]  # revenue peaks at 7.5, below the tested 8
+    curve = grid.assign(units_per_day=units, revenue_per_day=grid["price"] * units)
+    wide = guardrails.Guardrails(max_step_pct=100, range_margin_pct=0)
+
+    def advise(today: float) -> pd.Series:
+        return advice_table.advice(
+            products, ev, curve, model_loses=None, elasticities=_elastic("A"), rails=wide,
+            current=pd.Series({"A": today}),
+        ).iloc[0]  # fmt: skip
+
+    dear = advise(12.0)
+    assert dear["status"] == "advice" and dear["best_price"] == 8.0
+    assert dear["revenue_per_day_at_current"] == pytest.approx(12 * 6)
+    assert dear["revenue_uplift_pct"] == pytest.approx((8 * 14 / (12 * 6) - 1) * 100)  # +55.6 %
+    assert dear["revenue_per_day_at_base"] == pytest.approx(100.0)  # the base stays as context
+    kept = advise(8.0)
+    assert kept["status"] == "no_change" and pd.isna(kept["best_price"])
+    assert kept["note"].startswith("Today's price, 8.00, is already where predicted revenue")
+    assert kept["revenue_per_day_at_current"] == pytest.approx(8 * 14)
+
+
 def test_the_units_at_today_s_price_are_the_model_s_forecast_and_the_curve_gives_the_shape():
     products, ev, curve = _two_products()
     plain = advice_table.advice(
@@ -645,6 +679,7 @@ CONTRACT = {
         ("elasticity_source", TEXT, True),
         ("current_price", NUMERIC, True),
         ("units_per_day_at_current", FLOAT, True),
+        ("revenue_per_day_at_current", FLOAT, True),
         ("guardrail", TEXT, True),
         ("unit_cost", NUMERIC, True),
         ("profit_per_day_at_current", FLOAT, True),

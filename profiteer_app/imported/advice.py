@@ -19,7 +19,7 @@ from profiteer_app.imported import catalog
 ADVICE_COLUMNS = ["product_name", "product_id", "category", "base_price", "current_price",
                   "best_price", "change_pct", "guardrail", "units_per_day_at_current",
                   "units_per_day_at_base", "units_per_day_at_best",
-                  "revenue_per_day_at_base", "revenue_per_day_at_best", "gain_per_day",
+                  "revenue_per_day_at_current", "revenue_per_day_at_best", "gain_per_day",
                   "revenue_uplift_pct", "unit_cost", "profit_per_day_at_current",
                   "profit_per_day_at_best", "objective", "elasticity", "elasticity_low",
                   "elasticity_high", "sale_hours", "price_points", "note"]  # fmt: skip
@@ -35,7 +35,7 @@ def advice_table(advised: pd.DataFrame) -> pd.DataFrame:
     return (
         advised.assign(
             change_pct=(advised["best_price"] / advised["current_price"] - 1) * 100,
-            gain_per_day=advised["revenue_per_day_at_best"] - advised["revenue_per_day_at_base"],
+            gain_per_day=advised["revenue_per_day_at_best"] - advised["revenue_per_day_at_current"],
         )[ADVICE_COLUMNS]
         .pipe(imports_ui.dashed)
         .reset_index(drop=True)
@@ -137,8 +137,8 @@ def render(name: str) -> None:
         gain = float(table["gain_per_day"].clip(lower=0).sum())
         st.metric(
             "Applying every best price", f"{'+' if gain >= 0 else '−'}{fmt.money(abs(gain))}/day",
-            help="the expected revenue per day at each best price minus at its base price "
-            "(the median price paid), summed over the products with advice", border=True,
+            help="the expected revenue per day at each best price minus at today's price, "
+            "summed over the products with advice", border=True,
         )  # fmt: skip
         st.caption(
             f"{len(table)} products with a price curve. The base price is the median price "
@@ -175,7 +175,7 @@ def render(name: str) -> None:
                                                                        format="%.2f"),
                 "units_per_day_at_best": st.column_config.NumberColumn("Units/day at best",
                                                                        format="%.2f"),
-                "revenue_per_day_at_base": st.column_config.NumberColumn("Revenue/day now",
+                "revenue_per_day_at_current": st.column_config.NumberColumn("Revenue/day now",
                                                                          format=money),
                 "revenue_per_day_at_best": st.column_config.NumberColumn("Revenue/day at best",
                                                                          format=money),

@@ -62,6 +62,7 @@ ADVICE_COLUMNS = {
     "elasticity_source": "text",
     "current_price": "numeric(18, 4)",
     "units_per_day_at_current": "double precision",
+    "revenue_per_day_at_current": "double precision",  # what a move is measured against
     "guardrail": "text",
     "unit_cost": "numeric(18, 4)",
     "profit_per_day_at_current": "double precision",
@@ -138,6 +139,7 @@ def advice(
     now = out["product_id"].map(current).astype(float) if current is not None else np.nan
     out["current_price"] = pd.Series(now, index=out.index).fillna(out["base_price"]).round(4)
     out["units_per_day_at_current"] = np.nan
+    out["revenue_per_day_at_current"] = np.nan
     out["guardrail"] = None
     out["unit_cost"] = out["product_id"].map(costs).astype(float) if costs is not None else np.nan
     out["objective"] = np.where(out["unit_cost"].notna(), "profit", "revenue")
@@ -157,9 +159,11 @@ def advice(
                 frame["fit_revenue"].reindex(ids).to_numpy()
             )
         out = _within_rails(out, curve, fit, rails, forecast)
-        rb = out["revenue_per_day_at_base"]
+        # the gain of the move: at the best price against today's (the base price, the median
+        # paid, may lie far from today's)
+        rc = out["revenue_per_day_at_current"]
         out["revenue_uplift_pct"] = np.where(
-            has & (rb > 0), (out["revenue_per_day_at_best"] / rb - 1.0) * 100.0, np.nan
+            has & (rc > 0), (out["revenue_per_day_at_best"] / rc - 1.0) * 100.0, np.nan
         )
         out.loc[has, "status"] = "advice"
         out.loc[has, "note"] = [
@@ -197,7 +201,22 @@ def advice(
             for r, threshold in zip(out[unsure].itertuples(index=False),
                                     break_even_elasticity(out)[unsure], strict=True)
         ]  # fmt: skip
-        withheld = (flat | unproven | unsure) if model_loses is None else has.to_numpy()
+        # today's price already is the best one (within the guardrails): no move to advise
+        kept = (
+            has.to_numpy()
+            & ~flat
+            & ~unproven
+            & ~unsure
+            & ((out["best_price"] - out["current_price"]).abs() < 0.005).to_numpy()
+        )
+        out.loc[kept, "note"] = [
+            f"Today's price, {p:.2f}, is already where predicted {goal} per day is highest"
+            + (f" within the guardrails ({g})." if g not in (None, guardrails.NONE) else ".")
+            + " No change."
+            for p, g, goal in out.loc[kept, ["current_price", "guardrail", "objective"]]
+            .itertuples(index=False)
+        ]  # fmt: skip
+        withheld = (flat | unproven | unsure | kept) if model_loses is None else has.to_numpy()
         if model_loses is not None:
             out.loc[withheld, "note"] = model_loses
         out.loc[withheld, "status"] = "no_change"
@@ -267,6 +286,9 @@ def _within_rails(
         out.loc[lined, "guardrail"] = bound_by
     if forecast is not None:
         out = _at_forecast_level(out, forecast)
+    out["revenue_per_day_at_current"] = out["units_per_day_at_current"] * out[
+        "current_price"
+    ].astype(float)
     out["profit_per_day_at_current"] = out["units_per_day_at_current"] * (
         out["current_price"].astype(float) - out["unit_cost"]
     )
