@@ -54,12 +54,15 @@ def test_each_guardrail_binds_and_is_named():
 def test_the_file_sets_them_and_defaults_fill_the_rest(tmp_path):
     assert guardrails.load(tmp_path / "absent.toml") == guardrails.DEFAULT
     path = tmp_path / guardrails.FILE_NAME
-    path.write_text('max_step_pct = 5\nprice_ending = "0.99"\n')
+    path.write_text('max_step_pct = 5\nmin_gain_pct = 2.5\nprice_ending = "0.99"\n')
     rails = guardrails.load(path)
-    assert rails == Guardrails(max_step_pct=5.0, range_margin_pct=5.0, price_ending="0.99")
+    assert rails == Guardrails(
+        max_step_pct=5.0, range_margin_pct=5.0, min_gain_pct=2.5, price_ending="0.99"
+    )
     assert rails.describe() == (
         "at most ±5 % from today's price per step, within 5 % of the prices tested, at least 0 "
-        "% above the unit cost where known, prices ending in 0.99"
+        "% above the unit cost where known, a change only for a gain of at least 2.5 %, prices "
+        "ending in 0.99"
     )
 
 

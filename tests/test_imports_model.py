@@ -476,6 +476,16 @@ def test_the_gain_is_the_move_from_today_s_price_and_today_s_best_price_is_no_ch
     assert kept["status"] == "no_change" and pd.isna(kept["best_price"])
     assert kept["note"].startswith("Today's price, 8.00, is already where predicted revenue")
     assert kept["revenue_per_day_at_current"] == pytest.approx(8 * 14)
+    # a move too small to matter: 8.20 -> 8.00 gains 0.4 %, below the 1 % the defaults ask
+    small = advise(8.2)
+    assert small["status"] == "no_change" and pd.isna(small["best_price"])
+    assert small["note"].startswith("The best price, 8.00, would gain 0.4 % revenue per day")
+    keen = advice_table.advice(
+        products, ev, curve, model_loses=None, elasticities=_elastic("A"),
+        rails=guardrails.Guardrails(max_step_pct=100, range_margin_pct=0, min_gain_pct=0),
+        current=pd.Series({"A": 8.2}),
+    ).iloc[0]  # fmt: skip
+    assert keen["status"] == "advice" and keen["best_price"] == 8.0
 
 
 def test_the_units_at_today_s_price_are_the_model_s_forecast_and_the_curve_gives_the_shape():
@@ -517,7 +527,7 @@ def test_the_best_price_is_read_from_the_demand_line_not_from_the_model_s_steps(
     )  # fmt: skip
     out = advice_table.advice(
         products, ev, curve, model_loses=None, elasticities=_elastic("A"),
-        rails=guardrails.Guardrails(max_step_pct=100),
+        rails=guardrails.Guardrails(max_step_pct=100, min_gain_pct=0),  # the line's own optimum
     ).iloc[0]  # fmt: skip
     assert abs(out["best_price"] - 10.0) <= 1.0 < abs(11.5 - 10.0)  # nearer than the raw argmax
     assert out["revenue_uplift_pct"] > 0

@@ -216,7 +216,28 @@ def advice(
             for p, g, goal in out.loc[kept, ["current_price", "guardrail", "objective"]]
             .itertuples(index=False)
         ]  # fmt: skip
-        withheld = (flat | unproven | unsure | kept) if model_loses is None else has.to_numpy()
+        # a move too small to matter: below the shop's minimum gain over today's revenue (profit)
+        gain = _gain_pct(out)
+        small = (
+            has.to_numpy()
+            & ~flat
+            & ~unproven
+            & ~unsure
+            & ~kept
+            & (gain < rails.min_gain_pct).to_numpy()
+        )
+        out.loc[small, "note"] = [
+            f"The best price, {p:.2f}, would gain {g:.1f} % {goal} per day over today's "
+            f"{c:.2f}: below the {rails.min_gain_pct:g} % a change must gain (guardrails). "
+            "No change."
+            for p, c, g, goal in zip(
+                out.loc[small, "best_price"], out.loc[small, "current_price"], gain[small],
+                out.loc[small, "objective"], strict=True,
+            )
+        ]  # fmt: skip
+        withheld = (
+            (flat | unproven | unsure | kept | small) if model_loses is None else has.to_numpy()
+        )
         if model_loses is not None:
             out.loc[withheld, "note"] = model_loses
         out.loc[withheld, "status"] = "no_change"
@@ -238,6 +259,16 @@ def advice(
     out["sale_hours"] = out["sale_hours"].fillna(0).astype(int)
     out["price_points"] = out["price_points"].fillna(0).astype(int)
     return out[list(ADVICE_COLUMNS)].sort_values("product_id").reset_index(drop=True)
+
+
+def _gain_pct(out: pd.DataFrame) -> pd.Series:
+    """The move's predicted gain over today's price, in % of today's: revenue, or profit where
+    the objective is profit (NaN where today's is not positive)."""
+    revenue = out["revenue_uplift_pct"].astype(float)
+    now, best = out["profit_per_day_at_current"], out["profit_per_day_at_best"]
+    profit = (best.astype(float) / now.astype(float) - 1.0) * 100.0
+    profit = profit.where(now.astype(float) > 0)
+    return pd.Series(np.where(out["objective"] == "profit", profit, revenue), index=out.index)
 
 
 def _nearest_point(fit: pd.DataFrame, price: pd.Series) -> pd.DataFrame:
