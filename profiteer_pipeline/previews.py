@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 PREVIEW_ROWS = 10
 
 
+def rounded(value: float | None) -> float:
+    """A model figure for metadata: 4 decimals; NaN where it was not computed (None)."""
+    return round(float(value), 4) if value is not None else float("nan")
+
+
 def _cell(value: object) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""

@@ -33,9 +33,6 @@ FOLDS = 3
 
 HORIZON_DAYS = 7
 
-#: each method's figures over all folds: columns of `model_evaluation` and the run's metadata
-METRIC_FIELDS = backtest.METRIC_FIELDS
-
 
 def week_ahead(
     client: MindsDBClient, spec: ModelSpec, rows: pd.DataFrame, predict_batch: int = 10_000
@@ -99,12 +96,15 @@ class Evaluation:
 
     @property
     def figures(self) -> dict[str, float | None]:
-        """METRIC_FIELDS: each method's figures over all folds (None when not evaluated)."""
+        """`backtest.METRIC_FIELDS`: each method's figures over all folds (None when not
+        evaluated); the columns of `model_evaluation` and the run's metadata."""
         if self.result is None:
-            return dict.fromkeys(METRIC_FIELDS)
+            return dict.fromkeys(backtest.METRIC_FIELDS)
         return {
             field: self.result.overall(method, metric)
-            for field, (method, metric) in zip(METRIC_FIELDS, backtest.FIGURES, strict=True)
+            for field, (method, metric) in zip(
+                backtest.METRIC_FIELDS, backtest.FIGURES, strict=True
+            )
         }
 
     @property

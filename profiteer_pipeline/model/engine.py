@@ -35,18 +35,20 @@ def engine_name(base: str, code: bytes) -> str:
     return f"{base}_{hashlib.blake2b(code, digest_size=5).hexdigest()}"
 
 
-def code() -> bytes:
+def _code() -> bytes:
     """The model's source, as MindsDB runs it (read without importing it: numpy, pandas)."""
     origin = find_spec("profiteer_pipeline.model.count_model").origin
     return Path(origin).read_bytes()
 
 
-NAME = engine_name(BASE, code())
+#: read once: the engine's name and the code uploaded under it are always the same version
+CODE = _code()
+NAME = engine_name(BASE, CODE)
 
 
 def ensure(client: Engines) -> str:
     """The engine in MindsDB (uploaded once per version of the code); its name."""
-    return client.ensure_engine(BASE, code())
+    return client.ensure_engine(BASE, CODE)
 
 
 def using(categorical: tuple[str, ...] = ()) -> dict[str, str]:

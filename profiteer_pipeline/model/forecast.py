@@ -33,6 +33,7 @@ from profiteer_pipeline.model import daily_features as mf
 from profiteer_pipeline.model import elasticity, engine, evaluation
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import Datasource, MindsDBClient
+from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, ModelSpec
 from profiteer_pipeline.pricing import advice_table as at
 from profiteer_pipeline.pricing import curves as pc
@@ -52,7 +53,7 @@ EVALUATION_COLUMNS = {
     "held_out_from": "timestamptz",  # the first fold's first day
     "held_out_rows": "integer NOT NULL",  # product-days scored, over all folds
     "folds": "integer NOT NULL",
-    **{field: "double precision" for field in backtesting.METRIC_FIELDS},
+    **{field: "double precision" for field in METRIC_FIELDS},
     "beats_baseline": "boolean NOT NULL",
     "price_response_ok": "boolean NOT NULL",
     "pooled_elasticity": "double precision",

@@ -66,15 +66,11 @@ def figures(history: pd.DataFrame, held_out: pd.DataFrame) -> dict[str, float | 
         backtest.TRAILING_MEAN: "trailing_mean",
     }
     out: dict[str, float | int | None] = {}
-    for method, metric in backtest.FIGURES:
-        forecast = scored[columns[method]].to_numpy(dtype=float).clip(min=0.0)
-        if metric == "rmsse":
-            value = backtest.rmsse(actual, forecast, panel).value
-        elif metric == "poisson_deviance":
-            value = backtest.poisson_deviance(actual["units"], forecast)
-        else:
-            value = backtest.mae(actual["units"], forecast)
-        out[f"{method}_{metric}"] = float(value)
+    for method, column in columns.items():
+        forecast = scored[column].to_numpy(dtype=float).clip(min=0.0)
+        out[f"{method}_rmsse"] = float(backtest.rmsse(actual, forecast, panel).value)
+        out[f"{method}_poisson_deviance"] = backtest.poisson_deviance(actual["units"], forecast)
+        out[f"{method}_mae"] = backtest.mae(actual["units"], forecast)
     out["rows"] = len(scored)
     return out
 

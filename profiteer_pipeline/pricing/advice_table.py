@@ -187,14 +187,18 @@ def advice(
             .itertuples(index=False)
         ]  # fmt: skip
         out = _with_elasticity(out, elasticities)
-        unproven = has.to_numpy() & ~flat & ~elasticity.shows_response(out).to_numpy()
+        # each rule below withholds only what the rules before it left standing
+        standing = has.to_numpy() & ~flat
+        unproven = standing & ~elasticity.shows_response(out).to_numpy()
+        standing &= ~unproven
         out.loc[unproven, "note"] = [
             no_evidence_note(e, lo, hi, source)
             for e, lo, hi, source in out.loc[unproven, list(ELASTICITY_COLUMNS)].itertuples(
                 index=False
             )
         ]
-        unsure = has.to_numpy() & ~flat & ~unproven & ~direction_supported(out).to_numpy()
+        unsure = standing & ~direction_supported(out).to_numpy()
+        standing &= ~unsure
         out.loc[unsure, "note"] = [
             unsure_note(r.best_price - r.current_price, threshold, r.objective, r.elasticity,
                         r.elasticity_low, r.elasticity_high)
@@ -202,13 +206,8 @@ def advice(
                                     break_even_elasticity(out)[unsure], strict=True)
         ]  # fmt: skip
         # today's price already is the best one (within the guardrails): no move to advise
-        kept = (
-            has.to_numpy()
-            & ~flat
-            & ~unproven
-            & ~unsure
-            & ((out["best_price"] - out["current_price"]).abs() < 0.005).to_numpy()
-        )
+        kept = standing & ((out["best_price"] - out["current_price"]).abs() < 0.005).to_numpy()
+        standing &= ~kept
         out.loc[kept, "note"] = [
             f"Today's price, {p:.2f}, is already where predicted {goal} per day is highest"
             + (f" within the guardrails ({g})." if g not in (None, guardrails.NONE) else ".")
@@ -218,14 +217,8 @@ def advice(
         ]  # fmt: skip
         # a move too small to matter: below the shop's minimum gain over today's revenue (profit)
         gain = _gain_pct(out)
-        small = (
-            has.to_numpy()
-            & ~flat
-            & ~unproven
-            & ~unsure
-            & ~kept
-            & (gain < rails.min_gain_pct).to_numpy()
-        )
+        small = standing & (gain < rails.min_gain_pct).to_numpy()
+        standing &= ~small
         out.loc[small, "note"] = [
             f"The best price, {p:.2f}, would gain {g:.1f} % {goal} per day over today's "
             f"{c:.2f}: below the {rails.min_gain_pct:g} % a change must gain (guardrails). "
@@ -235,9 +228,7 @@ def advice(
                 out.loc[small, "objective"], strict=True,
             )
         ]  # fmt: skip
-        withheld = (
-            (flat | unproven | unsure | kept | small) if model_loses is None else has.to_numpy()
-        )
+        withheld = has.to_numpy() & ~standing if model_loses is None else has.to_numpy()
         if model_loses is not None:
             out.loc[withheld, "note"] = model_loses
         out.loc[withheld, "status"] = "no_change"

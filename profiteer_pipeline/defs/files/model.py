@@ -150,7 +150,7 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
         "backtest_folds": result.folds,
         # >= 20 % below the seasonal naive and below the 28-day mean, on both metrics
         "backtest_meets_goal": bool(result.result is not None and result.result.meets_goal),
-        **{k: dg.MetadataValue.float(_round(v)) for k, v in result.figures.items()},
+        **{k: dg.MetadataValue.float(previews.rounded(v)) for k, v in result.figures.items()},
         "curves": verdict.n_curves,
         "rising_curves": verdict.n_rising,
         "flat_curves": verdict.n_flat,
@@ -214,7 +214,10 @@ def _checks(run: "forecast.ForecastRun") -> list[dg.AssetCheckResult]:
             check_name="beats_baseline",
             passed=result.beats_baseline,
             description=result.no_advice_reason() or result.summary(),
-            metadata={**{k: _round(v) for k, v in result.figures.items()}, "rows": result.rows},
+            metadata={
+                **{k: previews.rounded(v) for k, v in result.figures.items()},
+                "rows": result.rows,
+            },
         ),
         dg.AssetCheckResult(
             check_name="price_response",
@@ -228,7 +231,3 @@ def _checks(run: "forecast.ForecastRun") -> list[dg.AssetCheckResult]:
             },
         ),
     ]
-
-
-def _round(value: float | None) -> float:
-    return round(float(value), 4) if value is not None else float("nan")

@@ -155,7 +155,7 @@ def _train_and_evaluate(
             "predicted_vs_actual": dg.MetadataValue.md(chart),
             "held_out_baseline_rows": figures["rows"],
             **{
-                f"held_out_{field}": dg.MetadataValue.float(_round(figures[field]))
+                f"held_out_{field}": dg.MetadataValue.float(previews.rounded(figures[field]))
                 for field in backtest.METRIC_FIELDS
             },
         }
@@ -168,7 +168,7 @@ def _train_and_evaluate(
                 "r2": m["r2"],
                 "rows": m["n"],
                 "min_r2": MIN_HELD_OUT_R2,
-                **{f: _round(figures[f]) for f in backtest.METRIC_FIELDS},
+                **{f: previews.rounded(figures[f]) for f in backtest.METRIC_FIELDS},
             },  # fmt: skip
             description=f"R² {m['r2']:.3f} (min {MIN_HELD_OUT_R2}), MAE {m['mae']:.2f} purchases; "
             + (losing or hourly_baselines.summary(figures)),
@@ -198,7 +198,3 @@ def _train_and_evaluate(
     }
     log(f"{SPEC.qualified_name} v{final.version.version} ready (engine {SPEC.engine})")
     return dg.MaterializeResult(metadata=metadata, check_results=[check])
-
-
-def _round(value: float | None) -> float:
-    return round(float(value), 4) if value is not None else float("nan")
