@@ -16,11 +16,11 @@ import pandas as pd
 from psycopg2 import sql as pgsql
 
 from profiteer_app.warehouse import AccessDenied, MetricsMissing, Query, Warehouse, _numeric
-from profiteer_pipeline.model import forecast
 from profiteer_pipeline.pricing import advice_table
 from profiteer_pipeline.pricing.advice_table import NO_PRICE, no_advice_reason
 from profiteer_pipeline.pricing.curves import smoothed
 from profiteer_pipeline.sources.files.names import schema_name
+from profiteer_pipeline.warehouse import source_tables
 
 IMPORTS = pgsql.Identifier("imports_raw", "imports")
 TOP_PRODUCTS = 10
@@ -28,7 +28,7 @@ TOP_COLUMNS = ["product_id", "product_name", "category", "units", "revenue"]
 PRODUCT_COLUMNS = ["product_id", "product_name", "category", "base_price", "min_price",
                    "max_price", "units", "revenue", "lines", "first_hour", "last_hour"]  # fmt: skip
 ADVICE_COLUMNS = list(advice_table.ADVICE_COLUMNS)
-EVALUATION_COLUMNS = list(forecast.EVALUATION_COLUMNS)
+EVALUATION_COLUMNS = list(source_tables.EVALUATION_COLUMNS)
 CURVE_COLUMNS = ["price", "price_ratio", "units_per_day", "revenue_per_day"]
 MODEL_TABLES = ("price_curves", "price_advice", "model_evaluation")
 

@@ -152,15 +152,10 @@ def order_export() -> str:
 
 
 def model_ddl(schema: str) -> pgsql.Composed:
-    """The model tables as `import_forecast` creates them (its own column declarations)."""
-    from profiteer_pipeline.model.forecast import RESULT_TABLES
+    """The model tables as `import_forecast` creates them (their declarations)."""
+    from profiteer_pipeline.warehouse.source_tables import IMPORT_RESULTS
 
-    return pgsql.SQL(" ").join(
-        pgsql.SQL(
-            "CREATE TABLE {} (" + ", ".join(f'"{c}" {d}' for c, d in columns.items()) + ");"
-        ).format(pgsql.Identifier(schema, table))
-        for table, (columns, _key) in RESULT_TABLES.items()
-    )
+    return pgsql.SQL(" ").join(t.in_schema(schema).ddl for t in IMPORT_RESULTS.values())
 
 
 #: the stored backtest: the model below the 28-day mean and the seasonal naive on both metrics

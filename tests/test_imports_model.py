@@ -727,6 +727,7 @@ PRIMARY_KEYS = {
     "model_features": ["product_id", "day"],
     "price_curves": ["product_id", "price"],
     "price_advice": ["product_id"],
+    "model_evaluation": ["model_version"],  # one row: the latest training
 }
 
 

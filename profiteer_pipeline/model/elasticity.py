@@ -160,17 +160,27 @@ def _nearest(panel: pd.DataFrame) -> np.ndarray:
     return np.where(take_next, next_price, last_price)
 
 
-def fit(panel: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The per-product Poisson fit with week and weekday effects: product_id, own_elasticity,
-    own_se, sale_days, price_levels (and the number of iterations)."""
-    product, ids = pd.factorize(panel["product_id"], sort=True)
+def calendar(panel: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """A daily panel's time effects: its week (the period, also the robust variance's cluster)
+    and its weekday (the cycle), as codes."""
     day = pd.to_datetime(panel["day"])
     week, _ = pd.factorize(day.dt.to_period("W"), sort=True)
-    weekday = day.dt.dayofweek.to_numpy()
+    return week, day.dt.dayofweek.to_numpy()
+
+
+def fit(
+    panel: pd.DataFrame, effects: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[pd.DataFrame, int]:
+    """The per-product Poisson fit with a period and a cycle effect (`effects`, as codes from 0;
+    default the `calendar`: week and weekday): product_id, own_elasticity, own_se, sale_days,
+    price_levels (and the number of iterations)."""
+    product, ids = pd.factorize(panel["product_id"], sort=True)
+    week, weekday = calendar(panel) if effects is None else effects
+    week, weekday = np.asarray(week), np.asarray(weekday)
     y = panel[RESPONSE].to_numpy(dtype=float)
     price = panel["offered_price"].to_numpy(dtype=float)
     log_price = np.log(price)
-    n_products, n_weeks = len(ids), int(week.max()) + 1
+    n_products, n_weeks, n_cycle = len(ids), int(week.max()) + 1, int(weekday.max()) + 1
     centre = pd.Series(log_price).groupby(product).median().to_numpy()
     x = log_price - centre[product]
 
@@ -178,7 +188,7 @@ def fit(panel: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     a = np.log(np.maximum(sums(y) / np.bincount(product, minlength=n_products), 1e-9))
     b = np.zeros(n_products)
     g = np.zeros(n_weeks)
-    h = np.zeros(7)
+    h = np.zeros(n_cycle)
     precision = 1.0 / PRIOR_SD**2
 
     def mean() -> np.ndarray:  # the fitted units of every product-day, at the current estimate
@@ -200,7 +210,7 @@ def fit(panel: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         db = np.clip((h_aa * s_b - h_ab * s_a) / det, -1.0, 1.0)
         a, b = a + da, b + db
         g += np.log(np.maximum(sums(y, week, n_weeks), 1e-9) / sums(mean(), week, n_weeks))
-        h += np.log(np.maximum(sums(y, weekday, 7), 1e-9) / sums(mean(), weekday, 7))
+        h += np.log(np.maximum(sums(y, weekday, n_cycle), 1e-9) / sums(mean(), weekday, n_cycle))
         shift = g.mean() + h.mean()
         g, h, a = g - g.mean(), h - h.mean(), a + shift
         if max(np.abs(da).max(), np.abs(db).max()) < TOLERANCE:
@@ -210,7 +220,7 @@ def fit(panel: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     r = y - mu
     h_aa, h_ab, h_bb, det = curvature(mu)
     # model variance, scaled by the shop's Pearson dispersion (bulk orders make units overdispersed)
-    dof = max(len(y) - 2 * n_products - n_weeks - 7, 1)
+    dof = max(len(y) - 2 * n_products - n_weeks - n_cycle, 1)
     dispersion = max(float(np.sum(r**2 / np.maximum(mu, 1e-12)) / dof), 1.0)
     var_model = dispersion * h_aa / det
     # cluster-robust (product-week) sandwich: H^-1 M H^-1 for the elasticity's entry
@@ -301,14 +311,19 @@ def between_product_variance(beta: np.ndarray, var: np.ndarray) -> float:
     return (low + high) / 2
 
 
-def estimate(panel: pd.DataFrame, confidence: float = CONFIDENCE) -> Elasticities:
+def estimate(
+    panel: pd.DataFrame,
+    confidence: float = CONFIDENCE,
+    effects: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Elasticities:
     """Every product's elasticity with its interval, and the shop's pooled one, from a
-    `daily_panel`."""
+    `daily_panel` (or any panel of the same columns whose time effects `effects` gives, as
+    `fit` takes them; its `day` then orders the rows in time)."""
     if panel.empty:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
         none = pd.Series(dtype=float)
         return Elasticities(empty, Pooled(np.nan, np.nan, np.nan, np.nan, 0), 0, 0, none)
-    own, iterations = fit(panel)
+    own, iterations = fit(panel, effects)
     products, pooled = with_pooled(own, confidence)
     current = panel.sort_values("day").groupby("product_id")["offered_price"].last()
     return Elasticities(products, pooled, len(panel), iterations, current)

@@ -33,40 +33,17 @@ from profiteer_pipeline.model import daily_features as mf
 from profiteer_pipeline.model import elasticity, engine, evaluation
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import Datasource, MindsDBClient
-from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, ModelSpec
 from profiteer_pipeline.pricing import advice_table as at
 from profiteer_pipeline.pricing import curves as pc
 from profiteer_pipeline.pricing import guardrails
 from profiteer_pipeline.sources.files import costs, merchandise, tables
 from profiteer_pipeline.warehouse import grants
+from profiteer_pipeline.warehouse import source_tables as st
+from profiteer_pipeline.warehouse.metrics.declaration import MetricTable
 
 DATASOURCE = "profiteer_warehouse"  # the simulated shop's model's datasource (the model login)
-FEATURES_TABLE = "model_features"
-EVALUATION_COLUMNS = {
-    "model": "text NOT NULL",
-    "model_version": "integer NOT NULL",
-    "trained_at": "timestamptz NOT NULL",
-    "training_rows": "integer NOT NULL",
-    "products_modelled": "integer NOT NULL",
-    "selection": "text NOT NULL",  # which products and days were modelled, and every cap
-    "held_out_from": "timestamptz",  # the first fold's first day
-    "held_out_rows": "integer NOT NULL",  # product-days scored, over all folds
-    "folds": "integer NOT NULL",
-    **{field: "double precision" for field in METRIC_FIELDS},
-    "beats_baseline": "boolean NOT NULL",
-    "price_response_ok": "boolean NOT NULL",
-    "pooled_elasticity": "double precision",
-    "pooled_elasticity_low": "double precision",
-    "pooled_elasticity_high": "double precision",
-    "elasticity_products": "integer NOT NULL",
-}
-#: table -> (columns, primary key)
-RESULT_TABLES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
-    "price_curves": (pc.CURVE_COLUMNS, ("product_id", "price")),
-    "price_advice": (at.ADVICE_COLUMNS, ("product_id",)),
-    "model_evaluation": (EVALUATION_COLUMNS, ()),
-}
+FEATURES_TABLE = st.MODEL_FEATURES.name
 
 
 # --- the model -----------------------------------------------------------------------------
@@ -131,32 +108,27 @@ def evaluation_row(
                 "elasticity_products": pooled.products,
             }
         ]
-    )[list(EVALUATION_COLUMNS)]
+    )[list(st.EVALUATION_COLUMNS)]
 
 
 # --- tables --------------------------------------------------------------------------------
 
 
-def _replace(conn: PgConnection, schema: str, table: str, columns: dict[str, str], key, frame):
-    ident = pgsql.SQL("{}.{}").format(pgsql.Identifier(schema), pgsql.Identifier(table))
-    body = ", ".join(f'"{c}" {ddl}' for c, ddl in columns.items())
+def _replace(conn: PgConnection, table: MetricTable, frame: pd.DataFrame) -> None:
+    """Drop and create `table` (in its schema), COPY `frame`, then add the key (one index build
+    is faster than keeping it up to date during the load)."""
     with conn.cursor() as cur:
-        cur.execute(pgsql.SQL("DROP TABLE IF EXISTS {}").format(ident))
-        cur.execute(pgsql.SQL("CREATE TABLE {} (" + body + ")").format(ident))
-    tables.copy_arrow(conn, schema, table, frame[list(columns)])
-    if key:
-        with conn.cursor() as cur:
-            cur.execute(
-                pgsql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-                    ident, pgsql.SQL(", ").join(map(pgsql.Identifier, key))
-                )
-            )
+        cur.execute(pgsql.SQL("DROP TABLE IF EXISTS {}").format(table.identifier))
+        cur.execute(table.create_sql(keyed=False))
+    tables.copy_arrow(conn, table.schema, table.name, frame[table.column_names])
+    with conn.cursor() as cur:
+        cur.execute(table.primary_key_sql)
 
 
 def write_features(conn: PgConnection, schema: str, frame: pd.DataFrame, model_user: str) -> int:
     """Replace `<schema>.model_features` and let MindsDB's login read it (usage of the schema,
     select on this one table); in the caller's transaction, which must commit before training."""
-    _replace(conn, schema, FEATURES_TABLE, mf.COLUMN_DDL, mf.KEY, frame)
+    _replace(conn, st.MODEL_FEATURES.in_schema(schema), frame)
     with conn.cursor() as cur:
         grants.grant_schema(cur, schema, model=model_user, model_tables=(FEATURES_TABLE,))
     return len(frame)
@@ -176,8 +148,8 @@ def write_results(
         "price_advice": advice_rows,
         "model_evaluation": evaluation_rows,
     }
-    for table, (columns, key) in RESULT_TABLES.items():
-        _replace(conn, schema, table, columns, key, frames[table])
+    for name, table in st.IMPORT_RESULTS.items():
+        _replace(conn, table.in_schema(schema), frames[name])
     return {table: len(frame) for table, frame in frames.items()}
 
 

@@ -24,11 +24,9 @@ from profiteer_pipeline.model import features as feat
 from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.model.profile import read_profiles
 from profiteer_pipeline.pricing import advice
-from profiteer_pipeline.synth.time_of_day import BUCKETS, bucket_of_hour
+from profiteer_pipeline.synth.time_of_day import HOURS_PER_DAY, bucket_of_hour
 from profiteer_pipeline.warehouse import recommendation_tables as pt
 
-#: Hours of each bucket in a UTC day (Overnight 22-06, Morning 06-12, Afternoon 12-18, Evening 18-22).
-HOURS_PER_DAY = {b: sum(bucket_of_hour(h) == b for h in range(24)) for b in BUCKETS}
 #: At most this many rows per prediction call (whole products per call).
 MAX_ROWS_PER_CALL = 20_000
 

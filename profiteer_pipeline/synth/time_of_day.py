@@ -20,6 +20,9 @@ def bucket_of_hour(hour: int) -> str:
     return "Overnight"
 
 
+#: UTC hours of each bucket in a day (Overnight 8, Morning 6, Afternoon 6, Evening 4).
+HOURS_PER_DAY = {b: sum(bucket_of_hour(h) == b for h in range(24)) for b in BUCKETS}
+
 _BUCKET_OF_HOUR = np.array([BUCKETS.index(bucket_of_hour(h)) for h in range(24)], dtype=np.int8)
 _FACTOR_OF_HOUR = np.array([BUCKET_FACTORS[bucket_of_hour(h)] for h in range(24)])
 _BUCKET_NAMES = np.array(BUCKETS, dtype=object)

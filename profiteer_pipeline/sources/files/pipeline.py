@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.model import forecast
 from profiteer_pipeline.sources.files import costs, described, merchandise, source_file, tables
 from profiteer_pipeline.sources.files.clean import REASONS, Cleaned, clean
 from profiteer_pipeline.sources.files.errors import ImportRefused
@@ -23,6 +22,7 @@ from profiteer_pipeline.sources.files.hourly import daily_sales, hourly_sales
 from profiteer_pipeline.sources.files.layouts import ImportOptions, Resolved, load_mapping, resolve
 from profiteer_pipeline.sources.files.names import schema_name, validate_name
 from profiteer_pipeline.sources.files.sniff import FileShape, content_hash, sniff
+from profiteer_pipeline.warehouse import source_tables
 
 Connect = Callable[[], AbstractContextManager[PgConnection]]
 Log = Callable[[str], None]
@@ -238,7 +238,9 @@ def run_import(
         # the model's rows and advice were learnt from the data just replaced: gone with it, so
         # the app says the model is retraining (import_forecast follows) instead of showing them
         tables.drop_tables(
-            conn, schema_name(name), [forecast.FEATURES_TABLE, *forecast.RESULT_TABLES]
+            conn,
+            schema_name(name),
+            [source_tables.MODEL_FEATURES.name, *source_tables.IMPORT_RESULTS],
         )
         t_commit = time.monotonic()
     parts["write_commit"] = time.monotonic() - t_commit

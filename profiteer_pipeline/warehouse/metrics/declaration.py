@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from psycopg2 import sql
@@ -52,7 +52,7 @@ class RunningTotals:
 
 @dataclass(frozen=True)
 class MetricTable:
-    """One table of schema `analytics`.
+    """One table of schema `analytics` (or of `schema`: `in_schema`).
 
     `refresh` is the statement that brings the table up to date, a template with `{table}` (the
     qualified name), `{columns}` (the columns that have an `expr`) and `{select}` (their exprs,
@@ -75,6 +75,11 @@ class MetricTable:
     refresh: str = ""
     running: RunningTotals | None = None
     windowed: bool = False
+    schema: str = SCHEMA
+
+    def in_schema(self, schema: str) -> MetricTable:
+        """The same table in another source's schema (an import's `import_<name>`)."""
+        return replace(self, schema=schema)
 
     def __post_init__(self) -> None:
         names = self.column_names
@@ -102,11 +107,11 @@ class MetricTable:
 
     @property
     def qualified_name(self) -> str:
-        return f"{SCHEMA}.{self.name}"
+        return f"{self.schema}.{self.name}"
 
     @property
     def identifier(self) -> sql.Identifier:
-        return sql.Identifier(SCHEMA, self.name)
+        return sql.Identifier(self.schema, self.name)
 
     @property
     def column_names(self) -> list[str]:
@@ -127,12 +132,24 @@ class MetricTable:
 
     @property
     def ddl(self) -> sql.Composed:
+        return self.create_sql()
+
+    def create_sql(self, keyed: bool = True) -> sql.Composed:
+        """CREATE TABLE IF NOT EXISTS; `keyed` False leaves the key to `primary_key_sql`, run
+        after a bulk load (one index build is faster than keeping it up to date)."""
         body = [
             sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in self.columns
         ]
-        body.append(sql.SQL("PRIMARY KEY ({})").format(_idents(self.key)))
+        if keyed:
+            body.append(sql.SQL("PRIMARY KEY ({})").format(_idents(self.key)))
         return sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n    {}\n);\n").format(
             self.identifier, sql.SQL(",\n    ").join(body)
+        )
+
+    @property
+    def primary_key_sql(self) -> sql.Composed:
+        return sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+            self.identifier, _idents(self.key)
         )
 
     # --- the refresh ----------------------------------------------------------------------
@@ -157,7 +174,7 @@ class MetricTable:
         if self.running is None:
             raise ValueError(f"{self.qualified_name} is not kept by running totals")
         run, table, tmp = self.running, self.identifier, sql.Identifier(delta)
-        source = sql.Identifier(SCHEMA, run.source)
+        source = sql.Identifier(self.schema, run.source)
         keys = [sql.Identifier(k) for k in self.key]
         sums = [sql.Identifier(c) for c in self.column_names if c not in self.key]
         cols = _idents(self.column_names)
@@ -202,7 +219,7 @@ class MetricTable:
         limit: int | None = None,
         alias: str | None = None,
     ) -> sql.Composed:
-        """`SELECT <columns> FROM analytics.<table> [WHERE where] [ORDER BY order] [LIMIT n]`.
+        """`SELECT <columns> FROM <schema>.<table> [WHERE where] [ORDER BY order] [LIMIT n]`.
 
         `columns` default to all the declared ones, in order; `order` terms are column names,
         each optionally followed by ` DESC` (default: the preview order). Every name is checked
