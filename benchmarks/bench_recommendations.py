@@ -11,7 +11,8 @@ temporary folder, builds a catalog of N products by copying the default catalog'
 ids (same prices and categories), generates `--hours` hours of sales for them, refreshes the
 metrics, trains a small model on those hours, then runs the asset's own computation
 (`model.recommendations.refresh`: grid, batched predictions of whole products per call, advice,
-tables) and prints where the time goes. Figures, not a test.
+tables) and prints where the time goes, and how often the advised moves raise the shop's true
+revenue (its own demand formula): per product and per bucket. Figures, not a test.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import psycopg2
 from bench_app import free_port, start_mindsdb
 
@@ -95,7 +97,46 @@ def bench(
     print(f"engine {spec.engine}: R² {m['r2']:.3f} on the latest 24 h (in sample: the model saw "
           f"them); {changes} of {run['curves']} curves recommend a change (high or medium "
           "confidence)")  # fmt: skip
+    figures.update(against_the_truth(result))
     return figures
+
+
+def true_gain_pct(base, now, new) -> np.ndarray:
+    """The simulated shop's own revenue change (%) of a move from `now` to `new`: price x the
+    logistic conversion at the price ratio (SEED-GENERATOR.md; traffic does not move with it)."""
+
+    def revenue(price):
+        return price / (1 + np.exp(20 * (price / base - 1)))
+
+    return (revenue(np.asarray(new, float)) / revenue(np.asarray(now, float)) - 1) * 100
+
+
+def against_the_truth(result: recs.Result) -> dict:
+    """How often each advice's moves raise the shop's true revenue: the per-product advice every
+    source writes (`price_advice`) and the hourly advice per bucket (`price_recommendations`)."""
+    a = result.advice
+    advised = a[a["status"] == "advice"]
+    true = true_gain_pct(advised["base_price"].astype(float), advised["current_price"].astype(float),
+                         advised["best_price"].astype(float))  # fmt: skip
+    r = result.recommendations
+    moved = r[r["confidence"].isin(["high", "medium"])]
+    bucket_true = true_gain_pct(moved["base_price"], moved["current_price"], moved["best_price"])
+    out = {"products": len(a), "advised": len(advised),
+           "advised_raise_true_revenue": int((true > 0).sum()),
+           "advised_median_true_gain_pct": float(np.median(true)) if len(true) else None,
+           "advised_median_predicted_gain_pct":
+               float(advised["revenue_uplift_pct"].median()) if len(true) else None,
+           "bucket_changes": len(moved), "bucket_changes_raise_true_revenue":
+               int((bucket_true > 0).sum()),
+           "pooled_elasticity": result.pooled.elasticity}  # fmt: skip
+    print(f"per product (price_advice): {out['advised']} of {out['products']} advised "
+          f"({', '.join(f'{n} {s}' for s, n in a['status'].value_counts().items())}); "
+          f"{out['advised_raise_true_revenue']} raise the shop's true revenue (median true "
+          f"{out['advised_median_true_gain_pct'] or 0:+.1f} %, predicted "
+          f"{out['advised_median_predicted_gain_pct'] or 0:+.1f} %); {result.pooled.summary()}")  # fmt: skip
+    print(f"per bucket (price_recommendations): {out['bucket_changes_raise_true_revenue']} of "
+          f"{out['bucket_changes']} changes raise the shop's true revenue")  # fmt: skip
+    return out
 
 
 def main() -> None:

@@ -172,6 +172,25 @@ def test_tables_hold_band_confidence_observations_and_forecast(run, db):
     assert len(runs) == 1 and runs["predictions"].iloc[0] >= 60 * 41
 
 
+def test_the_real_model_prices_the_shop_per_product_by_every_source_s_rules(run, db):
+    """The count model's curves, summed over the day, through the advice every source gets: one
+    row per product, the advised moves backed by the product's own elasticity interval and
+    named guardrails, and the asset's metadata counting them."""
+    _, result = run
+    advice = read(db, "SELECT * FROM analytics.price_advice ORDER BY product_id")
+    assert len(advice) == 15 and advice["note"].str.len().gt(0).all()
+    assert set(advice["status"]) <= {"advice", "no_change"}
+    assert (advice["elasticity_high"] < 0).all()  # the shop's demand does fall with the price
+    advised = advice[advice["status"] == "advice"]
+    assert advised["guardrail"].notna().all() and (advised["elasticity_source"] == "own").all()
+    step = advised["best_price"].astype(float) / advised["current_price"].astype(float) - 1
+    assert (step.abs() <= 0.10 + 1e-4).all()
+    meta = result.asset_materializations_for_node("price_recommendations")[0].metadata
+    assert meta["products_advised"].value == len(advised)
+    assert sum(meta["products_by_status"].value.values()) == 15
+    assert meta["pooled_elasticity"].value < -1
+
+
 def test_automation_requests_it_after_every_training_only():
     instance = dg.DagsterInstance.ephemeral()
     cursor = None

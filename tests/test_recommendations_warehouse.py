@@ -1,6 +1,7 @@
 """The recommendations' computation and tables on the real PostgreSQL, with the simulated shop's
 own demand curve standing in for the model (no MindsDB): batching, the tables the app reads,
-a unit cost in `products` turning the objective into profit, and rebuilds replacing the rows.
+the per-product advice in the contract every source writes, a unit cost in `products` turning
+the objective into profit, and rebuilds replacing the rows.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ START = datetime(2026, 5, 4, tzinfo=UTC)
 ERROR = {"r2": 0.98, "mae": 3.0, "rmse": 4.0, "mean_purchases": 40.0, "relative_error": 0.1}
 
 
+def demand(price_ratio):
+    """The simulated shop's logistic price response (SEED-GENERATOR.md)."""
+    return 1 / (1 + np.exp(20 * (price_ratio - 1)))
+
+
 def shop_model(rows: pd.DataFrame) -> np.ndarray:
     """The simulated shop's expected purchases: cart adds × 0.175 × the logistic price response."""
-    return rows["cart_adds"] * 0.175 / (1 + np.exp(20 * (rows["price_ratio"] - 1)))
+    return rows["cart_adds"] * 0.175 * demand(rows["price_ratio"])
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +89,36 @@ def test_one_call_for_the_catalog_and_the_tables_the_app_reads(db):
     assert len(read(db, "SELECT 1 FROM analytics.price_recommendations")) == 60  # replaced
 
 
+def test_the_shop_writes_the_advice_contract_every_source_writes(db):
+    """Per product, the columns and rules of an import's `price_advice`: a price only where the
+    product's own elasticity interval backs the move, within the guardrails, named; and each move
+    raises the shop's true revenue (its own demand formula)."""
+    from profiteer_pipeline.pricing.advice_table import ADVICE_COLUMNS
+
+    result, _, counts = refresh(db, [])
+    stored = read(db, "SELECT * FROM analytics.price_advice ORDER BY product_id")
+    assert list(stored.columns) == list(ADVICE_COLUMNS)
+    assert len(stored) == counts["price_advice"] == 15  # one row per product, not per bucket
+    assert set(stored["status"]) <= {"advice", "no_change"} and stored["note"].str.len().gt(0).all()
+    advised = stored[stored["status"] == "advice"].astype({"best_price": float,
+                                                           "current_price": float})  # fmt: skip
+    assert len(advised) >= 10
+    assert (advised["elasticity_source"] == "own").all()
+    # a cut needs demand more elastic than -1 (revenue) over the whole interval
+    cut = advised["best_price"] < advised["current_price"]
+    assert (advised.loc[cut, "elasticity_high"] < -1).all()
+    assert advised["guardrail"].notna().all()
+    step = (advised["best_price"] / advised["current_price"] - 1).abs()
+    assert (step <= 0.10 + 1e-4).all()
+    assert (advised["units_per_day_at_current"] > 0).all()
+    base = advised["base_price"].astype(float)
+    before = advised["current_price"] * demand(advised["current_price"] / base)
+    after = advised["best_price"] * demand(advised["best_price"] / base)
+    assert (after > before).all(), advised[["product_id", "current_price", "best_price"]]
+    # the shop's pooled elasticity: the logistic's slope over the prices it draws
+    assert -12 < result.pooled.low < result.pooled.elasticity < result.pooled.high < -3
+
+
 def test_a_model_that_loses_to_a_baseline_advises_no_price_and_says_why(db):
     """The rule every source's model answers to: out of sample below the trailing mean on both
     RMSSE and Poisson deviance, or no price moves; the curves stay, the runs log says why."""
@@ -110,6 +146,9 @@ def test_a_model_that_loses_to_a_baseline_advises_no_price_and_says_why(db):
                    ).to_dict("records")  # fmt: skip
     assert last["no_advice_reason"] == reason and run["no_advice_reason"] == reason
     assert last["held_out_trailing_mean_rmsse"] == 0.8
+    per_product = read(db, "SELECT status, note, best_price FROM analytics.price_advice")
+    assert (per_product["status"] == "no_change").all() and (per_product["note"] == reason).all()
+    assert per_product["best_price"].isna().all()
     # a model that wins advises as before, and the log says nothing
     _, run, _ = refresh(db, [])
     assert run["no_advice_reason"] is None
@@ -143,6 +182,11 @@ def test_a_unit_cost_makes_it_maximize_profit(db):
         others = read(db, "SELECT DISTINCT objective FROM analytics.price_recommendations"
                           " WHERE product_id <> 'P001'")  # fmt: skip
         assert others["objective"].tolist() == ["revenue"]
+        advice = read(db, "SELECT product_id, objective, unit_cost, profit_per_day_at_current"
+                          " FROM analytics.price_advice ORDER BY product_id")  # fmt: skip
+        assert advice["objective"].tolist() == ["profit"] + ["revenue"] * 14
+        assert float(advice["unit_cost"].iloc[0]) == pytest.approx(r["base_price"] * 0.6)
+        assert advice["profit_per_day_at_current"].iloc[0] > 0
     finally:
         conn = psycopg2.connect(db.dsn())
         with conn, conn.cursor() as cur:

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
+from profiteer_pipeline.model import elasticity, shop_advice
 from profiteer_pipeline.model import features as feat
 from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.model.profile import read_profiles
-from profiteer_pipeline.pricing import advice
+from profiteer_pipeline.pricing import advice, guardrails
 from profiteer_pipeline.synth.time_of_day import HOURS_PER_DAY, bucket_of_hour
 from profiteer_pipeline.warehouse import recommendation_tables as pt
 
@@ -143,6 +144,8 @@ class Result:
     calls: int = 0
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    advice: pd.DataFrame = field(default_factory=pd.DataFrame)  # price_advice: per product
+    pooled: elasticity.Pooled | None = None  # the shop's pooled elasticity
 
 
 def advise_all(
@@ -305,13 +308,15 @@ def refresh(
     ending: str = "99",
     points: int = advice.GRID_POINTS,
     max_rows: int = MAX_ROWS_PER_CALL,
+    rails: guardrails.Guardrails = guardrails.DEFAULT,
 ) -> tuple[Result, dict, dict[str, int]]:
     """Compute everything and replace the tables (`recommendation_tables.replace_all`), in one go:
     the asset, the app's test fixtures and the benchmark all call this. `error` holds the model's
     held-out `r2`, `mae`, `rmse`, `mean_purchases`, `relative_error` and the figures against the
     baselines (None: unknown), and `no_advice`: why no price may be advised, if the model lost
-    to a baseline; then every curve keeps its current price, and the runs log says why.
-    Returns the result, the runs-log row and the row counts."""
+    to a baseline; then every curve keeps its current price, and the runs log says why. The
+    per-product advice every source writes (`price_advice`, `shop_advice`) follows from the
+    curves, within `rails`. Returns the result, the runs-log row and the row counts."""
     t0 = time.perf_counter()
     computed_at = datetime.now(UTC)
     pt.ensure_tables(conn)
@@ -324,6 +329,11 @@ def refresh(
     reason = error.get("no_advice")
     if reason:
         withheld(result.recommendations)
+    result.advice, found = shop_advice.advise(
+        result.curves, inputs.products, shop_advice.read_sales(conn), HOURS_PER_DAY,
+        model_loses=reason or None, rails=rails,
+    )  # fmt: skip
+    result.pooled = found.pooled
     run = {
         "computed_at": computed_at,
         "model": model,
@@ -343,6 +353,7 @@ def refresh(
         "price_curves": result.curves,
         "price_recommendations": result.recommendations,
         "sales_forecast_hourly": result.forecast,
+        "price_advice": result.advice,
     }
     counts = pt.replace_all(conn, frames, run)
     return result, run, counts

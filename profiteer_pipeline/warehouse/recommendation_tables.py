@@ -1,4 +1,6 @@
-"""The tables the `price_recommendations` asset rebuilds after each training (schema `analytics`).
+"""The tables the `price_recommendations` asset rebuilds after each training (schema `analytics`):
+the shop's hourly curves and advice per product × time-of-day bucket, and `price_advice`, the
+per-product advice every source writes (`source_tables`).
 
 Pure (psycopg2 only). One `MetricTable` declaration per table, role `model`: not part of the
 hourly refresh (`metrics.TABLES`), rebuilt whole, in one transaction, each time the model is
@@ -15,6 +17,7 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.model.figures import METRIC_FIELDS
+from profiteer_pipeline.warehouse import source_tables
 from profiteer_pipeline.warehouse.io import copy_dataframe, lock_key
 from profiteer_pipeline.warehouse.metrics.declaration import SCHEMA, MetricTable
 from profiteer_pipeline.warehouse.metrics.declaration import Column as C
@@ -185,6 +188,7 @@ DECLARED = (
     PRICE_RECOMMENDATIONS,
     PRICE_OBSERVATIONS,
     SALES_FORECAST_HOURLY,
+    source_tables.PRICE_ADVICE,  # the contract every source's advice writes, per product
     PRICE_RECOMMENDATION_RUNS,
 )
 TABLES: dict[str, MetricTable] = {t.name: t for t in DECLARED}

@@ -83,16 +83,11 @@ def import_forecast(
     mindsdb: MindsDBResource,
     warehouse: PostgresResource,
 ) -> dg.MaterializeResult:
-    from profiteer_pipeline import settings
+    from profiteer_pipeline.defs.model import guardrails
     from profiteer_pipeline.model import forecast
-    from profiteer_pipeline.pricing import guardrails
 
     schema = schema_name(context.partition_key)
-    try:
-        rails = guardrails.load(settings.state_dir() / guardrails.FILE_NAME)
-    except guardrails.GuardrailsError as exc:
-        raise dg.Failure(description=f"guardrails: {exc}", allow_retries=False) from None
-    context.log.info(f"guardrails: {rails.describe()}")
+    rails = guardrails.load(context)
     with mindsdb.session() as client:
         try:
             run = forecast.run(

@@ -106,10 +106,12 @@ def price_recommendations(
     mindsdb: MindsDBResource,
     warehouse: PostgresResource,
 ) -> dg.MaterializeResult:
+    from profiteer_pipeline.defs.model import guardrails
     from profiteer_pipeline.model import recommendations as recs
     from profiteer_pipeline.model import training
 
     t0 = time.perf_counter()
+    rails = guardrails.load(context)
     ending = config.price_ending or os.environ.get(ENDING_VARIABLE, "") or "99"
     if ending not in ENDINGS:
         raise dg.Failure(f"price_ending must be one of {', '.join(ENDINGS)}, got {ending!r}")
@@ -129,13 +131,18 @@ def price_recommendations(
             error=error,
             ending=ending,
             points=config.grid_points,
+            rails=rails,
         )
     context.log.info(
         f"{run['curves']} curves, {result.predictions} predictions in {result.calls} MindsDB "
         f"call(s), {time.perf_counter() - t0:.1f} s ({', '.join(f'{k} {v:.2f}' for k, v in result.timings.items())})"
     )
+    context.log.info(f"per product: {advice_summary(result.advice)}; {result.pooled.summary()}")
     return dg.MaterializeResult(
-        metadata=_metadata(result.recommendations, run, counts),
+        metadata={
+            **_metadata(result.recommendations, run, counts),
+            **_advice_metadata(result.advice, result.pooled),
+        },
         check_results=[soundness(result.curves, result.recommendations, config.grid_points)],
     )
 
@@ -188,3 +195,28 @@ def _metadata(r: "pd.DataFrame", run: dict, counts: dict) -> dict:
             )
         )
     return meta
+
+
+def advice_summary(advice: "pd.DataFrame") -> str:
+    """How many products got each status of `price_advice`."""
+    counts = advice["status"].value_counts()
+    return ", ".join(f"{int(n)} {status}" for status, n in counts.items()) or "no products"
+
+
+def _advice_metadata(advice: "pd.DataFrame", pooled) -> dict:
+    """The per-product advice (`price_advice`): the statuses, the shop's pooled elasticity, and
+    the products with a best price."""
+    advised = advice[advice["status"] == "advice"]
+    cols = ["product_id", "current_price", "best_price", "guardrail", "revenue_uplift_pct",
+            "elasticity", "elasticity_low", "elasticity_high"]  # fmt: skip
+    return {
+        "products_advised": int(len(advised)),
+        "products_by_status": dg.MetadataValue.json(
+            {str(k): int(v) for k, v in advice["status"].value_counts().items()}
+        ),
+        "pooled_elasticity": dg.MetadataValue.float(round(float(pooled.elasticity), 3)),
+        "pooled_elasticity_interval": f"{pooled.low:.2f} to {pooled.high:.2f}",
+        "advice_per_product": dg.MetadataValue.md(
+            previews.markdown_table(advised[cols].round(2), TOP)
+        ),
+    }

@@ -1,0 +1,135 @@
+"""The simulated shop's advice in the contract every source writes (`price_advice`, one row per
+product), by the rules an import's advice follows (`advice_table.advice`).
+
+Pure (psycopg2, pandas; no Dagster): `recommendations.refresh` calls it after the hourly curves.
+
+- **The curve**: the model's purchases per hour at each price of a product's grid, for each
+  time-of-day bucket's typical traffic, times the bucket's hours in a day, summed: the expected
+  units per day at that price. The shop sets one price per product (every hour draws its price
+  around the same base), so the advice is per product, like an import's. The curve spans only
+  the prices the product sold at, where the model has seen data.
+- **The elasticity**: the same Poisson fit as an import's (`elasticity.estimate`), at
+  product-hour, with an effect per hour: traffic moves every product's sales by the hour, and
+  the hour's effect takes it out. The shop's prices are drawn afresh each hour, so the price a
+  customer was offered is the price paid.
+- **The rules**: a price only where the model beats the same-hour baselines out of sample, the
+  curve falls with the price, the product's own elasticity interval lies below zero and backs
+  the direction of the move, within the guardrails, and the move gains at least their minimum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from psycopg2.extensions import connection as PgConnection
+
+from profiteer_pipeline.model import elasticity
+from profiteer_pipeline.pricing import advice_table, guardrails
+from profiteer_pipeline.pricing.curves import CURVE_COLUMNS
+
+#: The history the elasticities are estimated from: the latest days of `public.sales`.
+HISTORY_DAYS = 28
+
+_SALES_SQL = """
+SELECT product_id, "timestamp", purchases, current_price
+FROM public.sales
+WHERE "timestamp" > (SELECT max("timestamp") FROM public.sales) - %(days)s * interval '1 day'
+ORDER BY product_id, "timestamp"
+"""
+
+
+def read_sales(conn: PgConnection, days: int = HISTORY_DAYS) -> pd.DataFrame:
+    """product_id, timestamp, purchases, current_price of the latest `days` of sales."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(_SALES_SQL, {"days": days})
+            frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+    finally:
+        conn.rollback()
+    return frame.astype({"purchases": float, "current_price": float})
+
+
+def evidence(sales: pd.DataFrame) -> pd.DataFrame:
+    """Per product: the hours it sold in, the distinct prices and their range (what an import's
+    `daily_features.evidence` reports), for the notes and the curve's span."""
+    by = sales.groupby("product_id", sort=True)
+    ev = pd.DataFrame(
+        {
+            "sale_hours": (sales["purchases"] > 0).groupby(sales["product_id"]).sum(),
+            "price_points": by["current_price"].nunique(),
+            "price_low": by["current_price"].min(),
+            "price_high": by["current_price"].max(),
+        }
+    ).reset_index()
+    return ev.assign(note="")
+
+
+def daily_curve(
+    curves: pd.DataFrame, ev: pd.DataFrame, base: pd.Series, hours_per_day: Mapping[str, int]
+) -> pd.DataFrame:
+    """`CURVE_COLUMNS` per product: the model's purchases per hour in each bucket
+    (`price_curves`' `model_purchases`) times the bucket's hours, summed over the day, at each
+    grid price within the prices the product sold at (`ev`); `base` is product_id -> base
+    price."""
+    hours = curves["time_of_day_bucket"].map(hours_per_day).astype(float)
+    day = (
+        curves.assign(units_per_day=curves["model_purchases"].astype(float) * hours)
+        .groupby(["product_id", "price"], as_index=False)["units_per_day"]
+        .sum()
+    )
+    span = ev.set_index("product_id")
+    low = day["product_id"].map(span["price_low"])
+    high = day["product_id"].map(span["price_high"])
+    day = day[(day["price"] >= low - 1e-9) & (day["price"] <= high + 1e-9)].copy()
+    day["price_ratio"] = day["price"] / day["product_id"].map(base).astype(float)
+    day["revenue_per_day"] = day["price"] * day["units_per_day"]
+    return day[list(CURVE_COLUMNS)].reset_index(drop=True)
+
+
+def hourly_elasticities(sales: pd.DataFrame) -> elasticity.Elasticities:
+    """Each product's elasticity with its 90 % interval and the shop's pooled one, from the
+    product-hours, with an effect per hour (and none for a cycle)."""
+    panel = pd.DataFrame(
+        {
+            "product_id": sales["product_id"].astype(str),
+            "day": pd.to_datetime(sales["timestamp"], utc=True).dt.tz_convert(None),
+            "units": sales["purchases"],
+            "offered_price": sales["current_price"],
+            elasticity.RESPONSE: sales["purchases"],
+        }
+    )
+    hour, _ = pd.factorize(panel["day"], sort=True)
+    return elasticity.estimate(panel, effects=(hour, np.zeros(len(panel), dtype=int)))
+
+
+def advise(
+    curves: pd.DataFrame,
+    products: pd.DataFrame,
+    sales: pd.DataFrame,
+    hours_per_day: Mapping[str, int],
+    *,
+    model_loses: str | None,
+    rails: guardrails.Guardrails = guardrails.DEFAULT,
+) -> tuple[pd.DataFrame, elasticity.Elasticities]:
+    """The `price_advice` rows (`advice_table.ADVICE_COLUMNS`) and the elasticities, from the
+    hourly curves (`price_curves` rows), the catalog (`recommendations.Inputs.products`: bounds,
+    today's price, unit costs) and the sales (`read_sales`). `model_loses`: why no price may be
+    advised (the model lost to a baseline), else None."""
+    ev = evidence(sales)
+    base = products.set_index("product_id")["base_price"]
+    curve = daily_curve(curves, ev, base, hours_per_day)
+    found = hourly_elasticities(sales)
+    costs = products.set_index("product_id")["unit_cost"].dropna()
+    rows = advice_table.advice(
+        products[["product_id", "product_name", "category", "base_price"]],
+        ev,
+        curve,
+        model_loses=model_loses,
+        elasticities=found.products,
+        current=products.set_index("product_id")["current_price"],
+        rails=rails,
+        costs=costs if not costs.empty else None,
+    )
+    return rows, found
