@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import pandas as pd
 from psycopg2 import sql as pgsql
 
+from profiteer_app.advice_data import Advice, advice_query
 from profiteer_app.warehouse import AccessDenied, MetricsMissing, Query, Warehouse, _numeric
-from profiteer_pipeline.pricing import advice_table
 from profiteer_pipeline.pricing.advice_table import NO_PRICE, no_advice_reason
 from profiteer_pipeline.pricing.curves import smoothed
 from profiteer_pipeline.sources.files.names import schema_name
@@ -27,7 +27,6 @@ TOP_PRODUCTS = 10
 TOP_COLUMNS = ["product_id", "product_name", "category", "units", "revenue"]
 PRODUCT_COLUMNS = ["product_id", "product_name", "category", "base_price", "min_price",
                    "max_price", "units", "revenue", "lines", "first_hour", "last_hour"]  # fmt: skip
-ADVICE_COLUMNS = list(advice_table.ADVICE_COLUMNS)
 EVALUATION_COLUMNS = list(source_tables.EVALUATION_COLUMNS)
 CURVE_COLUMNS = ["price", "price_ratio", "units_per_day", "revenue_per_day"]
 MODEL_TABLES = ("price_curves", "price_advice", "model_evaluation")
@@ -105,14 +104,10 @@ def products_query(name: str) -> Query:
 
 
 def advice_queries(name: str) -> dict[str, Query]:
-    advice = pgsql.SQL(
-        "SELECT {} FROM {} ORDER BY status = 'advice' DESC, status = 'no_change' DESC,"
-        " revenue_per_day_at_best - revenue_per_day_at_current DESC NULLS LAST, product_id"
-    ).format(_cols(ADVICE_COLUMNS), _table(name, "price_advice"))
     evaluation = pgsql.SQL("SELECT {} FROM {} ORDER BY trained_at DESC LIMIT 1").format(
         _cols(EVALUATION_COLUMNS), _table(name, "model_evaluation")
     )
-    return {"advice": (advice, None), "evaluation": (evaluation, None)}
+    return {"advice": advice_query(schema_name(name)), "evaluation": (evaluation, None)}
 
 
 def curve_query(name: str, product_id: str) -> Query:
@@ -188,32 +183,6 @@ def load_overview(wh: Warehouse, name: str) -> Overview:
 
 def load_products(wh: Warehouse, name: str) -> pd.DataFrame:
     return _fetch(wh, name, {"products": products_query(name)})["products"]
-
-
-@dataclass
-class Advice:
-    """The model's stored advice for every product, and how well the model did held out."""
-
-    table: pd.DataFrame  # price_advice: products with advice first, the biggest gains first
-    evaluation: pd.Series | None
-
-    @property
-    def advised(self) -> pd.DataFrame:
-        return self.table[self.table["status"] == "advice"]
-
-    @property
-    def no_change(self) -> pd.DataFrame:
-        """Products with a curve but no price advised, each with the reason in `note`."""
-        return self.table[self.table["status"] == "no_change"]
-
-    @property
-    def too_little(self) -> pd.DataFrame:
-        return self.table[self.table["status"] == "too_little_data"]
-
-    @property
-    def excluded(self) -> pd.DataFrame:
-        """Postage, fees and adjustments: never priced (`merchandise.py`)."""
-        return self.table[self.table["status"] == "excluded"]
 
 
 def model_loses(evaluation: pd.Series | None) -> str | None:

@@ -95,26 +95,6 @@ def advice_or_notice(name: str) -> data.Advice | None:
     return stored
 
 
-NO_CATEGORY = "—"
-
-
-def dashed(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame as shown: a product without a category shows "—", not "None"."""
-    if "category" not in frame:
-        return frame
-    return frame.assign(category=frame["category"].astype(object).fillna(NO_CATEGORY))
-
-
-def product_columns() -> dict:
-    """How every import table shows a product: name, SKU, category and base price."""
-    return {
-        "product_name": st.column_config.TextColumn("Product", width="medium"),
-        "product_id": st.column_config.TextColumn("SKU", width="small"),
-        "category": st.column_config.TextColumn("Category"),
-        "base_price": st.column_config.NumberColumn("Base price", format=ui.money_column_format()),
-    }
-
-
 def products_or_notice(name: str) -> pd.DataFrame | None:
     found, problem = ui.attempt(products, ui.warehouse(), name, spinner="Loading the products…")
     if problem is not None:

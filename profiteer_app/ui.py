@@ -18,6 +18,7 @@ from profiteer_app import formatting as fmt
 from profiteer_app import predictor as pred
 from profiteer_app import recommendation_data as prices
 from profiteer_app import warehouse as wh
+from profiteer_app.advice_data import Advice
 from profiteer_pipeline import settings as settings_mod
 
 log = logging.getLogger("profiteer_app")
@@ -67,6 +68,11 @@ def freshness(target: wh.Warehouse) -> wh.Freshness:
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
 def recommendations(target: wh.Warehouse) -> prices.Recommendations:
     return prices.load_recommendations(target)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def product_advice(target: wh.Warehouse) -> Advice:
+    return prices.load_product_advice(target)
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
@@ -199,3 +205,23 @@ def money_column_format() -> str:
     presets = {"$": "dollar", "€": "euro", "¥": "yen"}
     symbol = fmt.currency_symbol()
     return presets.get(symbol, f"{symbol}%.2f")
+
+
+NO_CATEGORY = "—"
+
+
+def dashed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as shown: a product without a category shows "—", not "None"."""
+    if "category" not in frame:
+        return frame
+    return frame.assign(category=frame["category"].astype(object).fillna(NO_CATEGORY))
+
+
+def product_columns() -> dict:
+    """How every product table shows a product: name, SKU, category and base price."""
+    return {
+        "product_name": st.column_config.TextColumn("Product", width="medium"),
+        "product_id": st.column_config.TextColumn("SKU", width="small"),
+        "category": st.column_config.TextColumn("Category"),
+        "base_price": st.column_config.NumberColumn("Base price", format=money_column_format()),
+    }

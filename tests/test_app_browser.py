@@ -216,13 +216,15 @@ def test_recommendations_page_and_csv_in_chromium(running_app, app_db, tmp_path)
             page.goto(f"{running_app}/recommendations", timeout=60_000)
             label, value = metric_value(page, "Applying all recommendations")
             assert re.fullmatch(r"[+−]\$[\d.,]+[kM]?/day", value), value
-            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
+            # the table by time of day (its key's class): the per-product advice comes first
+            by_bucket = page.locator('.st-key-rec_table [data-testid="stDataFrame"]')
+            by_bucket.wait_for(timeout=60_000)
             wait_idle(page)
             no_errors(page)
             page.screenshot(path=str(ARTIFACTS / "app-recommendations.png"), full_page=True)
 
             with page.expect_download(timeout=60_000) as download:
-                page.get_by_role("button", name="Download CSV").click()
+                page.locator(".st-key-rec_csv").get_by_role("button", name="Download CSV").click()
             path = tmp_path / "recommendations.csv"
             download.value.save_as(path)
             assert download.value.suggested_filename == "price_recommendations.csv"
@@ -233,7 +235,7 @@ def test_recommendations_page_and_csv_in_chromium(running_app, app_db, tmp_path)
             assert list(csv["gain_per_day"]) == sorted(csv["gain_per_day"], reverse=True)
 
             # clicking a row (its selection box, left of the first row) opens its simulation
-            box = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+            box = by_bucket.bounding_box()
             page.mouse.click(box["x"] + 16, box["y"] + 52)
             page.get_by_text("Stored curve, interpolated").first.wait_for(timeout=60_000)
             wait_idle(page)
@@ -243,7 +245,7 @@ def test_recommendations_page_and_csv_in_chromium(running_app, app_db, tmp_path)
             no_errors(page)
             # and the picker with its button does the same
             page.goto(f"{running_app}/recommendations", timeout=60_000)
-            page.get_by_role("button", name="Open simulation").click()
+            page.locator(".st-key-rec_open").get_by_role("button", name="Open simulation").click()
             page.get_by_text("Stored curve, interpolated").first.wait_for(timeout=60_000)
             wait_idle(page)
             assert "/simulation" in page.url and f"product={first['product_id']}" in page.url

@@ -72,10 +72,10 @@ TABLES = {  # each table of the import's pages by the columns only it has
     "import_top": ({"returned_units"}, set()),
     "import_rejected": ({"reason"}, set()),
     "import_catalog": ({"min_price", "first_hour"}, set()),
-    "import_advice": ({"best_price", "gain_per_day"}, set()),
-    "import_no_change": ({"note", "category"}, {"best_price"}),
-    "import_too_little": ({"note", "sale_hours"}, {"best_price", "category"}),
-    "import_excluded": ({"note"}, {"sale_hours"}),
+    "advice": ({"best_price", "gain_per_day"}, set()),
+    "advice_no_change": ({"note", "category"}, {"best_price"}),
+    "advice_too_little": ({"note", "sale_hours"}, {"best_price", "category"}),
+    "advice_excluded": ({"note"}, {"sale_hours"}),
 }
 
 
@@ -269,7 +269,7 @@ def test_recommendations_show_advice_evidence_and_too_little_data(import_env):
     assert "seasonal naive (same weekday last week): RMSSE 1.30" in c["28-day mean (RMSSE)"].help
     assert not at.warning  # the model beats the 28-day mean
     assert f"**Modelled**: {fmt.md_escape(SELECTION)}." in texts(at)  # every cap, on the page
-    advice = frame(at, "import_advice").set_index("product_id")
+    advice = frame(at, "advice").set_index("product_id")
     assert set(advice.index) == {"MUG", "TOWEL"}
     for pid in ("MUG", "TOWEL"):
         assert advice.loc[pid, "best_price"] == stored.loc[pid, "best"]
@@ -288,7 +288,7 @@ def test_recommendations_show_advice_evidence_and_too_little_data(import_env):
     )
     gain = (stored["revenue_best"] - stored["revenue_now"]).sum()  # against today's prices
     assert c["Applying every best price"].value == f"+{fmt.money(gain)}/day"
-    little = frame(at, "import_too_little")
+    little = frame(at, "advice_too_little")
     assert little["product_id"].tolist() == ["LAMP"]
     assert little["note"].iloc[0].startswith("2 sale hours at 1 price")
 
@@ -300,10 +300,10 @@ def no_recommended_price(at: AppTest, reason: str) -> None:
     assert "Applying every best price" not in cards(at)
     assert "No price change advised" in [h.value for h in at.subheader]
     assert "**No recommended price**" in " ".join(i.value for i in at.info)
-    no_change = frame(at, "import_no_change").set_index("product_id")
+    no_change = frame(at, "advice_no_change").set_index("product_id")
     assert set(no_change.index) == {"MUG", "TOWEL"}
     assert all(reason in note for note in no_change["note"]), no_change["note"].tolist()
-    assert frame(at, "import_too_little")["product_id"].tolist() == ["LAMP"]
+    assert frame(at, "advice_too_little")["product_id"].tolist() == ["LAMP"]
 
 
 def test_recommendations_advise_nothing_when_the_model_loses_to_the_baseline(import_env):
@@ -378,8 +378,8 @@ def test_a_product_with_no_change_advised_shows_the_reason_not_a_price(import_en
     with advice_edited(import_env, flat, (reason + ".",)):
         at = on_import(page="views/recommendations.py")
         assert not at.warning
-        assert frame(at, "import_advice")["product_id"].tolist() == ["MUG"]
-        no_change = frame(at, "import_no_change")
+        assert frame(at, "advice")["product_id"].tolist() == ["MUG"]
+        no_change = frame(at, "advice_no_change")
         assert no_change["product_id"].tolist() == ["TOWEL"]
         assert no_change["note"].iloc[0].startswith(reason)
         ok(at.switch_page("views/simulation.py").run())
@@ -460,7 +460,7 @@ def test_with_unit_costs_the_pages_say_they_maximize_profit(import_env):
             cur.execute(update, (2.5, "profit", 12.34, 10.0))
         st.cache_data.clear()
         at = on_import(page="views/recommendations.py")
-        advice = frame(at, "import_advice").set_index("product_id")
+        advice = frame(at, "advice").set_index("product_id")
         assert advice.loc["MUG", "objective"] == "profit" and advice.loc["MUG", "unit_cost"] == 2.5
         assert advice.loc["MUG", "profit_per_day_at_best"] == 12.34
         assert advice.loc["TOWEL", "objective"] == "revenue"
@@ -487,10 +487,10 @@ def test_non_merchandise_is_listed_apart_and_never_priced(import_env):
     with advice_edited(import_env, excluded, (note,)):
         at = on_import(page="views/recommendations.py")
         assert "Not merchandise" in [h.value for h in at.subheader]
-        excluded = frame(at, "import_excluded")
+        excluded = frame(at, "advice_excluded")
         assert excluded["product_id"].tolist() == ["LAMP"]
         assert excluded["note"].tolist() == [note]
-        assert "LAMP" not in set(frame(at, "import_advice")["product_id"])
+        assert "LAMP" not in set(frame(at, "advice")["product_id"])
         ok(at.switch_page("views/simulation.py").run())
         options = at.selectbox(key="import_product").options
         assert any(o.endswith("LAMP · not merchandise") for o in options), options
@@ -503,7 +503,7 @@ def test_a_product_without_a_category_shows_a_dash(import_env):
     no_category = "UPDATE import_test_shop.price_advice SET category = %s WHERE product_id = 'MUG'"
     with advice_edited(import_env, no_category, (None,)):
         at = on_import(page="views/recommendations.py")
-        advice = frame(at, "import_advice").set_index("product_id")
+        advice = frame(at, "advice").set_index("product_id")
         assert advice.loc["MUG", "category"] == "—"
         assert advice.loc["TOWEL", "category"] not in (None, "—", "None")
 

@@ -55,8 +55,43 @@ def open_page(page_path: str, **state) -> AppTest:
 
 
 def shown(at: AppTest) -> pd.DataFrame:
-    (df,) = at.dataframe
-    return df.value
+    """The shop's table by time of day (the per-product advice's tables have no bucket)."""
+    (df,) = [d.value for d in at.dataframe if "time_of_day_bucket" in d.value.columns]
+    return df
+
+
+def test_the_shop_shows_the_per_product_advice_an_import_shows(stored, download_files):
+    """The sections an import's Recommendations page has, from the shop's `price_advice`: the
+    best price per product with the guardrail and the elasticity's interval, the products with
+    no change and why, and the CSV of the whole contract."""
+    from profiteer_app.advice_data import ADVICE_COLUMNS
+
+    cols = ["product_id", "status", "best_price", "guardrail", "note"]
+    found = query(stored, f"SELECT {', '.join(cols)} FROM analytics.price_advice")  # noqa: S608
+    advice = pd.DataFrame(found, columns=cols)
+    assert len(advice) == 15
+    at = open_page(REC)
+    headers = [h.value for h in at.subheader]
+    assert headers[0] == "Best price per product" and "By time of day" in headers
+    advised = advice[advice["status"] == "advice"]
+    tables = [d.value for d in at.dataframe if "guardrail" in d.value.columns]
+    if advised.empty:
+        assert not tables and any("No recommended price" in i.value for i in at.info)
+    else:
+        (table,) = tables
+        assert sorted(table["product_id"]) == sorted(advised["product_id"])
+        assert {"elasticity", "elasticity_low", "elasticity_high", "note"} <= set(table.columns)
+        by_id = table.set_index("product_id")
+        for row in advised.itertuples():
+            assert by_id.loc[row.product_id, "guardrail"] == row.guardrail
+            assert by_id.loc[row.product_id, "best_price"] == pytest.approx(float(row.best_price))
+    # the import's sections, in its order (none is "not merchandise" here: that one is left out)
+    assert headers[:3] == ["Best price per product", "No price change advised",
+                           "Too little data for a price curve"]  # fmt: skip
+    (served,) = [download_files(b) for b in at.get("download_button")
+                 if download_files(b).filename == "shop_price_advice.csv"]  # fmt: skip
+    back = pd.read_csv(io.BytesIO(served.content))
+    assert list(back.columns) == list(ADVICE_COLUMNS) and len(back) == 15
 
 
 def test_table_summary_and_filters(stored):
@@ -153,8 +188,8 @@ def test_sort_and_csv(stored, download_files):
     at.toggle(key="rec_only_changes").set_value(True).run()
     df = shown(at)
     assert set(df["mark"]) <= {page.MARKS["high"], page.MARKS["medium"]}
-    (button,) = at.get("download_button")
-    assert button.proto.label == "Download CSV"
+    (button,) = [b for b in at.get("download_button") if b.proto.label == "Download CSV"
+                 and download_files(b).filename == "price_recommendations.csv"]  # fmt: skip
     # the file the button serves (its bytes in the run's media storage), parsed as CSV: the
     # shown table, row for row, and the stored confident changes, by name descending
     served = download_files(button)

@@ -55,11 +55,11 @@ def render(name: str) -> None:
     columns = [c for c in COLUMNS if has_category or c != "category"]
     money = ui.money_column_format()
     st.dataframe(
-        imports_ui.dashed(shown[columns]),
+        ui.dashed(shown[columns]),
         hide_index=True,
         key="import_catalog",
         column_config={
-            **imports_ui.product_columns(),
+            **ui.product_columns(),
             "min_price": st.column_config.NumberColumn("Lowest paid", format=money),
             "max_price": st.column_config.NumberColumn("Highest paid", format=money),
             "units": st.column_config.NumberColumn("Units", format="localized"),

@@ -72,13 +72,13 @@ def top_products(top: pd.DataFrame) -> None:
     shown = top[["product_name", "product_id", "category", "units", "revenue", "returned_units"]]
     if shown["category"].isna().all():  # the file had no category column
         shown = shown.drop(columns="category")
-    shown = imports_ui.dashed(shown)
+    shown = ui.dashed(shown)
     st.dataframe(
         shown,
         hide_index=True,
         key="import_top",
         column_config={
-            **imports_ui.product_columns(),
+            **ui.product_columns(),
             "units": st.column_config.NumberColumn("Units", format="localized"),
             "revenue": st.column_config.NumberColumn("Revenue", format=ui.money_column_format()),
             "returned_units": st.column_config.NumberColumn("Returned", format="localized"),

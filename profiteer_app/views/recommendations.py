@@ -1,8 +1,9 @@
 """Recommendations: which prices to change today, and what each change earns.
 
-Reads `analytics.price_recommendations` (rebuilt after each training by the
-`price_recommendations` asset); never calls the model. Filter by category and time of day, sort,
-download as CSV, open a row's simulation.
+First the per-product advice every source shows (`advice_view`, from `analytics.price_advice`),
+then the shop's own advice by time of day (`analytics.price_recommendations`); both rebuilt after
+each training by the `price_recommendations` asset, so the page never calls the model. Filter by
+category and time of day, sort, download as CSV, open a row's simulation.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import math
 import pandas as pd
 import streamlit as st
 
+from profiteer_app import advice_view, source, ui
 from profiteer_app import features as feat
 from profiteer_app import formatting as fmt
 from profiteer_app import recommendation_data as prices
-from profiteer_app import source, ui
 from profiteer_app.imported import advice as imported_advice
+from profiteer_pipeline.sources.base import Source
 
 MARKS = {
     "high": "●●● high",
@@ -24,6 +26,13 @@ MARKS = {
     "no change": "○○○ no change",
     "unrated": "? unrated",
 }
+#: The simulated shop's prices, as the per-product advice's captions say it.
+PRICES = advice_view.Prices(
+    base_and_today="The base price is the catalog's, today's price the latest hour's; the "
+    "curve is the model's purchases per hour at each price, summed over a day's hours.",
+    today="the latest hour's price",
+    baseline="same-hour baselines (the same hour yesterday, its 7-day mean)",
+)
 SORTS = {
     "Gain per day": ("gain_per_day", False),
     "Gain %": ("gain_pct", False),
@@ -67,7 +76,7 @@ def open_simulation(product_id: str, bucket: str) -> None:
     st.switch_page(ui.SIMULATION_PAGE, query_params={"product": product_id, "bucket": bucket})
 
 
-def render() -> None:
+def render(chosen: Source) -> None:
     st.title("Price recommendations")
     stored, problem = ui.attempt(ui.recommendations, ui.warehouse(), spinner="Loading…")
     if problem is not None:
@@ -77,6 +86,15 @@ def render() -> None:
     if recs.empty:
         st.info("No recommendations stored yet: they appear after the model's next training.")
         return
+    per_product, problem = ui.attempt(ui.product_advice, ui.warehouse(), spinner="Loading…")
+    if problem is None:
+        advice_view.products(per_product, chosen, PRICES)
+    else:
+        st.info(
+            "The advice per product appears after the recommendations are next computed "
+            f"(asset `price_recommendations`): {problem}"
+        )
+    st.subheader("By time of day")
 
     f1, f2, f3, f4 = st.columns([3, 3, 2, 2])
     all_cats = sorted(recs["category"].unique())
@@ -194,6 +212,6 @@ def stale_note(run) -> None:
 
 
 if (chosen := source.current()).is_import:  # an imported order export
-    imported_advice.render(chosen.name)
+    imported_advice.render(chosen)
 else:
-    render()
+    render(chosen)
