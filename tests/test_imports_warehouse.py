@@ -267,3 +267,53 @@ def test_the_app_reads_an_import_and_the_model_only_what_it_is_given(tmp_path, s
             rows(model, f"SELECT count(*) FROM import_granted.{table}")  # noqa: S608
     with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="order_lines"):
         rows(reader, "SELECT count(*) FROM imports_raw.order_lines")
+
+
+def test_an_import_gets_the_metric_tables_the_shop_has(tmp_path, settings):
+    """The shop's metric tables, declared once, in the import's schema and refreshed from its
+    sales by the shop's own refresh: the same columns, and the same units and revenue as the
+    import's own roll-up (revenue to the cent of each unit: the tables price an hour at its
+    average price paid)."""
+    from profiteer_pipeline.warehouse.metrics import TABLES
+
+    run_import(write(tmp_path, "messy.csv", MESSY_UCI), "metrics", connector(settings))
+    found = read_table(
+        settings,
+        "SELECT table_name, array_agg(column_name::text ORDER BY ordinal_position) AS columns"
+        " FROM information_schema.columns WHERE table_schema = 'import_metrics'"
+        " GROUP BY table_name",
+    )
+    columns = dict(zip(found["table_name"], found["columns"], strict=True))
+    assert {name: columns.get(name) for name in TABLES} == {
+        name: t.column_names for name, t in TABLES.items()
+    }
+    own = read_table(
+        settings,
+        "SELECT day, sum(units)::float8 AS units, sum(revenue)::float8 AS revenue"
+        " FROM import_metrics.daily GROUP BY day HAVING sum(units) > 0 ORDER BY day",
+    )
+    metric = read_table(
+        settings,
+        "SELECT day, sum(purchases)::float8 AS units, sum(revenue_cents) / 100.0 AS revenue"
+        " FROM import_metrics.daily_product_sales GROUP BY day ORDER BY day",
+    )
+    assert metric["day"].tolist() == own["day"].tolist()
+    # whole units in the tables (their counts are bigint): the file's 1.5 units count as 2
+    assert (metric["units"] - own["units"]).abs().le(0.5).all()
+    assert (metric["units"] == own["units"]).sum() == len(own) - 1
+    assert (metric["revenue"].astype(float) - own["revenue"]).abs().le(0.01 * own["units"]).all()
+    latest = read_table(
+        settings, "SELECT * FROM import_metrics.dashboard_summary WHERE is_latest"
+    ).iloc[0]
+    assert latest["day"] == own["day"].iloc[-1] and latest["items_sold"] == round(
+        own["units"].iloc[-1]
+    )
+    assert pd.isna(latest["conversion_rate"])  # no funnel in the file: no rate, not zero
+    stats = read_table(
+        settings,
+        "SELECT s.product_id, s.total_purchases::float8 AS sold, p.units::float8 AS units"
+        " FROM import_metrics.product_stats s JOIN import_metrics.products p USING (product_id)",
+    )
+    assert len(stats) > 0 and (stats["sold"] - stats["units"]).abs().le(0.5).all()
+    log = read_table(settings, "SELECT mode FROM import_metrics.refresh_log")
+    assert log["mode"].tolist() == ["full"]

@@ -129,7 +129,7 @@ PRICE_OBSERVATIONS = MetricTable(
     refresh="""
 INSERT INTO {table} ({columns})
 SELECT {select}
-FROM public.sales
+FROM {sales}
 GROUP BY 1, 2, 3;
 """,
 )

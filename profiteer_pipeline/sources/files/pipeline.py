@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.sources.files import costs, described, merchandise, source_file, tables
+from profiteer_pipeline.sources.files import (
+    conformed,
+    costs,
+    described,
+    merchandise,
+    source_file,
+    tables,
+)
 from profiteer_pipeline.sources.files.clean import REASONS, Cleaned, clean
 from profiteer_pipeline.sources.files.errors import ImportRefused
 from profiteer_pipeline.sources.files.hourly import daily_sales, hourly_sales
@@ -219,6 +226,7 @@ def run_import(
             "summary": summary,
         }
         written = {"raw": raw_rows}
+        conformed.drop(conn, schema_name(name))
         written |= tables.write_tables(
             conn,
             name=name,
@@ -242,6 +250,12 @@ def run_import(
             schema_name(name),
             [source_tables.MODEL_FEATURES.name, *source_tables.IMPORT_RESULTS],
         )
+        # the shop's metric tables, in the import's schema, from its new sales (same transaction)
+        conformed.create(conn, schema_name(name))
+        t_metrics = time.monotonic()
+        refreshed = conformed.refresh(conn, schema_name(name))
+        parts["write_metrics"] = time.monotonic() - t_metrics
+        written |= {f"metrics.{k}": v for k, v in refreshed.rows.items()}
         t_commit = time.monotonic()
     parts["write_commit"] = time.monotonic() - t_commit
     timings["write"] = time.monotonic() - t

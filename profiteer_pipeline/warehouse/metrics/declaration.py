@@ -19,6 +19,8 @@ from typing import Literal
 from psycopg2 import sql
 
 SCHEMA = "analytics"
+#: The relation a refresh reads the sales from: the simulated shop's (an import has its own).
+SALES = ("public", "sales")
 
 Role = Literal["base", "app", "log", "model"]
 ROLES = ("base", "app", "log", "model")
@@ -56,7 +58,8 @@ class MetricTable:
 
     `refresh` is the statement that brings the table up to date, a template with `{table}` (the
     qualified name), `{columns}` (the columns that have an `expr`) and `{select}` (their exprs,
-    in order); `%(name)s` are the refresh's parameters (`refresh.refresh_metrics`). A table
+    in order), `{schema}` (the schema of the tables it reads) and `{sales}` (the relation of the
+    sales: `public.sales` for the simulated shop); `%(name)s` are the refresh's parameters (`refresh.refresh_metrics`). A table
     with `running` has no template: its statements follow from `RunningTotals`.
     `upstream` names the tables (or, for names not declared here, the pipeline's assets, e.g.
     `sales`) it is computed from; `windowed` tables keep their rows across refreshes and are
@@ -76,10 +79,12 @@ class MetricTable:
     running: RunningTotals | None = None
     windowed: bool = False
     schema: str = SCHEMA
+    sales: tuple[str, str] = SALES
 
-    def in_schema(self, schema: str) -> MetricTable:
-        """The same table in another source's schema (an import's `import_<name>`)."""
-        return replace(self, schema=schema)
+    def in_schema(self, schema: str, sales: tuple[str, str] | None = None) -> MetricTable:
+        """The same table in another source's schema (an import's `import_<name>`), computed
+        from that source's `sales` (schema, relation) where given."""
+        return replace(self, schema=schema, sales=sales or self.sales)
 
     def __post_init__(self) -> None:
         names = self.column_names
@@ -160,11 +165,17 @@ class MetricTable:
         if not self.refresh:
             raise ValueError(f"{self.qualified_name} is kept by running totals: see `running_sql`")
         filled = [c for c in self.columns if c.expr]
+        where = self._places()
         return sql.SQL(self.refresh).format(
             table=self.identifier,
             columns=_idents(c.name for c in filled),
-            select=sql.SQL(",\n       ").join(sql.SQL(c.expr) for c in filled),  # type: ignore[arg-type]
+            select=sql.SQL(",\n       ").join(sql.SQL(c.expr).format(**where) for c in filled),  # type: ignore[arg-type]
+            **where,
         )
+
+    def _places(self) -> dict[str, sql.Identifier]:
+        """What `{schema}` and `{sales}` stand for in the templates and the expressions."""
+        return {"schema": sql.Identifier(self.schema), "sales": sql.Identifier(*self.sales)}
 
     def running_sql(self, delta: str) -> dict[str, sql.Composed]:
         """The running totals' statements, with `delta` the name of the transaction's temporary

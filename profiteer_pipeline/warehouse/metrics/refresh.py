@@ -14,8 +14,8 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.warehouse.io import lock_key
-from profiteer_pipeline.warehouse.metrics.declaration import SCHEMA
-from profiteer_pipeline.warehouse.metrics.registry import APP_TABLES, METRIC_TABLES, TABLES
+from profiteer_pipeline.warehouse.metrics.declaration import SALES, SCHEMA, MetricTable
+from profiteer_pipeline.warehouse.metrics.registry import APP_TABLES, METRIC_TABLES, TABLES, placed
 from profiteer_pipeline.warehouse.metrics.tables import (
     DAILY_PRODUCT_SALES,
     HOT_PRODUCTS_LIMIT,
@@ -25,13 +25,13 @@ from profiteer_pipeline.warehouse.metrics.tables import (
 )
 
 _DELTA = "_bucket_delta"  # the transaction's temporary table of changes to the running totals
-_TOTALS = PRODUCT_BUCKET_TOTALS.running_sql(_DELTA)
 
 
-def metrics_ddl() -> sql.Composed:
+def metrics_ddl(tables: dict[str, MetricTable] = TABLES) -> sql.Composed:
     """The schema and every declared table (CREATE ... IF NOT EXISTS)."""
-    create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {};\n").format(sql.Identifier(SCHEMA))
-    return sql.Composed([create, *(t.ddl for t in TABLES.values())])
+    schema = next(iter(tables.values())).schema
+    create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {};\n").format(sql.Identifier(schema))
+    return sql.Composed([create, *(t.ddl for t in tables.values())])
 
 
 @dataclass
@@ -60,34 +60,39 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, dtime(0), tzinfo=UTC)
 
 
-def ensure_metric_tables(conn: PgConnection) -> bool:
+def ensure_metric_tables(conn: PgConnection, schema: str = SCHEMA) -> bool:
     """Create the schema and tables if missing (idempotent; serialized against other creators).
 
     A table whose columns differ from its declaration (an older version of this package) is
     dropped and created anew; the return value says so, and the caller must then rebuild in full.
     """
+    tables = placed(schema)
     with conn:
-        lock_key(conn, SCHEMA, "ddl")
+        lock_key(conn, schema, "ddl")
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT table_name, array_agg(column_name::text ORDER BY ordinal_position)"
                 " FROM information_schema.columns WHERE table_schema = %s GROUP BY table_name",
-                (SCHEMA,),
+                (schema,),
             )
             existing = dict(cur.fetchall())
             stale = [
-                t for t in TABLES.values() if existing.get(t.name, t.column_names) != t.column_names
+                t for t in tables.values() if existing.get(t.name, t.column_names) != t.column_names
             ]
             for table in stale:
                 cur.execute(sql.SQL("DROP TABLE {}").format(table.identifier))
-            cur.execute(metrics_ddl())
+            cur.execute(metrics_ddl(tables))
     return bool(stale)
 
 
-def never_refreshed(conn: PgConnection) -> bool:
+def never_refreshed(conn: PgConnection, schema: str = SCHEMA) -> bool:
     """True until the first refresh has committed (its row in `refresh_log`)."""
     with conn.cursor() as cur:
-        cur.execute("SELECT NOT EXISTS (SELECT 1 FROM analytics.refresh_log)")
+        cur.execute(
+            sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(
+                REFRESH_LOG.in_schema(schema).identifier
+            )
+        )
         out = bool(cur.fetchone()[0])
     conn.rollback()
     return out
@@ -99,74 +104,99 @@ def refresh_metrics(
     end: datetime | None = None,
     *,
     hot_limit: int = HOT_PRODUCTS_LIMIT,
+    schema: str = SCHEMA,
+    sales: tuple[str, str] = SALES,
 ) -> RefreshStats:
     """Bring every metric table up to date with `sales`, in one transaction.
 
     With a window [start, end) (UTC hours: a partition or a range), only the UTC days it touches
     are re-aggregated from `sales`; with no window, everything is rebuilt from scratch. Either
     way the result is the same (the tests hold it to that). Concurrent refreshes are serialized
-    by an advisory lock, so the running totals never double-count.
+    by an advisory lock, so the running totals never double-count. `schema` and `sales` place
+    the tables and their source: the simulated shop's by default, an import's in its schema.
     """
+    with conn:  # one transaction: commit on success, roll back on any error
+        return refresh_in_transaction(
+            conn, start, end, hot_limit=hot_limit, schema=schema, sales=sales
+        )
+
+
+def refresh_in_transaction(
+    conn: PgConnection,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    hot_limit: int = HOT_PRODUCTS_LIMIT,
+    schema: str = SCHEMA,
+    sales: tuple[str, str] = SALES,
+) -> RefreshStats:
+    """`refresh_metrics` in the caller's transaction (an import's, which writes its sales and
+    their metrics together, or not at all)."""
     if (start is None) != (end is None):
         raise ValueError("give both start and end, or neither for a full rebuild")
     t0 = time.perf_counter()
+    tables = placed(schema, sales)
+    daily, hourly = tables[DAILY_PRODUCT_SALES.name], tables[HOURLY_SALES.name]
+    totals = tables[PRODUCT_BUCKET_TOTALS.name].running_sql(_DELTA)
     full = start is None
     stats = RefreshStats("full" if full else "incremental", start, end)
-    with conn:  # one transaction: commit on success, roll back on any error
-        lock_key(conn, SCHEMA, "refresh")
-        with conn.cursor() as cur:
-            cur.execute("SET LOCAL work_mem = '64MB'")  # one in-memory hash aggregate per scan
-            if full:
-                cur.execute(
-                    'SELECT min("timestamp"), max("timestamp") FROM public.sales'
-                )  # index-only: the ends of the timestamp index
-                lo, hi = cur.fetchone()
-                windowed = [t.identifier for t in TABLES.values() if t.windowed]
-                cur.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(windowed)))
-                if lo is None:
-                    day0 = day1 = datetime.now(UTC).date()
-                else:
-                    day0, day1 = day_window(lo, hi + timedelta(hours=1))
-            else:
-                day0, day1 = day_window(start, end)
-            params = {
-                "day0": day0,
-                "day1": day1,
-                "ts0": _midnight(day0),
-                "ts1": _midnight(day1),
-                "hot_limit": hot_limit,
-            }
-            stats.window_start, stats.window_end = params["ts0"], params["ts1"]
-            if not full:
-                cur.execute(_TOTALS["capture_old"], params)
-            cur.execute(DAILY_PRODUCT_SALES.refresh_sql, params)  # the window's days, anew
-            stats.rows[DAILY_PRODUCT_SALES.name] = cur.rowcount
-            if full:
-                cur.execute(_TOTALS["rebuild"])
-            else:
-                cur.execute(_TOTALS["capture_new"], params)
-                cur.execute(_TOTALS["apply"])
-            cur.execute(HOURLY_SALES.refresh_sql, params)
-            stats.rows[HOURLY_SALES.name] = cur.rowcount
-            cur.execute("SELECT coalesce(sum(products), 0) FROM analytics.hourly_sales"
-                        " WHERE hour >= %(ts0)s AND hour < %(ts1)s", params)  # fmt: skip
-            stats.sales_rows = int(cur.fetchone()[0])
-            for name in APP_TABLES:  # category_revenue (by window) first: the dashboard reads it
-                cur.execute(TABLES[name].refresh_sql, params)
-                if TABLES[name].windowed:
-                    stats.rows[name] = cur.rowcount
-            cur.execute("SELECT max(day) FROM analytics.daily_product_sales")
-            stats.latest_day = cur.fetchone()[0]
-            stats.duration_s = time.perf_counter() - t0
+    lock_key(conn, schema, "refresh")
+    with conn.cursor() as cur:
+        cur.execute("SET LOCAL work_mem = '64MB'")  # one in-memory hash aggregate per scan
+        if full:
             cur.execute(
-                REFRESH_LOG.refresh_sql,
-                {
-                    **params,
-                    "mode": stats.mode,
-                    "sales_rows": stats.sales_rows,
-                    "duration_ms": stats.duration_s * 1000,
-                },
-            )
+                sql.SQL('SELECT min("timestamp"), max("timestamp") FROM {}').format(
+                    sql.Identifier(*sales)
+                )
+            )  # index-only: the ends of the timestamp index
+            lo, hi = cur.fetchone()
+            windowed = [t.identifier for t in tables.values() if t.windowed]
+            cur.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(windowed)))
+            if lo is None:
+                day0 = day1 = datetime.now(UTC).date()
+            else:
+                day0, day1 = day_window(lo, hi + timedelta(hours=1))
+        else:
+            day0, day1 = day_window(start, end)
+        params = {
+            "day0": day0,
+            "day1": day1,
+            "ts0": _midnight(day0),
+            "ts1": _midnight(day1),
+            "hot_limit": hot_limit,
+        }
+        stats.window_start, stats.window_end = params["ts0"], params["ts1"]
+        if not full:
+            cur.execute(totals["capture_old"], params)
+        cur.execute(daily.refresh_sql, params)  # the window's days, anew
+        stats.rows[daily.name] = cur.rowcount
+        if full:
+            cur.execute(totals["rebuild"])
+        else:
+            cur.execute(totals["capture_new"], params)
+            cur.execute(totals["apply"])
+        cur.execute(hourly.refresh_sql, params)
+        stats.rows[hourly.name] = cur.rowcount
+        cur.execute(sql.SQL("SELECT coalesce(sum(products), 0) FROM {}"
+                            " WHERE hour >= %(ts0)s AND hour < %(ts1)s").format(
+                                hourly.identifier), params)  # fmt: skip
+        stats.sales_rows = int(cur.fetchone()[0])
+        for name in APP_TABLES:  # category_revenue (by window) first: the dashboard reads it
+            cur.execute(tables[name].refresh_sql, params)
+            if tables[name].windowed:
+                stats.rows[name] = cur.rowcount
+        cur.execute(sql.SQL("SELECT max(day) FROM {}").format(daily.identifier))
+        stats.latest_day = cur.fetchone()[0]
+        stats.duration_s = time.perf_counter() - t0
+        cur.execute(
+            tables[REFRESH_LOG.name].refresh_sql,
+            {
+                **params,
+                "mode": stats.mode,
+                "sales_rows": stats.sales_rows,
+                "duration_ms": stats.duration_s * 1000,
+            },
+        )
     return stats
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from psycopg2 import sql
 
-from profiteer_pipeline.warehouse.metrics.declaration import MetricTable
+from profiteer_pipeline.warehouse.metrics.declaration import SALES, SCHEMA, MetricTable
 from profiteer_pipeline.warehouse.metrics.tables import DECLARED
 
 #: Upstream names that are not metric tables: the pipeline's assets of that name.
@@ -33,6 +33,12 @@ TABLES: dict[str, MetricTable] = registry(DECLARED)
 BASE_TABLES = [t.name for t in DECLARED if t.role == "base"]
 APP_TABLES = [t.name for t in DECLARED if t.role == "app"]  # in refresh (dependency) order
 METRIC_TABLES = BASE_TABLES + APP_TABLES  # the Dagster assets (the log is not one)
+
+
+def placed(schema: str = SCHEMA, sales: tuple[str, str] = SALES) -> dict[str, MetricTable]:
+    """Every table in `schema`, computed from the sales in `sales` (schema, relation): the
+    simulated shop's by default, an import's in its own schema."""
+    return {name: t.in_schema(schema, sales) for name, t in TABLES.items()}
 
 
 def columns(table: str) -> list[str]:

@@ -63,7 +63,7 @@ DAILY_PRODUCT_SALES = MetricTable(
 DELETE FROM {table} WHERE day >= %(day0)s AND day < %(day1)s;
 INSERT INTO {table} ({columns})
 SELECT {select}
-FROM public.sales
+FROM {sales}
 WHERE "timestamp" >= %(ts0)s AND "timestamp" < %(ts1)s
 GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3;
@@ -92,7 +92,7 @@ HOURLY_SALES = MetricTable(
 DELETE FROM {table} WHERE hour >= %(ts0)s AND hour < %(ts1)s;
 INSERT INTO {table} ({columns})
 SELECT {select}
-FROM public.sales
+FROM {sales}
 WHERE "timestamp" >= %(ts0)s AND "timestamp" < %(ts1)s
 GROUP BY "timestamp";
 """,
@@ -155,7 +155,7 @@ INSERT INTO {table} ({columns})
 WITH per_day AS (
     SELECT day, category, sum(revenue_cents) / 100.0 AS revenue, sum(purchases) AS items_sold,
            sum(views) AS views, sum(cart_adds) AS cart_adds
-    FROM analytics.daily_product_sales
+    FROM {schema}.daily_product_sales
     WHERE day >= %(day0)s - 1 AND day <= %(day1)s
     GROUP BY day, category
 )
@@ -202,25 +202,25 @@ DASHBOARD_SUMMARY = MetricTable(
     refresh="""
 DELETE FROM {table};
 INSERT INTO {table} ({columns})
-WITH latest AS (SELECT (SELECT max(day) FROM analytics.daily_product_sales) AS latest_day),
+WITH latest AS (SELECT (SELECT max(day) FROM {schema}.daily_product_sales) AS latest_day),
 per_day AS (
     SELECT d.day, sum(d.revenue_cents) / 100.0 AS revenue, sum(d.purchases) AS items_sold,
            sum(d.views) AS views, sum(d.cart_adds) AS cart_adds,
            CASE WHEN sum(d.views) > 0 THEN sum(d.purchases)::numeric / sum(d.views) * 100 END
                AS conversion_rate
-    FROM analytics.daily_product_sales d, latest
+    FROM {schema}.daily_product_sales d, latest
     WHERE d.day >= latest.latest_day - 2 AND d.day <= latest.latest_day
     GROUP BY d.day
 ),
 hours AS (
     SELECT (h.hour AT TIME ZONE 'UTC')::date AS day, count(*) AS hours
-    FROM analytics.hourly_sales h, latest
+    FROM {schema}.hourly_sales h, latest
     WHERE h.hour >= (latest.latest_day - 1)::timestamp AT TIME ZONE 'UTC'
     GROUP BY 1
 ),
 top AS (
     SELECT DISTINCT ON (cr.day) cr.day, cr.category, cr.revenue
-    FROM analytics.category_revenue cr, latest
+    FROM {schema}.category_revenue cr, latest
     WHERE cr.day >= latest.latest_day - 1 AND cr.day <= latest.latest_day
     ORDER BY cr.day, cr.revenue DESC, cr.category
 )
@@ -259,8 +259,8 @@ HOURLY_TOTALS = MetricTable(
 DELETE FROM {table};
 INSERT INTO {table} ({columns})
 SELECT {select}
-FROM analytics.hourly_sales h
-WHERE h.hour >= (SELECT max(day) FROM analytics.daily_product_sales)::timestamp AT TIME ZONE 'UTC';
+FROM {schema}.hourly_sales h
+WHERE h.hour >= (SELECT max(day) FROM {schema}.daily_product_sales)::timestamp AT TIME ZONE 'UTC';
 """,
 )
 
@@ -296,8 +296,8 @@ HOT_PRODUCTS = MetricTable(
 DELETE FROM {table};
 INSERT INTO {table} ({columns})
 SELECT {select}
-FROM analytics.daily_product_sales d
-WHERE d.day = (SELECT max(day) FROM analytics.daily_product_sales)
+FROM {schema}.daily_product_sales d
+WHERE d.day = (SELECT max(day) FROM {schema}.daily_product_sales)
 GROUP BY d.day, d.product_id
 ORDER BY 1
 LIMIT %(hot_limit)s;
@@ -341,17 +341,17 @@ PRODUCT_STATS = MetricTable(
     refresh="""
 DELETE FROM {table};
 INSERT INTO {table} ({columns})
-WITH latest AS (SELECT (SELECT max(day) FROM analytics.daily_product_sales) AS latest_day),
+WITH latest AS (SELECT (SELECT max(day) FROM {schema}.daily_product_sales) AS latest_day),
 totals AS (
     SELECT product_id, sum(hours) AS hours, sum(views) AS views, sum(cart_adds) AS cart_adds,
            sum(purchases) AS purchases, sum(revenue_cents) AS revenue_cents,
            sum(price_cents_sum) AS price_cents_sum, sum(rating_milli_sum) AS rating_milli_sum
-    FROM analytics.product_bucket_totals
+    FROM {schema}.product_bucket_totals
     GROUP BY product_id
 ),
 today AS (
     SELECT d.product_id, sum(d.revenue_cents) AS revenue_cents, sum(d.purchases) AS purchases
-    FROM analytics.daily_product_sales d, latest
+    FROM {schema}.daily_product_sales d, latest
     WHERE d.day = latest.latest_day
     GROUP BY d.product_id
 )
@@ -360,7 +360,7 @@ FROM totals t
 CROSS JOIN latest
 CROSS JOIN LATERAL (
     SELECT s.product_name, s.product_image, s.category, s.rating, s."timestamp"
-    FROM public.sales s
+    FROM {sales} s
     WHERE s.product_id = t.product_id
     ORDER BY s."timestamp" DESC
     LIMIT 1
@@ -396,7 +396,7 @@ AVG_PURCHASES_BY_BUCKET = MetricTable(
 DELETE FROM {table};
 INSERT INTO {table} ({columns})
 SELECT {select}
-FROM analytics.product_bucket_totals;
+FROM {schema}.product_bucket_totals;
 """,
 )
 
@@ -413,7 +413,7 @@ REFRESH_LOG = MetricTable(
         C("window_start", "timestamptz", "%(ts0)s", "the UTC days re-aggregated, [start, end)"),
         C("window_end", "timestamptz", "%(ts1)s"),
         C("sales_rows", "bigint NOT NULL", "%(sales_rows)s", "rows of `sales` read"),
-        C("latest_hour", "timestamptz", "(SELECT max(hour) FROM analytics.hourly_sales)",
+        C("latest_hour", "timestamptz", "(SELECT max(hour) FROM {schema}.hourly_sales)",
           "the newest hour in the metrics"),
         C("duration_ms", "double precision NOT NULL", "%(duration_ms)s"),
     ),
