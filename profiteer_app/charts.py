@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from profiteer_app.formatting import currency_symbol
 
+FUNNEL = ("views", "cart_adds")  # a source without a funnel has no such series
 SERIES = {  # hourly_totals column -> (label, colour)
     "views": ("Views", "#4C78A8"),
     "cart_adds": ("Cart adds", "#F58518"),

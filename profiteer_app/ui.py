@@ -46,8 +46,8 @@ def predictor() -> pred.Predictor:
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
-def dashboard_data(target: wh.Warehouse) -> wh.DashboardData:
-    return wh.load_dashboard(target)
+def dashboard_data(target: wh.Warehouse, schema: str = wh.metrics.SCHEMA) -> wh.DashboardData:
+    return wh.load_dashboard(target, schema)
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)

@@ -33,30 +33,38 @@ TREND_DAYS = 7  # days of category revenue behind each trend sparkline
 
 Query = tuple[pgsql.Composable, Mapping[str, object] | None]
 
-_TREND = pgsql.SQL("day > (SELECT max(day) FROM analytics.category_revenue) - %(trend_days)s")
+# the last TREND_DAYS days of category revenue
+_TREND = "day > (SELECT max(day) FROM {category_revenue}) - %(trend_days)s"
 # the latest day's hours and the day before's (at most 48 rows of the hourly base aggregate)
-_RECENT = pgsql.SQL(
-    "hour >= ((SELECT max(day) FROM analytics.daily_product_sales) - 1)::timestamp"
-    " AT TIME ZONE 'UTC'"
-)
+_RECENT = "hour >= ((SELECT max(day) FROM {daily_product_sales}) - 1)::timestamp AT TIME ZONE 'UTC'"
 
 
-def freshness_query() -> Query:
+def freshness_query(schema: str = metrics.SCHEMA) -> Query:
     cols = ["refreshed_at", "mode", "latest_hour", "sales_rows", "duration_ms"]
-    return metrics.select_sql("refresh_log", cols, order=["id DESC"], limit=1), None
+    log = metrics.TABLES["refresh_log"].in_schema(schema)
+    return log.select(cols, order=["id DESC"], limit=1), None
 
 
-def dashboard_queries() -> dict[str, Query]:
+def dashboard_queries(schema: str = metrics.SCHEMA) -> dict[str, Query]:
+    """The dashboard's reads of a source's metric tables (the simulated shop's `analytics`, or
+    an import's schema: the same tables)."""
+    t = {name: table.in_schema(schema) for name, table in metrics.TABLES.items()}
+    idents = {name: table.identifier for name, table in t.items()}
     return {
-        "summary": (metrics.select_sql("dashboard_summary", order=["day"]), None),
-        "hourly": (metrics.select_sql("hourly_totals", order=["hour"]), None),
+        "summary": (t["dashboard_summary"].select(order=["day"]), None),
+        "hourly": (t["hourly_totals"].select(order=["hour"]), None),
         "categories": (
-            metrics.select_sql("category_revenue", where=_TREND, order=["day", "category"]),
+            t["category_revenue"].select(
+                where=pgsql.SQL(_TREND).format(**idents), order=["day", "category"]
+            ),
             {"trend_days": TREND_DAYS},
         ),
-        "hot": (metrics.select_sql("hot_products", order=["rank"]), None),
-        "recent": (metrics.select_sql("hourly_sales", where=_RECENT, order=["hour"]), None),
-        "log": freshness_query(),
+        "hot": (t["hot_products"].select(order=["rank"]), None),
+        "recent": (
+            t["hourly_sales"].select(where=pgsql.SQL(_RECENT).format(**idents), order=["hour"]),
+            None,
+        ),
+        "log": freshness_query(schema),
     }
 
 
@@ -215,8 +223,8 @@ def load_freshness(wh: Warehouse) -> Freshness:
     return freshness_of(wh.fetch({"log": freshness_query()})["log"])
 
 
-def load_dashboard(wh: Warehouse) -> DashboardData:
-    frames = wh.fetch(dashboard_queries())
+def load_dashboard(wh: Warehouse, schema: str = metrics.SCHEMA) -> DashboardData:
+    frames = wh.fetch(dashboard_queries(schema))
     return DashboardData(
         summary=_numeric(frames["summary"]),
         hourly=_numeric(frames["hourly"]),

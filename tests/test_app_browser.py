@@ -272,12 +272,13 @@ def test_an_import_in_chromium(running_import_app, import_db):
             switch = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
             switch.click()
             page.get_by_role("option", name=re.compile(f"^Import: {IMPORTED} ")).click()
-            assert metric_value(page, "Units sold")[1] == f"{round(float(units)):,}"
+            assert metric_value(page, "Total units sold")[1] == f"{round(float(units)):,}"
             page.get_by_text("The file's lines").first.wait_for(timeout=60_000)
             wait_idle(page)
             assert f"source={IMPORTED}" in page.url
             page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)
-            assert page.locator('[data-testid="stPlotlyChart"]').count() == 1  # per day
+            # per day, then the latest day's hours (the metric tables every source has)
+            assert page.locator('[data-testid="stPlotlyChart"]').count() == 2
             no_errors(page)
             page.screenshot(path=str(ARTIFACTS / "app-import-dashboard.png"), full_page=True)
 

@@ -154,8 +154,8 @@ def test_dashboard_shows_the_imports_totals_days_products_and_quality(import_env
     s = expected["summary"]
     at = on_import()
     c = cards(at)
-    assert c["Units sold"].value == fmt.count(expected["units"])
-    assert c["Revenue"].value == fmt.money(expected["revenue"])
+    assert c["Total units sold"].value == fmt.count(expected["units"])
+    assert c["Total revenue"].value == fmt.money(expected["revenue"])
     # the export names its orders: distinct orders of the sales lines, as the import counted them
     ((orders,),) = query(
         import_env,
@@ -169,7 +169,7 @@ def test_dashboard_shows_the_imports_totals_days_products_and_quality(import_env
     # per day: 14 days of units and revenue, as the import's daily table sums them
     daily = query(import_env, "SELECT day, sum(units), sum(revenue) FROM import_test_shop.daily"
                               " GROUP BY day ORDER BY day")  # fmt: skip
-    (fig,) = plotly_specs(at)
+    fig = plotly_specs(at)[0]  # day by day, before the latest day's hours
     units, revenue = fig["data"][0], fig["data"][1]
     assert units["y"] == pytest.approx([float(u) for _, u, _ in daily]) and len(units["y"]) == 14
     assert revenue["y"] == pytest.approx([float(r) for _, _, r in daily])
@@ -182,9 +182,22 @@ def test_dashboard_shows_the_imports_totals_days_products_and_quality(import_env
     assert c["Rejected"].value == "2" and c["Returns"].value == "1"
     rejected = frame(at, "import_rejected").set_index("reason")["lines"].to_dict()
     assert rejected == {"duplicate line": 1, "zero price": 1}
-    # only what an order export has: nothing about views, cart adds, conversion or ratings
+    # the latest day from the shop's metric tables, in the import's schema: its cards, its hot
+    # products; only what an order export has: nothing about views, cart adds, conversion, ratings
+    last_day, last_units, last_revenue = daily[-1]
+    assert c["Revenue"].value == fmt.money(float(last_revenue))
+    assert c["Items sold"].value == fmt.count(float(last_units))
+    headers = [h.value for h in at.subheader]
+    assert headers.index("Day by day") < headers.index("The latest day") < headers.index(
+        "Hot products"
+    ) < headers.index("Top products of the period")  # fmt: skip
+    sold = query(import_env, "SELECT product_id FROM import_test_shop.daily WHERE day = %s"
+                             " AND units > 0", (last_day,))  # fmt: skip
+    hot = [d.value for d in at.dataframe if "rank" in d.value.columns]
+    assert len(hot) == 1 and set(hot[0]["product_id"]) == {p for (p,) in sold}
+    assert "views" not in hot[0].columns and "conversion_rate" not in hot[0].columns
     shown = texts(at) + " ".join(c)
-    for absent in ("Conversion", "Views", "Cart adds", "rating", "Hot products"):
+    for absent in ("Conversion", "Views", "Cart adds", "rating", "Next 24 hours"):
         assert absent not in shown
 
 
@@ -200,7 +213,7 @@ def test_an_import_s_pages_show_money_in_its_own_currency(import_env):
             cur.execute(statement, ('{"currency": "GBP"}',))
         st.cache_data.clear()
         at = on_import()
-        revenue = cards(at)["Revenue"].value
+        revenue = cards(at)["Total revenue"].value
         assert revenue.startswith("£") and revenue == "£" + fmt.money(expected["revenue"])[1:]
         assert fmt.currency_symbol() == "$"  # this thread never chose the import
     finally:
@@ -522,7 +535,7 @@ def test_an_import_without_a_model_shows_its_data_and_says_the_model_is_coming(i
     at = on_import(FRESH)
     c = cards(at)
     assert c["Products"].value == str(summary["products"])
-    assert c["Units sold"].value == fmt.count(summary["units"])
+    assert c["Total units sold"].value == fmt.count(summary["units"])
     assert ":orange[●] Model: not trained yet" in [m.value for m in at.sidebar.markdown]
     for page in ("views/recommendations.py", "views/simulation.py"):
         ok(at.switch_page(page).run())

@@ -1,5 +1,7 @@
-"""Dashboard of an import: totals over the whole period, units and revenue per day, top products,
-returns, and how the file's lines were judged (read, accepted, returns, rejected by reason)."""
+"""The dashboard's sections only a file has: its totals over the whole period and its units and
+revenue per day (before the latest day, which every source's dashboard shows), then its top
+products, its returns, and how its lines were judged (read, accepted, returns, rejected by
+reason)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import streamlit as st
 
 from profiteer_app import charts, imports_ui, ui
 from profiteer_app import formatting as fmt
+from profiteer_app import imports_data as data
+from profiteer_pipeline.sources.base import Source
 
 
 def period(summary: dict) -> tuple[pd.Timestamp | None, pd.Timestamp | None, int]:
@@ -19,14 +23,16 @@ def period(summary: dict) -> tuple[pd.Timestamp | None, pd.Timestamp | None, int
     return a, b, (b.normalize() - a.normalize()).days + 1
 
 
-def render(name: str) -> None:
-    st.title("Dashboard")
+def overview(chosen: Source) -> data.Overview | None:
+    """The import's whole period: the file, the totals and the days (None after a banner when
+    the import cannot be read)."""
+    name = chosen.name
     found, problem = ui.attempt(
         imports_ui.overview, ui.warehouse(), name, spinner="Loading the import…"
     )
     if problem is not None:
         imports_ui.banner(problem)
-        return
+        return None
     record, summary, daily = found.record, found.summary, found.daily
     first, last, days = period(summary)
     st.caption(
@@ -38,8 +44,8 @@ def render(name: str) -> None:
     units = float(daily["units"].sum()) if not daily.empty else 0.0
     revenue = float(daily["revenue"].sum()) if not daily.empty else 0.0
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.metric("Units sold", fmt.count(units), help=f"{units:,.3f} units", border=True)
-    c2.metric("Revenue", fmt.money(revenue), help=fmt.money(revenue, exact=True), border=True)
+    c1.metric("Total units sold", fmt.count(units), help=f"{units:,.3f} units", border=True)
+    c2.metric("Total revenue", fmt.money(revenue), help=fmt.money(revenue, exact=True), border=True)
     if summary.get("orders") is not None:
         c3.metric("Orders", fmt.count(summary["orders"]), border=True)
     else:
@@ -58,14 +64,20 @@ def render(name: str) -> None:
         st.caption("No days with sales.")
     else:
         st.plotly_chart(charts.daily_figure(daily), key="import_daily")
+    return found
 
+
+def details(found: data.Overview) -> None:
+    """After the latest day: the period's top products, the returns and the file's lines."""
+    daily = found.daily
+    units = float(daily["units"].sum()) if not daily.empty else 0.0
     top_products(found.top)
-    returns(daily, summary, units)
-    quality(summary)
+    returns(daily, found.summary, units)
+    quality(found.summary)
 
 
 def top_products(top: pd.DataFrame) -> None:
-    st.subheader("Top products")
+    st.subheader("Top products of the period")
     if top.empty:
         st.caption("No products.")
         return

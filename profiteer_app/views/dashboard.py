@@ -1,4 +1,8 @@
-"""Dashboard: the latest day at a glance, from the pre-aggregated metric tables.
+"""Dashboard: the latest day at a glance, from the source's pre-aggregated metric tables (the
+simulated shop's `analytics`, or an import's schema: the same tables). An import's page opens
+with its whole period and closes with its returns and its file's lines (`imported.dashboard`);
+the funnel's figures show only where a source has views, the next 24 hours only where its model
+forecasts them.
 
 Like is compared with like: the latest day's hours so far against the same hours of the day
 before (the caption says which); the category cards compare complete days. Every chart starts
@@ -15,16 +19,33 @@ from profiteer_app import charts, source, ui
 from profiteer_app import formatting as fmt
 from profiteer_app import warehouse as wh
 from profiteer_app.imported import dashboard as imported_dashboard
+from profiteer_pipeline.sources.base import Source
 
 
-def render() -> None:
+def render(chosen: Source) -> None:
     st.title("Dashboard")
-
-    data, problem = ui.attempt(ui.dashboard_data, ui.warehouse(), spinner="Loading the metrics…")
+    overview = None
+    if chosen.is_import:  # the file's own figures first: its whole period
+        overview = imported_dashboard.overview(chosen)
+        if overview is None:
+            return
+        st.subheader("The latest day")
+    data, problem = ui.attempt(
+        ui.dashboard_data, ui.warehouse(), chosen.schema, spinner="Loading the metrics…"
+    )
     if problem is not None:
         ui.banner(problem)
-        return
+    else:
+        latest_day(data, chosen)
+    if overview is not None:
+        imported_dashboard.details(overview)
 
+
+def latest_day(data: wh.DashboardData, chosen: Source) -> None:
+    """The latest day at a glance, from the source's metric tables: the cards against the day
+    before, hour by hour, the next 24 hours (where the model forecasts them), the top categories
+    and the hot products; the funnel's figures only where the source has views."""
+    funnel = chosen.capabilities.funnel
     latest, previous = data.latest, data.previous
     if latest is None:
         st.info("No sales in the warehouse yet: the metrics fill in after the first hourly run.")
@@ -32,7 +53,9 @@ def render() -> None:
 
     day = latest["day"]
     hours = int(latest["hours"])
-    partial = hours < 24
+    # a live source's latest day may still be filling up; an export's days are closed (its
+    # hours count only the hours with a sale)
+    partial = chosen.capabilities.live and hours < 24
     lfl = wh.like_for_like(data.recent, day)
     if partial and lfl.hours and lfl.before:
         first, last = lfl.hours[0], lfl.hours[-1]
@@ -56,7 +79,8 @@ def render() -> None:
         versus = "vs the day before"
 
     # --- cards -----------------------------------------------------------------------------
-    c1, c2, c3, c4 = st.columns(4)
+    cards = st.columns(4 if funnel else 3)  # the conversion rate needs views
+    c1, c2, c4 = cards[0], cards[1], cards[-1]
     c1.metric(
         "Revenue" + (" so far" if partial else ""),
         fmt.money(now["revenue"]),
@@ -73,14 +97,15 @@ def render() -> None:
         delta_description=versus,
         border=True,
     )
-    c3.metric(
-        "Conversion rate",
-        fmt.percent(now["conversion_rate"], 2),
-        fmt.signed_percent(changes["conversion_rate"]),
-        help="purchases / views",
-        delta_description=versus,
-        border=True,
-    )
+    if funnel:
+        cards[2].metric(
+            "Conversion rate",
+            fmt.percent(now["conversion_rate"], 2),
+            fmt.signed_percent(changes["conversion_rate"]),
+            help="purchases / views",
+            delta_description=versus,
+            border=True,
+        )
     top_delta = None
     if previous is not None and previous["top_category"] and latest["top_category"]:
         same = previous["top_category"] == latest["top_category"]
@@ -97,23 +122,25 @@ def render() -> None:
 
     # --- hourly chart ------------------------------------------------------------------------
     st.subheader("Hour by hour")
-    chosen = st.pills(
+    series = [k for k in charts.SERIES if funnel or k not in charts.FUNNEL]
+    picked = st.pills(
         "Show",
-        options=list(charts.SERIES),
-        default=list(charts.SERIES),
+        options=series,
+        default=series,
         format_func=lambda key: charts.SERIES[key][0],
         selection_mode="multi",
         key="hourly_series",
     )
-    if not chosen:
+    if not picked:
         st.caption("Pick at least one series to plot.")
     elif data.hourly.empty:
         st.caption("No hours recorded for the latest day yet.")
     else:
         today, before = hourly_frames(data.recent, day)
-        st.plotly_chart(charts.hourly_figure(today, before, list(chosen), f"{day:%Y-%m-%d}"))
+        st.plotly_chart(charts.hourly_figure(today, before, list(picked), f"{day:%Y-%m-%d}"))
 
-    forecast_section(data.recent)
+    if chosen.capabilities.hourly_forecast:
+        forecast_section(data.recent)
 
     # --- top categories, each with its recent trend ------------------------------------------
     st.subheader("Top categories")
@@ -143,27 +170,22 @@ def render() -> None:
     if data.hot.empty:
         st.caption("No purchases yet on the latest day.")
     else:
-        hot = data.hot[
-            ["rank", "product_name", "product_id", "category", "purchases", "revenue", "views",
-             "conversion_rate"]
-        ]  # fmt: skip
-        st.dataframe(
-            hot,
-            hide_index=True,
-            column_config={
-                "rank": st.column_config.NumberColumn("#", width="small"),
-                "product_name": st.column_config.TextColumn("Product", width="medium"),
-                "product_id": st.column_config.TextColumn("Id", width="small"),
-                "category": st.column_config.TextColumn("Category"),
-                "purchases": st.column_config.NumberColumn("Purchases", format="localized"),
-                "revenue": st.column_config.NumberColumn("Revenue", format=ui.money_column_format()),
-                "views": st.column_config.NumberColumn("Views", format="compact"),
-                "conversion_rate": st.column_config.ProgressColumn(
-                    "Conversion", format="%.2f %%", min_value=0,
-                    max_value=max(float(hot["conversion_rate"].max() or 1), 1.0),
-                ),
-            },
-        )  # fmt: skip
+        columns = {
+            "rank": st.column_config.NumberColumn("#", width="small"),
+            "product_name": st.column_config.TextColumn("Product", width="medium"),
+            "product_id": st.column_config.TextColumn("Id", width="small"),
+            "category": st.column_config.TextColumn("Category"),
+            "purchases": st.column_config.NumberColumn("Purchases", format="localized"),
+            "revenue": st.column_config.NumberColumn("Revenue", format=ui.money_column_format()),
+        }
+        if funnel:
+            rates = data.hot["conversion_rate"].dropna()
+            columns["views"] = st.column_config.NumberColumn("Views", format="compact")
+            columns["conversion_rate"] = st.column_config.ProgressColumn(
+                "Conversion", format="%.2f %%", min_value=0,
+                max_value=max(float(rates.max()) if len(rates) else 1.0, 1.0),
+            )  # fmt: skip
+        st.dataframe(data.hot[list(columns)], hide_index=True, column_config=columns)
 
 
 def hourly_frames(recent: pd.DataFrame, day) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -191,7 +213,4 @@ def forecast_section(recent: pd.DataFrame) -> None:
     )
 
 
-if (chosen := source.current()).is_import:  # an imported order export
-    imported_dashboard.render(chosen.name)
-else:
-    render()
+render(source.current())

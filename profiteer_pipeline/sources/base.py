@@ -25,6 +25,8 @@ class Capabilities:
     catalog: bool = False  # price bounds and a current price per product
     unit_costs: bool = False  # a cost per unit: advice can maximize profit
     time_of_day: bool = False  # prices and traffic by time-of-day bucket
+    hourly_forecast: bool = False  # its model forecasts the next 24 hours, hour by hour
+    live: bool = False  # sales arrive hour by hour: the latest day may still be filling up
     currency: str | None = None  # ISO 4217; None: not given (the app shows its own default)
 
     def lines(self) -> list[str]:
@@ -43,13 +45,14 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class Source:
-    """One source: its name (an import's name, or `shop`), its kind, how a person sees it, and
-    its capabilities."""
+    """One source: its name (an import's name, or `shop`), its kind, how a person sees it, its
+    capabilities, and its schema."""
 
     name: str
     kind: Kind
     label: str
     capabilities: Capabilities
+    schema: str  # where its metric tables and its model's results are
 
     @property
     def is_import(self) -> bool:
@@ -62,5 +65,8 @@ SHOP = Source(
     name="shop",
     kind="shop",
     label="Simulated shop",
-    capabilities=Capabilities(funnel=True, catalog=True, time_of_day=True),
+    capabilities=Capabilities(
+        funnel=True, catalog=True, time_of_day=True, hourly_forecast=True, live=True
+    ),
+    schema="analytics",
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from profiteer_pipeline.sources.base import Capabilities, Source
+from profiteer_pipeline.sources.files.names import schema_name
 
 FUNNEL_FIELDS = ("views", "cart_adds")
 
@@ -23,4 +24,10 @@ def capabilities(summary: Mapping) -> Capabilities:
 
 def source(name: str, file_name: str | None, summary: Mapping) -> Source:
     label = f"Import: {name}" + (f" · {file_name}" if file_name else "")
-    return Source(name=name, kind="file", label=label, capabilities=capabilities(summary))
+    return Source(
+        name=name,
+        kind="file",
+        label=label,
+        capabilities=capabilities(summary),
+        schema=schema_name(name),
+    )
