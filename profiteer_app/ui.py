@@ -14,12 +14,14 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
+from profiteer_app import catalog_data
 from profiteer_app import formatting as fmt
 from profiteer_app import predictor as pred
 from profiteer_app import recommendation_data as prices
 from profiteer_app import warehouse as wh
 from profiteer_app.advice_data import Advice
 from profiteer_pipeline import settings as settings_mod
+from profiteer_pipeline.sources.base import Source
 
 log = logging.getLogger("profiteer_app")
 T = TypeVar("T")
@@ -225,3 +227,37 @@ def product_columns() -> dict:
         "category": st.column_config.TextColumn("Category"),
         "base_price": st.column_config.NumberColumn("Base price", format=money_column_format()),
     }
+
+
+def open_simulation(source: Source, product_id: str, bucket: str | None = None) -> None:
+    """The price simulation of `product_id` in `source` (at a time-of-day bucket, where the
+    source has them)."""
+    params = {"product": product_id}
+    if source.is_import:
+        st.session_state["import_product"] = product_id
+        params["source"] = source.name
+    else:
+        st.session_state["product"] = product_id
+        if bucket:
+            st.session_state["bucket"] = bucket
+            params["bucket"] = bucket
+    st.switch_page(SIMULATION_PAGE, query_params=params)
+
+
+def simulation_picker(source: Source, table: pd.DataFrame, *, key: str, label: str) -> None:
+    """A product of `table` to pick, and a button that opens its price simulation."""
+    by_id = table.set_index("product_id")
+    pick_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
+    pid = pick_col.selectbox(
+        "Product", by_id.index.tolist(), key=key,
+        format_func=lambda p: f"{by_id.loc[p, 'product_name'] or p} · {p}",
+    )  # fmt: skip
+    if button_col.button(label, icon=":material/tune:", width="stretch", key=f"{key}_open"):
+        open_simulation(source, pid)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False, max_entries=20)
+def catalog(target: wh.Warehouse, source: Source, version=None) -> pd.DataFrame:
+    """Every product of `source` with its sales and advice; `version` (an import's time) makes
+    a re-import a new entry at once."""
+    return catalog_data.load_catalog(target, source)

@@ -71,7 +71,7 @@ def cards(at: AppTest) -> dict:
 TABLES = {  # each table of the import's pages by the columns only it has
     "import_top": ({"returned_units"}, set()),
     "import_rejected": ({"reason"}, set()),
-    "import_catalog": ({"min_price", "first_hour"}, set()),
+    "catalog": ({"min_price", "latest_hour"}, set()),
     "advice": ({"best_price", "gain_per_day"}, set()),
     "advice_no_change": ({"note", "category"}, {"best_price"}),
     "advice_too_little": ({"note", "sale_hours"}, {"best_price", "category"}),
@@ -227,7 +227,7 @@ def test_catalog_lists_the_imports_products_and_searches(import_env):
     products = query(import_env, "SELECT product_id, product_name, base_price, min_price, "
                                  "max_price, units FROM import_test_shop.products")  # fmt: skip
     at = on_import(page="views/catalog.py")
-    table = frame(at, "import_catalog").set_index("product_id")
+    table = frame(at, "catalog").set_index("product_id")
     assert set(table.index) == {"MUG", "TOWEL", "LAMP"}
     for pid, name, base, lo, hi, units in products:
         row = table.loc[pid]
@@ -236,11 +236,11 @@ def test_catalog_lists_the_imports_products_and_searches(import_env):
         assert row["units"] == float(units)
     assert table.loc["MUG", ["min_price", "max_price"]].tolist() == [10, 12]
     assert "3 of 3 products in 2 categories" in texts(at)
-    ok(at.text_input(key="import_search").input("towel").run())
-    assert frame(at, "import_catalog")["product_id"].tolist() == ["TOWEL"]
-    ok(at.text_input(key="import_search").input("").run())
-    ok(at.multiselect(key="import_categories").set_value(["Home"]).run())
-    assert frame(at, "import_catalog")["product_name"].tolist() == ["Desk Lamp"]
+    ok(at.text_input(key="catalog_search").input("towel").run())
+    assert frame(at, "catalog")["product_id"].tolist() == ["TOWEL"]
+    ok(at.text_input(key="catalog_search").input("").run())
+    ok(at.multiselect(key="catalog_categories").set_value(["Home"]).run())
+    assert frame(at, "catalog")["product_name"].tolist() == ["Desk Lamp"]
 
 
 def advice_rows(url) -> pd.DataFrame:
@@ -542,7 +542,7 @@ def test_an_import_without_a_model_shows_its_data_and_says_the_model_is_coming(i
         (info,) = at.info
         assert "has not been trained yet" in info.value and "import_forecast" in info.value
     ok(at.switch_page("views/catalog.py").run())
-    table = frame(at, "import_catalog")
+    table = frame(at, "catalog")
     assert set(table["product_id"]) == {"MUG-BLUE", "MUG-RED", "TOWEL-1"}
     assert "category" not in table.columns  # the file had no category: no empty column
 
@@ -567,7 +567,7 @@ def test_a_warehouse_outage_keeps_the_chosen_import(import_env, monkeypatch):
 
 
 def test_catalog_search_by_name_or_sku_any_case_and_category():
-    from profiteer_app.imported.catalog import search
+    from profiteer_app.catalog_data import search
 
     products = pd.DataFrame({"product_id": ["MUG-1", "TOWEL", "X9"],
                              "product_name": ["Blue Mug", "Tea Towel", None],

@@ -330,3 +330,23 @@ def test_simulation_with_a_missing_model_still_shows_the_stored_curve(
     assert not at.exception
     assert any("No model yet" in i.value for i in at.info)
     assert len(at.get("plotly_chart")) == 2
+
+
+def test_the_catalog_table_shows_each_product_s_advice_as_an_import_s_does(stored):
+    """The catalog's table every source shows: the shop's 15 products with their sales from the
+    metric tables and what `price_advice` says of each; the cards by category follow (the shop
+    has a catalog with pictures)."""
+    found = query(stored, "SELECT a.product_id, a.status, a.best_price, s.total_purchases"
+                          " FROM analytics.price_advice a"
+                          " JOIN analytics.product_stats s USING (product_id)")  # fmt: skip
+    at = open_page("views/catalog.py")
+    (table,) = [d.value for d in at.dataframe if "latest_hour" in d.value.columns]
+    assert len(table) == len(found) == 15
+    by_id = table.set_index("product_id")
+    for pid, status, best, units in found:
+        row = by_id.loc[pid]
+        assert row["status"] == {"advice": "change", "no_change": "keep"}[status]
+        assert row["units"] == units
+        if best is not None:
+            assert row["best_price"] == pytest.approx(float(best))
+    assert len([b for b in at.button if b.key.startswith("simulate_")]) == 15

@@ -9,10 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from profiteer_app import advice_view, imports_ui
+from profiteer_app import advice_view, imports_ui, ui
 from profiteer_app import formatting as fmt
 from profiteer_app import imports_data as data
-from profiteer_app.imported import catalog
 from profiteer_pipeline.sources.base import Source
 
 
@@ -107,7 +106,7 @@ def render(source: Source) -> None:
         stored,
         source,
         PRICES,
-        pick=lambda table: catalog.simulation_picker(
-            source.name, table, key="advice_pick", label="Open simulation"
+        pick=lambda table: ui.simulation_picker(
+            source, table, key="advice_pick", label="Open simulation"
         ),
     )

@@ -1,27 +1,100 @@
-"""Catalog: every product by category, with its latest-day revenue and rating, its current price
-and the recommended one with the expected gain (from the stored recommendations); opens its
-simulation."""
+"""Catalog: every product of the chosen source in one searchable table, with its prices, its sales
+(the metric tables' `product_stats`) and what its advice says (the contract, `price_advice`);
+where the source has a catalog with pictures and ratings (the simulated shop), its products also
+as cards by category, each with the recommended change by time of day. A product opens its
+price simulation."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from profiteer_app import catalog_data, imports_ui, source, ui
 from profiteer_app import formatting as fmt
-from profiteer_app import source, ui
 from profiteer_app.images import picture_html
-from profiteer_app.imported import catalog as imported_catalog
+from profiteer_pipeline.sources.base import Source
 
 CARDS_PER_ROW = 5
+STATUS = {"advice": "change", "no_change": "keep", "too_little_data": "too little data",
+          "excluded": "not merchandise"}  # fmt: skip
 
 
-def render() -> None:
+def render(chosen: Source) -> None:
     st.title("Catalog")
+    version = imports_ui.imported_at(chosen.name) if chosen.is_import else None
+    products, problem = ui.attempt(
+        ui.catalog, ui.warehouse(), chosen, version, spinner="Loading the catalog…"
+    )
+    if problem is not None:
+        imports_ui.banner(problem) if chosen.is_import else ui.banner(problem)
+        return
+    if products.empty:
+        st.info("No products yet: they appear with the first sales in the warehouse.")
+        return
+    table(products, chosen)
+    if chosen.capabilities.catalog:
+        cards(chosen)
 
+
+def table(products: pd.DataFrame, chosen: Source) -> None:
+    """Every product, searchable by name or SKU and filtered by category."""
+    has_category = products["category"].notna().any()
+    left, right = st.columns([3, 2])
+    text = left.text_input(
+        "Search", key="catalog_search", placeholder="name or SKU", icon=":material/search:"
+    )
+    categories = None
+    if has_category:
+        options = sorted(products["category"].dropna().unique())
+        picked = right.multiselect("Category", options, key="catalog_categories")
+        categories = picked or None
+    shown = catalog_data.search(products, text, categories)
+    bounds = (
+        "Min and max price: the catalog's bounds"
+        if chosen.capabilities.catalog
+        else "Base price: the median price paid; the range: the lowest and highest prices paid"
+    )
+    st.caption(
+        f"{len(shown):,} of {len(products):,} products"
+        + (f" in {products['category'].nunique()} categories" if has_category else "")
+        + f", by revenue. {bounds}. Units and revenue over all the source's sales; advice from "
+        "the latest training (Recommendations says why). Times are UTC."
+    )
+    columns = [c for c in products.columns if (has_category or c != "category") and c != "note"]
+    money = ui.money_column_format()
+    paid = "" if chosen.capabilities.catalog else " paid"
+    st.dataframe(
+        ui.dashed(shown[columns].assign(status=shown["status"].map(STATUS))),
+        hide_index=True,
+        key="catalog",
+        column_config={
+            **ui.product_columns(),
+            "min_price": st.column_config.NumberColumn(
+                "Lowest paid" if paid else "Min price", format=money
+            ),
+            "max_price": st.column_config.NumberColumn(
+                "Highest paid" if paid else "Max price", format=money
+            ),
+            "units": st.column_config.NumberColumn("Units", format="localized"),
+            "revenue": st.column_config.NumberColumn("Revenue", format=money),
+            "latest_day_revenue": st.column_config.NumberColumn("Latest day", format=money),
+            "latest_hour": st.column_config.DatetimeColumn("Last sale", format="YYYY-MM-DD HH:mm"),
+            "current_price": st.column_config.NumberColumn("Today's price", format=money),
+            "status": st.column_config.TextColumn("Advice"),
+            "best_price": st.column_config.NumberColumn("Best price", format=money),
+            "change_pct": st.column_config.NumberColumn("Change", format="%+.1f %%"),
+        },
+    )  # fmt: skip
+    if not shown.empty:
+        ui.simulation_picker(chosen, shown, key="catalog_pick", label="Simulate price")
+
+
+def cards(chosen: Source) -> None:
+    """The catalog's products as cards by category: picture, rating, the latest day's revenue,
+    today's price and the recommended change by time of day."""
     products = ui.catalog_or_notice()
     if products is None:
         return
-
     advice = per_product(products)
     latest_day = products["latest_day"].dropna().max()
     if latest_day == latest_day and latest_day is not None:
@@ -62,10 +135,7 @@ def render() -> None:
                         icon=":material/tune:",
                         width="stretch",
                     ):
-                        st.session_state["product"] = p["product_id"]
-                        st.switch_page(
-                            ui.SIMULATION_PAGE, query_params={"product": p["product_id"]}
-                        )
+                        ui.open_simulation(chosen, p["product_id"])
 
 
 def per_product(products: pd.DataFrame) -> dict[str, dict]:
@@ -104,7 +174,4 @@ def price_line(info: dict | None) -> str:
     return line
 
 
-if (chosen := source.current()).is_import:  # an imported order export
-    imported_catalog.render(chosen.name)
-else:
-    render()
+render(source.current())

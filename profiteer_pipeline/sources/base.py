@@ -53,6 +53,7 @@ class Source:
     label: str
     capabilities: Capabilities
     schema: str  # where its metric tables and its model's results are
+    products: tuple[str, str]  # (schema, table) of its products: ids, names, categories, prices
 
     @property
     def is_import(self) -> bool:
@@ -69,4 +70,5 @@ SHOP = Source(
         funnel=True, catalog=True, time_of_day=True, hourly_forecast=True, live=True
     ),
     schema="analytics",
+    products=("public", "products"),
 )

@@ -30,4 +30,5 @@ def source(name: str, file_name: str | None, summary: Mapping) -> Source:
         label=label,
         capabilities=capabilities(summary),
         schema=schema_name(name),
+        products=(schema_name(name), "products"),
     )
