@@ -1,6 +1,6 @@
 """The app's read of a source's per-product advice: `price_advice`, the contract every source's
 model run writes in its own schema (`source_tables.PRICE_ADVICE`): an import's `import_<name>`,
-the simulated shop's `analytics`.
+the simulated shop's `shop_model` (`Source.results`).
 
 Pure (psycopg2 and pandas, no Streamlit): the pages, the CSV export and the tests share it.
 """

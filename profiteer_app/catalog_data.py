@@ -49,7 +49,7 @@ def load_catalog(wh: Warehouse, source: Source) -> pd.DataFrame:
     """`COLUMNS`, one row per product; the advice's columns empty until the model has advised."""
     products = _numeric(wh.fetch({"products": products_query(source)})["products"])
     try:
-        advice = _numeric(wh.fetch({"advice": advice_query(source.schema)})["advice"])
+        advice = _numeric(wh.fetch({"advice": advice_query(source.results)})["advice"])
     except MetricsMissing:  # not trained yet: the products without advice
         advice = pd.DataFrame(columns=["product_id", *ADVICE])
     out = products.merge(advice[["product_id", *ADVICE]], on="product_id", how="left")

@@ -16,8 +16,8 @@ from psycopg2 import sql as pgsql
 from profiteer_app.advice_data import Advice, advice_query
 from profiteer_app.warehouse import MetricsMissing, Query, Warehouse, _numeric
 from profiteer_pipeline.model.figures import METRIC_FIELDS, MODEL, SEASONAL_NAIVE, TRAILING_MEAN
+from profiteer_pipeline.sources.base import SHOP
 from profiteer_pipeline.warehouse import recommendation_tables as pt
-from profiteer_pipeline.warehouse.source_tables import PRICE_ADVICE
 
 _ONE = pgsql.SQL("product_id = %(product_id)s AND time_of_day_bucket = %(bucket)s")
 
@@ -97,9 +97,9 @@ def load_curve(wh: Warehouse, product_id: str, bucket: str) -> StoredCurve:
 
 
 def load_product_advice(wh: Warehouse) -> Advice:
-    """The shop's per-product advice (`analytics.price_advice`): the contract every source's
+    """The shop's per-product advice (`shop_model.price_advice`): the contract every source's
     model run writes, read as an import's is."""
-    return Advice(_fetch(wh, {"advice": advice_query(PRICE_ADVICE.schema)})["advice"])
+    return Advice(_fetch(wh, {"advice": advice_query(SHOP.results)})["advice"])
 
 
 def load_forecast(wh: Warehouse) -> pd.DataFrame:

@@ -67,7 +67,7 @@ def test_the_shop_shows_the_per_product_advice_an_import_shows(stored, download_
     from profiteer_app.advice_data import ADVICE_COLUMNS
 
     cols = ["product_id", "status", "best_price", "guardrail", "note"]
-    found = query(stored, f"SELECT {', '.join(cols)} FROM analytics.price_advice")  # noqa: S608
+    found = query(stored, f"SELECT {', '.join(cols)} FROM shop_model.price_advice")  # noqa: S608
     advice = pd.DataFrame(found, columns=cols)
     assert len(advice) == 15
     at = open_page(REC)
@@ -337,7 +337,7 @@ def test_the_catalog_table_shows_each_product_s_advice_as_an_import_s_does(store
     metric tables and what `price_advice` says of each; the cards by category follow (the shop
     has a catalog with pictures)."""
     found = query(stored, "SELECT a.product_id, a.status, a.best_price, s.total_purchases"
-                          " FROM analytics.price_advice a"
+                          " FROM shop_model.price_advice a"
                           " JOIN analytics.product_stats s USING (product_id)")  # fmt: skip
     at = open_page("views/catalog.py")
     (table,) = [d.value for d in at.dataframe if "latest_hour" in d.value.columns]

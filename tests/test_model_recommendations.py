@@ -177,7 +177,7 @@ def test_the_real_model_prices_the_shop_per_product_by_every_source_s_rules(run,
     row per product, the advised moves backed by the product's own elasticity interval and
     named guardrails, and the asset's metadata counting them."""
     _, result = run
-    advice = read(db, "SELECT * FROM analytics.price_advice ORDER BY product_id")
+    advice = read(db, "SELECT * FROM shop_model.price_advice ORDER BY product_id")
     assert len(advice) == 15 and advice["note"].str.len().gt(0).all()
     assert set(advice["status"]) <= {"advice", "no_change"}
     assert (advice["elasticity_high"] < 0).all()  # the shop's demand does fall with the price

@@ -96,9 +96,11 @@ def test_the_shop_writes_the_advice_contract_every_source_writes(db):
     from profiteer_pipeline.pricing.advice_table import ADVICE_COLUMNS
 
     result, _, counts = refresh(db, [])
-    stored = read(db, "SELECT * FROM analytics.price_advice ORDER BY product_id")
+    stored = read(db, "SELECT * FROM shop_model.price_advice ORDER BY product_id")
     assert list(stored.columns) == list(ADVICE_COLUMNS)
-    assert len(stored) == counts["price_advice"] == 15  # one row per product, not per bucket
+    assert (
+        len(stored) == counts["shop_model.price_advice"] == 15
+    )  # one row per product, not per bucket
     assert set(stored["status"]) <= {"advice", "no_change"} and stored["note"].str.len().gt(0).all()
     advised = stored[stored["status"] == "advice"].astype({"best_price": float,
                                                            "current_price": float})  # fmt: skip
@@ -146,7 +148,7 @@ def test_a_model_that_loses_to_a_baseline_advises_no_price_and_says_why(db):
                    ).to_dict("records")  # fmt: skip
     assert last["no_advice_reason"] == reason and run["no_advice_reason"] == reason
     assert last["held_out_trailing_mean_rmsse"] == 0.8
-    per_product = read(db, "SELECT status, note, best_price FROM analytics.price_advice")
+    per_product = read(db, "SELECT status, note, best_price FROM shop_model.price_advice")
     assert (per_product["status"] == "no_change").all() and (per_product["note"] == reason).all()
     assert per_product["best_price"].isna().all()
     # a model that wins advises as before, and the log says nothing
@@ -183,7 +185,7 @@ def test_a_unit_cost_makes_it_maximize_profit(db):
                           " WHERE product_id <> 'P001'")  # fmt: skip
         assert others["objective"].tolist() == ["revenue"]
         advice = read(db, "SELECT product_id, objective, unit_cost, profit_per_day_at_current"
-                          " FROM analytics.price_advice ORDER BY product_id")  # fmt: skip
+                          " FROM shop_model.price_advice ORDER BY product_id")  # fmt: skip
         assert advice["objective"].tolist() == ["profit"] + ["revenue"] * 14
         assert float(advice["unit_cost"].iloc[0]) == pytest.approx(r["base_price"] * 0.6)
         assert advice["profit_per_day_at_current"].iloc[0] > 0
@@ -198,6 +200,7 @@ def test_a_changed_layout_is_recreated(db):
     conn = psycopg2.connect(db.dsn())
     with conn, conn.cursor() as cur:
         cur.execute("ALTER TABLE analytics.price_curves DROP COLUMN profit")
-    assert pt.ensure_tables(conn) == ["price_curves"]
+        cur.execute("ALTER TABLE shop_model.price_advice DROP COLUMN guardrail")
+    assert pt.ensure_tables(conn) == ["analytics.price_curves", "shop_model.price_advice"]
     assert pt.ensure_tables(conn) == []
     conn.close()

@@ -1,6 +1,6 @@
 """Recommendations: which prices to change today, and what each change earns.
 
-First the per-product advice every source shows (`advice_view`, from `analytics.price_advice`),
+First the per-product advice every source shows (`advice_view`, from `shop_model.price_advice`),
 then the shop's own advice by time of day (`analytics.price_recommendations`); both rebuilt after
 each training by the `price_recommendations` asset, so the page never calls the model. Filter by
 category and time of day, sort, download as CSV, open a row's simulation.

@@ -329,7 +329,7 @@ def refresh(
     reason = error.get("no_advice")
     if reason:
         withheld(result.recommendations)
-    result.advice, found = shop_advice.advise(
+    result.advice, daily, found = shop_advice.advise(
         result.curves, inputs.products, shop_advice.read_sales(conn), HOURS_PER_DAY,
         model_loses=reason or None, rails=rails,
     )  # fmt: skip
@@ -353,7 +353,7 @@ def refresh(
         "price_curves": result.curves,
         "price_recommendations": result.recommendations,
         "sales_forecast_hourly": result.forecast,
-        "price_advice": result.advice,
     }
-    counts = pt.replace_all(conn, frames, run)
+    per_product = {"price_advice": result.advice, "price_curves": daily}
+    counts = pt.replace_all(conn, frames, run, per_product)
     return result, run, counts

@@ -112,8 +112,9 @@ def advise(
     *,
     model_loses: str | None,
     rails: guardrails.Guardrails = guardrails.DEFAULT,
-) -> tuple[pd.DataFrame, elasticity.Elasticities]:
-    """The `price_advice` rows (`advice_table.ADVICE_COLUMNS`) and the elasticities, from the
+) -> tuple[pd.DataFrame, pd.DataFrame, elasticity.Elasticities]:
+    """The `price_advice` rows (`advice_table.ADVICE_COLUMNS`), the daily curves they read
+    (`CURVE_COLUMNS`) and the elasticities, from the
     hourly curves (`price_curves` rows), the catalog (`recommendations.Inputs.products`: bounds,
     today's price, unit costs) and the sales (`read_sales`). `model_loses`: why no price may be
     advised (the model lost to a baseline), else None."""
@@ -132,4 +133,4 @@ def advise(
         rails=rails,
         costs=costs if not costs.empty else None,
     )
-    return rows, found
+    return rows, curve, found

@@ -52,8 +52,9 @@ class Source:
     kind: Kind
     label: str
     capabilities: Capabilities
-    schema: str  # where its metric tables and its model's results are
+    schema: str  # where its metric tables are
     products: tuple[str, str]  # (schema, table) of its products: ids, names, categories, prices
+    results: str  # where its model's per-product results are: price_advice, price_curves
 
     @property
     def is_import(self) -> bool:
@@ -71,4 +72,5 @@ SHOP = Source(
     ),
     schema="analytics",
     products=("public", "products"),
+    results="shop_model",
 )

@@ -5,8 +5,8 @@
   shop's store too); no superuser, no role management, nothing on other databases' objects. The
   admin login only prepares the server. Objects an older version made as the admin are handed
   over.
-- the app's reader (`profiteer_reader`): CONNECT on the warehouse; the `analytics` schema's
-  tables (present ones, and through default privileges those its owner creates later) and
+- the app's reader (`profiteer_reader`): CONNECT on the warehouse; the `analytics` and
+  `shop_model` schemas' tables (present ones, and through default privileges those its owner creates later) and
   `public.products`. Nothing in `shop` or `dagster`, nor `public.sales`, `airbyte_raw`.
 - the shop API's login (`profiteer_shop_api`, on the embedded server): CONNECT on `shop`; SELECT
   on the store's table, which it serves; nothing else.
@@ -31,9 +31,10 @@ from psycopg2 import sql
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extensions import make_dsn
 
+from profiteer_pipeline.sources.base import SHOP
 from profiteer_pipeline.warehouse import grants
 
-READER_SCHEMAS = ("analytics",)  # every table, now and later
+READER_SCHEMAS = ("analytics", SHOP.results)  # every table, now and later
 READER_TABLES = ("public.products",)
 MODEL_TABLES = ("public.sales_features",)
 # predefined roles that would read or write beyond the grants above

@@ -1,6 +1,7 @@
 """The tables the `price_recommendations` asset rebuilds after each training (schema `analytics`):
-the shop's hourly curves and advice per product × time-of-day bucket, and `price_advice`, the
-per-product advice every source writes (`source_tables`).
+the shop's hourly curves and advice per product × time-of-day bucket; and in the shop's own
+schema (`shop_model`), the per-product results every source writes (`source_tables`): the
+advice's contract `price_advice` and the daily curves it reads (`price_curves`).
 
 Pure (psycopg2 only). One `MetricTable` declaration per table, role `model`: not part of the
 hourly refresh (`metrics.TABLES`), rebuilt whole, in one transaction, each time the model is
@@ -17,6 +18,7 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.model.figures import METRIC_FIELDS
+from profiteer_pipeline.sources.base import SHOP
 from profiteer_pipeline.warehouse import source_tables
 from profiteer_pipeline.warehouse.io import copy_dataframe, lock_key
 from profiteer_pipeline.warehouse.metrics.declaration import SCHEMA, MetricTable
@@ -188,10 +190,14 @@ DECLARED = (
     PRICE_RECOMMENDATIONS,
     PRICE_OBSERVATIONS,
     SALES_FORECAST_HOURLY,
-    source_tables.PRICE_ADVICE,  # the contract every source's advice writes, per product
     PRICE_RECOMMENDATION_RUNS,
 )
 TABLES: dict[str, MetricTable] = {t.name: t for t in DECLARED}
+#: The per-product results every source writes (`source_tables`), in the shop's own schema.
+PER_PRODUCT: dict[str, MetricTable] = {
+    t.name: t.in_schema(SHOP.results)
+    for t in (source_tables.PRICE_CURVES, source_tables.PRICE_ADVICE)
+}
 #: Rebuilt whole by each run (the runs table is a log: appended to).
 REBUILT = [t.name for t in DECLARED if t is not PRICE_RECOMMENDATION_RUNS]
 
@@ -211,24 +217,34 @@ def select_sql(
 
 
 def ensure_tables(conn: PgConnection) -> list[str]:
-    """Create the tables if missing; one whose columns differ from its declaration is dropped and
-    created anew (it is rebuilt whole anyway). Returns the names recreated."""
+    """Create the schemas and tables if missing; one whose columns differ from its declaration
+    is dropped and created anew (it is rebuilt whole anyway). Returns the names recreated."""
+    every = [*DECLARED, *PER_PRODUCT.values()]
+    schemas = sorted({t.schema for t in every})
     with conn:
         lock_key(conn, SCHEMA, "ddl")
         with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
+            for schema in schemas:
+                cur.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                )
             cur.execute(
-                "SELECT table_name, array_agg(column_name::text ORDER BY ordinal_position)"
-                " FROM information_schema.columns WHERE table_schema = %s GROUP BY table_name",
-                (SCHEMA,),
+                "SELECT table_schema, table_name,"
+                " array_agg(column_name::text ORDER BY ordinal_position)"
+                " FROM information_schema.columns WHERE table_schema = ANY(%s)"
+                " GROUP BY table_schema, table_name",
+                (schemas,),
             )
-            existing = dict(cur.fetchall())
-            stale = [t for t in DECLARED if existing.get(t.name, t.column_names) != t.column_names]
+            existing = {(schema, name): cols for schema, name, cols in cur.fetchall()}
+            stale = [
+                t for t in every
+                if existing.get((t.schema, t.name), t.column_names) != t.column_names
+            ]  # fmt: skip
             for t in stale:
                 cur.execute(sql.SQL("DROP TABLE {}").format(t.identifier))
-            for t in DECLARED:
+            for t in every:
                 cur.execute(t.ddl)
-    return [t.name for t in stale]
+    return [t.qualified_name for t in stale]
 
 
 def _plain(value: object) -> object:
@@ -236,20 +252,32 @@ def _plain(value: object) -> object:
     return value.item() if hasattr(value, "item") else value
 
 
-def replace_all(conn: PgConnection, frames: Mapping[str, pd.DataFrame], run: Mapping) -> dict:
+def replace_all(
+    conn: PgConnection,
+    frames: Mapping[str, pd.DataFrame],
+    run: Mapping,
+    per_product: Mapping[str, pd.DataFrame] | None = None,
+) -> dict:
     """In one transaction: empty the rebuilt tables, COPY `frames` (name -> rows, columns by
-    name), refresh the observations from `sales`, append `run` to the runs log. Row counts."""
+    name) and `per_product` (the same, into `PER_PRODUCT`), refresh the observations from
+    `sales`, append `run` to the runs log. Row counts, by qualified name for `per_product`."""
     counts: dict[str, int] = {}
+    per_product = per_product or {}
     with conn:
         lock_key(conn, SCHEMA, "price_recommendations")
         with conn.cursor() as cur:
-            for name in REBUILT:
-                cur.execute(sql.SQL("DELETE FROM {}").format(TABLES[name].identifier))
+            for table in [*(TABLES[n] for n in REBUILT), *PER_PRODUCT.values()]:
+                cur.execute(sql.SQL("DELETE FROM {}").format(table.identifier))
             cur.execute(PRICE_OBSERVATIONS.refresh_sql)
             counts[PRICE_OBSERVATIONS.name] = cur.rowcount
         for name, frame in frames.items():
             TABLES[name].check_columns(list(frame.columns))
             counts[name] = copy_dataframe(conn, name, frame, schema=SCHEMA)
+        for name, frame in per_product.items():
+            table = PER_PRODUCT[name]
+            counts[table.qualified_name] = copy_dataframe(
+                conn, name, frame[table.column_names], schema=table.schema
+            )
         # an INSERT, not COPY: the key keeps its microseconds (two runs in one second)
         names = PRICE_RECOMMENDATION_RUNS.check_columns(list(run))
         with conn.cursor() as cur:

@@ -1,5 +1,5 @@
 """The tables a model run writes in its source's schema, one declaration each (`MetricTable`): an
-import's in `import_<name>`, the simulated shop's in `analytics` (`in_schema` places them).
+import's in `import_<name>`, the simulated shop's in `shop_model` (`in_schema` places them).
 
 `price_advice` is the one contract of what a source's advice says, per product (status, today's
 and the best price with the units per day at each, the elasticity with its 90 % interval, the

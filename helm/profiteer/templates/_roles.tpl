@@ -12,7 +12,7 @@ the admin owns in the three databases to the writer, as roles.py does for an old
 
 {{/* roles.py's constants. */}}
 {{- define "profiteer.roles.constants" -}}
-readerSchemas: [analytics]
+readerSchemas: [analytics, shop_model]
 readerTables: [public.products]
 modelTables: [public.sales_features]
 broadRoles: [pg_read_all_data, pg_write_all_data, pg_monitor, pg_read_server_files]
@@ -54,7 +54,7 @@ REVOKE ALL ON DATABASE :"{{ . }}" FROM PUBLIC;
 {{- end }}
 {{ include "profiteer.roles.ensureLogin" (dict "var" "writer") }}
 {{ include "profiteer.roles.ensureLogin" (dict "var" "reader") }}
--- grant_reader: analytics (now and later, by the admin or the writer) and public.products
+-- grant_reader: analytics and shop_model (now and later, by the admin or the writer) and public.products
 {{ include "profiteer.roles.connect" (dict "db" "warehouse" "var" "reader") }}
 {{ .Files.Get "files/ddl/products.sql" | trim }}
 {{- range $c.readerSchemas }}

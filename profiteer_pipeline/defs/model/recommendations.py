@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 ENDING_VARIABLE = "PROFITEER_PRICE_ENDING"
 KEY = dg.AssetKey("price_recommendations")
 TOP = 10
+_TABLES = [*pt.DECLARED, *pt.PER_PRODUCT.values()]
 
 
 class RecommendationConfig(dg.Config):
@@ -94,10 +95,11 @@ def _column_schema(table: pt.MetricTable) -> dg.TableSchema:
     f"{GRID_POINTS}+ prices in [min_price, max_price] (plus base and current): expected revenue "
     "(or profit, with a unit cost) per hour, the gain over the current price, an uncertainty band "
     "from the held-out error (a gain within it: no change recommended), rounded to a price point. "
-    f"Tables: {', '.join(t.qualified_name for t in pt.DECLARED)}.",
+    f"Tables: {', '.join(t.qualified_name for t in _TABLES)}; per product, as every source: "
+    "the advice with the guardrail and the elasticity's interval.",
     metadata={
         "dagster/column_schema": _column_schema(pt.PRICE_RECOMMENDATIONS),
-        "tables": ", ".join(t.qualified_name for t in pt.DECLARED),
+        "tables": ", ".join(t.qualified_name for t in _TABLES),
     },
 )
 def price_recommendations(

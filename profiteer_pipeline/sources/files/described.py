@@ -31,4 +31,5 @@ def source(name: str, file_name: str | None, summary: Mapping) -> Source:
         capabilities=capabilities(summary),
         schema=schema_name(name),
         products=(schema_name(name), "products"),
+        results=schema_name(name),
     )
