@@ -15,10 +15,9 @@ from dataclasses import dataclass
 import pandas as pd
 from psycopg2 import sql as pgsql
 
-from profiteer_app.advice_data import Advice, advice_query
+from profiteer_app.advice_data import Advice, advice_query, curve_query, with_line
 from profiteer_app.warehouse import AccessDenied, MetricsMissing, Query, Warehouse, _numeric
 from profiteer_pipeline.pricing.advice_table import NO_PRICE, no_advice_reason
-from profiteer_pipeline.pricing.curves import smoothed
 from profiteer_pipeline.sources.files.names import schema_name
 from profiteer_pipeline.warehouse import source_tables
 
@@ -28,7 +27,6 @@ TOP_COLUMNS = ["product_id", "product_name", "category", "units", "revenue"]
 PRODUCT_COLUMNS = ["product_id", "product_name", "category", "base_price", "min_price",
                    "max_price", "units", "revenue", "lines", "first_hour", "last_hour"]  # fmt: skip
 EVALUATION_COLUMNS = list(source_tables.EVALUATION_COLUMNS)
-CURVE_COLUMNS = ["price", "price_ratio", "units_per_day", "revenue_per_day"]
 MODEL_TABLES = ("price_curves", "price_advice", "model_evaluation")
 
 
@@ -108,13 +106,6 @@ def advice_queries(name: str) -> dict[str, Query]:
         _cols(EVALUATION_COLUMNS), _table(name, "model_evaluation")
     )
     return {"advice": advice_query(schema_name(name)), "evaluation": (evaluation, None)}
-
-
-def curve_query(name: str, product_id: str) -> Query:
-    query = pgsql.SQL("SELECT {} FROM {} WHERE product_id = %(product_id)s ORDER BY price").format(
-        _cols(CURVE_COLUMNS), _table(name, "price_curves")
-    )
-    return query, {"product_id": product_id}
 
 
 def observed_query(name: str, product_id: str) -> Query:
@@ -220,12 +211,9 @@ def load_advice(wh: Warehouse, name: str) -> Advice:
 
 
 def load_curve(wh: Warehouse, name: str, product_id: str) -> pd.DataFrame:
-    """The product's stored curve with `fit_units` and `fit_revenue` per day beside the model's
-    own `units_per_day`: the straight demand line `price_advice` reads, by the pipeline's own rule
-    (`price_curves.smoothed`). The model's points step where its trees split, so the slider reads
-    the line, and so agrees with the advice; the points stay on the chart as the evidence."""
-    curve = _fetch(wh, name, {"curve": curve_query(name, product_id)}, model=True)["curve"]
-    return smoothed(curve.assign(product_id=product_id)) if not curve.empty else curve
+    """The product's stored curve with its demand line (`advice_data.with_line`)."""
+    query = curve_query(schema_name(name), product_id)
+    return with_line(_fetch(wh, name, {"curve": query}, model=True)["curve"], product_id)
 
 
 def load_observed(wh: Warehouse, name: str, product_id: str) -> pd.DataFrame:
@@ -236,14 +224,3 @@ def load_observed(wh: Warehouse, name: str, product_id: str) -> pd.DataFrame:
         return seen
     seen = seen.astype({"price": float, "units_per_day": float})
     return seen.assign(revenue_per_day=seen["price"] * seen["units_per_day"])
-
-
-def units_and_revenue_at(curve: pd.DataFrame, price: float) -> tuple[float, float]:
-    """Units/day interpolated at `price` on the demand line (`fit_units`; the model's own
-    `units_per_day` for a curve without one), and the revenue they make there (units × price,
-    so the two cards always agree)."""
-    import numpy as np
-
-    column = "fit_units" if "fit_units" in curve else "units_per_day"
-    units = float(np.interp(price, curve["price"].to_numpy(), curve[column].to_numpy()))
-    return units, units * price

@@ -134,10 +134,11 @@ def daily_curve_figures(
     marks: dict[str, float],
     observed: pd.DataFrame | None = None,
 ) -> tuple[go.Figure, go.Figure]:
-    """An imported product's stored curve (`import_forecast`): units and revenue per day by
+    """A product's stored daily curve (any source's `price_curves`): units and revenue per day by
     price, the model's own predictions (grey points) and the straight demand line fitted to them
-    (`fit_units`, `fit_revenue`: what the advice reads), the best price starred, and the days
-    observed at each offered price (`observed`: sized by their number); y from zero."""
+    (`fit_units`, `fit_revenue`: what the advice reads), the best price starred, and what was
+    observed at each price (`observed`, per day: sized by its `days`, or its `hours` for a
+    source whose price changes by the hour); y from zero."""
     sym = currency_symbol()
     price = curve["price"].astype(float)
     figures = []
@@ -165,14 +166,15 @@ def daily_curve_figures(
             _best_star(fig, best_price, at_best)
         seen = observed if observed is not None and not observed.empty else None
         if seen is not None:
+            count = "days" if "days" in seen else "hours"  # what each point averages
             fig.add_trace(
                 go.Scatter(
                     x=seen["price"], y=seen[model_col], mode="markers",
-                    marker=dict(size=6 + 12 * seen["days"] / float(seen["days"].max()),
+                    marker=dict(size=6 + 12 * seen[count] / float(seen[count].max()),
                                 color=color, opacity=0.45, line=dict(width=1, color=color)),
-                    name="observed (mean per day at each offered price)",
-                    customdata=seen["days"],
-                    hovertemplate=f"{sym}%{{x:,.2f}}: {unit} over %{{customdata}} days"
+                    name="observed (mean per day at each price)",
+                    customdata=seen[count],
+                    hovertemplate=f"{sym}%{{x:,.2f}}: {unit} over %{{customdata}} {count}"
                     "<extra>observed</extra>",
                 )
             )  # fmt: skip

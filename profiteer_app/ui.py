@@ -78,6 +78,11 @@ def product_advice(target: wh.Warehouse) -> Advice:
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def daily_curve(target: wh.Warehouse, product_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return prices.load_daily(target, product_id)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
 def stored_curve(target: wh.Warehouse, product_id: str, bucket: str) -> prices.StoredCurve:
     return prices.load_curve(target, product_id, bucket)
 

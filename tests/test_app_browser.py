@@ -118,12 +118,12 @@ def wait_idle(page) -> None:
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=120_000)
 
 
-def settled_metric(page, label_start: str, timeout: float = 60) -> tuple[str, str]:
+def settled_metric(page, label_start: str, timeout: float = 60, slider=None) -> tuple[str, str]:
     """(label, value) of the metric "`label_start` <price>" once the page has settled after the
     slider moved: no script run in progress, the label names the price the slider shows, and a
     second reading half a second later is the same (no rerun still queued). Fails after `timeout`
-    seconds with what it last saw."""
-    shown = page.locator('[data-testid="stSlider"]').first
+    seconds with what it last saw. `slider`: the slider the metric follows (default: the first)."""
+    shown = slider if slider is not None else page.locator('[data-testid="stSlider"]').first
     shown = shown.locator('[data-testid="stSliderThumbValue"]').first
     deadline = time.monotonic() + timeout
     previous = None
@@ -168,7 +168,8 @@ def test_simulation_slider_in_chromium(running_app):
             page.get_by_text("Stored curve, interpolated").first.wait_for(timeout=60_000)
             wait_idle(page)
 
-            thumb = page.locator('[data-testid="stSlider"]').get_by_role("slider").first
+            # the time of day's slider (its key's class), below the per-day one
+            thumb = page.locator(f".st-key-price_{PRODUCT}").get_by_role("slider")
             thumb.focus()
             t0 = time.monotonic()
             for _ in range(8):  # eight steps up the price
@@ -178,7 +179,9 @@ def test_simulation_slider_in_chromium(running_app):
             ).wait_for(timeout=30_000)
             wait_idle(page)
             print(f"slider: 8 steps answered in {time.monotonic() - t0:.2f} s")
-            new_label, after = settled_metric(page, "Purchases/h at")  # after any queued rerun
+            new_label, after = settled_metric(
+                page, "Purchases/h at", slider=page.locator(f".st-key-price_{PRODUCT}")
+            )  # after any queued rerun
             assert new_label != label
             assert float(after) <= float(before)  # a higher price never sells more (smoothed)
             no_errors(page)

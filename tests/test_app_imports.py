@@ -421,18 +421,18 @@ def test_price_curve_reads_the_demand_line_and_agrees_with_the_advice(import_env
     base, best, lo, hi = mug["base"], mug["best"], points["price"].min(), points["price"].max()
     at = on_import(page="views/simulation.py")
     assert at.selectbox(key="import_product").value == "MUG"  # the biggest gain first
-    slider = at.select_slider(key="import_price_MUG")
+    slider = at.select_slider(key="daily_price_MUG")
     assert float(slider.value) == base
     c = cards(at)
     assert c[f"Units/day at {fmt.money(base, exact=True)}"].value == f"{mug['units_base']:.2f}"
     assert c["Expected revenue/day"].value == fmt.money(mug["revenue_base"], exact=True)
-    assert c["Best price"].value == fmt.money(best, exact=True)
+    assert c["Best price, all day"].value == fmt.money(best, exact=True)
     ok(slider.set_value(best).run())
     c = cards(at)
     assert c[f"Units/day at {fmt.money(best, exact=True)}"].value == f"{mug['units_best']:.2f}"
     assert c["Expected revenue/day"].value == fmt.money(mug["revenue_best"], exact=True)
     between = round(lo + (hi - lo) / 60, 2)  # the slider's first step: between two grid points
-    ok(at.select_slider(key="import_price_MUG").set_value(between).run())
+    ok(at.select_slider(key="daily_price_MUG").set_value(between).run())
     line = smoothed(points.assign(product_id="MUG"))
     interp = float(np.interp(between, line["price"], line["fit_units"]))
     model = float(np.interp(between, points["price"], points["units_per_day"]))
@@ -589,13 +589,13 @@ def test_period_counts_calendar_days_in_utc():
 
 
 def test_curve_interpolation_and_slider_steps():
-    from profiteer_app import imports_data as data
-    from profiteer_app.imported.simulation import slider_prices
+    from profiteer_app import advice_data as data
+    from profiteer_app.daily_simulation import slider_prices
 
     curve = pd.DataFrame({"price": [10.0, 12.0], "units_per_day": [8.0, 4.0]})
     assert data.units_and_revenue_at(curve, 11.0) == (6.0, 66.0)
     assert data.units_and_revenue_at(curve, 9.0) == (8.0, 72.0)  # flat outside the curve
-    steps = slider_prices(curve, [11.11, 13.0, None])
+    steps = slider_prices(10.0, 12.0, [11.11, 13.0, None])
     assert steps[0] == 10.0 and steps[-1] == 12.0 and 11.11 in steps and 13.0 not in steps
 
 

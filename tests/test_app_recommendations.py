@@ -240,14 +240,14 @@ def test_simulation_reads_the_stored_curve_with_mindsdb_down(stored):
                            " FROM analytics.price_recommendations WHERE product_id = 'P003'"
                            " AND time_of_day_bucket = 'Afternoon'")  # fmt: skip
     best, current, base, lo, hi = rec
-    demand, value = plotly_specs(at)
+    demand, value = plotly_specs(at)[-2:]  # the time of day's, after the per-day curves
     smooth = next(t for t in demand["data"] if t["name"].startswith("smoothed"))
     assert smooth["y"] == pytest.approx(curve["purchases"].tolist())
     observed = next(t for t in demand["data"] if t["name"].startswith("observed"))
     assert len(observed["x"]) > 0
     assert demand["layout"]["yaxis"]["range"][0] == 0 and value["layout"]["yaxis"]["range"][0] == 0
     cards = {m.label: m for m in at.metric}
-    assert cards["Best price"].value == fmt.money(best, exact=True)
+    assert cards["Best price, afternoon"].value == fmt.money(best, exact=True)
     assert "Stored curve, interpolated" in all_text(at)
     slider = at.select_slider(key="price_P003")
     labels = list(slider.options)  # formatted: the price, and which price it is
@@ -269,18 +269,47 @@ def test_simulation_reads_the_stored_curve_with_mindsdb_down(stored):
     assert not at.exception
     (banner,) = at.warning
     assert banner.value.startswith("**MindsDB unreachable** — the stored curve above still holds")
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("plotly_chart")) == 4  # per day (2), then the time of day's (2)
+
+
+def test_the_shop_s_simulation_opens_with_the_per_day_curve_every_source_shows(stored):
+    """Per day, as for an import: the product's stored daily curve (`shop_model.price_curves`),
+    its elasticity with the 90 % interval and the guardrail that bound its best price, or why
+    it has no best price."""
+    cols = ["status", "best_price", "elasticity", "elasticity_low", "elasticity_high",
+            "guardrail", "note"]  # fmt: skip
+    (row,) = query(stored, f"SELECT {', '.join(cols)} FROM shop_model.price_advice"  # noqa: S608
+                           " WHERE product_id = 'P003'")  # fmt: skip
+    advice = dict(zip(cols, row, strict=True))
+    curve = query(stored, "SELECT units_per_day FROM shop_model.price_curves"
+                          " WHERE product_id = 'P003' ORDER BY price")  # fmt: skip
+    at = open_page(SIM, product="P003", bucket="Afternoon")
+    headers = [h.value for h in at.subheader]
+    assert headers.index("Per day") < headers.index("By time of day")
+    if advice["status"] != "advice":
+        assert any(fmt.md_escape(advice["note"]) in i.value for i in at.info)
+        return
+    units = next(t for t in plotly_specs(at)[0]["data"] if t["name"].startswith("model"))
+    assert units["y"] == pytest.approx([float(u) for (u,) in curve]) and len(curve) > 5
+    text = all_text(at)
+    e, lo, hi = (advice[k] for k in ("elasticity", "elasticity_low", "elasticity_high"))
+    assert f"**Elasticity {e:.2f}** (90 % interval {lo:.2f} to {hi:.2f})" in text
+    assert f"**Guardrail**: {fmt.md_escape(advice['guardrail'])}" in text
+    labels = list(at.select_slider(key="daily_price_P003").options)
+    assert any(x.startswith(fmt.money(float(advice["best_price"]), exact=True)) for x in labels)
 
 
 def test_unit_cost_switches_to_profit(stored):
     at = open_page(SIM, product="P003", bucket="Afternoon")
-    revenue_best = {m.label: m.value for m in at.metric}["Best price"]
+    revenue_best = {m.label: m.value for m in at.metric}["Best price, afternoon"]
     (base,) = query(stored, "SELECT base_price FROM public.products WHERE product_id = 'P003'")[0]
     at.number_input(key="cost_P003").set_value(round(base * 0.7, 2)).run()
     assert not at.exception
     assert "Maximizing **profit** with a unit cost" in all_text(at)
-    assert [s["layout"]["title"]["text"] for s in plotly_specs(at)][1].startswith("Expected profit")
-    profit_best = {m.label: m.value for m in at.metric}["Best price"]
+    assert [s["layout"]["title"]["text"] for s in plotly_specs(at)][-1].startswith(
+        "Expected profit"
+    )
+    profit_best = {m.label: m.value for m in at.metric}["Best price, afternoon"]
     parse = lambda s: float(s.replace(fmt.currency_symbol(), "").replace(",", ""))  # noqa: E731
     assert parse(profit_best) >= parse(revenue_best)
 
@@ -323,13 +352,13 @@ def test_simulation_with_a_missing_model_still_shows_the_stored_curve(
     """MindsDB up but the model gone (or not ready): the curve and best price still render."""
     monkeypatch.setenv("PROFITEER_MODEL", "mindsdb.no_such_model")
     at = open_page(SIM, product="P005", bucket="Evening")
-    assert len(at.get("plotly_chart")) == 2
-    assert "Best price" in {m.label for m in at.metric}
+    assert len(at.get("plotly_chart")) == 4  # per day (2), then the time of day's (2)
+    assert "Best price, evening" in {m.label for m in at.metric}
     assert "the model is not ready (missing) right now" in all_text(at)
     at.button(key="live_button").click().run()
     assert not at.exception
     assert any("No model yet" in i.value for i in at.info)
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("plotly_chart")) == 4  # per day (2), then the time of day's (2)
 
 
 def test_the_catalog_table_shows_each_product_s_advice_as_an_import_s_does(stored):

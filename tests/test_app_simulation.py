@@ -85,7 +85,7 @@ def test_stored_curve_is_the_models_batch_prediction(
     expected = direct_predictions(app_env_model, mindsdb_url, PRODUCT, BUCKET, prices)
     assert model_q == pytest.approx(expected)
     at = open_simulation()
-    demand, _ = plotly_specs(at)
+    demand, _ = plotly_specs(at)[-2:]  # the time of day's, after the per-day curves
     model_trace = next(t for t in demand["data"] if t["name"].startswith("model"))
     assert model_trace["y"] == pytest.approx(expected)
 
@@ -112,9 +112,9 @@ def test_live_button_asks_the_model_at_the_slider_price(
 
 def test_time_of_day_changes_the_curve(app_recommendations, app_env_model):
     at = open_simulation(bucket="Overnight")
-    night = plotly_specs(at)[0]
+    night = plotly_specs(at)[-2]
     at.get("button_group")[0].set_value("Afternoon").run()
     assert not at.exception
-    day = plotly_specs(at)[0]
+    day = plotly_specs(at)[-2]
     smooth = lambda spec: next(t for t in spec["data"] if t["name"].startswith("smoothed"))["y"]  # noqa: E731
     assert max(smooth(day)) > max(smooth(night))  # afternoon hours have ~3x the views

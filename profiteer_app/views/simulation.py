@@ -1,4 +1,6 @@
-"""Price simulation: the stored curve of one product in one time of day, instant at any price.
+"""Price simulation: per day, the product's stored daily curve and advice as every source shows
+them (`daily_simulation`); then, for the simulated shop's time-of-day buckets, the stored curve
+of one product in one time of day, instant at any price.
 
 The `price_recommendations` asset stores, after each training, the model's predictions over a
 fine price grid (`analytics.price_curves`), their monotone smoothing with the held-out error band,
@@ -12,23 +14,16 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from profiteer_app import daily_simulation as daily
 from profiteer_app import features as feat
 from profiteer_app import formatting as fmt
 from profiteer_app import predictor as pred
 from profiteer_app import recommendation_data as prices
 from profiteer_app import simulation_charts as price_charts
 from profiteer_app import source, ui
+from profiteer_app.daily_simulation import slider_prices
 from profiteer_app.imported import simulation as imported_simulation
 from profiteer_pipeline.pricing import advice as pa
-
-SLIDER_STEPS = 60
-
-
-def slider_prices(lo: float, hi: float, marks: list[float]) -> list[float]:
-    """About 60 even steps over [lo, hi] plus the prices that matter (base, current, best)."""
-    even = np.linspace(lo, hi, SLIDER_STEPS + 1)
-    keep = [float(m) for m in marks if lo <= m <= hi]
-    return sorted({round(float(p), 2) for p in [*even, *keep]})
 
 
 def _nearest(options: list[float], value: float) -> float:
@@ -58,6 +53,9 @@ def render() -> None:
     pid = left.selectbox("Product", ids, format_func=label, key="product")
     st.query_params["product"] = pid
     product = by_id.loc[pid]
+    st.subheader("Per day")
+    per_day(pid)
+    st.subheader("By time of day")
     options = feat.ordered_buckets()
     if st.session_state.get("bucket") not in options:
         wanted = st.query_params.get("bucket")
@@ -81,6 +79,41 @@ def render() -> None:
         )
         return
     render_curve(product, bucket, stored)
+
+
+def per_day(pid: str) -> None:
+    """The per-day simulation every source shows (`daily_simulation`), from the shop's stored
+    per-product advice and daily curve."""
+    stored, problem = ui.attempt(ui.product_advice, ui.warehouse(), spinner="Loading…")
+    rows = None if problem is not None else stored.table[stored.table["product_id"] == pid]
+    if rows is None or rows.empty:
+        st.caption(
+            "The per-day curve and advice appear after the recommendations are next computed "
+            "(asset `price_recommendations`)."
+        )
+        return
+    product = rows.iloc[0]
+    if daily.notice(product):
+        return
+    found, problem = ui.attempt(ui.daily_curve, ui.warehouse(), pid)
+    if problem is not None or found[0].empty:
+        st.caption("No stored daily curve for this product yet.")
+        return
+    curve, seen = found
+    daily.section(
+        product, curve, seen,
+        model=", each price's purchases per hour in every time of day's typical hour, times "
+        "its hours in a day",
+        observed="what this product sold per hour at each price, times 24 (its price is drawn "
+        "afresh every hour; bigger: more hours).",
+        estimated="this product's own hours at different prices, controlling for each hour "
+        "(traffic moves every product's sales by the hour)",
+    )  # fmt: skip
+    st.caption(
+        "One price for the whole day, read off a straight demand line, as for every source; "
+        "below, each time of day's own curve and best price (the model's monotone smoothing), "
+        "which can differ where demand bends."
+    )
 
 
 def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
@@ -150,7 +183,7 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
     st.subheader(f"Best price ({'profit' if cost else 'revenue'})")
     b1, b2, b3 = st.columns(3)
     b1.metric(
-        "Best price", fmt.money(a.best_price, exact=True),
+        f"Best price, {bucket.lower()}", fmt.money(a.best_price, exact=True),
         f"{fmt.change_pct(a.best_price, current):+.1f} % vs current" if a.changed else "the current price",
         delta_color="off", border=True,
     )  # fmt: skip
@@ -249,6 +282,6 @@ def live_prediction(product, bucket: str, price: float, adv) -> None:
 
 
 if (chosen := source.current()).is_import:  # an imported order export
-    imported_simulation.render(chosen.name)
+    imported_simulation.render(chosen)
 else:
     render()
