@@ -8,12 +8,10 @@ Pure (psycopg2 and pandas, no Streamlit).
 from __future__ import annotations
 
 import pandas as pd
-from psycopg2 import sql as pgsql
 
 from profiteer_app.advice_data import advice_query
-from profiteer_app.warehouse import MetricsMissing, Query, Warehouse, _numeric
+from profiteer_app.warehouse import MetricsMissing, Query, Warehouse, _numeric, with_stats_query
 from profiteer_pipeline.sources.base import Source
-from profiteer_pipeline.warehouse import metrics
 
 #: from the source's products: its catalog's bounds, or for an import the prices paid
 PRODUCT_COLUMNS = ["product_id", "product_name", "category", "base_price", "min_price", "max_price"]
@@ -27,22 +25,10 @@ COLUMNS = [*PRODUCT_COLUMNS, *STATS.values(), *ADVICE, "change_pct"]
 
 def products_query(source: Source) -> Query:
     """Every product of the source with its sales (NULL where it never sold), by revenue."""
-    stats = metrics.TABLES["product_stats"].in_schema(source.schema)
-    stats.check_columns(list(STATS))
-    query = pgsql.SQL(
-        "SELECT {p_cols}, {s_cols} FROM {products} p"
-        " LEFT JOIN {stats} s ON s.product_id = p.product_id"
-        " ORDER BY s.total_revenue DESC NULLS LAST, p.product_id"
-    ).format(
-        p_cols=pgsql.SQL(", ").join(pgsql.Identifier("p", c) for c in PRODUCT_COLUMNS),
-        s_cols=pgsql.SQL(", ").join(
-            pgsql.SQL("{} AS {}").format(pgsql.Identifier("s", c), pgsql.Identifier(name))
-            for c, name in STATS.items()
-        ),
-        products=pgsql.Identifier(*source.products),
-        stats=stats.identifier,
-    )
-    return query, None
+    return with_stats_query(
+        source.products, PRODUCT_COLUMNS, STATS, source.schema,
+        order="s.total_revenue DESC NULLS LAST, p.product_id",
+    )  # fmt: skip
 
 
 def load_catalog(wh: Warehouse, source: Source) -> pd.DataFrame:

@@ -68,21 +68,39 @@ def dashboard_queries(schema: str = metrics.SCHEMA) -> dict[str, Query]:
     }
 
 
+def with_stats_query(
+    products: tuple[str, str],
+    columns: list[str],
+    stats: dict[str, str],
+    schema: str = metrics.SCHEMA,
+    order: str = "p.category, p.product_id",
+) -> Query:
+    """Every product of `products` (schema, table; its `columns`) with its sales stats from the
+    metric table `product_stats` in `schema` (`stats`: column -> the name it is read as); NULL
+    stats for a product never sold."""
+    table = metrics.TABLES["product_stats"].in_schema(schema)
+    table.check_columns(list(stats))
+    query = pgsql.SQL(
+        "SELECT {p_cols}, {s_cols} FROM {products} p"
+        " LEFT JOIN {stats} s ON s.product_id = p.product_id ORDER BY {order}"
+    ).format(
+        order=pgsql.SQL(order),  # the code's own ordering, never a user's
+        p_cols=pgsql.SQL(", ").join(pgsql.Identifier("p", c) for c in columns),
+        s_cols=pgsql.SQL(", ").join(
+            pgsql.SQL("{} AS {}").format(pgsql.Identifier("s", c), pgsql.Identifier(name))
+            for c, name in stats.items()
+        ),
+        products=pgsql.Identifier(*products),
+        stats=table.identifier,
+    )
+    return query, None
+
+
 def products_query() -> Query:
     """Every product of the dimension with its sales stats: the columns of `public.products`,
     then those of `analytics.product_stats` that the dimension does not have."""
-    stats = metrics.TABLES["product_stats"]
-    extra = [c for c in stats.column_names if c not in PRODUCTS_COLUMNS]
-    query = pgsql.SQL(
-        "SELECT {p_cols}, {s_cols} FROM public.products p"
-        " LEFT JOIN {stats} s ON s.product_id = p.product_id"
-        " ORDER BY p.category, p.product_id"
-    ).format(
-        p_cols=pgsql.SQL(", ").join(pgsql.Identifier("p", c) for c in PRODUCTS_COLUMNS),
-        s_cols=pgsql.SQL(", ").join(pgsql.Identifier("s", c) for c in extra),
-        stats=stats.identifier,
-    )
-    return query, None
+    extra = [c for c in metrics.TABLES["product_stats"].column_names if c not in PRODUCTS_COLUMNS]
+    return with_stats_query(("public", "products"), PRODUCTS_COLUMNS, {c: c for c in extra})
 
 
 def buckets_query(product_id: str) -> Query:

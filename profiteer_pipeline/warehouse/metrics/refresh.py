@@ -98,27 +98,11 @@ def never_refreshed(conn: PgConnection, schema: str = SCHEMA) -> bool:
     return out
 
 
-def refresh_metrics(
-    conn: PgConnection,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    *,
-    hot_limit: int = HOT_PRODUCTS_LIMIT,
-    schema: str = SCHEMA,
-    sales: tuple[str, str] = SALES,
-) -> RefreshStats:
-    """Bring every metric table up to date with `sales`, in one transaction.
-
-    With a window [start, end) (UTC hours: a partition or a range), only the UTC days it touches
-    are re-aggregated from `sales`; with no window, everything is rebuilt from scratch. Either
-    way the result is the same (the tests hold it to that). Concurrent refreshes are serialized
-    by an advisory lock, so the running totals never double-count. `schema` and `sales` place
-    the tables and their source: the simulated shop's by default, an import's in its schema.
-    """
-    with conn:  # one transaction: commit on success, roll back on any error
-        return refresh_in_transaction(
-            conn, start, end, hot_limit=hot_limit, schema=schema, sales=sales
-        )
+def refresh_metrics(conn: PgConnection, *args, **kwargs) -> RefreshStats:
+    """`refresh_in_transaction` in a transaction of its own: committed on success, rolled back
+    on any error."""
+    with conn:
+        return refresh_in_transaction(conn, *args, **kwargs)
 
 
 def refresh_in_transaction(
@@ -130,8 +114,16 @@ def refresh_in_transaction(
     schema: str = SCHEMA,
     sales: tuple[str, str] = SALES,
 ) -> RefreshStats:
-    """`refresh_metrics` in the caller's transaction (an import's, which writes its sales and
-    their metrics together, or not at all)."""
+    """Bring every metric table up to date with `sales`, in the caller's transaction (an
+    import's writes its sales and their metrics together, or not at all; `refresh_metrics` gives
+    the shop's hourly refresh its own).
+
+    With a window [start, end) (UTC hours: a partition or a range), only the UTC days it touches
+    are re-aggregated from `sales`; with no window, everything is rebuilt from scratch. Either
+    way the result is the same (the tests hold it to that). Concurrent refreshes are serialized
+    by an advisory lock, so the running totals never double-count. `schema` and `sales` place
+    the tables and their source: the simulated shop's by default, an import's in its schema.
+    """
     if (start is None) != (end is None):
         raise ValueError("give both start and end, or neither for a full rebuild")
     t0 = time.perf_counter()
