@@ -29,7 +29,7 @@ class Prices:
     baseline: str  # what the model must beat out of sample
 
 
-ADVICE_COLUMNS = ["product_name", "product_id", "category", "base_price", "current_price",
+SHOWN = ["product_name", "product_id", "category", "base_price", "current_price",
                   "best_price", "change_pct", "guardrail", "units_per_day_at_current",
                   "units_per_day_at_base", "units_per_day_at_best",
                   "revenue_per_day_at_current", "revenue_per_day_at_best", "gain_per_day",
@@ -49,7 +49,7 @@ def advice_table(advised: pd.DataFrame) -> pd.DataFrame:
         advised.assign(
             change_pct=(advised["best_price"] / advised["current_price"] - 1) * 100,
             gain_per_day=advised["revenue_per_day_at_best"] - advised["revenue_per_day_at_current"],
-        )[ADVICE_COLUMNS]
+        )[SHOWN]
         .pipe(ui.dashed)
         .reset_index(drop=True)
     )
