@@ -317,3 +317,13 @@ def test_an_import_gets_the_metric_tables_the_shop_has(tmp_path, settings):
     assert len(stats) > 0 and (stats["sold"] - stats["units"]).abs().le(0.5).all()
     log = read_table(settings, "SELECT mode FROM import_metrics.refresh_log")
     assert log["mode"].tolist() == ["full"]
+    # an import made before the metric tables: the same file again builds them, and only them
+    with connection(settings) as conn, conn, conn.cursor() as cur:
+        cur.execute("DROP VIEW import_metrics.metric_sales")
+        for name in TABLES:
+            cur.execute(f"DROP TABLE import_metrics.{name}")  # noqa: S608
+    again = run_import(write(tmp_path, "messy.csv", MESSY_UCI), "metrics", connector(settings))
+    assert again.unchanged
+    rebuilt = read_table(settings, "SELECT sum(purchases)::float8 AS units"
+                                   " FROM import_metrics.daily_product_sales")  # fmt: skip
+    assert rebuilt["units"].iloc[0] == metric["units"].sum()

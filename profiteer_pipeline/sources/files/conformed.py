@@ -48,6 +48,14 @@ WHERE s.units > 0 AND s.avg_price IS NOT NULL
 """
 
 
+def exists(conn: PgConnection, schema: str) -> bool:
+    """Whether the import's schema has its metric tables (an import made before them has not)."""
+    log = placed(schema)["refresh_log"]
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (log.identifier.as_string(cur),))
+        return bool(cur.fetchone()[0])
+
+
 def drop(conn: PgConnection, schema: str) -> None:
     """Drop the view, in the caller's transaction, before the tables under it are replaced."""
     with conn.cursor() as cur:

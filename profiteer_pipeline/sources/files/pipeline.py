@@ -165,6 +165,11 @@ def run_import(
         say(
             f"{path.name}: same content as the import {name!r} of {stored['imported_at']}; unchanged"
         )
+        with connect() as conn, conn:  # an import made before the metric tables gets them now
+            if not conformed.exists(conn, schema_name(name)):
+                conformed.create(conn, schema_name(name))
+                conformed.refresh(conn, schema_name(name))
+                say(f"{name}: its metric tables were missing (made before them): built now")
         return ImportResult(name, path.name, sha, True, stored["summary"])
     shape, planned = plan(path, mapping_path)
     timings["inspect"] = time.monotonic() - t
