@@ -793,8 +793,14 @@ def test_postgres_init_script_creates_each_role_with_its_grants(default_docs):
         [
             *(f'GRANT CONNECT, TEMPORARY ON DATABASE :"{db}" TO CURRENT_USER;' for db in DBS),
             'GRANT CONNECT ON DATABASE :"warehouse" TO :"reader";',
-            'GRANT USAGE ON SCHEMA "analytics" TO :"reader";',
-            'GRANT SELECT ON ALL TABLES IN SCHEMA "analytics" TO :"reader";',
+            *(
+                grant
+                for schema in ("analytics", "shop_model")  # the shop's metrics, its model's advice
+                for grant in (
+                    f'GRANT USAGE ON SCHEMA "{schema}" TO :"reader";',
+                    f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO :"reader";',
+                )
+            ),
             'GRANT SELECT ON "public"."products" TO :"reader";',
             'GRANT CONNECT ON DATABASE :"warehouse" TO :"model";',
             'GRANT SELECT ON "public"."sales_features" TO :"model";',

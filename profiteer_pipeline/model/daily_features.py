@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from profiteer_pipeline.warehouse.source_tables import declared
+
 #: The model's inputs, in the order it is trained on them.
 FEATURES = (
     "product_id",
@@ -67,6 +69,12 @@ COLUMN_DDL = {
     TARGET: "double precision NOT NULL",
 }
 COLUMNS = tuple(COLUMN_DDL)
+MODEL_FEATURES = declared(
+    "model_features",
+    COLUMN_DDL,
+    KEY,
+    "The model's training rows, one per product-day (MindsDB's login reads only this table).",
+)
 
 NO_CATEGORY = "(no category)"
 

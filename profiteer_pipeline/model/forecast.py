@@ -43,7 +43,7 @@ from profiteer_pipeline.warehouse import source_tables as st
 from profiteer_pipeline.warehouse.metrics.declaration import MetricTable
 
 DATASOURCE = "profiteer_warehouse"  # the simulated shop's model's datasource (the model login)
-FEATURES_TABLE = st.MODEL_FEATURES.name
+FEATURES_TABLE = mf.MODEL_FEATURES.name
 
 
 # --- the model -----------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def _replace(conn: PgConnection, table: MetricTable, frame: pd.DataFrame) -> Non
 def write_features(conn: PgConnection, schema: str, frame: pd.DataFrame, model_user: str) -> int:
     """Replace `<schema>.model_features` and let MindsDB's login read it (usage of the schema,
     select on this one table); in the caller's transaction, which must commit before training."""
-    _replace(conn, st.MODEL_FEATURES.in_schema(schema), frame)
+    _replace(conn, mf.MODEL_FEATURES.in_schema(schema), frame)
     with conn.cursor() as cur:
         grants.grant_schema(cur, schema, model=model_user, model_tables=(FEATURES_TABLE,))
     return len(frame)

@@ -23,52 +23,7 @@ from profiteer_pipeline.model import backtest, elasticity
 from profiteer_pipeline.pricing import guardrails
 from profiteer_pipeline.pricing.curves import falls, line_fit, on_line, smoothed
 from profiteer_pipeline.sources.files import merchandise
-
-#: price_advice.status: a best price; no price change advised (the model does not beat the
-#: baseline, the curve does not fall, or the elasticity's interval does not lie below zero); no
-#: curve at all; not merchandise (postage, fees: `merchandise.py`).
-STATUSES = ("advice", "no_change", "too_little_data", "excluded")
-
-#: What a `no_change` row leaves empty (it keeps the units and revenue at the base price).
-NO_PRICE = (
-    "best_price",
-    "units_per_day_at_best",
-    "revenue_per_day_at_best",
-    "revenue_uplift_pct",
-    "guardrail",
-    "profit_per_day_at_best",
-)
-
-ADVICE_COLUMNS = {
-    "product_id": "text NOT NULL",
-    "product_name": "text",
-    "category": "text",
-    "base_price": "numeric(18, 4) NOT NULL",
-    "best_price": "numeric(18, 4)",
-    "units_per_day_at_base": "double precision",
-    "units_per_day_at_best": "double precision",
-    "revenue_per_day_at_base": "double precision",
-    "revenue_per_day_at_best": "double precision",
-    "revenue_uplift_pct": "double precision",
-    "sale_hours": "integer NOT NULL",
-    "price_points": "integer NOT NULL",
-    "status": "text NOT NULL CHECK (status IN ("
-    + ", ".join(f"'{status}'" for status in STATUSES)
-    + "))",
-    "note": "text NOT NULL",
-    "elasticity": "double precision",
-    "elasticity_low": "double precision",
-    "elasticity_high": "double precision",
-    "elasticity_source": "text",
-    "current_price": "numeric(18, 4)",
-    "units_per_day_at_current": "double precision",
-    "revenue_per_day_at_current": "double precision",  # what a move is measured against
-    "guardrail": "text",
-    "unit_cost": "numeric(18, 4)",
-    "profit_per_day_at_current": "double precision",
-    "profit_per_day_at_best": "double precision",
-    "objective": "text NOT NULL CHECK (objective IN ('revenue', 'profit'))",
-}
+from profiteer_pipeline.warehouse.source_tables import ADVICE_COLUMNS, NO_PRICE
 
 ELASTICITY_COLUMNS = ("elasticity", "elasticity_low", "elasticity_high", "elasticity_source")
 

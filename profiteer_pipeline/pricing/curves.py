@@ -28,16 +28,9 @@ from profiteer_pipeline.model.tolerances import (
     REL_TOLERANCE,
 )
 from profiteer_pipeline.pricing import grid as pricing
+from profiteer_pipeline.warehouse.source_tables import CURVE_COLUMNS
 
 GRID_POINTS = 21
-
-CURVE_COLUMNS = {
-    "product_id": "text NOT NULL",
-    "price": "numeric(18, 4) NOT NULL",
-    "price_ratio": "double precision NOT NULL",
-    "units_per_day": "double precision NOT NULL",
-    "revenue_per_day": "double precision NOT NULL",
-}
 
 
 def price_grid(ev: pd.DataFrame, products: pd.DataFrame, points: int = GRID_POINTS) -> pd.DataFrame:

@@ -4,20 +4,73 @@ import's in `import_<name>`, the simulated shop's in `shop_model` (`in_schema` p
 `price_advice` is the one contract of what a source's advice says, per product (status, today's
 and the best price with the units per day at each, the elasticity with its 90 % interval, the
 guardrail that bound the price, the note): the app, the CSV export and outside checks read it,
-whichever source wrote it. Its columns are the advice's own (`advice_table.ADVICE_COLUMNS`), so
+whichever source wrote it. The advice builds its rows from these columns (`advice_table`), so
 the rows and the table cannot drift apart.
 
-Pure (psycopg2.sql only, no Dagster).
+Pure (psycopg2.sql only: no Dagster, numpy or pandas), so the code location loads it cheaply.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from profiteer_pipeline.model import daily_features as mf
 from profiteer_pipeline.model.figures import METRIC_FIELDS
-from profiteer_pipeline.pricing import advice_table, curves
 from profiteer_pipeline.warehouse.metrics.declaration import Column, MetricTable
+
+#: price_advice.status: a best price; no price change advised (the model does not beat the
+#: baseline, the curve does not fall, or the elasticity's interval does not lie below zero); no
+#: curve at all; not merchandise (postage, fees: `merchandise.py`).
+STATUSES = ("advice", "no_change", "too_little_data", "excluded")
+
+#: What a `no_change` row leaves empty (it keeps the units and revenue at the base price).
+NO_PRICE = (
+    "best_price",
+    "units_per_day_at_best",
+    "revenue_per_day_at_best",
+    "revenue_uplift_pct",
+    "guardrail",
+    "profit_per_day_at_best",
+)
+
+ADVICE_COLUMNS = {
+    "product_id": "text NOT NULL",
+    "product_name": "text",
+    "category": "text",
+    "base_price": "numeric(18, 4) NOT NULL",
+    "best_price": "numeric(18, 4)",
+    "units_per_day_at_base": "double precision",
+    "units_per_day_at_best": "double precision",
+    "revenue_per_day_at_base": "double precision",
+    "revenue_per_day_at_best": "double precision",
+    "revenue_uplift_pct": "double precision",
+    "sale_hours": "integer NOT NULL",
+    "price_points": "integer NOT NULL",
+    "status": "text NOT NULL CHECK (status IN ("
+    + ", ".join(f"'{status}'" for status in STATUSES)
+    + "))",
+    "note": "text NOT NULL",
+    "elasticity": "double precision",
+    "elasticity_low": "double precision",
+    "elasticity_high": "double precision",
+    "elasticity_source": "text",
+    "current_price": "numeric(18, 4)",
+    "units_per_day_at_current": "double precision",
+    "revenue_per_day_at_current": "double precision",  # what a move is measured against
+    "guardrail": "text",
+    "unit_cost": "numeric(18, 4)",
+    "profit_per_day_at_current": "double precision",
+    "profit_per_day_at_best": "double precision",
+    "objective": "text NOT NULL CHECK (objective IN ('revenue', 'profit'))",
+}
+
+#: Per product and price: the model's expected units and revenue per day.
+CURVE_COLUMNS = {
+    "product_id": "text NOT NULL",
+    "price": "numeric(18, 4) NOT NULL",
+    "price_ratio": "double precision NOT NULL",
+    "units_per_day": "double precision NOT NULL",
+    "revenue_per_day": "double precision NOT NULL",
+}
 
 EVALUATION_COLUMNS = {
     "model": "text NOT NULL",
@@ -39,9 +92,10 @@ EVALUATION_COLUMNS = {
 }
 
 
-def _declared(
+def declared(
     name: str, columns: Mapping[str, str], key: tuple[str, ...], description: str
 ) -> MetricTable:
+    """A model table rebuilt whole by its run, from its columns (name -> type)."""
     return MetricTable(
         name,
         role="model",
@@ -52,33 +106,26 @@ def _declared(
     )
 
 
-PRICE_ADVICE = _declared(
+PRICE_ADVICE = declared(
     "price_advice",
-    advice_table.ADVICE_COLUMNS,
+    ADVICE_COLUMNS,
     ("product_id",),
     "Per product: the advice (a best price, no change, too little data, or not merchandise) "
     "with today's and the best price, the expected units and revenue per day at each, the "
     "elasticity with its 90 % interval, the guardrail that bound the price and the reason.",
 )
-PRICE_CURVES = _declared(
+PRICE_CURVES = declared(
     "price_curves",
-    curves.CURVE_COLUMNS,
+    CURVE_COLUMNS,
     ("product_id", "price"),
     "Per product: the model's expected units and revenue per day over the prices it sold at.",
 )
-MODEL_EVALUATION = _declared(
+MODEL_EVALUATION = declared(
     "model_evaluation",
     EVALUATION_COLUMNS,
     ("model_version",),
     "The latest training: its out-of-sample backtest against the naive forecasts, what was "
     "modelled, the price-response check and the pooled elasticity.",
 )
-MODEL_FEATURES = _declared(
-    "model_features",
-    mf.COLUMN_DDL,
-    mf.KEY,
-    "The model's training rows, one per product-day (MindsDB's login reads only this table).",
-)
-
 #: What an import's model run replaces together, in one transaction.
 IMPORT_RESULTS = {t.name: t for t in (PRICE_CURVES, PRICE_ADVICE, MODEL_EVALUATION)}

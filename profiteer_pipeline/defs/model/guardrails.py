@@ -3,13 +3,18 @@ it cannot use fails the run, naming the key, without a retry (the file must chan
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
-from profiteer_pipeline import settings
-from profiteer_pipeline.pricing import guardrails
+if TYPE_CHECKING:
+    from profiteer_pipeline.pricing.guardrails import Guardrails
 
 
-def load(context: dg.AssetExecutionContext) -> guardrails.Guardrails:
+def load(context: dg.AssetExecutionContext) -> Guardrails:
+    from profiteer_pipeline import settings
+    from profiteer_pipeline.pricing import guardrails  # numpy: at run time, not at load
+
     try:
         rails = guardrails.load(settings.state_dir() / guardrails.FILE_NAME)
     except guardrails.GuardrailsError as exc:

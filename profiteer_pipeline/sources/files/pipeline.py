@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
+from profiteer_pipeline.model.daily_features import MODEL_FEATURES
 from profiteer_pipeline.sources.files import (
     conformed,
     costs,
@@ -253,7 +254,7 @@ def run_import(
         tables.drop_tables(
             conn,
             schema_name(name),
-            [source_tables.MODEL_FEATURES.name, *source_tables.IMPORT_RESULTS],
+            [MODEL_FEATURES.name, *source_tables.IMPORT_RESULTS],
         )
         # the shop's metric tables, in the import's schema, from its new sales (same transaction)
         conformed.create(conn, schema_name(name))
