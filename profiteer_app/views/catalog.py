@@ -26,7 +26,10 @@ def render(chosen: Source) -> None:
         ui.catalog, ui.warehouse(), chosen, version, spinner="Loading the catalog…"
     )
     if problem is not None:
-        imports_ui.banner(problem) if chosen.is_import else ui.banner(problem)
+        if chosen.is_import:
+            imports_ui.banner(problem)  # the import's own notices (not found, not trained)
+        else:
+            ui.banner(problem)
         return
     if products.empty:
         st.info("No products yet: they appear with the first sales in the warehouse.")

@@ -119,17 +119,17 @@ def advise(
     today's price, unit costs) and the sales (`read_sales`). `model_loses`: why no price may be
     advised (the model lost to a baseline), else None."""
     ev = evidence(sales)
-    base = products.set_index("product_id")["base_price"]
-    curve = daily_curve(curves, ev, base, hours_per_day)
+    by_id = products.set_index("product_id")
+    curve = daily_curve(curves, ev, by_id["base_price"], hours_per_day)
     found = hourly_elasticities(sales)
-    costs = products.set_index("product_id")["unit_cost"].dropna()
+    costs = by_id["unit_cost"].dropna()
     rows = advice_table.advice(
         products[["product_id", "product_name", "category", "base_price"]],
         ev,
         curve,
         model_loses=model_loses,
         elasticities=found.products,
-        current=products.set_index("product_id")["current_price"],
+        current=by_id["current_price"],
         rails=rails,
         costs=costs if not costs.empty else None,
     )

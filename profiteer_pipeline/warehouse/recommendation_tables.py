@@ -21,7 +21,7 @@ from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.sources.base import SHOP
 from profiteer_pipeline.warehouse import source_tables
 from profiteer_pipeline.warehouse.io import copy_dataframe, lock_key
-from profiteer_pipeline.warehouse.metrics.declaration import SCHEMA, MetricTable
+from profiteer_pipeline.warehouse.metrics.declaration import SCHEMA, MetricTable, ensure
 from profiteer_pipeline.warehouse.metrics.declaration import Column as C
 
 if TYPE_CHECKING:
@@ -219,31 +219,10 @@ def select_sql(
 def ensure_tables(conn: PgConnection) -> list[str]:
     """Create the schemas and tables if missing; one whose columns differ from its declaration
     is dropped and created anew (it is rebuilt whole anyway). Returns the names recreated."""
-    every = [*DECLARED, *PER_PRODUCT.values()]
-    schemas = sorted({t.schema for t in every})
     with conn:
         lock_key(conn, SCHEMA, "ddl")
         with conn.cursor() as cur:
-            for schema in schemas:
-                cur.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-                )
-            cur.execute(
-                "SELECT table_schema, table_name,"
-                " array_agg(column_name::text ORDER BY ordinal_position)"
-                " FROM information_schema.columns WHERE table_schema = ANY(%s)"
-                " GROUP BY table_schema, table_name",
-                (schemas,),
-            )
-            existing = {(schema, name): cols for schema, name, cols in cur.fetchall()}
-            stale = [
-                t for t in every
-                if existing.get((t.schema, t.name), t.column_names) != t.column_names
-            ]  # fmt: skip
-            for t in stale:
-                cur.execute(sql.SQL("DROP TABLE {}").format(t.identifier))
-            for t in every:
-                cur.execute(t.ddl)
+            stale = ensure(cur, [*DECLARED, *PER_PRODUCT.values()])
     return [t.qualified_name for t in stale]
 
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from psycopg2 import sql
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import cursor as Cursor
 
 SCHEMA = "analytics"
 #: The relation a refresh reads the sales from: the simulated shop's (an import has its own).
@@ -266,6 +269,30 @@ class MetricTable:
         if direction.strip().upper() not in ("", "ASC", "DESC"):
             raise ValueError(f"{self.qualified_name}: bad order term {term!r}")
         return self.column(name).name, direction.strip().upper() == "DESC"
+
+
+def ensure(cur: Cursor, tables: Sequence[MetricTable]) -> list[MetricTable]:
+    """In the caller's transaction: the schemas of `tables` and the tables, created where
+    missing; a table whose columns differ from its declaration (an older version of this
+    package) is dropped and created anew. Returns those recreated: their rows are gone."""
+    schemas = sorted({t.schema for t in tables})
+    for schema in schemas:
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    cur.execute(
+        "SELECT table_schema, table_name, array_agg(column_name::text ORDER BY ordinal_position)"
+        " FROM information_schema.columns WHERE table_schema = ANY(%s)"
+        " GROUP BY table_schema, table_name",
+        (schemas,),
+    )
+    existing = {(schema, name): columns for schema, name, columns in cur.fetchall()}
+    stale = [
+        t for t in tables if existing.get((t.schema, t.name), t.column_names) != t.column_names
+    ]
+    for t in stale:
+        cur.execute(sql.SQL("DROP TABLE {}").format(t.identifier))
+    for t in tables:
+        cur.execute(t.ddl)
+    return stale
 
 
 def _ident(name: str, alias: str | None = None) -> sql.Identifier:

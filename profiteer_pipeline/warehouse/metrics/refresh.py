@@ -14,7 +14,7 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.warehouse.io import lock_key
-from profiteer_pipeline.warehouse.metrics.declaration import SALES, SCHEMA, MetricTable
+from profiteer_pipeline.warehouse.metrics.declaration import SALES, SCHEMA, MetricTable, ensure
 from profiteer_pipeline.warehouse.metrics.registry import APP_TABLES, METRIC_TABLES, TABLES, placed
 from profiteer_pipeline.warehouse.metrics.tables import (
     DAILY_PRODUCT_SALES,
@@ -66,23 +66,10 @@ def ensure_metric_tables(conn: PgConnection, schema: str = SCHEMA) -> bool:
     A table whose columns differ from its declaration (an older version of this package) is
     dropped and created anew; the return value says so, and the caller must then rebuild in full.
     """
-    tables = placed(schema)
     with conn:
         lock_key(conn, schema, "ddl")
         with conn.cursor() as cur:
-            cur.execute(
-                "SELECT table_name, array_agg(column_name::text ORDER BY ordinal_position)"
-                " FROM information_schema.columns WHERE table_schema = %s GROUP BY table_name",
-                (schema,),
-            )
-            existing = dict(cur.fetchall())
-            stale = [
-                t for t in tables.values() if existing.get(t.name, t.column_names) != t.column_names
-            ]
-            for table in stale:
-                cur.execute(sql.SQL("DROP TABLE {}").format(table.identifier))
-            cur.execute(metrics_ddl(tables))
-    return bool(stale)
+            return bool(ensure(cur, list(placed(schema).values())))
 
 
 def never_refreshed(conn: PgConnection, schema: str = SCHEMA) -> bool:
