@@ -70,12 +70,6 @@ def summary(df: pd.DataFrame) -> tuple[float, float, int]:
     return float(act["gain_per_day"].sum()), band, len(act)
 
 
-def open_simulation(product_id: str, bucket: str) -> None:
-    st.session_state["product"] = product_id
-    st.session_state["bucket"] = bucket
-    st.switch_page(ui.SIMULATION_PAGE, query_params={"product": product_id, "bucket": bucket})
-
-
 def render(chosen: Source) -> None:
     st.title("Price recommendations")
     stored, problem = ui.attempt(ui.recommendations, ui.warehouse(), spinner="Loading…")
@@ -173,7 +167,7 @@ def render(chosen: Source) -> None:
     selected = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     if selected:
         row = shown.iloc[selected[0]]
-        open_simulation(str(row["product_id"]), str(row["time_of_day_bucket"]))
+        ui.open_simulation(chosen, str(row["product_id"]), str(row["time_of_day_bucket"]))
 
     d1, d2, d3 = st.columns([2, 3, 2])
     d1.download_button(
@@ -186,8 +180,10 @@ def render(chosen: Source) -> None:
         pick = d2.selectbox("Open the simulation of", list(labels), format_func=labels.get,
                             key="rec_pick", label_visibility="collapsed")  # fmt: skip
         if d3.button("Open simulation", icon=":material/tune:", key="rec_open"):
-            open_simulation(
-                str(shown.loc[pick, "product_id"]), str(shown.loc[pick, "time_of_day_bucket"])
+            ui.open_simulation(
+                chosen,
+                str(shown.loc[pick, "product_id"]),
+                str(shown.loc[pick, "time_of_day_bucket"]),
             )
     st.caption("Click a row (its left edge) or pick one above to open its simulation.")
     stale_note(run)
