@@ -189,6 +189,13 @@ def test_the_real_model_prices_the_shop_per_product_by_every_source_s_rules(run,
     assert meta["products_advised"].value == len(advised)
     assert sum(meta["products_by_status"].value.values()) == 15
     assert meta["pooled_elasticity"].value < -1
+    # the evaluation every source stores, from the training's held-out day
+    (ev,) = read(db, "SELECT * FROM shop_model.model_evaluation").to_dict("records")
+    assert ev["model_version"] == meta["model_version"].value and ev["folds"] == 1
+    assert ev["held_out_rows"] > 0 and ev["training_rows"] == HOURS * 15
+    assert 0 < ev["model_rmsse"] < ev["trailing_mean_rmsse"]
+    assert ev["beats_baseline"] or (advice["status"] != "advice").all()
+    assert ev["pooled_elasticity"] == pytest.approx(meta["pooled_elasticity"].value, abs=1e-3)
 
 
 def test_automation_requests_it_after_every_training_only():

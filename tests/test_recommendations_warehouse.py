@@ -18,6 +18,7 @@ from profiteer_pipeline.model import recommendations as recs
 from profiteer_pipeline.model.spec import DEFAULT_SPEC
 from profiteer_pipeline.pricing import advice as pa
 from profiteer_pipeline.warehouse import recommendation_tables as pt
+from profiteer_pipeline.warehouse.source_tables import EVALUATION_COLUMNS
 
 DB = "recommendations_warehouse_test"
 START = datetime(2026, 5, 4, tzinfo=UTC)
@@ -133,7 +134,8 @@ def test_a_model_that_loses_to_a_baseline_advises_no_price_and_says_why(db):
     reason = no_advice_reason(figures, hourly_baselines.BASELINE, hourly_baselines.HOW)
     assert reason.startswith("The model does not beat the same-hour 7-day mean out of sample")
     assert no_advice_reason({**figures, "model_rmsse": 0.7}, hourly_baselines.BASELINE) is None
-    error = {**ERROR, **figures, "no_advice": reason}
+    error = {**ERROR, **figures, "no_advice": reason, "held_out_rows": 360,
+             "held_out_from": "2026-06-02 00:00:00+00:00"}  # fmt: skip
     conn = psycopg2.connect(db.dsn())
     try:
         result, run, _ = recs.refresh(conn, shop_model, DEFAULT_SPEC.features, model="shop",
@@ -151,9 +153,24 @@ def test_a_model_that_loses_to_a_baseline_advises_no_price_and_says_why(db):
     per_product = read(db, "SELECT status, note, best_price FROM shop_model.price_advice")
     assert (per_product["status"] == "no_change").all() and (per_product["note"] == reason).all()
     assert per_product["best_price"].isna().all()
-    # a model that wins advises as before, and the log says nothing
+    # the evaluation every source stores: one fold (the latest 24 hours), the figures, the verdict
+    evaluation = read(db, "SELECT * FROM shop_model.model_evaluation")
+    assert list(evaluation.columns) == list(EVALUATION_COLUMNS)
+    (row,) = evaluation.to_dict("records")
+    assert (row["model_version"], row["folds"], row["beats_baseline"]) == (8, 1, False)
+    assert row["trailing_mean_rmsse"] == 0.8 and row["model_poisson_deviance"] == 3.0
+    assert row["held_out_rows"] == 360 and row["held_out_from"] == pd.Timestamp(
+        "2026-06-02", tz=UTC
+    )
+    assert row["products_modelled"] == 15 and row["price_response_ok"]
+    assert row["pooled_elasticity_low"] < row["pooled_elasticity"] < row["pooled_elasticity_high"]
+    # a model that wins advises as before, and the log says nothing; without held-out figures it
+    # was not evaluated (no fold), and says so
     _, run, _ = refresh(db, [])
     assert run["no_advice_reason"] is None
+    (row,) = read(db, "SELECT * FROM shop_model.model_evaluation").to_dict("records")
+    assert (row["model_version"], row["folds"], row["beats_baseline"]) == (7, 0, False)
+    assert pd.isna(row["model_rmsse"]) and pd.isna(row["held_out_from"])
     assert (read(db, "SELECT confidence FROM analytics.price_recommendations")["confidence"]
             != "no change").any()  # fmt: skip
 

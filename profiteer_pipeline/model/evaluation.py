@@ -12,6 +12,7 @@ import pandas as pd
 
 # the rules' numbers live in a module without imports (descriptions quote them at load time)
 from profiteer_pipeline.model.tolerances import ABS_TOLERANCE, REL_TOLERANCE
+from profiteer_pipeline.warehouse.source_tables import EVALUATION_COLUMNS
 
 
 def paired(actual, predicted) -> tuple[np.ndarray, np.ndarray]:
@@ -39,6 +40,17 @@ def regression_metrics(actual: np.ndarray | pd.Series, predicted: np.ndarray | p
         "mean_actual": float(y.mean()),
         "bias": float(err.mean()),
     }
+
+
+def evaluation_row(**values: object) -> pd.DataFrame:
+    """The single row of `model_evaluation` every source's model run writes, its columns in the
+    declared order (`source_tables.EVALUATION_COLUMNS`); a column missing or unknown is a
+    ValueError naming it."""
+    missing = [c for c in EVALUATION_COLUMNS if c not in values]
+    unknown = [c for c in values if c not in EVALUATION_COLUMNS]
+    if missing or unknown:
+        raise ValueError(f"model_evaluation row: missing {missing}, unknown {unknown}")
+    return pd.DataFrame([values])[list(EVALUATION_COLUMNS)]
 
 
 @dataclass(frozen=True)

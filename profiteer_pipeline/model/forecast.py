@@ -87,28 +87,24 @@ def evaluation_row(
     pooled: elasticity.Pooled,
 ) -> pd.DataFrame:
     """The single row of `model_evaluation`."""
-    return pd.DataFrame(
-        [
-            {
-                "model": spec.qualified_name,
-                "model_version": int(version),
-                "trained_at": pd.Timestamp(trained_at),
-                "training_rows": int(training_rows),
-                "products_modelled": len(selection.products),
-                "selection": selection.reason,
-                "held_out_from": result.held_out_from,
-                "held_out_rows": int(result.rows),
-                "folds": result.folds,
-                **result.figures,
-                "beats_baseline": result.beats_baseline,
-                "price_response_ok": bool(price_response_ok),
-                "pooled_elasticity": pooled.elasticity,
-                "pooled_elasticity_low": pooled.low,
-                "pooled_elasticity_high": pooled.high,
-                "elasticity_products": pooled.products,
-            }
-        ]
-    )[list(st.EVALUATION_COLUMNS)]
+    return evaluation.evaluation_row(
+        model=spec.qualified_name,
+        model_version=int(version),
+        trained_at=pd.Timestamp(trained_at),
+        training_rows=int(training_rows),
+        products_modelled=len(selection.products),
+        selection=selection.reason,
+        held_out_from=result.held_out_from,
+        held_out_rows=int(result.rows),
+        folds=result.folds,
+        **result.figures,
+        beats_baseline=result.beats_baseline,
+        price_response_ok=bool(price_response_ok),
+        pooled_elasticity=pooled.elasticity,
+        pooled_elasticity_low=pooled.low,
+        pooled_elasticity_high=pooled.high,
+        elasticity_products=pooled.products,
+    )
 
 
 # --- tables --------------------------------------------------------------------------------

@@ -313,7 +313,9 @@ def refresh(
     """Compute everything and replace the tables (`recommendation_tables.replace_all`), in one go:
     the asset, the app's test fixtures and the benchmark all call this. `error` holds the model's
     held-out `r2`, `mae`, `rmse`, `mean_purchases`, `relative_error` and the figures against the
-    baselines (None: unknown), and `no_advice`: why no price may be advised, if the model lost
+    baselines (None: unknown), when it was trained and on how many rows (`trained_at`,
+    `training_rows`, `held_out_from`, `held_out_rows`: the evaluation every source stores), and
+    `no_advice`: why no price may be advised, if the model lost
     to a baseline; then every curve keeps its current price, and the runs log says why. The
     per-product advice every source writes (`price_advice`, `shop_advice`) follows from the
     curves, within `rails`. Returns the result, the runs-log row and the row counts."""
@@ -355,5 +357,10 @@ def refresh(
         "sales_forecast_hourly": result.forecast,
     }
     per_product = {"price_advice": result.advice, "price_curves": daily}
+    if model_version is not None:  # else no model: no evaluation (the page says so)
+        per_product["model_evaluation"] = shop_advice.evaluation_row(
+            {**error, "trained_at": error.get("trained_at") or computed_at}, model=model, model_version=model_version,
+            products=len(inputs.products), curve=daily, pooled=found.pooled,
+        )  # fmt: skip
     counts = pt.replace_all(conn, frames, run, per_product)
     return result, run, counts

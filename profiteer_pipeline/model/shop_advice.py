@@ -12,6 +12,9 @@ Pure (psycopg2, pandas; no Dagster): `recommendations.refresh` calls it after th
   product-hour, with an effect per hour: traffic moves every product's sales by the hour, and
   the hour's effect takes it out. The shop's prices are drawn afresh each hour, so the price a
   customer was offered is the price paid.
+- **The evaluation** (`model_evaluation`, as every source's): the latest 24 hours held out at
+  product-hour (one fold), against the same hour the day before and the same hour's 7-day mean
+  (`hourly_baselines`), as `sales_forecast`'s materialization reported them.
 - **The rules**: a price only where the model beats the same-hour baselines out of sample, the
   curve falls with the price, the product's own elasticity interval lies below zero and backs
   the direction of the move, within the guardrails, and the move gains at least their minimum.
@@ -25,9 +28,10 @@ import numpy as np
 import pandas as pd
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.model import elasticity
+from profiteer_pipeline.model import elasticity, evaluation
+from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.pricing import advice_table, guardrails
-from profiteer_pipeline.pricing.curves import CURVE_COLUMNS
+from profiteer_pipeline.pricing.curves import CURVE_COLUMNS, price_response
 
 #: The history the elasticities are estimated from: the latest days of `public.sales`.
 HISTORY_DAYS = 28
@@ -134,3 +138,47 @@ def advise(
         costs=costs if not costs.empty else None,
     )
     return rows, curve, found
+
+
+#: How the shop's model and days were chosen, as `model_evaluation.selection` says it.
+SELECTION = (
+    "every product-hour of the shop's sales (`public.sales_features`); the latest 24 hours held "
+    "out, forecast by a twin trained without them"
+)
+
+
+def evaluation_row(
+    held_out: Mapping[str, object],
+    *,
+    model: str,
+    model_version: int,
+    products: int,
+    curve: pd.DataFrame,
+    pooled: elasticity.Pooled,
+) -> pd.DataFrame:
+    """The shop's `model_evaluation` row: `held_out` is what the latest `sales_forecast`
+    materialization reported (`trained_at`, `training_rows`, `held_out_from`, `held_out_rows`
+    and the figures `METRIC_FIELDS`; None where unknown, `no_advice` why the model lost), `curve`
+    the daily curves the price response is checked on."""
+    figures = {f: held_out.get(f) for f in METRIC_FIELDS}
+    evaluated = any(v is not None for v in figures.values())
+    return evaluation.evaluation_row(
+        model=model,
+        model_version=int(model_version),
+        trained_at=pd.Timestamp(held_out["trained_at"]),
+        training_rows=int(held_out.get("training_rows") or 0),
+        products_modelled=int(products),
+        selection=SELECTION,
+        held_out_from=pd.Timestamp(held_out.get("held_out_from") or pd.NaT)
+        if evaluated
+        else pd.NaT,
+        held_out_rows=int(held_out.get("held_out_rows") or 0) if evaluated else 0,
+        folds=1 if evaluated else 0,
+        **figures,
+        beats_baseline=evaluated and not held_out.get("no_advice"),
+        price_response_ok=bool(not curve.empty and price_response(curve).passed),
+        pooled_elasticity=pooled.elasticity,
+        pooled_elasticity_low=pooled.low,
+        pooled_elasticity_high=pooled.high,
+        elasticity_products=pooled.products,
+    )

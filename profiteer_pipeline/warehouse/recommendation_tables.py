@@ -196,7 +196,11 @@ TABLES: dict[str, MetricTable] = {t.name: t for t in DECLARED}
 #: The per-product results every source writes (`source_tables`), in the shop's own schema.
 PER_PRODUCT: dict[str, MetricTable] = {
     t.name: t.in_schema(SHOP.results)
-    for t in (source_tables.PRICE_CURVES, source_tables.PRICE_ADVICE)
+    for t in (
+        source_tables.PRICE_CURVES,
+        source_tables.PRICE_ADVICE,
+        source_tables.MODEL_EVALUATION,
+    )
 }
 #: Rebuilt whole by each run (the runs table is a log: appended to).
 REBUILT = [t.name for t in DECLARED if t is not PRICE_RECOMMENDATION_RUNS]

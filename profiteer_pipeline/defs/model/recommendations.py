@@ -13,6 +13,7 @@ cold model. The computation itself is `profiteer_pipeline/model/recommendations.
 import math
 import os
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -43,8 +44,8 @@ class RecommendationConfig(dg.Config):
 
 
 def held_out_error(instance: dg.DagsterInstance) -> dict[str, object]:
-    """The latest training's held-out figures (None where it had too few hours to evaluate),
-    and `no_advice`: why no price may be advised (the model lost to a baseline), else None."""
+    """The latest training's held-out figures (None where it had too few hours to evaluate), when
+    and on how many rows it trained, and `no_advice`: why no price may be advised (the model lost to a baseline), else None."""
     from profiteer_pipeline.model import hourly_baselines
     from profiteer_pipeline.pricing.advice_table import no_advice_reason
 
@@ -57,6 +58,13 @@ def held_out_error(instance: dg.DagsterInstance) -> dict[str, object]:
 
     out: dict[str, object] = {
         n: num(f"held_out_{n}") for n in ("r2", "mae", "rmse", "mean_purchases", *METRIC_FIELDS)
+    }
+    text = {k: getattr(meta.get(k), "value", None) for k in ("held_out_from", "training_rows")}
+    out |= {
+        "trained_at": datetime.fromtimestamp(event.timestamp, UTC) if event else None,
+        "training_rows": text["training_rows"],
+        "held_out_from": text["held_out_from"],
+        "held_out_rows": num("held_out_baseline_rows"),
     }
     rmse, mean = out["rmse"], out["mean_purchases"]
     out["relative_error"] = rmse / mean if rmse is not None and mean else None
