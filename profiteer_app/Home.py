@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from profiteer_app import imports_ui, source, ui
+from profiteer_app import file_view, source, ui
 
 st.set_page_config(page_title="Profiteer", page_icon=":material/monitoring:", layout="wide")
 
@@ -33,6 +33,6 @@ except Exception as exc:  # noqa: BLE001 (the last line of defence: a banner, ne
     ui.log.exception("page %s failed", page.title)
     ui.banner(exc)
 if chosen.is_import:
-    imports_ui.sidebar_status(status_box, chosen.name)
+    file_view.sidebar_status(status_box, chosen)
 else:
     ui.sidebar_status(status_box)  # after the page: a slow MindsDB never holds the page back

@@ -1,6 +1,11 @@
-"""The app's read of a source's per-product advice: `price_advice`, the contract every source's
-model run writes in its own schema (`source_tables.PRICE_ADVICE`): an import's `import_<name>`,
-the simulated shop's `shop_model` (`Source.results`).
+"""The app's read of a source's model results, in its results schema (`Source.results`: an
+import's `import_<name>`, the simulated shop's `shop_model`): the per-product advice
+(`price_advice`, the contract every source's model run writes: `source_tables.PRICE_ADVICE`), the
+evaluation of the model that made it (`model_evaluation`), each product's daily curve and what was
+observed at each price.
+
+The tables may be absent until the source's model has trained: that is `ModelNotTrained`, a
+notice, while the dashboard and the catalog keep working.
 
 Pure (psycopg2 and pandas, no Streamlit): the pages, the CSV export and the tests share it.
 """
@@ -13,13 +18,26 @@ import numpy as np
 import pandas as pd
 from psycopg2 import sql as pgsql
 
-from profiteer_app.warehouse import Query
+from profiteer_app.warehouse import MetricsMissing, Query, Warehouse, _numeric
+from profiteer_pipeline.model import hourly_baselines
+from profiteer_pipeline.model.daily_features import MODEL_FEATURES
+from profiteer_pipeline.pricing.advice_table import NO_PRICE, no_advice_reason
 from profiteer_pipeline.pricing.curves import smoothed
-from profiteer_pipeline.warehouse.source_tables import PRICE_ADVICE, PRICE_CURVES
+from profiteer_pipeline.sources.base import Source
+from profiteer_pipeline.warehouse.recommendation_tables import PRICE_OBSERVATIONS
+from profiteer_pipeline.warehouse.source_tables import (
+    MODEL_EVALUATION,
+    PRICE_ADVICE,
+    PRICE_CURVES,
+)
 
 _ONE = pgsql.SQL("product_id = %(product_id)s")
 ADVICE_COLUMNS = PRICE_ADVICE.column_names
 CURVE_COLUMNS = [c for c in PRICE_CURVES.column_names if c != "product_id"]
+
+
+class ModelNotTrained(MetricsMissing):
+    """The source's model tables are not there yet, or not filled: its model has not trained."""
 
 
 def advice_query(schema: str) -> Query:
@@ -38,6 +56,31 @@ def curve_query(schema: str, product_id: str) -> Query:
     """One product's stored daily curve (`price_curves`), by price."""
     table = PRICE_CURVES.in_schema(schema)
     return table.select(CURVE_COLUMNS, where=_ONE, order=["price"]), {"product_id": product_id}
+
+
+def evaluation_query(schema: str) -> Query:
+    """The latest training's evaluation (`model_evaluation`)."""
+    table = MODEL_EVALUATION.in_schema(schema)
+    return table.select(order=["trained_at DESC"], limit=1), None
+
+
+def observed_query(source: Source, product_id: str) -> Query:
+    """What the product sold per day at each price it was offered at (price, units_per_day and
+    how often it was seen there), as the source's model saw it: the shop's hours by price bin
+    over every time of day (`price_observations`, weighted by their hours; its price is drawn
+    afresh every hour), times 24; an import's modelled days (`model_features`)."""
+    if source.capabilities.hourly_forecast:
+        query = pgsql.SQL(
+            "SELECT sum(price * hours) / sum(hours) AS price, sum(hours) AS hours,"
+            " sum(purchases * hours) / sum(hours) * 24 AS units_per_day FROM {}"
+            " WHERE product_id = %(product_id)s GROUP BY price_bin ORDER BY 1"
+        ).format(PRICE_OBSERVATIONS.identifier)
+    else:
+        query = pgsql.SQL(
+            "SELECT price, count(*) AS days, avg(units)::float8 AS units_per_day FROM {}"
+            " WHERE product_id = %(product_id)s GROUP BY price ORDER BY price"
+        ).format(MODEL_FEATURES.in_schema(source.results).identifier)
+    return query, {"product_id": product_id}
 
 
 def with_line(curve: pd.DataFrame, product_id: str) -> pd.DataFrame:
@@ -67,8 +110,8 @@ def units_and_revenue_at(curve: pd.DataFrame, price: float) -> tuple[float, floa
 
 @dataclass
 class Advice:
-    """A source's stored advice for every product, and (for an import) how well the model did
-    held out (`model_evaluation`)."""
+    """A source's stored advice for every product, and how well the model did held out
+    (`model_evaluation`; None when none is stored)."""
 
     table: pd.DataFrame  # price_advice: products with advice first, the biggest gains first
     evaluation: pd.Series | None = None
@@ -90,3 +133,110 @@ class Advice:
     def excluded(self) -> pd.DataFrame:
         """Postage, fees and adjustments: never priced (`merchandise.py`)."""
         return self.table[self.table["status"] == "excluded"]
+
+
+# --- the rule, on the stored figures -------------------------------------------------------
+
+
+def baseline_words(source: Source) -> tuple[str, str]:
+    """(the baseline the source's model must beat, how its figures were made), as the pipeline
+    words them: the shop's model is held out a day at product-hour, an import's weeks at
+    product-day."""
+    if source.capabilities.hourly_forecast:
+        return hourly_baselines.BASELINE, hourly_baselines.HOW
+    return "product's 28-day mean", "weekly folds at product-day"
+
+
+def model_loses(evaluation: pd.Series | None, source: Source) -> str | None:
+    """Why the stored model may advise no price (out of sample it does not beat the trailing
+    mean, or it was not evaluated), or None when it beats it: the pipeline's own rule on the
+    stored figures."""
+    figures = None if evaluation is None else evaluation.to_dict()
+    return no_advice_reason(figures, *baseline_words(source))
+
+
+def held_out(evaluation: pd.Series | None) -> bool:
+    """Whether the model was backtested (too short a history holds nothing out)."""
+    return (
+        evaluation is not None
+        and not pd.isna(evaluation["model_rmsse"])
+        and int(evaluation["folds"]) > 0
+    )
+
+
+def withhold(table: pd.DataFrame, evaluation: pd.Series | None, source: Source) -> pd.DataFrame:
+    """price_advice as the app shows it: where the model was held out and does not beat the
+    baseline, no product has a price, whatever the table says (an older training's rows):
+    `advice` becomes `no_change` with the reason. Otherwise the table stands as its run wrote
+    it (which, for a model it could not evaluate, is the source's own rule)."""
+    reason = model_loses(evaluation, source) if held_out(evaluation) else None
+    if reason is None:
+        return table
+    out = table.copy()
+    advised = out["status"] == "advice"
+    out.loc[advised, "status"] = "no_change"
+    out.loc[advised, "note"] = reason
+    out.loc[advised, list(NO_PRICE)] = float("nan")
+    return out
+
+
+# --- the loaders ---------------------------------------------------------------------------
+
+
+def trained_by(source: Source) -> str:
+    """The Dagster asset that writes the source's results, as a notice names it."""
+    return "`import_forecast`" if source.is_import else "`price_recommendations`"
+
+
+def _whose(source: Source) -> str:
+    return f"the import {source.name!r}" if source.is_import else "the simulated shop"
+
+
+def _fetch(wh: Warehouse, source: Source, queries: dict[str, Query]) -> dict[str, pd.DataFrame]:
+    try:
+        frames = wh.fetch(queries)
+    except MetricsMissing as exc:
+        raise ModelNotTrained(
+            f"the model for {_whose(source)} has not been trained yet ({exc}); it trains "
+            f"automatically (Dagster asset {trained_by(source)})"
+            + (
+                ". When no product sold on enough days at enough different prices, that run "
+                "fails instead and its page in Dagster says so"
+                if source.is_import
+                else ""
+            )
+        ) from None
+    return {k: _numeric(v) for k, v in frames.items()}
+
+
+def load_advice(wh: Warehouse, source: Source) -> Advice:
+    """Every product's advice and the latest evaluation, the advice withheld where the stored
+    model does not beat its baseline (`withhold`)."""
+    schema = source.results
+    frames = _fetch(
+        wh, source, {"advice": advice_query(schema), "evaluation": evaluation_query(schema)}
+    )
+    evaluation = frames["evaluation"]
+    if evaluation.empty and frames["advice"].empty:  # tables made, not filled: still training
+        raise ModelNotTrained(
+            f"the model for {_whose(source)} is training; its advice appears when it is done "
+            f"(Dagster asset {trained_by(source)})"
+        )
+    ev = None if evaluation.empty else evaluation.iloc[0]
+    return Advice(withhold(frames["advice"], ev, source), ev)
+
+
+def load_curve(wh: Warehouse, source: Source, product_id: str) -> pd.DataFrame:
+    """The product's stored daily curve with its demand line (`with_line`)."""
+    found = _fetch(wh, source, {"curve": curve_query(source.results, product_id)})["curve"]
+    return with_line(found, product_id)
+
+
+def load_observed(wh: Warehouse, source: Source, product_id: str) -> pd.DataFrame:
+    """price, units_per_day, revenue_per_day and how often it was seen (`observed_query`): the
+    points the curve should pass near."""
+    seen = _fetch(wh, source, {"seen": observed_query(source, product_id)})["seen"]
+    if seen.empty:
+        return seen
+    seen = seen.astype({"price": float, "units_per_day": float})
+    return seen.assign(revenue_per_day=seen["price"] * seen["units_per_day"])

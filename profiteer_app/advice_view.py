@@ -1,6 +1,7 @@
 """The per-product advice every source's Recommendations page shows, from its `price_advice`
-(the contract: `advice_data`): the best price per product with its evidence, the products with no
-change advised and those with too little data, each with the reason, the products that are not
+(the contract: `advice_data`): how the model did out of sample against the naive forecasts
+(`model_evaluation`), the best price per product with its evidence, the products with no change
+advised and those with too little data, each with the reason, the products that are not
 merchandise, and the CSV of the whole table.
 
 The rule: a model is only as good as the baseline it beats. Where it does not win, no product has
@@ -8,25 +9,170 @@ a recommended price, and the notes say why."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
+from profiteer_app import advice_data, ui
 from profiteer_app import formatting as fmt
-from profiteer_app import ui
 from profiteer_app.advice_data import Advice
 from profiteer_pipeline.sources.base import Source
 
 
 @dataclass(frozen=True)
-class Prices:
-    """What a source's prices are, as the tables' captions say it."""
+class Wording:
+    """What a source's prices are and how its model was held out, as the captions say it."""
 
     base_and_today: str  # what the base price and today's price are
     today: str  # the column help of today's price
     baseline: str  # what the model must beat out of sample
+    baseline_short: str  # the same, on a card
+    seasonal: str  # the seasonal naive forecast
+    held_out: str  # what was held out: formatted with rows, folds, since
+    too_short: str  # why a model could not be evaluated
+    offered: str  # the price the elasticity is estimated on
+    curve: str  # how the daily curve is made from the model's predictions
+    observed: str  # what the simulation's observed points are
+    estimated: str  # what the elasticity was estimated from
+
+
+#: The simulated shop: one price per product and hour, a model at product-hour held out a day.
+HOURLY = Wording(
+    base_and_today="The base price is the catalog's, today's price the latest hour's; the "
+    "curve is the model's purchases per hour at each price, summed over a day's hours.",
+    today="the latest hour's price",
+    baseline="same-hour baselines (the same hour yesterday, its 7-day mean)",
+    baseline_short="same-hour 7-day mean",
+    seasonal="the same hour the day before",
+    held_out="{rows:,} product-hours of the latest 24 hours from {since}, forecast by a twin "
+    "trained without them",
+    too_short="the shop has too few hours to hold a day out",
+    offered="the price paid each hour (drawn afresh every hour, so it is the price offered)",
+    curve=", each price's purchases per hour in every time of day's typical hour, times its "
+    "hours in a day",
+    observed="what this product sold per hour at each price, times 24 (its price is drawn "
+    "afresh every hour; bigger: more hours).",
+    estimated="this product's own hours at different prices, controlling for each hour (traffic "
+    "moves every product's sales by the hour)",
+)
+#: An order export: prices paid per line, a model at product-day held out in weekly folds.
+DAILY = Wording(
+    base_and_today="The base price is the median price paid, today's price the latest day's "
+    "offered price (the median of its small-quantity lines).",
+    today="the latest day's offered price (median of its small-quantity lines)",
+    baseline="product's 28-day mean",
+    baseline_short="28-day mean",
+    seasonal="the seasonal naive (same weekday last week)",
+    held_out="{rows:,} product-days in {folds} weekly folds from {since} on, each forecast by "
+    "a twin trained on the days before it",
+    too_short="the import spans too few days to hold a week out after a week of history",
+    offered="each day's median price of the product's small-quantity lines (bulk lines are "
+    "billed at tier prices), the nearer observed day's where none sold",
+    curve="",
+    observed="what this product sold, per day, on the days it was offered at each price "
+    "(bigger: more days); the price offered on a day is the median unit price of its small "
+    "lines, so a bulk tier is no price change.",
+    estimated="this product's own days at different offered prices, controlling for the week "
+    "and the weekday",
+)
+
+
+def wording(source: Source) -> Wording:
+    """How the source's prices and model are described: by its model's grain."""
+    return HOURLY if source.capabilities.hourly_forecast else DAILY
+
+
+def backtest_phrase(ev: pd.Series, source: Source) -> str:
+    """'Out of sample, RMSSE 0.81 against 0.95 for the 28-day mean: beats it'."""
+    words = wording(source)
+    if not advice_data.held_out(ev):
+        return f"Not evaluated: {words.too_short}"
+    verdict = "beats it" if advice_data.model_loses(ev, source) is None else "does NOT beat it"
+    return (
+        f"Out of sample ({_count(int(ev['folds']), 'fold', 'folds')}), RMSSE "
+        f"{ev['model_rmsse']:.2f} and Poisson deviance {ev['model_poisson_deviance']:.2f} "
+        f"against {ev['trailing_mean_rmsse']:.2f} and {ev['trailing_mean_poisson_deviance']:.2f} "
+        f"for the {words.baseline_short}: {verdict}"
+    )
+
+
+def evidence(stored: Advice, source: Source) -> None:
+    """The model's out-of-sample error against the naive forecasts, a warning when it loses to
+    the trailing mean, and the shop's pooled elasticity."""
+    words, ev = wording(source), stored.evaluation
+    if ev is None:
+        st.caption("No evaluation stored for this model.")
+        return
+    if not advice_data.held_out(ev):
+        st.warning(
+            f"**The model could not be evaluated**: {words.too_short}, so nobody knows yet "
+            f"whether it beats the {words.baseline_short}. "
+            + (
+                "**No price change is advised** until it can be."
+                if stored.advised.empty
+                else "Its prices below are **unrated** until the next training holds data out."
+            ),
+            icon=":material/warning:",
+        )
+        return
+    st.caption(f"**Modelled**: {fmt.md_escape(ev['selection'])}.")
+    e1, e2, e3, e4 = st.columns(4)
+    e1.metric(
+        "Model", f"v{int(ev['model_version'])}", border=True,
+        help=f"`{ev['model']}`, trained {fmt.utc_label(ev['trained_at'])} on "
+        f"{int(ev['training_rows']):,} rows, {int(ev['products_modelled']):,} products",
+    )  # fmt: skip
+    held = words.held_out.format(
+        rows=int(ev["held_out_rows"]),
+        folds=int(ev["folds"]),
+        since=fmt.utc_label(ev["held_out_from"]),
+    )
+    versus = f"vs the {words.baseline_short}"
+    e2.metric(
+        "Out-of-sample RMSSE", f"{ev['model_rmsse']:.2f}",
+        fmt.signed_percent(fmt.change_pct(ev["model_rmsse"], ev["trailing_mean_rmsse"])),
+        delta_color="inverse", delta_description=versus, border=True,
+        help=f"M5's root mean squared scaled error, over {held}",
+    )  # fmt: skip
+    e3.metric(
+        "Poisson deviance", f"{ev['model_poisson_deviance']:.2f}",
+        fmt.signed_percent(
+            fmt.change_pct(ev["model_poisson_deviance"], ev["trailing_mean_poisson_deviance"])
+        ),
+        delta_color="inverse", delta_description=versus, border=True,
+        help="mean Poisson deviance of the units sold (fit for sparse counts: unlike MAE, it "
+        "does not reward predicting zero)",
+    )  # fmt: skip
+    e4.metric(
+        f"{words.baseline_short.capitalize()} (RMSSE)", f"{ev['trailing_mean_rmsse']:.2f}",
+        border=True,
+        help=f"the {words.baseline}; {words.seasonal}: RMSSE "
+        f"{ev['seasonal_naive_rmsse']:.2f}, Poisson deviance "
+        f"{ev['seasonal_naive_poisson_deviance']:.2f}",
+    )  # fmt: skip
+    reason = advice_data.model_loses(ev, source)
+    if reason is not None:
+        st.warning(
+            f"**The model does not beat the {words.baseline_short}** out of sample. {reason} It "
+            "forecasts sales no better than each product's recent average, so **no price change "
+            "is advised**.",
+            icon=":material/warning:",
+        )
+    if pd.notna(ev.get("pooled_elasticity")):
+        st.caption(
+            f"The shop's pooled price elasticity: **{ev['pooled_elasticity']:.2f}** (90 % "
+            f"interval {ev['pooled_elasticity_low']:.2f} to {ev['pooled_elasticity_high']:.2f}), "
+            f"over the {int(ev['elasticity_products']):,} products whose offered price moved: "
+            "a 1 % higher price changes units sold by about that many percent. Offered price: "
+            f"{words.offered}."
+        )
+    if not ev["price_response_ok"]:
+        st.warning(
+            "**The model's price response failed its check**: some of its curves rise with the "
+            "price, or most of them are flat. Products whose curve does not fall get no advice.",
+            icon=":material/warning:",
+        )
 
 
 SHOWN = ["product_name", "product_id", "category", "base_price", "current_price",
@@ -55,21 +201,17 @@ def advice_table(advised: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def products(
-    stored: Advice,
-    source: Source,
-    prices: Prices,
-    pick: Callable[[pd.DataFrame], None] | None = None,
-) -> None:
-    """The sections, for `source`'s stored advice; `pick` offers the advised products' price
-    simulation (None: not offered)."""
+def products(stored: Advice, source: Source) -> None:
+    """The sections, for `source`'s stored advice, with a picker that opens an advised
+    product's price simulation."""
     advised, no_change, too_little = stored.advised, stored.no_change, stored.too_little
+    words = wording(source)
 
     st.subheader("Best price per product")
     if advised.empty and not no_change.empty:
         st.info(
             "**No recommended price**: no product's advice passes the rule (a model that beats "
-            f"the {prices.baseline} out of sample, a curve that falls with the price and an "
+            f"the {words.baseline} out of sample, a curve that falls with the price and an "
             "elasticity interval below zero). See below why.",
             icon=":material/block:",
         )
@@ -84,7 +226,7 @@ def products(
             "summed over the products with advice", border=True,
         )  # fmt: skip
         st.caption(
-            f"{len(table)} products with a price curve. {prices.base_and_today} The best price "
+            f"{len(table)} products with a price curve. {words.base_and_today} The best price "
             "maximizes the "
             "model's expected revenue per day within the shop's guardrails (by default at most "
             "±10 % from today's price per step and within 5 % of the prices the product sold "
@@ -101,7 +243,7 @@ def products(
                 **ui.product_columns(),
                 "current_price": st.column_config.NumberColumn(
                     "Today's price", format=money,
-                    help=prices.today,
+                    help=words.today,
                 ),
                 "best_price": st.column_config.NumberColumn("Best price", format=money),
                 "change_pct": st.column_config.NumberColumn(
@@ -141,14 +283,13 @@ def products(
                 "note": st.column_config.TextColumn("Evidence", width="large"),
             },
         )  # fmt: skip
-        if pick is not None:
-            pick(table)
+        ui.simulation_picker(source, table, key="advice_pick", label="Open simulation")
 
     _unpriced(
         "No price change advised", no_change, key="advice_no_change", why="Why no change",
         empty="Every product with a price curve has a best price.",
         says=f"{_count(len(no_change), 'product', 'products')} with a price curve but no "
-        f"advice: keep the current price. The model must beat the {prices.baseline} out of "
+        f"advice: keep the current price. The model must beat the {words.baseline} out of "
         "sample, the curve must fall with the price, and the product's own elasticity interval "
         "must lie below zero and back the way the price would move.",
         columns=["category", "elasticity", "elasticity_low", "elasticity_high", *EVIDENCE],

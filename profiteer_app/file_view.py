@@ -1,16 +1,17 @@
-"""The dashboard's sections only a file has: its totals over the whole period and its units and
-revenue per day (before the latest day, which every source's dashboard shows), then its top
-products, its returns, and how its lines were judged (read, accepted, returns, rejected by
-reason)."""
+"""The sections only a file source has: on the dashboard its totals over the whole period and its
+units and revenue per day (before the latest day, which every source's dashboard shows), then its
+top products, its returns, and how its lines were judged (read, accepted, returns, rejected by
+reason); in the sidebar, the file and the model's state."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from profiteer_app import charts, imports_ui, ui
+from profiteer_app import advice_data as advice
+from profiteer_app import advice_view, charts, ui
+from profiteer_app import file_data as data
 from profiteer_app import formatting as fmt
-from profiteer_app import imports_data as data
 from profiteer_pipeline.sources.base import Source
 
 
@@ -28,10 +29,10 @@ def overview(chosen: Source) -> data.Overview | None:
     the import cannot be read)."""
     name = chosen.name
     found, problem = ui.attempt(
-        imports_ui.overview, ui.warehouse(), name, spinner="Loading the import…"
+        ui.file_overview, ui.warehouse(), name, spinner="Loading the import…"
     )
     if problem is not None:
-        imports_ui.banner(problem)
+        ui.banner(problem)
         return None
     record, summary, daily = found.record, found.summary, found.daily
     first, last, days = period(summary)
@@ -145,3 +146,30 @@ def quality(summary: dict) -> None:
         "Every rejected line is kept with its line number, column and value in the import's "
         "`quarantine` table; no line disappears silently."
     )
+
+
+def sidebar_status(box, chosen: Source) -> None:
+    """The import's file, when it came in, and the model's state (instead of the shop's)."""
+    with box:
+        st.caption("STATUS")
+        found, problem = ui.attempt(ui.file_overview, ui.warehouse(), chosen.name)
+        if problem is not None:
+            st.markdown(":red[●] Import unavailable")
+            return
+        record = found.record
+        st.markdown(
+            f":green[●] {fmt.code(record['file_name'])} imported {fmt.ago(record['imported_at'])}",
+            help=f"{record['layout']} layout, {record['format']}, read by {record['connector']}"
+            f" on {fmt.utc_label(record['imported_at'])}",
+        )
+        stored, problem = ui.attempt(ui.advice, ui.warehouse(), chosen)
+        if problem is not None or stored.evaluation is None:
+            st.markdown(":orange[●] Model: not trained yet")
+            return
+        ev = stored.evaluation
+        wins = advice.held_out(ev) and advice.model_loses(ev, chosen) is None
+        st.markdown(
+            f":{'green' if wins else 'orange'}[●] Model {fmt.code(ev['model'])} "
+            f"v{int(ev['model_version'])} trained {fmt.ago(ev['trained_at'])}"
+        )
+        st.caption(advice_view.backtest_phrase(ev, chosen))

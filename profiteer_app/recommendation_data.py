@@ -13,10 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 from psycopg2 import sql as pgsql
 
-from profiteer_app.advice_data import Advice, advice_query, curve_query, with_line
 from profiteer_app.warehouse import MetricsMissing, Query, Warehouse, _numeric
 from profiteer_pipeline.model.figures import METRIC_FIELDS, MODEL, SEASONAL_NAIVE, TRAILING_MEAN
-from profiteer_pipeline.sources.base import SHOP
 from profiteer_pipeline.warehouse import recommendation_tables as pt
 
 _ONE = pgsql.SQL("product_id = %(product_id)s AND time_of_day_bucket = %(bucket)s")
@@ -94,35 +92,6 @@ def load_recommendations(wh: Warehouse) -> Recommendations:
 def load_curve(wh: Warehouse, product_id: str, bucket: str) -> StoredCurve:
     f = _fetch(wh, curve_queries(product_id, bucket))
     return StoredCurve(f["curve"], _first(f["advice"]), f["observed"], _first(f["run"]))
-
-
-def load_product_advice(wh: Warehouse) -> Advice:
-    """The shop's per-product advice (`shop_model.price_advice`): the contract every source's
-    model run writes, read as an import's is."""
-    return Advice(_fetch(wh, {"advice": advice_query(SHOP.results)})["advice"])
-
-
-def daily_observed_query(product_id: str) -> Query:
-    """The product's observed hours by price bin over every time of day (`price_observations`,
-    weighted by their hours), as units per day: what its daily curve should pass near (its
-    price is drawn afresh every hour, whatever the time of day)."""
-    query = pgsql.SQL(
-        "SELECT sum(price * hours) / sum(hours) AS price, sum(hours) AS hours,"
-        " sum(purchases * hours) / sum(hours) * 24 AS units_per_day FROM {}"
-        " WHERE product_id = %(product_id)s GROUP BY price_bin ORDER BY 1"
-    ).format(pt.PRICE_OBSERVATIONS.identifier)
-    return query, {"product_id": product_id}
-
-
-def load_daily(wh: Warehouse, product_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The product's stored daily curve with its demand line (`shop_model.price_curves`) and
-    its observed units per day by price."""
-    frames = _fetch(wh, {"curve": curve_query(SHOP.results, product_id),
-                         "seen": daily_observed_query(product_id)})  # fmt: skip
-    seen = frames["seen"].astype(float)
-    return with_line(frames["curve"], product_id), seen.assign(
-        revenue_per_day=seen["price"] * seen["units_per_day"]
-    )
 
 
 def load_forecast(wh: Warehouse) -> pd.DataFrame:

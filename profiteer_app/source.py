@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from profiteer_app import formatting as fmt
-from profiteer_app import imports_ui
+from profiteer_app import ui
 from profiteer_pipeline.sources import base
 from profiteer_pipeline.sources.files import described
 from profiteer_pipeline.sources.files.names import NAME_PATTERN
@@ -28,7 +28,7 @@ _CHOSEN = "chosen_source"
 
 def choose() -> base.Source:
     """The switch itself (call inside the sidebar): returns the chosen source."""
-    found, readable = imports_ui.listed()
+    found, readable = ui.imports()
     names = found["name"].tolist()
     kept = st.session_state.get(KEY) or st.query_params.get(KEY)
     if not readable and kept and NAME_PATTERN.fullmatch(kept) and kept not in names:

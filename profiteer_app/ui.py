@@ -14,12 +14,11 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from profiteer_app import catalog_data
+from profiteer_app import advice_data, catalog_data, file_data
 from profiteer_app import formatting as fmt
 from profiteer_app import predictor as pred
 from profiteer_app import recommendation_data as prices
 from profiteer_app import warehouse as wh
-from profiteer_app.advice_data import Advice
 from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.sources.base import Source
 
@@ -73,13 +72,51 @@ def recommendations(target: wh.Warehouse) -> prices.Recommendations:
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
-def product_advice(target: wh.Warehouse) -> Advice:
-    return prices.load_product_advice(target)
+def _imports(target: wh.Warehouse) -> pd.DataFrame:
+    return file_data.load_imports(target)
+
+
+def imports() -> tuple[pd.DataFrame, bool]:
+    """Every import, newest first, and whether the list could be read at all (False: the
+    warehouse is unreachable, and the pages say so)."""
+    found, problem = attempt(_imports, warehouse())
+    return (file_data.no_imports(), False) if problem is not None else (found, True)
+
+
+def imported_at(name: str):
+    """When the import `name` was stored (the cache key of its own tables), or None."""
+    found = imports()[0]
+    rows = found[found["name"] == name]
+    return None if rows.empty else rows["imported_at"].iloc[0]
+
+
+#: An import's own tables change only when it is imported again, so they are keyed by its
+#: `imported_at` too (from the list, refreshed every half minute) and kept for an hour.
+IMPORT_TTL_S = 3600
+
+
+@st.cache_data(ttl=IMPORT_TTL_S, show_spinner=False, max_entries=20)
+def _file_overview(target: wh.Warehouse, name: str, version) -> file_data.Overview:
+    return file_data.load_overview(target, name)
+
+
+def file_overview(target: wh.Warehouse, name: str) -> file_data.Overview:
+    return _file_overview(target, name, imported_at(name))
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
-def daily_curve(target: wh.Warehouse, product_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return prices.load_daily(target, product_id)
+def advice(target: wh.Warehouse, source: Source) -> advice_data.Advice:
+    return advice_data.load_advice(target, source)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def daily_curve(target: wh.Warehouse, source: Source, product_id: str) -> pd.DataFrame:
+    return advice_data.load_curve(target, source, product_id)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def observed(target: wh.Warehouse, source: Source, product_id: str) -> pd.DataFrame:
+    return advice_data.load_observed(target, source, product_id)
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
@@ -104,6 +141,15 @@ def predict(target: pred.Predictor, version: int | None, rows: pd.DataFrame) -> 
 
 
 # --- failures as banners -------------------------------------------------------------------
+
+
+def advice_or_notice(source: Source) -> advice_data.Advice | None:
+    """The source's stored advice, or None after a banner saying why there is none."""
+    stored, problem = attempt(advice, warehouse(), source, spinner="Loading…")
+    if problem is not None:
+        banner(problem)
+        return None
+    return stored
 
 
 def catalog_or_notice() -> pd.DataFrame | None:
@@ -146,6 +192,10 @@ def banner(problem: Exception, where: str = "") -> None:
             "be shown right now; the page retries on its next refresh.",
             icon=":material/cloud_off:",
         )
+    elif isinstance(problem, advice_data.ModelNotTrained):
+        st.info(f"**No model yet**{suffix}: {problem}.", icon=":material/model_training:")
+    elif isinstance(problem, file_data.ImportMissing):
+        st.warning(f"**Import not found**{suffix}: {problem}.", icon=":material/search_off:")
     elif isinstance(problem, prices.RecommendationsMissing):
         st.info(
             f"**No price recommendations yet**{suffix}: {problem}",
@@ -238,14 +288,12 @@ def open_simulation(source: Source, product_id: str, bucket: str | None = None) 
     """The price simulation of `product_id` in `source` (at a time-of-day bucket, where the
     source has them)."""
     params = {"product": product_id}
+    st.session_state["product"] = product_id
     if source.is_import:
-        st.session_state["import_product"] = product_id
         params["source"] = source.name
-    else:
-        st.session_state["product"] = product_id
-        if bucket:
-            st.session_state["bucket"] = bucket
-            params["bucket"] = bucket
+    if bucket and source.capabilities.time_of_day:
+        st.session_state["bucket"] = bucket
+        params["bucket"] = bucket
     st.switch_page(SIMULATION_PAGE, query_params=params)
 
 

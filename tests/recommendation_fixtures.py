@@ -3,21 +3,27 @@
 Load with `pytest_plugins = ["app_fixtures", "recommendation_fixtures"]`. `app_recommendations`
 runs the asset's own computation (`model.recommendations.refresh`) once per session with the
 app's model `app_test_forecast`, so the app's pages read real stored curves. The error band
-comes from that model's error on the latest 24 hours (in-sample here: the fixture's model is
-trained on every hour, unlike the pipeline's, whose held-out twin never saw them).
+and the figures against the same-hour baselines come from that model's error on the latest 24
+hours (in-sample here: the fixture's model is trained on every hour, unlike the pipeline's, whose
+held-out twin never saw them).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
 import psycopg2
 import pytest
 from app_fixtures import APP_MODEL, HOURS, START
 
-from profiteer_pipeline.model import evaluation, training
+from profiteer_pipeline.model import evaluation, hourly_baselines, training
 from profiteer_pipeline.model import recommendations as recs
 from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.model.figures import METRIC_FIELDS
+from profiteer_pipeline.pricing.advice_table import no_advice_reason
+
+HISTORY = 'SELECT product_id, "timestamp", purchases FROM public.sales WHERE "timestamp" < %s'
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +37,17 @@ def app_recommendations(app_db, app_model, mindsdb_url):
     active = client.active(app_model.name, app_model.project)
     conn = psycopg2.connect(app_db.dsn())
     try:
+        with conn.cursor() as cur:
+            cur.execute(HISTORY, (since,))
+            history = pd.DataFrame(cur.fetchall(), columns=["product_id", "timestamp", "purchases"])
+            cur.execute("SELECT count(*) FROM public.sales")
+            error["training_rows"] = cur.fetchone()[0]
+        figures = hourly_baselines.figures(history, preds)
+        error |= {f: figures[f] for f in METRIC_FIELDS} | {
+            "held_out_from": since,
+            "held_out_rows": figures["rows"],
+            "no_advice": no_advice_reason(figures, hourly_baselines.BASELINE, hourly_baselines.HOW),
+        }
         result, run, _ = recs.refresh(
             conn,
             lambda rows: training.predict_frame(client, app_model, rows).to_numpy(),

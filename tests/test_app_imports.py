@@ -337,7 +337,7 @@ def test_recommendations_advise_nothing_when_the_model_loses_to_the_baseline(imp
         no_recommended_price(at, reason)
         # the simulation shows the reason instead of a price, for every product with a curve
         ok(at.switch_page("views/simulation.py").run())
-        product = at.selectbox(key="import_product")
+        product = at.selectbox(key="product")
         assert product.value == "MUG"
         (info,) = at.info
         assert info.value.startswith("**No price change advised** for Blue Mug")
@@ -396,8 +396,8 @@ def test_a_product_with_no_change_advised_shows_the_reason_not_a_price(import_en
         assert no_change["product_id"].tolist() == ["TOWEL"]
         assert no_change["note"].iloc[0].startswith(reason)
         ok(at.switch_page("views/simulation.py").run())
-        ok(at.selectbox(key="import_product").set_value("TOWEL").run())
-        options = at.selectbox(key="import_product").options
+        ok(at.selectbox(key="product").set_value("TOWEL").run())
+        options = at.selectbox(key="product").options
         assert "Tea Towel · TOWEL · no change advised" in options
         (info,) = at.info
         assert (
@@ -420,7 +420,7 @@ def test_price_curve_reads_the_demand_line_and_agrees_with_the_advice(import_env
     ).astype(float)  # fmt: skip
     base, best, lo, hi = mug["base"], mug["best"], points["price"].min(), points["price"].max()
     at = on_import(page="views/simulation.py")
-    assert at.selectbox(key="import_product").value == "MUG"  # the biggest gain first
+    assert at.selectbox(key="product").value == "MUG"  # the biggest gain first
     slider = at.select_slider(key="daily_price_MUG")
     assert float(slider.value) == base
     c = cards(at)
@@ -479,7 +479,7 @@ def test_with_unit_costs_the_pages_say_they_maximize_profit(import_env):
         assert advice.loc["TOWEL", "objective"] == "revenue"
         assert pd.isna(advice.loc["TOWEL", "unit_cost"])
         at = on_import(page="views/simulation.py")
-        assert at.selectbox(key="import_product").value == "MUG"
+        assert at.selectbox(key="product").value == "MUG"
         assert (
             f"**Maximizes profit**: unit cost {fmt.money(2.5, exact=True)}; "
             f"{fmt.money(12.34, exact=True)} profit per day" in texts(at)
@@ -505,9 +505,9 @@ def test_non_merchandise_is_listed_apart_and_never_priced(import_env):
         assert excluded["note"].tolist() == [note]
         assert "LAMP" not in set(frame(at, "advice")["product_id"])
         ok(at.switch_page("views/simulation.py").run())
-        options = at.selectbox(key="import_product").options
+        options = at.selectbox(key="product").options
         assert any(o.endswith("LAMP · not merchandise") for o in options), options
-        ok(at.selectbox(key="import_product").set_value("LAMP").run())
+        ok(at.selectbox(key="product").set_value("LAMP").run())
         assert at.info[0].value == fmt.md_escape(note)
         assert not at.get("plotly_chart")
 
@@ -523,7 +523,7 @@ def test_a_product_without_a_category_shows_a_dash(import_env):
 
 def test_a_product_with_too_little_data_says_so(import_env):
     at = on_import(page="views/simulation.py")
-    ok(at.selectbox(key="import_product").set_value("LAMP").run())
+    ok(at.selectbox(key="product").set_value("LAMP").run())
     assert "Too little data for a price curve" in at.info[0].value
     assert "2 sale hours at 1 price" in at.info[0].value
     assert not at.get("plotly_chart")
@@ -580,7 +580,7 @@ def test_catalog_search_by_name_or_sku_any_case_and_category():
 
 
 def test_period_counts_calendar_days_in_utc():
-    from profiteer_app.imported.dashboard import period
+    from profiteer_app.file_view import period
 
     first, last, days = period({"first_hour": "2025-03-01T23:00:00+00:00",
                                 "last_hour": "2025-03-02T00:00:00+00:00"})  # fmt: skip
@@ -600,11 +600,11 @@ def test_curve_interpolation_and_slider_steps():
 
 
 def test_queries_name_the_schema_as_an_identifier(warehouse_conn):
-    from profiteer_app import imports_data as data
+    from profiteer_app import file_data as data
 
     query, params = data.top_query("my_shop")
     text = query.as_string(warehouse_conn)
     assert '"import_my_shop"."products"' in text and '"import_my_shop"."daily"' in text
     assert params == {"top": data.TOP_PRODUCTS}
     with pytest.raises(Exception, match="not valid"):  # the pipeline's own rule for names
-        data.products_query('x"; DROP TABLE y; --')
+        data.top_query('x"; DROP TABLE y; --')

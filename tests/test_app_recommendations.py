@@ -94,6 +94,15 @@ def test_the_shop_shows_the_per_product_advice_an_import_shows(stored, download_
     assert list(back.columns) == list(ADVICE_COLUMNS) and len(back) == 15
 
 
+def test_catalog_opens_the_products_simulation(stored):
+    at = open_page("views/catalog.py")
+    at.button(key="simulate_P007").click().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Price simulation"]
+    assert at.selectbox(key="product").value == "P007"
+    assert at.query_params["product"] == ["P007"] or at.query_params["product"] == "P007"
+
+
 def test_table_summary_and_filters(stored):
     expected = rows(stored)
     at = open_page(REC)
@@ -111,7 +120,7 @@ def test_table_summary_and_filters(stored):
     )
     ((r2,),) = query(stored, "SELECT held_out_r2 FROM analytics.price_recommendation_runs"
                      " ORDER BY computed_at DESC LIMIT 1")  # fmt: skip
-    assert next(m for m in at.metric if m.label.startswith("Model")).value == f"R² {r2:.2f}"
+    assert next(m for m in at.metric if m.label.startswith("Model,")).value == f"R² {r2:.2f}"
     assert "Maximizing **revenue**: no unit costs are known" in all_text(at)
     # filter: one category, one bucket
     category = sorted(expected["category"].unique())[0]
@@ -165,16 +174,33 @@ def test_a_model_that_lost_to_its_baseline_shows_why_no_price_moves(stored):
         " INSERT INTO analytics.price_recommendation_runs SELECT * FROM lost",
         (reason,),
     )
+    (kept,) = query(
+        stored, "SELECT model_rmsse, trailing_mean_rmsse FROM shop_model.model_evaluation"
+    )
     try:
         st.cache_data.clear()
         at = open_page(REC)
         (warned,) = [w.value for w in at.warning if "No price change is advised" in w.value]
         assert "does not beat the same-hour 7-day mean" in warned
-        card = next(m for m in at.metric if m.label.startswith("Model"))
+        card = next(m for m in at.metric if m.label.startswith("Model,"))
         assert "RMSSE 0.90 against 0.80 for the same hour's 7-day mean and 1.00" in card.help
+        # the evaluation every source stores, lost: the card says so and no product has a price
+        execute("UPDATE shop_model.model_evaluation SET model_rmsse = 0.9, trailing_mean_rmsse"
+                " = 0.8 WHERE model_rmsse = %s", (kept[0],))  # fmt: skip
+        st.cache_data.clear()
+        at = open_page(REC)
+        (lost,) = [
+            w.value for w in at.warning if "does not beat the same-hour 7-day mean**" in w.value
+        ]
+        assert "RMSSE 0.900 against 0.800" in lost and "no price change" in lost
+        assert not [d for d in at.dataframe if "guardrail" in d.value.columns]
+        rmsse = next(m for m in at.metric if m.label == "Out-of-sample RMSSE")
+        assert rmsse.value == "0.90" and rmsse.delta == "+12.5 %"
     finally:
         execute("DELETE FROM analytics.price_recommendation_runs WHERE no_advice_reason = %s",
                 (reason,))  # fmt: skip
+        execute("UPDATE shop_model.model_evaluation SET model_rmsse = %s, trailing_mean_rmsse"
+                " = %s", kept)  # fmt: skip
         st.cache_data.clear()
 
 

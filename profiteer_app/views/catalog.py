@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from profiteer_app import catalog_data, imports_ui, source, ui
+from profiteer_app import catalog_data, source, ui
 from profiteer_app import formatting as fmt
 from profiteer_app.images import picture_html
 from profiteer_pipeline.sources.base import Source
@@ -21,15 +21,12 @@ STATUS = {"advice": "change", "no_change": "keep", "too_little_data": "too littl
 
 def render(chosen: Source) -> None:
     st.title("Catalog")
-    version = imports_ui.imported_at(chosen.name) if chosen.is_import else None
+    version = ui.imported_at(chosen.name) if chosen.is_import else None
     products, problem = ui.attempt(
         ui.catalog, ui.warehouse(), chosen, version, spinner="Loading the catalog…"
     )
     if problem is not None:
-        if chosen.is_import:
-            imports_ui.banner(problem)  # the import's own notices (not found, not trained)
-        else:
-            ui.banner(problem)
+        ui.banner(problem)
         return
     if products.empty:
         st.info("No products yet: they appear with the first sales in the warehouse.")

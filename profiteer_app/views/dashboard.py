@@ -1,6 +1,6 @@
 """Dashboard: the latest day at a glance, from the source's pre-aggregated metric tables (the
 simulated shop's `analytics`, or an import's schema: the same tables). An import's page opens
-with its whole period and closes with its returns and its file's lines (`imported.dashboard`);
+with its whole period and closes with its returns and its file's lines (`file_view`);
 the funnel's figures show only where a source has views, the next 24 hours only where its model
 forecasts them.
 
@@ -15,10 +15,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from profiteer_app import charts, source, ui
+from profiteer_app import charts, file_view, source, ui
 from profiteer_app import formatting as fmt
 from profiteer_app import warehouse as wh
-from profiteer_app.imported import dashboard as imported_dashboard
 from profiteer_pipeline.sources.base import Source
 
 
@@ -26,7 +25,7 @@ def render(chosen: Source) -> None:
     st.title("Dashboard")
     overview = None
     if chosen.is_import:  # the file's own figures first: its whole period
-        overview = imported_dashboard.overview(chosen)
+        overview = file_view.overview(chosen)
         if overview is None:
             return
         st.subheader("The latest day")
@@ -38,7 +37,7 @@ def render(chosen: Source) -> None:
     else:
         latest_day(data, chosen)
     if overview is not None:
-        imported_dashboard.details(overview)
+        file_view.details(overview)
 
 
 def latest_day(data: wh.DashboardData, chosen: Source) -> None:

@@ -1,9 +1,10 @@
 """Recommendations: which prices to change today, and what each change earns.
 
-First the per-product advice every source shows (`advice_view`, from `shop_model.price_advice`),
-then the shop's own advice by time of day (`analytics.price_recommendations`); both rebuilt after
-each training by the `price_recommendations` asset, so the page never calls the model. Filter by
-category and time of day, sort, download as CSV, open a row's simulation.
+For every source: how its model did out of sample and the per-product advice (`advice_view`, from
+the source's `model_evaluation` and `price_advice`). Where a source prices by time of day (the
+simulated shop), its advice per product × time of day follows (`analytics.price_recommendations`):
+filter by category and time of day, sort, download as CSV, open a row's simulation. All of it is
+stored after each training, so the page never calls the model.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from profiteer_app import advice_view, source, ui
 from profiteer_app import features as feat
 from profiteer_app import formatting as fmt
 from profiteer_app import recommendation_data as prices
-from profiteer_app.imported import advice as imported_advice
 from profiteer_pipeline.sources.base import Source
 
 MARKS = {
@@ -26,13 +26,6 @@ MARKS = {
     "no change": "○○○ no change",
     "unrated": "? unrated",
 }
-#: The simulated shop's prices, as the per-product advice's captions say it.
-PRICES = advice_view.Prices(
-    base_and_today="The base price is the catalog's, today's price the latest hour's; the "
-    "curve is the model's purchases per hour at each price, summed over a day's hours.",
-    today="the latest hour's price",
-    baseline="same-hour baselines (the same hour yesterday, its 7-day mean)",
-)
 SORTS = {
     "Gain per day": ("gain_per_day", False),
     "Gain %": ("gain_pct", False),
@@ -72,6 +65,18 @@ def summary(df: pd.DataFrame) -> tuple[float, float, int]:
 
 def render(chosen: Source) -> None:
     st.title("Price recommendations")
+    stored = ui.advice_or_notice(chosen)  # None: a notice says why (no model yet, an outage)
+    if stored is None:
+        return
+    advice_view.evidence(stored, chosen)
+    advice_view.products(stored, chosen)
+    if chosen.capabilities.time_of_day:
+        by_time_of_day(chosen)
+
+
+def by_time_of_day(chosen: Source) -> None:
+    """The source's best price per product × time of day, with its confidence and gain."""
+    st.subheader("By time of day")
     stored, problem = ui.attempt(ui.recommendations, ui.warehouse(), spinner="Loading…")
     if problem is not None:
         ui.banner(problem)
@@ -80,15 +85,6 @@ def render(chosen: Source) -> None:
     if recs.empty:
         st.info("No recommendations stored yet: they appear after the model's next training.")
         return
-    per_product, problem = ui.attempt(ui.product_advice, ui.warehouse(), spinner="Loading…")
-    if problem is None:
-        advice_view.products(per_product, chosen, PRICES)
-    else:
-        st.info(
-            "The advice per product appears after the recommendations are next computed "
-            f"(asset `price_recommendations`): {problem}"
-        )
-    st.subheader("By time of day")
 
     f1, f2, f3, f4 = st.columns([3, 3, 2, 2])
     all_cats = sorted(recs["category"].unique())
@@ -207,7 +203,4 @@ def stale_note(run) -> None:
         )
 
 
-if (chosen := source.current()).is_import:  # an imported order export
-    imported_advice.render(chosen)
-else:
-    render(chosen)
+render(source.current())

@@ -14,16 +14,16 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from profiteer_app import advice_view, source, ui
 from profiteer_app import daily_simulation as daily
 from profiteer_app import features as feat
 from profiteer_app import formatting as fmt
 from profiteer_app import predictor as pred
 from profiteer_app import recommendation_data as prices
 from profiteer_app import simulation_charts as price_charts
-from profiteer_app import source, ui
 from profiteer_app.daily_simulation import slider_prices
-from profiteer_app.imported import simulation as imported_simulation
 from profiteer_pipeline.pricing import advice as pa
+from profiteer_pipeline.sources.base import Source
 
 
 def _nearest(options: list[float], value: float) -> float:
@@ -34,12 +34,20 @@ def _set_price(key: str, value: float) -> None:
     st.session_state[key] = value
 
 
-def render() -> None:
+STATUS = {"advice": "", "no_change": " · no change advised", "excluded": " · not merchandise",
+          "too_little_data": " · too little data"}  # fmt: skip
+
+
+def render(chosen: Source) -> None:
     st.title("Price simulation")
-    products = ui.catalog_or_notice()
-    if products is None:
+    stored = ui.advice_or_notice(chosen)
+    if stored is None:
         return
-    by_id = products.set_index("product_id", drop=False)
+    table = stored.table
+    if table.empty:
+        st.info("The model stored no products for this source.")
+        return
+    by_id = table.set_index("product_id", drop=False)
     ids = by_id.index.tolist()
     if st.session_state.get("product") not in ids:
         wanted = st.query_params.get("product")
@@ -47,25 +55,76 @@ def render() -> None:
 
     def label(pid: str) -> str:
         row = by_id.loc[pid]
-        return f"{row['product_name']} · {pid} · {row['category']}"
+        return f"{row['product_name'] or pid} · {pid}{STATUS.get(row['status'], '')}"
 
     left, right = st.columns([3, 2])
     pid = left.selectbox("Product", ids, format_func=label, key="product")
     st.query_params["product"] = pid
-    product = by_id.loc[pid]
-    st.subheader("Per day")
-    per_day(pid)
-    st.subheader("By time of day")
+    hourly = chosen.capabilities.time_of_day
+    bucket = bucket_control(right) if hourly else None
+    if hourly:
+        st.subheader("Per day")
+    per_day(chosen, by_id.loc[pid], stored.evaluation)
+    if bucket is not None:
+        st.subheader("By time of day")
+        by_time_of_day(pid, bucket)
+
+
+def bucket_control(column) -> str:
+    """The time of day to simulate (the URL's, else the current one)."""
     options = feat.ordered_buckets()
     if st.session_state.get("bucket") not in options:
         wanted = st.query_params.get("bucket")
         st.session_state["bucket"] = wanted if wanted in options else feat.current_bucket()
-    bucket = right.segmented_control(
+    bucket = column.segmented_control(
         "Time of day (UTC)", options, key="bucket", help="Overnight 22-06, Morning 06-12, "
         "Afternoon 12-18, Evening 18-22 (UTC hours)",
     ) or st.session_state.get("bucket") or options[0]  # fmt: skip
     st.query_params["bucket"] = bucket
+    return bucket
 
+
+def per_day(chosen: Source, product, ev) -> None:
+    """The per-day simulation every source shows (`daily_simulation`), from its stored advice,
+    daily curve and observations."""
+    if daily.notice(product):
+        return
+    pid = str(product["product_id"])
+    curve, problem = ui.attempt(ui.daily_curve, ui.warehouse(), chosen, pid)
+    if problem is not None:
+        ui.banner(problem)
+        return
+    if curve.empty:
+        st.info("No stored curve for this product: it appears after the next training.")
+        return
+    seen, problem = ui.attempt(ui.observed, ui.warehouse(), chosen, pid)
+    words = advice_view.wording(chosen)
+    trained = (
+        f" `{ev['model']}` v{int(ev['model_version'])}, trained {fmt.ago(ev['trained_at'])}"
+        if ev is not None
+        else ""
+    )
+    daily.section(
+        product, curve, seen if problem is None else None, model=trained + words.curve,
+        observed=words.observed, estimated=words.estimated,
+    )  # fmt: skip
+    if chosen.capabilities.time_of_day:
+        st.caption(
+            "One price for the whole day, read off a straight demand line, as for every source; "
+            "below, each time of day's own curve and best price (the model's monotone "
+            "smoothing), which can differ where demand bends."
+        )
+
+
+def by_time_of_day(pid: str, bucket: str) -> None:
+    """The stored curve of the product in one time of day (`analytics.price_curves`)."""
+    products = ui.catalog_or_notice()
+    if products is None:
+        return
+    if pid not in set(products["product_id"]):
+        st.info("This product is not in the catalog.")
+        return
+    product = products.set_index("product_id", drop=False).loc[pid]
     stored, problem = ui.attempt(ui.stored_curve, ui.warehouse(), pid, bucket)
     if problem is not None:
         ui.banner(problem)
@@ -79,41 +138,6 @@ def render() -> None:
         )
         return
     render_curve(product, bucket, stored)
-
-
-def per_day(pid: str) -> None:
-    """The per-day simulation every source shows (`daily_simulation`), from the shop's stored
-    per-product advice and daily curve."""
-    stored, problem = ui.attempt(ui.product_advice, ui.warehouse(), spinner="Loading…")
-    rows = None if problem is not None else stored.table[stored.table["product_id"] == pid]
-    if rows is None or rows.empty:
-        st.caption(
-            "The per-day curve and advice appear after the recommendations are next computed "
-            "(asset `price_recommendations`)."
-        )
-        return
-    product = rows.iloc[0]
-    if daily.notice(product):
-        return
-    found, problem = ui.attempt(ui.daily_curve, ui.warehouse(), pid)
-    if problem is not None or found[0].empty:
-        st.caption("No stored daily curve for this product yet.")
-        return
-    curve, seen = found
-    daily.section(
-        product, curve, seen,
-        model=", each price's purchases per hour in every time of day's typical hour, times "
-        "its hours in a day",
-        observed="what this product sold per hour at each price, times 24 (its price is drawn "
-        "afresh every hour; bigger: more hours).",
-        estimated="this product's own hours at different prices, controlling for each hour "
-        "(traffic moves every product's sales by the hour)",
-    )  # fmt: skip
-    st.caption(
-        "One price for the whole day, read off a straight demand line, as for every source; "
-        "below, each time of day's own curve and best price (the model's monotone smoothing), "
-        "which can differ where demand bends."
-    )
 
 
 def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
@@ -281,7 +305,4 @@ def live_prediction(product, bucket: str, price: float, adv) -> None:
         )
 
 
-if (chosen := source.current()).is_import:  # an imported order export
-    imported_simulation.render(chosen)
-else:
-    render()
+render(source.current())
