@@ -20,7 +20,7 @@ from app_fixtures import APP_MODEL, HOURS, START
 from profiteer_pipeline.model import evaluation, hourly_baselines, training
 from profiteer_pipeline.model import recommendations as recs
 from profiteer_pipeline.model.client import MindsDBClient
-from profiteer_pipeline.model.figures import METRIC_FIELDS
+from profiteer_pipeline.model.figures import HOURLY, METRIC_FIELDS
 from profiteer_pipeline.pricing.advice_table import no_advice_reason
 
 HISTORY = 'SELECT product_id, "timestamp", purchases FROM public.sales WHERE "timestamp" < %s'
@@ -46,7 +46,7 @@ def app_recommendations(app_db, app_model, mindsdb_url):
         error |= {f: figures[f] for f in METRIC_FIELDS} | {
             "held_out_from": since,
             "held_out_rows": figures["rows"],
-            "no_advice": no_advice_reason(figures, hourly_baselines.BASELINE, hourly_baselines.HOW),
+            "no_advice": no_advice_reason(figures, HOURLY),
         }
         result, run, _ = recs.refresh(
             conn,

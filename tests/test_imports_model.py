@@ -274,7 +274,9 @@ def test_the_accuracy_check_needs_the_model_below_the_28_day_mean_on_both_metric
     assert f"RMSSE {nothing.figures['model_rmsse']:.3f} against" in reason
     # too short to hold a week out after a week: not evaluated, and no advice
     short = backtesting.Evaluation(None)
-    assert not short.beats_baseline and short.no_advice_reason() == advice_table.NOT_EVALUATED
+    from profiteer_pipeline.model.figures import DAILY
+
+    assert not short.beats_baseline and short.no_advice_reason() == DAILY.not_evaluated()
     assert backtesting.n_folds(backtesting.evaluation_panel(_daily(days=13))) == 0
     assert backtesting.n_folds(backtesting.evaluation_panel(_daily(days=21))) == 2
 

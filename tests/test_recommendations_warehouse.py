@@ -125,15 +125,15 @@ def test_the_shop_writes_the_advice_contract_every_source_writes(db):
 def test_a_model_that_loses_to_a_baseline_advises_no_price_and_says_why(db):
     """The rule every source's model answers to: out of sample below the trailing mean on both
     RMSSE and Poisson deviance, or no price moves; the curves stay, the runs log says why."""
-    from profiteer_pipeline.model import hourly_baselines
+    from profiteer_pipeline.model.figures import HOURLY
     from profiteer_pipeline.pricing.advice_table import no_advice_reason
 
     figures = {"model_rmsse": 0.9, "seasonal_naive_rmsse": 1.0, "trailing_mean_rmsse": 0.8,
                "model_poisson_deviance": 3.0, "seasonal_naive_poisson_deviance": 9.0,
                "trailing_mean_poisson_deviance": 4.0}  # fmt: skip
-    reason = no_advice_reason(figures, hourly_baselines.BASELINE, hourly_baselines.HOW)
+    reason = no_advice_reason(figures, HOURLY)
     assert reason.startswith("The model does not beat the same-hour 7-day mean out of sample")
-    assert no_advice_reason({**figures, "model_rmsse": 0.7}, hourly_baselines.BASELINE) is None
+    assert no_advice_reason({**figures, "model_rmsse": 0.7}, HOURLY) is None
     error = {**ERROR, **figures, "no_advice": reason, "held_out_rows": 360,
              "held_out_from": "2026-06-02 00:00:00+00:00"}  # fmt: skip
     conn = psycopg2.connect(db.dsn())

@@ -24,6 +24,7 @@ from profiteer_pipeline.model import backtest
 from profiteer_pipeline.model import daily_features as mf
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.model.figures import DAILY
 from profiteer_pipeline.model.spec import ModelSpec
 from profiteer_pipeline.pricing import advice_table as at
 
@@ -132,7 +133,7 @@ class Evaluation:
 
     def summary(self) -> str:
         if self.result is None:
-            return at.NOT_EVALUATED
+            return DAILY.not_evaluated()
         return self.result.summary()
 
 

@@ -1,6 +1,9 @@
 """The names of the figures every source's evaluation reports: each method (the model and the two
-baselines a forecaster would use) by each metric. No imports: table declarations and asset
-descriptions read them while the code location loads, without numpy or pandas."""
+baselines a forecaster would use) by each metric, and how each grain's model is held out and
+what it must beat there (`Yardstick`). No numpy or pandas: table declarations and asset
+descriptions read them while the code location loads."""
+
+from dataclasses import dataclass
 
 MODEL = "model"
 SEASONAL_NAIVE = "seasonal_naive"
@@ -12,3 +15,32 @@ DECIDING = ("rmsse", "poisson_deviance")
 FIGURES = tuple((method, metric) for metric in (*DECIDING, "mae") for method in METHODS)
 #: their names in result tables and run metadata (`model_rmsse`, `trailing_mean_mae`, ...)
 METRIC_FIELDS = tuple(f"{method}_{metric}" for method, metric in FIGURES)
+
+
+@dataclass(frozen=True)
+class Yardstick:
+    """How a model's figures were made and the trailing mean it must beat, as sentences say it."""
+
+    baseline: str  # the trailing mean the model must beat out of sample
+    how: str  # how the figures were made
+    too_short: str  # what a history too short to evaluate lacks
+
+    def not_evaluated(self) -> str:
+        return (
+            f"The model was not evaluated: the data are too short for {self.too_short}, so "
+            f"nobody knows whether it beats the {self.baseline}."
+        )
+
+
+#: An import's model, at product-day: rolling-origin weekly folds (`backtest_twins`).
+DAILY = Yardstick(
+    baseline="product's 28-day mean",
+    how="weekly folds at product-day",
+    too_short="a week held out after a week of history",
+)
+#: The simulated shop's model, at product-hour: its latest day held out (`hourly_baselines`).
+HOURLY = Yardstick(
+    baseline="same-hour 7-day mean",
+    how="the latest 24 hours held out, at product-hour",
+    too_short="a day held out",
+)

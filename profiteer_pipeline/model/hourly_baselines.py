@@ -20,11 +20,9 @@ from __future__ import annotations
 import pandas as pd
 
 from profiteer_pipeline.model import backtest
+from profiteer_pipeline.model.figures import HOURLY
 
 SAME_HOUR_DAYS = 7
-#: how the shop's figures were made, for the sentence that says the model lost (if it did)
-HOW = "the latest 24 hours held out, at product-hour"
-BASELINE = f"same-hour {SAME_HOUR_DAYS}-day mean"
 DAY = pd.Timedelta(days=1)
 
 
@@ -79,7 +77,10 @@ def summary(figures: dict) -> str:
     """The model's RMSSE and Poisson deviance beside the two baselines', as one sentence."""
     if not figures.get("rows"):
         return "no baseline: no held-out hour has the same hour the day before"
-    label = {backtest.SEASONAL_NAIVE: "same hour the day before", backtest.TRAILING_MEAN: BASELINE}
+    label = {
+        backtest.SEASONAL_NAIVE: "same hour the day before",
+        backtest.TRAILING_MEAN: HOURLY.baseline,
+    }
     parts = [
         f"{metric.replace('_', ' ')} {figures[f'{backtest.MODEL}_{metric}']:.3f} against "
         + " and ".join(f"{figures[f'{b}_{metric}']:.3f} ({label[b]})" for b in label)

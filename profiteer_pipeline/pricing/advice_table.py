@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from profiteer_pipeline.model import backtest, elasticity
+from profiteer_pipeline.model.figures import DAILY, Yardstick
 from profiteer_pipeline.pricing import guardrails
 from profiteer_pipeline.pricing.curves import falls, line_fit, on_line, smoothed
 from profiteer_pipeline.sources.files import merchandise
@@ -27,30 +28,24 @@ from profiteer_pipeline.warehouse.source_tables import ADVICE_COLUMNS, NO_PRICE
 
 ELASTICITY_COLUMNS = ("elasticity", "elasticity_low", "elasticity_high", "elasticity_source")
 
-NOT_EVALUATED = (
-    "The model was not evaluated: the data are too short for a week held out after a week of "
-    "history, so nobody knows whether it beats the product's 28-day mean."
-)
-
 
 def no_advice_reason(
-    figures: Mapping[str, object] | None,
-    baseline: str = "product's 28-day mean",
-    how: str = "weekly folds at product-day",
+    figures: Mapping[str, object] | None, yardstick: Yardstick = DAILY
 ) -> str | None:
     """Why no product gets a price from this model: out of sample it is not below the trailing
-    mean (`baseline`; `how` the figures were made) on both RMSSE and Poisson deviance
-    (`backtest.METRIC_FIELDS`), or it was not evaluated (`figures` None or missing); None when
-    it beats it (a tie does not). Every source's model answers to this rule."""
+    mean (`yardstick`: the grain's baseline and how the figures were made) on both RMSSE and
+    Poisson deviance (`backtest.METRIC_FIELDS`), or it was not evaluated (`figures` None or
+    missing); None when it beats it (a tie does not). Every source's model answers to this
+    rule."""
     keys = [f"{m}_{k}" for k in backtest.DECIDING for m in (backtest.MODEL, backtest.TRAILING_MEAN)]
     if figures is None or any(pd.isna(figures.get(key)) for key in keys):
-        return NOT_EVALUATED
+        return yardstick.not_evaluated()
     model = [float(figures[f"{backtest.MODEL}_{k}"]) for k in backtest.DECIDING]
     mean = [float(figures[f"{backtest.TRAILING_MEAN}_{k}"]) for k in backtest.DECIDING]
     if all(m < b for m, b in zip(model, mean, strict=True)):
         return None
     return (
-        f"The model does not beat the {baseline} out of sample ({how}): "
+        f"The model does not beat the {yardstick.baseline} out of sample ({yardstick.how}): "
         f"RMSSE {model[0]:.3f} against {mean[0]:.3f}, Poisson deviance "
         f"{model[1]:.3f} against {mean[1]:.3f}."
     )

@@ -24,6 +24,7 @@ import dagster as dg
 from profiteer_pipeline import previews
 from profiteer_pipeline.defs.files.assets import GROUP, PRODUCTS, SALES
 from profiteer_pipeline.defs.files.partitions import imported_files
+from profiteer_pipeline.defs.model.advice_metadata import advice_metadata
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model import tolerances
@@ -126,17 +127,10 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
         "dagster/row_count": run.training_rows,
         "training_rows": run.training_rows,
         "products_modelled": len(run.selection.products),
-        "products_advised": len(advised),
-        "products_no_change": int((advice["status"] == "no_change").sum()),
-        "products_too_little_data": int((advice["status"] == "too_little_data").sum()),
-        "guardrails": dg.MetadataValue.json(
-            advised["guardrail"].value_counts().to_dict() if not advised.empty else {}
-        ),
+        **advice_metadata(advice, run.elasticities.pooled),
         "products_excluded": dg.MetadataValue.md(
             previews.markdown_table(run.excluded) if not run.excluded.empty else "none"
         ),
-        "pooled_elasticity": dg.MetadataValue.text(run.elasticities.pooled.summary()),
-        "products_with_own_elasticity": run.elasticities.pooled.products,
         "selection": run.selection.reason,
         "first_modelled_day": f"{run.selection.since:%Y-%m-%d}",
         "engine": run.spec.engine,
@@ -151,26 +145,6 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
         "flat_curves": verdict.n_flat,
         "datasource": f"{run.spec.datasource} ({run.datasource})",
         "tables": dg.MetadataValue.json({f"{schema}.{t}": n for t, n in run.written.items()}),
-        "advice": dg.MetadataValue.md(
-            previews.markdown_table(
-                top[
-                    [
-                        "product_id",
-                        "product_name",
-                        "current_price",
-                        "best_price",
-                        "guardrail",
-                        "revenue_uplift_pct",
-                        "elasticity",
-                        "elasticity_low",
-                        "elasticity_high",
-                        "note",
-                    ]
-                ]
-            )
-            if not top.empty
-            else "no price change advised for any product"
-        ),  # fmt: skip
     }
     if not run.curve.empty:
         # the advised products with the most revenue; the first curves when none is advised

@@ -31,6 +31,7 @@ from profiteer_pipeline.defs.model.gate import failed_sales_hours, gate_message
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model.client import MindsDBClient
+from profiteer_pipeline.model.figures import HOURLY
 from profiteer_pipeline.model.spec import DEFAULT_SPEC, HOLDOUT_SUFFIX
 
 SPEC = DEFAULT_SPEC
@@ -136,7 +137,7 @@ def _train_and_evaluate(
         since = held_out_from - timedelta(days=hourly_baselines.SAME_HOUR_DAYS)
         history = warehouse.read_sql(HISTORY_SQL, (since, held_out_from))
         figures = hourly_baselines.figures(history, preds)
-        losing = no_advice_reason(figures, hourly_baselines.BASELINE, hourly_baselines.HOW)
+        losing = no_advice_reason(figures, HOURLY)
         log(losing or hourly_baselines.summary(figures))
         chart = previews.predicted_vs_actual(
             preds["actual"].to_numpy(),

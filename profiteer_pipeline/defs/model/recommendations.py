@@ -21,10 +21,11 @@ import dagster as dg
 from profiteer_pipeline import previews
 from profiteer_pipeline.defs.automation.conditions import after_training
 from profiteer_pipeline.defs.metrics.assets import key as metric_key
+from profiteer_pipeline.defs.model.advice_metadata import advice_metadata
 from profiteer_pipeline.defs.model.assets import MODEL_KEY, SPEC
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
-from profiteer_pipeline.model.figures import METRIC_FIELDS
+from profiteer_pipeline.model.figures import HOURLY, METRIC_FIELDS
 from profiteer_pipeline.pricing.advice import ENDINGS, GRID_POINTS
 from profiteer_pipeline.warehouse import recommendation_tables as pt
 
@@ -45,8 +46,8 @@ class RecommendationConfig(dg.Config):
 
 def held_out_error(instance: dg.DagsterInstance) -> dict[str, object]:
     """The latest training's held-out figures (None where it had too few hours to evaluate), when
-    and on how many rows it trained, and `no_advice`: why no price may be advised (the model lost to a baseline), else None."""
-    from profiteer_pipeline.model import hourly_baselines
+    and on how many rows it trained, and `no_advice`: why no price may be advised (the model lost
+    to a baseline, or was not evaluated), else None."""
     from profiteer_pipeline.pricing.advice_table import no_advice_reason
 
     event = instance.get_latest_materialization_event(MODEL_KEY)
@@ -68,13 +69,7 @@ def held_out_error(instance: dg.DagsterInstance) -> dict[str, object]:
     }
     rmse, mean = out["rmse"], out["mean_purchases"]
     out["relative_error"] = rmse / mean if rmse is not None and mean else None
-    figures = {f: out[f] for f in METRIC_FIELDS}
-    evaluated = any(v is not None for v in figures.values())  # else: gains unrated, as before
-    out["no_advice"] = (
-        no_advice_reason(figures, hourly_baselines.BASELINE, hourly_baselines.HOW)
-        if evaluated
-        else None
-    )
+    out["no_advice"] = no_advice_reason({f: out[f] for f in METRIC_FIELDS}, HOURLY)
     return out
 
 
@@ -151,7 +146,7 @@ def price_recommendations(
     return dg.MaterializeResult(
         metadata={
             **_metadata(result.recommendations, run, counts),
-            **_advice_metadata(result.advice, result.pooled),
+            **advice_metadata(result.advice, result.pooled),
         },
         check_results=[soundness(result.curves, result.recommendations, config.grid_points)],
     )
@@ -211,22 +206,3 @@ def advice_summary(advice: "pd.DataFrame") -> str:
     """How many products got each status of `price_advice`."""
     counts = advice["status"].value_counts()
     return ", ".join(f"{int(n)} {status}" for status, n in counts.items()) or "no products"
-
-
-def _advice_metadata(advice: "pd.DataFrame", pooled) -> dict:
-    """The per-product advice (`price_advice`): the statuses, the shop's pooled elasticity, and
-    the products with a best price."""
-    advised = advice[advice["status"] == "advice"]
-    cols = ["product_id", "current_price", "best_price", "guardrail", "revenue_uplift_pct",
-            "elasticity", "elasticity_low", "elasticity_high"]  # fmt: skip
-    return {
-        "products_advised": int(len(advised)),
-        "products_by_status": dg.MetadataValue.json(
-            {str(k): int(v) for k, v in advice["status"].value_counts().items()}
-        ),
-        "pooled_elasticity": dg.MetadataValue.float(round(float(pooled.elasticity), 3)),
-        "pooled_elasticity_interval": f"{pooled.low:.2f} to {pooled.high:.2f}",
-        "advice_per_product": dg.MetadataValue.md(
-            previews.markdown_table(advised[cols].round(2), TOP)
-        ),
-    }
