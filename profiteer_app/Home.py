@@ -2,8 +2,9 @@
 
 It runs on every page: page config, the navigation, the source switch (the simulated shop or an
 imported order export, profiteer_app/source.py), the chosen page, then the status in the sidebar
-(data freshness, model state). The app reads only the warehouse's `analytics` tables
-(as the read-only role), the stored price curves among them; MindsDB is asked only on request.
+(the shop's data freshness and model state, or the import's file and model: `file_view`). The app
+reads the chosen source's tables as the read-only role (its metric tables, its model's stored
+results); MindsDB is asked only on request.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ import pandas as pd
 from psycopg2 import sql as pgsql
 
 from profiteer_app.warehouse import MetricsMissing, Query, Warehouse, _numeric
-from profiteer_pipeline.model import hourly_baselines
 from profiteer_pipeline.model.daily_features import MODEL_FEATURES
+from profiteer_pipeline.model.figures import DAILY, HOURLY, Yardstick
 from profiteer_pipeline.pricing.advice_table import NO_PRICE, no_advice_reason
 from profiteer_pipeline.pricing.curves import smoothed
 from profiteer_pipeline.sources.base import Source
@@ -138,13 +138,10 @@ class Advice:
 # --- the rule, on the stored figures -------------------------------------------------------
 
 
-def baseline_words(source: Source) -> tuple[str, str]:
-    """(the baseline the source's model must beat, how its figures were made), as the pipeline
-    words them: the shop's model is held out a day at product-hour, an import's weeks at
-    product-day."""
-    if source.capabilities.hourly_forecast:
-        return hourly_baselines.BASELINE, hourly_baselines.HOW
-    return "product's 28-day mean", "weekly folds at product-day"
+def yardstick(source: Source) -> Yardstick:
+    """How the source's model is held out and what it must beat: the shop's a day at
+    product-hour, an import's weeks at product-day."""
+    return HOURLY if source.capabilities.hourly_forecast else DAILY
 
 
 def model_loses(evaluation: pd.Series | None, source: Source) -> str | None:
@@ -152,7 +149,23 @@ def model_loses(evaluation: pd.Series | None, source: Source) -> str | None:
     mean, or it was not evaluated), or None when it beats it: the pipeline's own rule on the
     stored figures."""
     figures = None if evaluation is None else evaluation.to_dict()
-    return no_advice_reason(figures, *baseline_words(source))
+    return no_advice_reason(figures, yardstick(source))
+
+
+def backtest_phrase(ev: pd.Series, source: Source) -> str:
+    """'Out of sample (3 folds), RMSSE 0.81 ... against 0.95 ... for the product's 28-day mean:
+    beats it', the model's verdict in a line (the sidebar's)."""
+    ys = yardstick(source)
+    if not held_out(ev):
+        return f"Not evaluated: the data are too short for {ys.too_short}"
+    verdict = "beats it" if model_loses(ev, source) is None else "does NOT beat it"
+    folds = int(ev["folds"])
+    return (
+        f"Out of sample ({folds} {'fold' if folds == 1 else 'folds'}), RMSSE "
+        f"{ev['model_rmsse']:.2f} and Poisson deviance {ev['model_poisson_deviance']:.2f} "
+        f"against {ev['trailing_mean_rmsse']:.2f} and {ev['trailing_mean_poisson_deviance']:.2f} "
+        f"for the {ys.baseline}: {verdict}"
+    )
 
 
 def held_out(evaluation: pd.Series | None) -> bool:
@@ -165,11 +178,11 @@ def held_out(evaluation: pd.Series | None) -> bool:
 
 
 def withhold(table: pd.DataFrame, evaluation: pd.Series | None, source: Source) -> pd.DataFrame:
-    """price_advice as the app shows it: where the model was held out and does not beat the
-    baseline, no product has a price, whatever the table says (an older training's rows):
-    `advice` becomes `no_change` with the reason. Otherwise the table stands as its run wrote
-    it (which, for a model it could not evaluate, is the source's own rule)."""
-    reason = model_loses(evaluation, source) if held_out(evaluation) else None
+    """price_advice as the app shows it: where the model does not beat the baseline (or was not
+    evaluated), no product has a price, whatever the table says (an older training's rows):
+    `advice` becomes `no_change` with the reason. Without a stored evaluation (an older run) the
+    table stands as written."""
+    reason = None if evaluation is None else model_loses(evaluation, source)
     if reason is None:
         return table
     out = table.copy()

@@ -30,7 +30,6 @@ class Wording:
     baseline_short: str  # the same, on a card
     seasonal: str  # the seasonal naive forecast
     held_out: str  # what was held out: formatted with rows, folds, since
-    too_short: str  # why a model could not be evaluated
     offered: str  # the price the elasticity is estimated on
     curve: str  # how the daily curve is made from the model's predictions
     observed: str  # what the simulation's observed points are
@@ -47,7 +46,6 @@ HOURLY = Wording(
     seasonal="the same hour the day before",
     held_out="{rows:,} product-hours of the latest 24 hours from {since}, forecast by a twin "
     "trained without them",
-    too_short="the shop has too few hours to hold a day out",
     offered="the price paid each hour (drawn afresh every hour, so it is the price offered)",
     curve=", each price's purchases per hour in every time of day's typical hour, times its "
     "hours in a day",
@@ -66,7 +64,6 @@ DAILY = Wording(
     seasonal="the seasonal naive (same weekday last week)",
     held_out="{rows:,} product-days in {folds} weekly folds from {since} on, each forecast by "
     "a twin trained on the days before it",
-    too_short="the import spans too few days to hold a week out after a week of history",
     offered="each day's median price of the product's small-quantity lines (bulk lines are "
     "billed at tier prices), the nearer observed day's where none sold",
     curve="",
@@ -83,20 +80,6 @@ def wording(source: Source) -> Wording:
     return HOURLY if source.capabilities.hourly_forecast else DAILY
 
 
-def backtest_phrase(ev: pd.Series, source: Source) -> str:
-    """'Out of sample, RMSSE 0.81 against 0.95 for the 28-day mean: beats it'."""
-    words = wording(source)
-    if not advice_data.held_out(ev):
-        return f"Not evaluated: {words.too_short}"
-    verdict = "beats it" if advice_data.model_loses(ev, source) is None else "does NOT beat it"
-    return (
-        f"Out of sample ({_count(int(ev['folds']), 'fold', 'folds')}), RMSSE "
-        f"{ev['model_rmsse']:.2f} and Poisson deviance {ev['model_poisson_deviance']:.2f} "
-        f"against {ev['trailing_mean_rmsse']:.2f} and {ev['trailing_mean_poisson_deviance']:.2f} "
-        f"for the {words.baseline_short}: {verdict}"
-    )
-
-
 def evidence(stored: Advice, source: Source) -> None:
     """The model's out-of-sample error against the naive forecasts, a warning when it loses to
     the trailing mean, and the shop's pooled elasticity."""
@@ -106,13 +89,10 @@ def evidence(stored: Advice, source: Source) -> None:
         return
     if not advice_data.held_out(ev):
         st.warning(
-            f"**The model could not be evaluated**: {words.too_short}, so nobody knows yet "
-            f"whether it beats the {words.baseline_short}. "
-            + (
-                "**No price change is advised** until it can be."
-                if stored.advised.empty
-                else "Its prices below are **unrated** until the next training holds data out."
-            ),
+            f"**The model could not be evaluated**: the data are too short for "
+            f"{advice_data.yardstick(source).too_short}, so nobody knows yet "
+            f"whether it beats the {words.baseline_short}. **No price change is advised** until "
+            "it can be.",
             icon=":material/warning:",
         )
         return

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from profiteer_app import advice_data as advice
-from profiteer_app import advice_view, charts, ui
+from profiteer_app import charts, ui
 from profiteer_app import file_data as data
 from profiteer_app import formatting as fmt
 from profiteer_pipeline.sources.base import Source
@@ -172,4 +172,4 @@ def sidebar_status(box, chosen: Source) -> None:
             f":{'green' if wins else 'orange'}[●] Model {fmt.code(ev['model'])} "
             f"v{int(ev['model_version'])} trained {fmt.ago(ev['trained_at'])}"
         )
-        st.caption(advice_view.backtest_phrase(ev, chosen))
+        st.caption(advice.backtest_phrase(ev, chosen))

@@ -20,7 +20,7 @@ from profiteer_app import predictor as pred
 from profiteer_app import recommendation_data as prices
 from profiteer_app import warehouse as wh
 from profiteer_pipeline import settings as settings_mod
-from profiteer_pipeline.sources.base import Source
+from profiteer_pipeline.sources.base import SHOP, Source
 
 log = logging.getLogger("profiteer_app")
 T = TypeVar("T")
@@ -255,6 +255,9 @@ def sidebar_status(box: Any) -> None:
         phrase = prices.r2_phrase(stored.run) if problem is None else None
         if phrase:
             st.caption(phrase, help=prices.R2_EXPLAINED)
+        found, problem = attempt(advice, warehouse(), SHOP)
+        if problem is None and found.evaluation is not None:  # the verdict every source shows
+            st.caption(advice_data.backtest_phrase(found.evaluation, SHOP))
 
 
 def money_column_format() -> str:

@@ -188,7 +188,7 @@ def by_time_of_day(chosen: Source) -> None:
 def stale_note(run) -> None:
     """After the table: say so when the model has a newer version than these recommendations
     (automation recomputes them after each training; a MindsDB outage is only the sidebar's)."""
-    if run is None or run["model_version"] != run["model_version"]:
+    if run is None or pd.isna(run["model_version"]):
         return
     status, problem = ui.attempt(lambda: ui.model_status(ui.predictor()))
     if (

@@ -12,6 +12,7 @@ live prediction is a button at the bottom, after everything else has rendered.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from profiteer_app import advice_view, source, ui
@@ -146,11 +147,8 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
     lo, hi = float(adv["min_price"]), float(adv["max_price"])
     base, current = float(adv["base_price"]), float(adv["current_price"])
     p, q = curve["price"].to_numpy(), curve["purchases"].to_numpy()
-    rel_error = (
-        None
-        if run is None or run["relative_error"] != run["relative_error"]
-        else float(run["relative_error"])
-    )
+    unrated = run is None or pd.isna(run["relative_error"])  # no held-out error: None or NaN
+    rel_error = None if unrated else float(run["relative_error"])
 
     # --- the objective: revenue, or profit with a unit cost (the catalog's, or typed here) -----
     stored_cost = adv["unit_cost"] if adv["unit_cost"] == adv["unit_cost"] else None
