@@ -135,9 +135,14 @@ def test_first_materialization_creates_evaluates_and_records(first_run, client):
     assert "WHERE" not in model.select_query and model.status == "complete"
 
 
-def test_checks_pass_held_out_and_price_response(first_run):
+def test_checks_pass_held_out_beats_the_baseline_and_price_response(first_run):
     checks = _checks(first_run)
     assert checks["held_out_accuracy"].passed, checks["held_out_accuracy"].description
+    verdict = checks["beats_baseline"]  # the rule every source's model answers to
+    assert verdict.passed, verdict.description
+    assert verdict.description.startswith("on ") and "same-hour 7-day mean" in verdict.description
+    md = {k: v.value for k, v in verdict.metadata.items()}
+    assert 0 < md["model_rmsse"] < md["trailing_mean_rmsse"] and md["rows"] > 0
     pr = checks["price_response"]
     assert pr.passed, pr.metadata["violations"].value
     assert pr.metadata["curves"].value == 15 * 4  # every product x bucket

@@ -142,7 +142,7 @@ def advise(
 
 #: How the shop's model and days were chosen, as `model_evaluation.selection` says it.
 SELECTION = (
-    "every product-hour of the shop's sales (`public.sales_features`); the latest 24 hours held "
+    "every product-hour of the shop's sales (public.sales_features); the latest 24 hours held "
     "out, forecast by a twin trained without them"
 )
 

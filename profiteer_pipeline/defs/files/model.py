@@ -24,10 +24,12 @@ import dagster as dg
 from profiteer_pipeline import previews
 from profiteer_pipeline.defs.files.assets import GROUP, PRODUCTS, SALES
 from profiteer_pipeline.defs.files.partitions import imported_files
+from profiteer_pipeline.defs.model import baseline_check
 from profiteer_pipeline.defs.model.advice_metadata import advice_metadata
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model import tolerances
+from profiteer_pipeline.model.figures import DAILY
 from profiteer_pipeline.sources.files.names import schema_name
 
 if TYPE_CHECKING:
@@ -55,13 +57,7 @@ KEEP_VERSIONS = 3
     kinds={"mindsdb"},
     automation_condition=dg.AutomationCondition.eager(),
     check_specs=[
-        dg.AssetCheckSpec(
-            "beats_baseline",
-            asset=KEY,
-            description="Out of sample (rolling origin: the latest 3 weeks, each forecast by a "
-            "twin trained on the days before it, at product-day), the model is below the "
-            "product's trailing 28-day mean on both RMSSE and Poisson deviance.",
-        ),
+        baseline_check.spec(KEY, DAILY),
         dg.AssetCheckSpec(
             "price_response",
             asset=KEY,
@@ -179,15 +175,7 @@ def _checks(run: "forecast.ForecastRun") -> list[dg.AssetCheckResult]:
     result, verdict = run.result, run.verdict
     worst = float(verdict.curves["max_rise"].max()) if verdict.n_curves else 0.0
     return [
-        dg.AssetCheckResult(
-            check_name="beats_baseline",
-            passed=result.beats_baseline,
-            description=result.no_advice_reason() or result.summary(),
-            metadata={
-                **{k: previews.rounded(v) for k, v in result.figures.items()},
-                "rows": result.rows,
-            },
-        ),
+        baseline_check.result(result.figures, DAILY, result.summary(), result.rows),
         dg.AssetCheckResult(
             check_name="price_response",
             passed=verdict.passed,
