@@ -97,7 +97,6 @@ def _train_and_evaluate(
     import pandas as pd
 
     from profiteer_pipeline.model import backtest, evaluation, hourly_baselines, training
-    from profiteer_pipeline.pricing.advice_table import no_advice_reason
 
     log = context.log.info
     source = mindsdb.ensure_warehouse_datasource(client, SPEC.datasource)
@@ -127,7 +126,7 @@ def _train_and_evaluate(
 
     # 1. the held-out twin: all hours but the latest 24, scored on those 24
     check: dg.AssetCheckResult
-    figures: dict | None = None
+    verdict = baseline_check.result(None, HOURLY, "", 0)  # until a day is held out
     if hours > HELD_OUT_HOURS:
         twin = training.train(
             client, twin_spec, before=held_out_from, timeout=mindsdb.training_timeout, log=log
@@ -140,8 +139,10 @@ def _train_and_evaluate(
         since = held_out_from - timedelta(days=hourly_baselines.SAME_HOUR_DAYS)
         history = warehouse.read_sql(HISTORY_SQL, (since, held_out_from))
         figures = hourly_baselines.figures(history, preds)
-        losing = no_advice_reason(figures, HOURLY)
-        log(losing or hourly_baselines.summary(figures))
+        verdict = baseline_check.result(
+            figures, HOURLY, hourly_baselines.summary(figures), figures["rows"]
+        )
+        log(verdict.description)
         chart = previews.predicted_vs_actual(
             preds["actual"].to_numpy(),
             preds["predicted"].to_numpy(),
@@ -193,7 +194,4 @@ def _train_and_evaluate(
         "engine": SPEC.engine,
     }
     log(f"{SPEC.qualified_name} v{final.version.version} ready (engine {SPEC.engine})")
-    rows = figures["rows"] if figures else 0
-    summary = hourly_baselines.summary(figures) if figures else ""
-    verdict = baseline_check.result(figures, HOURLY, summary, rows)
     return dg.MaterializeResult(metadata=metadata, check_results=[check, verdict])

@@ -32,7 +32,7 @@ def result(
     from profiteer_pipeline.pricing.advice_table import no_advice_reason
 
     reason = no_advice_reason(figures, yardstick)
-    evaluated = figures is not None and reason != yardstick.not_evaluated()
+    evaluated = reason != yardstick.not_evaluated()
     return dg.AssetCheckResult(
         check_name=NAME,
         passed=reason is None,
