@@ -14,7 +14,6 @@ import pandas as pd
 from psycopg2 import sql as pgsql
 
 from profiteer_app.warehouse import MetricsMissing, Query, Warehouse, _numeric
-from profiteer_pipeline.model.figures import METRIC_FIELDS, MODEL, SEASONAL_NAIVE, TRAILING_MEAN
 from profiteer_pipeline.warehouse import recommendation_tables as pt
 
 _ONE = pgsql.SQL("product_id = %(product_id)s AND time_of_day_bucket = %(bucket)s")
@@ -103,28 +102,6 @@ def r2_phrase(run: pd.Series | None) -> str | None:
     if run is None or pd.isna(run.get("held_out_r2")):
         return None
     return f"R² {float(run['held_out_r2']):.2f} on the latest 24 h, held out"
-
-
-def baseline_phrase(run: pd.Series | None) -> str | None:
-    """The model's held-out RMSSE and Poisson deviance beside the baselines' (the figures every
-    source reports), or None when the run has none."""
-    if run is None or pd.isna(run.get("held_out_model_rmsse")):
-        return None
-    f = {
-        k: float(run[f"held_out_{k}"])
-        for k in METRIC_FIELDS
-        if not pd.isna(run.get(f"held_out_{k}"))
-    }
-    parts = []
-    for metric, name in (("rmsse", "RMSSE"), ("poisson_deviance", "Poisson deviance")):
-        if f"{MODEL}_{metric}" in f:
-            parts.append(
-                f"{name} {f[f'{MODEL}_{metric}']:.2f} against "
-                f"{f.get(f'{TRAILING_MEAN}_{metric}', float('nan')):.2f} for the same hour's "
-                f"7-day mean and {f.get(f'{SEASONAL_NAIVE}_{metric}', float('nan')):.2f} for "
-                "the same hour the day before"
-            )
-    return "; ".join(parts) or None
 
 
 R2_EXPLAINED = (

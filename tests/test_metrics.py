@@ -403,10 +403,13 @@ def test_a_column_added_in_its_declaration_reaches_table_refresh_asset_and_app(
     assert list(app.hot.columns) == changed.column_names
     assert app.hot["avg_price"].tolist() == stored["avg_price"].tolist()
 
-    # the original declaration back: the next `ensure` recreates the declared layout
+    # the original declaration back: the next `ensure` drops the column it no longer declares
+    # and keeps the rows, whose other columns are still right (nothing to rebuild)
     monkeypatch.undo()
-    assert m.ensure_metric_tables(conn)
+    assert not m.ensure_metric_tables(conn)
     assert table_columns(conn, "hot_products") == hot.column_names
+    kept = read(conn, "hot_products", "rank")
+    assert kept["product_id"].tolist() == stored["product_id"].tolist()
 
 
 def test_reads_name_only_declared_columns(conn):

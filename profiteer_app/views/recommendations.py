@@ -14,7 +14,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from profiteer_app import advice_view, source, ui
+from profiteer_app import advice_data, advice_view, source, ui
 from profiteer_app import features as feat
 from profiteer_app import formatting as fmt
 from profiteer_app import recommendation_data as prices
@@ -65,21 +65,21 @@ def summary(df: pd.DataFrame) -> tuple[float, float, int]:
 
 def render(chosen: Source) -> None:
     st.title("Price recommendations")
-    stored = ui.advice_or_notice(chosen)  # None: a notice says why (no model yet, an outage)
+    stored = ui.loaded(ui.advice, ui.warehouse(), chosen, spinner="Loading…")  # None: a notice
     if stored is None:
         return
     advice_view.evidence(stored, chosen)
     advice_view.products(stored, chosen)
     if chosen.capabilities.time_of_day:
-        by_time_of_day(chosen)
+        by_time_of_day(chosen, advice_data.model_loses(stored.evaluation, chosen))
 
 
-def by_time_of_day(chosen: Source) -> None:
-    """The source's best price per product × time of day, with its confidence and gain."""
+def by_time_of_day(chosen: Source, model_loses: str | None) -> None:
+    """The source's best price per product × time of day, with its confidence and gain; none
+    advised where the model loses to its baseline (`model_loses` says why)."""
     st.subheader("By time of day")
-    stored, problem = ui.attempt(ui.recommendations, ui.warehouse(), spinner="Loading…")
-    if problem is not None:
-        ui.banner(problem)
+    stored = ui.loaded(ui.recommendations, ui.warehouse(), spinner="Loading…")
+    if stored is None:
         return
     recs, run = stored.table, stored.run
     if recs.empty:
@@ -111,19 +111,17 @@ def by_time_of_day(chosen: Source) -> None:
     s2.metric("Changes recommended", f"{n} of {len(shown)}", border=True,
               help="rows whose gain exceeds the model's error band")  # fmt: skip
     r2 = prices.r2_phrase(run)
-    against = prices.baseline_phrase(run)
     s3.metric(
         "Model, latest 24 h held out",
         f"R² {float(run['held_out_r2']):.2f}" if r2 else "not evaluated yet",
-        help=f"{r2 or 'no held-out day yet'}. {prices.R2_EXPLAINED}"
-        + (f" Against the baselines a forecaster would use: {against}." if against else ""),
+        help=f"{r2 or 'no held-out day yet'}. {prices.R2_EXPLAINED} Against the baselines a "
+        "forecaster would use: the evaluation above.",
         border=True,
     )
-    reason = run.get("no_advice_reason") if run is not None else None
-    if isinstance(reason, str) and reason:
+    if model_loses is not None:
         st.warning(
-            f"**No price change is advised.** {fmt.md_escape(reason)} Every product keeps its "
-            "current price; the curves below are the model's, for reference only.",
+            f"**No price change is advised.** {fmt.md_escape(model_loses)} Every product keeps "
+            "its current price; the curves below are the model's, for reference only.",
             icon=":material/block:",
         )
     objective = set(recs["objective"])

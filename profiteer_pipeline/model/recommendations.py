@@ -22,7 +22,6 @@ from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.model import elasticity, shop_advice
 from profiteer_pipeline.model import features as feat
-from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.model.profile import read_profiles
 from profiteer_pipeline.pricing import advice, guardrails
 from profiteer_pipeline.synth.time_of_day import HOURS_PER_DAY, bucket_of_hour
@@ -316,7 +315,7 @@ def refresh(
     baselines (None: unknown), when it was trained and on how many rows (`trained_at`,
     `training_rows`, `held_out_from`, `held_out_rows`: the evaluation every source stores), and
     `no_advice`: why no price may be advised, if the model lost
-    to a baseline; then every curve keeps its current price, and the runs log says why. The
+    to a baseline; then every curve keeps its current price, and the evaluation says why. The
     per-product advice every source writes (`price_advice`, `shop_advice`) follows from the
     curves, within `rails`. Returns the result, the runs-log row and the row counts."""
     t0 = time.perf_counter()
@@ -342,8 +341,6 @@ def refresh(
         "model_version": model_version,
         **{f"held_out_{k}": error.get(k) for k in ("r2", "mae", "rmse", "mean_purchases")},
         "relative_error": error.get("relative_error"),
-        **{f"held_out_{f}": error.get(f) for f in METRIC_FIELDS},
-        "no_advice_reason": reason or None,
         "price_ending": ending,
         "grid_points": points,
         "curves": len(result.recommendations),

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
-from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.sources.base import SHOP
 from profiteer_pipeline.warehouse import source_tables
 from profiteer_pipeline.warehouse.io import copy_dataframe, lock_key
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 #: Observed prices are grouped into bins of this fraction of the base price.
 OBSERVATION_BIN = 0.02
 
-_FIGURE_DOC = "on the latest 24 h held out (`model.hourly_baselines`)"
 _AT = C("computed_at", "timestamptz NOT NULL", None, "when the asset computed it")
 
 # fmt: off
@@ -160,7 +158,8 @@ PRICE_RECOMMENDATION_RUNS = MetricTable(
     "price_recommendation_runs",
     role="model",
     description="One row per computation of the recommendations (append-only): the model, its "
-    "held-out error, the settings and how long it took.",
+    "held-out error (the band of the gains), the settings and how long it took. The model's "
+    "figures against the baselines are its evaluation, `shop_model.model_evaluation`.",
     columns=(
         C("computed_at", "timestamptz NOT NULL"),
         C("model", "text NOT NULL"),
@@ -170,9 +169,6 @@ PRICE_RECOMMENDATION_RUNS = MetricTable(
         C("held_out_rmse", "double precision"),
         C("held_out_mean_purchases", "double precision"),
         C("relative_error", "double precision", None, "held_out_rmse ÷ mean purchases"),
-        *(C(f"held_out_{f}", "double precision", None, _FIGURE_DOC) for f in METRIC_FIELDS),
-        C("no_advice_reason", "text", None, "why no price is advised (the model loses to a "
-          "baseline), NULL when it wins"),
         C("price_ending", "text NOT NULL", None, "99 | whole | cents"),
         C("grid_points", "integer NOT NULL"),
         C("curves", "integer NOT NULL"),

@@ -273,8 +273,9 @@ class MetricTable:
 
 def ensure(cur: Cursor, tables: Sequence[MetricTable]) -> list[MetricTable]:
     """In the caller's transaction: the schemas of `tables` and the tables, created where
-    missing; a table whose columns differ from its declaration (an older version of this
-    package) is dropped and created anew. Returns those recreated: their rows are gone."""
+    missing. A table of an older version of this package that only has columns its declaration
+    no longer has loses them and keeps its rows (a log keeps its history); one whose columns
+    differ otherwise is dropped and created anew. Returns those recreated: their rows are gone."""
     schemas = sorted({t.schema for t in tables})
     for schema in schemas:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
@@ -285,9 +286,19 @@ def ensure(cur: Cursor, tables: Sequence[MetricTable]) -> list[MetricTable]:
         (schemas,),
     )
     existing = {(schema, name): columns for schema, name, columns in cur.fetchall()}
-    stale = [
-        t for t in tables if existing.get((t.schema, t.name), t.column_names) != t.column_names
-    ]
+    stale = []
+    for t in tables:
+        had = existing.get((t.schema, t.name), t.column_names)
+        kept = [c for c in had if c in t.column_names]
+        if kept != t.column_names:
+            stale.append(t)
+        elif had != kept:
+            drops = (
+                sql.SQL("DROP COLUMN {}").format(sql.Identifier(c)) for c in had if c not in kept
+            )
+            cur.execute(
+                sql.SQL("ALTER TABLE {} {}").format(t.identifier, sql.SQL(", ").join(drops))
+            )
     for t in stale:
         cur.execute(sql.SQL("DROP TABLE {}").format(t.identifier))
     for t in tables:

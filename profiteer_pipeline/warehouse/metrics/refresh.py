@@ -65,6 +65,7 @@ def ensure_metric_tables(conn: PgConnection, schema: str = SCHEMA) -> bool:
 
     A table whose columns differ from its declaration (an older version of this package) is
     dropped and created anew; the return value says so, and the caller must then rebuild in full.
+    One that only has columns its declaration no longer has loses them and keeps its rows.
     """
     with conn:
         lock_key(conn, schema, "ddl")
