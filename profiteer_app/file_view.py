@@ -28,11 +28,8 @@ def overview(chosen: Source) -> data.Overview | None:
     """The import's whole period: the file, the totals and the days (None after a banner when
     the import cannot be read)."""
     name = chosen.name
-    found, problem = ui.attempt(
-        ui.file_overview, ui.warehouse(), name, spinner="Loading the import…"
-    )
-    if problem is not None:
-        ui.banner(problem)
+    found = ui.loaded(ui.file_overview, ui.warehouse(), name, spinner="Loading the import…")
+    if found is None:
         return None
     record, summary, daily = found.record, found.summary, found.daily
     first, last, days = period(summary)

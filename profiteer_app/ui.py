@@ -143,25 +143,27 @@ def predict(target: pred.Predictor, version: int | None, rows: pd.DataFrame) -> 
 # --- failures as banners -------------------------------------------------------------------
 
 
-def advice_or_notice(source: Source) -> advice_data.Advice | None:
-    """The source's stored advice, or None after a banner saying why there is none."""
-    stored, problem = attempt(advice, warehouse(), source, spinner="Loading…")
+def loaded(
+    fn: Callable[..., T], *args: Any, spinner: str | None = None, empty: str | None = None
+) -> T | None:
+    """What a loader returns, or None after a banner saying why there is nothing to show: an
+    outage or missing tables (`banner`), or, with `empty`, that notice for an empty frame."""
+    found, problem = attempt(fn, *args, spinner=spinner)
     if problem is not None:
         banner(problem)
         return None
-    return stored
+    if empty is not None and found.empty:
+        st.info(empty)
+        return None
+    return found
 
 
 def catalog_or_notice() -> pd.DataFrame | None:
     """The products for a page, or None after showing why there are none (outage or empty)."""
-    found, problem = attempt(products, warehouse(), spinner="Loading the catalog…")
-    if problem is not None:
-        banner(problem)
-        return None
-    if found.empty:
-        st.info("The catalog is empty: the `products` asset has not been materialized yet.")
-        return None
-    return found
+    return loaded(
+        products, warehouse(), spinner="Loading the catalog…",
+        empty="The catalog is empty: the `products` asset has not been materialized yet.",
+    )  # fmt: skip
 
 
 KNOWN = (wh.WarehouseUnavailable, wh.MetricsMissing, pred.MindsDBUnavailable, pred.ModelNotReady)

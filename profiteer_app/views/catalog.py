@@ -22,14 +22,11 @@ STATUS = {"advice": "change", "no_change": "keep", "too_little_data": "too littl
 def render(chosen: Source) -> None:
     st.title("Catalog")
     version = ui.imported_at(chosen.name) if chosen.is_import else None
-    products, problem = ui.attempt(
-        ui.catalog, ui.warehouse(), chosen, version, spinner="Loading the catalog…"
-    )
-    if problem is not None:
-        ui.banner(problem)
-        return
-    if products.empty:
-        st.info("No products yet: they appear with the first sales in the warehouse.")
+    products = ui.loaded(
+        ui.catalog, ui.warehouse(), chosen, version, spinner="Loading the catalog…",
+        empty="No products yet: they appear with the first sales in the warehouse.",
+    )  # fmt: skip
+    if products is None:
         return
     table(products, chosen)
     if chosen.capabilities.catalog:

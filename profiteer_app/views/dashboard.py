@@ -29,12 +29,10 @@ def render(chosen: Source) -> None:
         if overview is None:
             return
         st.subheader("The latest day")
-    data, problem = ui.attempt(
+    data = ui.loaded(
         ui.dashboard_data, ui.warehouse(), chosen.schema, spinner="Loading the metrics…"
     )
-    if problem is not None:
-        ui.banner(problem)
-    else:
+    if data is not None:
         latest_day(data, chosen)
     if overview is not None:
         file_view.details(overview)

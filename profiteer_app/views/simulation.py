@@ -41,7 +41,7 @@ STATUS = {"advice": "", "no_change": " · no change advised", "excluded": " · n
 
 def render(chosen: Source) -> None:
     st.title("Price simulation")
-    stored = ui.advice_or_notice(chosen)
+    stored = ui.loaded(ui.advice, ui.warehouse(), chosen, spinner="Loading…")
     if stored is None:
         return
     table = stored.table
@@ -91,12 +91,11 @@ def per_day(chosen: Source, product, ev) -> None:
     if daily.notice(product):
         return
     pid = str(product["product_id"])
-    curve, problem = ui.attempt(ui.daily_curve, ui.warehouse(), chosen, pid)
-    if problem is not None:
-        ui.banner(problem)
-        return
-    if curve.empty:
-        st.info("No stored curve for this product: it appears after the next training.")
+    curve = ui.loaded(
+        ui.daily_curve, ui.warehouse(), chosen, pid,
+        empty="No stored curve for this product: it appears after the next training.",
+    )  # fmt: skip
+    if curve is None:
         return
     seen, problem = ui.attempt(ui.observed, ui.warehouse(), chosen, pid)
     words = advice_view.wording(chosen)
@@ -126,9 +125,8 @@ def by_time_of_day(pid: str, bucket: str) -> None:
         st.info("This product is not in the catalog.")
         return
     product = products.set_index("product_id", drop=False).loc[pid]
-    stored, problem = ui.attempt(ui.stored_curve, ui.warehouse(), pid, bucket)
-    if problem is not None:
-        ui.banner(problem)
+    stored = ui.loaded(ui.stored_curve, ui.warehouse(), pid, bucket)
+    if stored is None:
         return
     if stored.empty or stored.advice is None:
         st.info(
