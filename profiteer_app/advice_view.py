@@ -17,6 +17,8 @@ import streamlit as st
 from profiteer_app import advice_data, ui
 from profiteer_app import formatting as fmt
 from profiteer_app.advice_data import Advice
+from profiteer_pipeline.model import figures
+from profiteer_pipeline.model.figures import Yardstick
 from profiteer_pipeline.sources.base import Source
 
 
@@ -24,11 +26,9 @@ from profiteer_pipeline.sources.base import Source
 class Wording:
     """What a source's prices are and how its model was held out, as the captions say it."""
 
+    yardstick: Yardstick  # what the model must beat out of sample, and how it was held out
     base_and_today: str  # what the base price and today's price are
     today: str  # the column help of today's price
-    baseline: str  # what the model must beat out of sample
-    baseline_short: str  # the same, on a card
-    seasonal: str  # the seasonal naive forecast
     held_out: str  # what was held out: formatted with rows, folds, since
     offered: str  # the price the elasticity is estimated on
     curve: str  # how the daily curve is made from the model's predictions
@@ -38,12 +38,10 @@ class Wording:
 
 #: The simulated shop: one price per product and hour, a model at product-hour held out a day.
 HOURLY = Wording(
+    yardstick=figures.HOURLY,
     base_and_today="The base price is the catalog's, today's price the latest hour's; the "
     "curve is the model's purchases per hour at each price, summed over a day's hours.",
     today="the latest hour's price",
-    baseline="same-hour baselines (the same hour yesterday, its 7-day mean)",
-    baseline_short="same-hour 7-day mean",
-    seasonal="the same hour the day before",
     held_out="{rows:,} product-hours of the latest 24 hours from {since}, forecast by a twin "
     "trained without them",
     offered="the price paid each hour (drawn afresh every hour, so it is the price offered)",
@@ -56,12 +54,10 @@ HOURLY = Wording(
 )
 #: An order export: prices paid per line, a model at product-day held out in weekly folds.
 DAILY = Wording(
+    yardstick=figures.DAILY,
     base_and_today="The base price is the median price paid, today's price the latest day's "
     "offered price (the median of its small-quantity lines).",
     today="the latest day's offered price (median of its small-quantity lines)",
-    baseline="product's 28-day mean",
-    baseline_short="28-day mean",
-    seasonal="the seasonal naive (same weekday last week)",
     held_out="{rows:,} product-days in {folds} weekly folds from {since} on, each forecast by "
     "a twin trained on the days before it",
     offered="each day's median price of the product's small-quantity lines (bulk lines are "
@@ -77,7 +73,7 @@ DAILY = Wording(
 
 def wording(source: Source) -> Wording:
     """How the source's prices and model are described: by its model's grain."""
-    return HOURLY if source.capabilities.hourly_forecast else DAILY
+    return next(w for w in (HOURLY, DAILY) if w.yardstick == advice_data.yardstick(source))
 
 
 def evidence(stored: Advice, source: Source) -> None:
@@ -90,8 +86,8 @@ def evidence(stored: Advice, source: Source) -> None:
     if not advice_data.held_out(ev):
         st.warning(
             f"**The model could not be evaluated**: the data are too short for "
-            f"{advice_data.yardstick(source).too_short}, so nobody knows yet "
-            f"whether it beats the {words.baseline_short}. **No price change is advised** until "
+            f"{words.yardstick.too_short}, so nobody knows yet "
+            f"whether it beats the {words.yardstick.short}. **No price change is advised** until "
             "it can be.",
             icon=":material/warning:",
         )
@@ -108,7 +104,7 @@ def evidence(stored: Advice, source: Source) -> None:
         folds=int(ev["folds"]),
         since=fmt.utc_label(ev["held_out_from"]),
     )
-    versus = f"vs the {words.baseline_short}"
+    versus = f"vs the {words.yardstick.short}"
     e2.metric(
         "Out-of-sample RMSSE", f"{ev['model_rmsse']:.2f}",
         fmt.signed_percent(fmt.change_pct(ev["model_rmsse"], ev["trailing_mean_rmsse"])),
@@ -125,16 +121,16 @@ def evidence(stored: Advice, source: Source) -> None:
         "does not reward predicting zero)",
     )  # fmt: skip
     e4.metric(
-        f"{words.baseline_short.capitalize()} (RMSSE)", f"{ev['trailing_mean_rmsse']:.2f}",
+        f"{words.yardstick.short.capitalize()} (RMSSE)", f"{ev['trailing_mean_rmsse']:.2f}",
         border=True,
-        help=f"the {words.baseline}; {words.seasonal}: RMSSE "
+        help=f"the {words.yardstick.baseline}; the {words.yardstick.seasonal}: RMSSE "
         f"{ev['seasonal_naive_rmsse']:.2f}, Poisson deviance "
         f"{ev['seasonal_naive_poisson_deviance']:.2f}",
     )  # fmt: skip
     reason = advice_data.model_loses(ev, source)
     if reason is not None:
         st.warning(
-            f"**The model does not beat the {words.baseline_short}** out of sample. {reason} It "
+            f"**The model does not beat the {words.yardstick.short}** out of sample. {reason} It "
             "forecasts sales no better than each product's recent average, so **no price change "
             "is advised**.",
             icon=":material/warning:",
@@ -191,8 +187,8 @@ def products(stored: Advice, source: Source) -> None:
     if advised.empty and not no_change.empty:
         st.info(
             "**No recommended price**: no product's advice passes the rule (a model that beats "
-            f"the {words.baseline} out of sample, a curve that falls with the price and an "
-            "elasticity interval below zero). See below why.",
+            f"the {words.yardstick.baseline} out of sample, a curve that falls with the price and "
+            "an elasticity interval below zero). See below why.",
             icon=":material/block:",
         )
     elif advised.empty:
@@ -269,9 +265,9 @@ def products(stored: Advice, source: Source) -> None:
         "No price change advised", no_change, key="advice_no_change", why="Why no change",
         empty="Every product with a price curve has a best price.",
         says=f"{_count(len(no_change), 'product', 'products')} with a price curve but no "
-        f"advice: keep the current price. The model must beat the {words.baseline} out of "
-        "sample, the curve must fall with the price, and the product's own elasticity interval "
-        "must lie below zero and back the way the price would move.",
+        f"advice: keep the current price. The model must beat the {words.yardstick.baseline} "
+        "out of sample, the curve must fall with the price, and the product's own elasticity "
+        "interval must lie below zero and back the way the price would move.",
         columns=["category", "elasticity", "elasticity_low", "elasticity_high", *EVIDENCE],
     )  # fmt: skip
     _unpriced(

@@ -22,6 +22,8 @@ class Yardstick:
     """How a model's figures were made and the trailing mean it must beat, as sentences say it."""
 
     baseline: str  # the trailing mean the model must beat out of sample
+    short: str  # the same, on a card
+    seasonal: str  # the seasonal naive forecast, the other baseline
     how: str  # how the figures were made
     too_short: str  # what a history too short to evaluate lacks
 
@@ -35,12 +37,16 @@ class Yardstick:
 #: An import's model, at product-day: rolling-origin weekly folds (`backtest_twins`).
 DAILY = Yardstick(
     baseline="product's 28-day mean",
+    short="28-day mean",
+    seasonal="seasonal naive (same weekday last week)",
     how="weekly folds at product-day",
     too_short="a week held out after a week of history",
 )
 #: The simulated shop's model, at product-hour: its latest day held out (`hourly_baselines`).
 HOURLY = Yardstick(
     baseline="same-hour 7-day mean",
+    short="same-hour 7-day mean",
+    seasonal="same hour the day before",
     how="the latest 24 hours held out, at product-hour",
     too_short="a day held out",
 )

@@ -76,9 +76,9 @@ def figures(history: pd.DataFrame, held_out: pd.DataFrame) -> dict[str, float | 
 def summary(figures: dict) -> str:
     """The model's RMSSE and Poisson deviance beside the two baselines', as one sentence."""
     if not figures.get("rows"):
-        return "no baseline: no held-out hour has the same hour the day before"
+        return f"no baseline: no held-out hour has the {HOURLY.seasonal}"
     label = {
-        backtest.SEASONAL_NAIVE: "same hour the day before",
+        backtest.SEASONAL_NAIVE: HOURLY.seasonal,
         backtest.TRAILING_MEAN: HOURLY.baseline,
     }
     parts = [
