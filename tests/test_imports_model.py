@@ -773,6 +773,11 @@ def test_the_tables_match_the_contract(trained, settings):
     assert evaluation["beats_baseline"] and evaluation["price_response_ok"]
     assert evaluation["products_modelled"] == 5
     assert evaluation["selection"].startswith("5 of 5 products with enough data")
+    # and how densely they sell, which sets the grain (`model.grain`): stated, not assumed
+    assert (
+        "products sell in " in evaluation["selection"]
+        and " of their hours" in evaluation["selection"]
+    )
     # 3 weeks of product-days of the 5 modelled products
     assert evaluation["folds"] == 3 and evaluation["held_out_rows"] == 5 * 21
     assert evaluation["model_rmsse"] < evaluation["trailing_mean_rmsse"]

@@ -126,6 +126,10 @@ def test_first_materialization_creates_evaluates_and_records(first_run, client):
     assert 0 < md["held_out_mae"] < 0.25 * md["held_out_mean_purchases"]
     assert 0.8 <= md["held_out_r2"] <= 1.0
     assert md["engine"] == engine.NAME  # the count model every source trains
+    # the simulated shop's products sell in most hours: its demand supports product-hour
+    assert md["grain"] == md["grain_supported"] == "product-hour"
+    assert 0.5 <= md["sale_hour_share"] <= md["sale_day_share"] == 1.0
+    assert md["density"].startswith("its 15 products sell in ")
     assert "data:image/png;base64," in md["predicted_vs_actual"]
     assert re.fullmatch(rf"{SPEC.datasource}_[0-9a-f]{{10}} \(created\)", md["datasource"])
     # the twin was trained without the held-out day, the model itself on every hour

@@ -198,6 +198,9 @@ def test_the_real_model_prices_the_shop_per_product_by_every_source_s_rules(run,
     assert 0 < ev["model_rmsse"] < ev["trailing_mean_rmsse"]
     assert ev["beats_baseline"] or (advice["status"] != "advice").all()
     assert ev["pooled_elasticity"] == pytest.approx(meta["pooled_elasticity"].value, abs=1e-3)
+    # how densely the shop's products sell, as its training measured it: most hours
+    assert ev["selection"].startswith("every product-hour of the shop's sales")
+    assert ": dense enough for an hourly model (at least 50 %)" in ev["selection"]
 
 
 def test_automation_requests_it_after_every_training_only():

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -30,7 +30,7 @@ from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.model import backtest_twins as backtesting
 from profiteer_pipeline.model import daily_features as mf
-from profiteer_pipeline.model import elasticity, engine, evaluation
+from profiteer_pipeline.model import elasticity, engine, evaluation, grain
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import Datasource, MindsDBClient
 from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, ModelSpec
@@ -171,6 +171,7 @@ class ForecastRun:
     verdict: evaluation.PriceResponse
     elasticities: elasticity.Elasticities
     excluded: pd.DataFrame  # merchandise.COLUMNS
+    density: grain.Density  # how densely its merchandise sells: the grain it supports
     written: dict[str, int]
     datasource: str
     seconds: dict[str, float]
@@ -264,6 +265,8 @@ def run(
     first = pd.to_datetime(sold["timestamp"], utc=True).min()
     last = pd.to_datetime(products["last_hour"], utc=True).max()
     pick = mf.select(ev, first, last, row_budget=row_budget)
+    dense = grain.density(sold[~sold["product_id"].isin(excluded["product_id"])], last)
+    pick = replace(pick, reason=f"{pick.reason}; {dense.phrase(grain.DAY)}")
     log(f"{schema}: {pick.reason}")
     if not pick.products:
         raise NothingToModel(
@@ -332,6 +335,7 @@ def run(
         verdict=verdict,
         elasticities=found,
         excluded=excluded,
+        density=dense,
         written=written,
         datasource=source.state,
         seconds=clock,

@@ -158,8 +158,9 @@ def evaluation_row(
 ) -> pd.DataFrame:
     """The shop's `model_evaluation` row: `held_out` is what the latest `sales_forecast`
     materialization reported (`trained_at`, `training_rows`, `held_out_from`, `held_out_rows`
-    and the figures `METRIC_FIELDS`; None where unknown, `no_advice` why the model lost), `curve`
-    the daily curves the price response is checked on."""
+    and the figures `METRIC_FIELDS`; None where unknown, `no_advice` why the model lost,
+    `density` how densely the products sell: `grain.Density.phrase`), `curve` the daily curves
+    the price response is checked on."""
     figures = {f: held_out.get(f) for f in METRIC_FIELDS}
     evaluated = any(v is not None for v in figures.values())
     return evaluation.evaluation_row(
@@ -168,7 +169,7 @@ def evaluation_row(
         trained_at=pd.Timestamp(held_out["trained_at"]),
         training_rows=int(held_out.get("training_rows") or 0),
         products_modelled=int(products),
-        selection=SELECTION,
+        selection="; ".join(filter(None, (SELECTION, held_out.get("density")))),
         held_out_from=pd.Timestamp(held_out.get("held_out_from") or pd.NaT)
         if evaluated
         else pd.NaT,

@@ -2,7 +2,8 @@
 
 One materialization per import (partition = the import's name), `forecast.run`:
 1. `model_features`, one row per product-day, from the import's order lines and `products`
-   (which products and days, and why, in the metadata), readable by MindsDB's login;
+   (which products and days, and why, in the metadata, with how densely the products sell:
+   `model.grain`), readable by MindsDB's login;
 2. a rolling-origin backtest at product-day: for each of the latest 3 weeks a twin trained on
    the days before it forecasts it, scored with RMSSE and Poisson deviance beside the seasonal
    naive and the product's 28-day mean: check `beats_baseline`;
@@ -110,6 +111,8 @@ def import_forecast(
 
 
 def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
+    from profiteer_pipeline.model import grain
+
     result, verdict, advice = run.result, run.verdict, run.advice
     advised = advice[advice["status"] == "advice"]
     top = advised.sort_values("revenue_per_day_at_best", ascending=False)
@@ -128,6 +131,7 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
             previews.markdown_table(run.excluded) if not run.excluded.empty else "none"
         ),
         "selection": run.selection.reason,
+        **run.density.metadata(grain.DAY),
         "first_modelled_day": f"{run.selection.since:%Y-%m-%d}",
         "engine": run.spec.engine,
         "held_out_from": str(result.held_out_from) if result.folds else "none",

@@ -3,7 +3,9 @@
 One materialization:
 1. makes sure MindsDB has the warehouse as a datasource `profiteer_warehouse_<digest>` (the
    model's login, which reads `public.sales_features` only; named after its connection, so a
-   moved warehouse gets a new datasource: see `client.datasource_name`);
+   moved warehouse gets a new datasource: see `client.datasource_name`), and states how densely
+   the products sell, the grain their demand supports (`model.grain`: the shop's sell in most
+   hours, so its model works per product-hour);
 2. trains `sales_forecast_holdout` on every hour except the latest 24 and scores it on those 24
    hours (MAE, R², a predicted-vs-actual chart): an honest estimate of the error on new hours;
    and against what a forecaster would use at product-hour, the same hour the day before and the
@@ -50,6 +52,7 @@ KEEP_VERSIONS = 5
 
 MODEL_KEY = dg.AssetKey(SPEC.name)
 
+SOLD_SQL = 'SELECT product_id, "timestamp" FROM public.sales_features WHERE purchases > 0'
 WINDOW_SQL = (
     'SELECT count(*) AS rows, count(DISTINCT "timestamp") AS hours, '
     'min("timestamp") AS first_hour, max("timestamp") AS last_hour FROM public.sales_features'
@@ -96,7 +99,7 @@ def _train_and_evaluate(
     # without them
     import pandas as pd
 
-    from profiteer_pipeline.model import backtest, evaluation, hourly_baselines, training
+    from profiteer_pipeline.model import backtest, evaluation, grain, hourly_baselines, training
 
     log = context.log.info
     source = mindsdb.ensure_warehouse_datasource(client, SPEC.datasource)
@@ -114,12 +117,15 @@ def _train_and_evaluate(
         )
     last = pd.Timestamp(window["last_hour"]).to_pydatetime()
     held_out_from = last - timedelta(hours=HELD_OUT_HOURS - 1)
+    dense = grain.density(warehouse.read_sql(SOLD_SQL), window["last_hour"])
+    log(f"per {grain.HOUR}: {dense.phrase(grain.HOUR)}")
     metadata: dict[str, object] = {
         "training_rows": rows,
         "training_hours": hours,
         "first_hour": str(window["first_hour"]),
         "trained_through": str(last),
         "features": ", ".join(SPEC.features),
+        **dense.metadata(grain.HOUR),
         "mindsdb_url": client.display_url,
         "datasource": f"{source.name} ({source.state})",
     }

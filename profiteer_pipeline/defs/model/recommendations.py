@@ -46,7 +46,7 @@ class RecommendationConfig(dg.Config):
 
 def held_out_error(instance: dg.DagsterInstance) -> dict[str, object]:
     """The latest training's held-out figures (None where it had too few hours to evaluate), when
-    and on how many rows it trained, and `no_advice`: why no price may be advised (the model lost
+    and on how many rows it trained, how densely the products sold, and `no_advice`: why no price may be advised (the model lost
     to a baseline, or was not evaluated), else None."""
     from profiteer_pipeline.pricing.advice_table import no_advice_reason
 
@@ -60,11 +60,15 @@ def held_out_error(instance: dg.DagsterInstance) -> dict[str, object]:
     out: dict[str, object] = {
         n: num(f"held_out_{n}") for n in ("r2", "mae", "rmse", "mean_purchases", *METRIC_FIELDS)
     }
-    text = {k: getattr(meta.get(k), "value", None) for k in ("held_out_from", "training_rows")}
+    text = {
+        k: getattr(meta.get(k), "value", None)
+        for k in ("held_out_from", "training_rows", "density")
+    }
     out |= {
         "trained_at": datetime.fromtimestamp(event.timestamp, UTC) if event else None,
         "training_rows": text["training_rows"],
         "held_out_from": text["held_out_from"],
+        "density": text["density"],
         "held_out_rows": num("held_out_baseline_rows"),
     }
     rmse, mean = out["rmse"], out["mean_purchases"]
