@@ -86,9 +86,8 @@ def evidence(stored: Advice, source: Source) -> None:
     if not advice_data.held_out(ev):
         st.warning(
             f"**The model could not be evaluated**: the data are too short for "
-            f"{words.yardstick.too_short}, so nobody knows yet "
-            f"whether it beats the {words.yardstick.short}. **No price change is advised** until "
-            "it can be.",
+            f"{words.yardstick.too_short}, so nobody knows yet whether it beats the "
+            f"{words.yardstick.baseline}. **No price change is advised** until it can be.",
             icon=":material/warning:",
         )
         return
@@ -104,7 +103,7 @@ def evidence(stored: Advice, source: Source) -> None:
         folds=int(ev["folds"]),
         since=fmt.utc_label(ev["held_out_from"]),
     )
-    versus = f"vs the {words.yardstick.short}"
+    versus = f"vs {words.yardstick.short}"  # short: the card does not truncate it
     e2.metric(
         "Out-of-sample RMSSE", f"{ev['model_rmsse']:.2f}",
         fmt.signed_percent(fmt.change_pct(ev["model_rmsse"], ev["trailing_mean_rmsse"])),
@@ -130,9 +129,9 @@ def evidence(stored: Advice, source: Source) -> None:
     reason = advice_data.model_loses(ev, source)
     if reason is not None:
         st.warning(
-            f"**The model does not beat the {words.yardstick.short}** out of sample. {reason} It "
-            "forecasts sales no better than each product's recent average, so **no price change "
-            "is advised**.",
+            f"**The model does not beat the {words.yardstick.baseline}** out of sample. {reason} "
+            "It forecasts sales no better than each product's recent average, so **no price "
+            "change is advised**.",
             icon=":material/warning:",
         )
     if pd.notna(ev.get("pooled_elasticity")):

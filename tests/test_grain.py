@@ -39,8 +39,8 @@ def test_the_shares_count_each_product_from_its_first_sale_to_the_last_hour():
         "grain_supported": grain.DAY,
     }
     assert d.phrase(grain.DAY) == (
-        "its 2 products sell in 6 % of their hours and 100 % of their days: too sparse for an "
-        "hourly model, which needs 50 %"
+        "the shop's 2 products sell in 6 % of their hours and 100 % of their days: too sparse "
+        "for an hourly model, which needs 50 %"
     )
 
 

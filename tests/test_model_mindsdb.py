@@ -129,7 +129,7 @@ def test_first_materialization_creates_evaluates_and_records(first_run, client):
     # the simulated shop's products sell in most hours: its demand supports product-hour
     assert md["grain"] == md["grain_supported"] == "product-hour"
     assert 0.5 <= md["sale_hour_share"] <= md["sale_day_share"] == 1.0
-    assert md["density"].startswith("its 15 products sell in ")
+    assert md["density"].startswith("the shop's 15 products sell in ")
     assert "data:image/png;base64," in md["predicted_vs_actual"]
     assert re.fullmatch(rf"{SPEC.datasource}_[0-9a-f]{{10}} \(created\)", md["datasource"])
     # the twin was trained without the held-out day, the model itself on every hour

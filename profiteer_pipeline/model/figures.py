@@ -45,7 +45,7 @@ DAILY = Yardstick(
 #: The simulated shop's model, at product-hour: its latest day held out (`hourly_baselines`).
 HOURLY = Yardstick(
     baseline="same-hour 7-day mean",
-    short="same-hour 7-day mean",
+    short="same-hour mean",
     seasonal="same hour the day before",
     how="the latest 24 hours held out, at product-hour",
     too_short="a day held out",

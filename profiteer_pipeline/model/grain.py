@@ -49,12 +49,12 @@ class Density:
         return HOUR if self.hour_share >= MIN_HOURLY_SHARE else DAY
 
     def phrase(self, modelled: str) -> str:
-        """'its 448 products sell in 2 % of their hours and 18 % of their days: too sparse for an
-        hourly model, ...': how the grain a model was `modelled` at compares with what the data
+        """'the shop's 448 products sell in 2 % of their hours and 18 % of their days: too sparse
+        for an hourly model, ...': how the grain a model was `modelled` at compares with what the data
         support."""
         sold = (
-            f"its {self.products:,} products sell in {_pct(self.hour_share)} of their hours and "
-            f"{_pct(self.day_share)} of their days"
+            f"the shop's {self.products:,} products sell in {_pct(self.hour_share)} of their "
+            f"hours and {_pct(self.day_share)} of their days"
         )
         need = _pct(MIN_HOURLY_SHARE)
         if modelled == self.supported == DAY:
