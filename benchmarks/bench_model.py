@@ -12,7 +12,7 @@ real MindsDB 25.14.1 server.
 Prints: training time for the latest 48 hours and for 30 days of the default catalog (15
 products); the held-out MAE and R² (trained on all but the latest 24 hours, scored on those),
 and its RMSSE and Poisson deviance beside the same hour the day before and the same hour's
-7-day mean (`model.hourly_baselines`, the rule the `held_out_accuracy` check applies);
+7-day mean (`model.shop_backtest`: the backtest the `beats_baseline` check applies);
 single-prediction latency (median of 50, SQL `WHERE` and REST); one batch prediction of 21 prices.
 With --compare-features, each candidate feature set is trained on the same 30 days and scored on
 the same held-out day, with its price-response check.
@@ -41,7 +41,7 @@ import pandas as pd
 import psycopg2
 
 from profiteer_pipeline import settings as settings_mod
-from profiteer_pipeline.model import evaluation, features, hourly_baselines, training
+from profiteer_pipeline.model import evaluation, features, shop_backtest, training
 from profiteer_pipeline.model import spec as spec_mod
 from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.profile import read_profiles
@@ -131,7 +131,8 @@ def held_out(
     client: MindsDBClient, spec: spec_mod.ModelSpec, since: datetime, db=None, history_from=None
 ) -> dict:
     """Score on [since, END): MAE, R²; with `db`, also against the shop's baselines (the same
-    hour the day before, the same hour's 7-day mean) from the hours [history_from, since)."""
+    hour the day before, the same hour's 7-day mean) from the hours [history_from, since), by
+    the backtest the pipeline runs (`shop_backtest.score`: its `Evaluation`)."""
     preds = training.held_out_predictions(client, spec, since, END)
     metrics = evaluation.regression_metrics(preds["actual"], preds["predicted"])
     if db is not None:
@@ -141,14 +142,16 @@ def held_out(
                 cur.execute(
                     'SELECT product_id, "timestamp", purchases FROM sales'
                     ' WHERE "timestamp" >= %s AND "timestamp" < %s',
-                    (history_from, since),
+                    (history_from, END),
                 )
-                history = pd.DataFrame(
+                hours = pd.DataFrame(
                     cur.fetchall(), columns=["product_id", "timestamp", "purchases"]
                 )
         finally:
             conn.close()
-        metrics["baselines"] = hourly_baselines.figures(history, preds)
+        # the backtest the pipeline runs, on these predictions of the held-out day
+        panel = shop_backtest.panel(hours)
+        metrics["baselines"] = shop_backtest.score(panel, lambda _s, _e: preds).evaluation
     return metrics
 
 
@@ -213,15 +216,15 @@ def main() -> None:
         m = held_out(client, h48, cutoff, db, cutoff - timedelta(hours=24))
         print(f"48 h of history (24 h train): MAE {m['mae']:.2f}  R² {m['r2']:.3f}  "
               f"(n={m['n']}, mean purchases {m['mean_actual']:.1f})")  # fmt: skip
-        print(f"  against the baselines: {hourly_baselines.summary(m['baselines'])}")
+        print(f"  against the baselines: {m['baselines'].summary()}")
         hall = base.with_name("bench_holdout_all")
         timed_training(client, hall, before=cutoff)
         m = held_out(client, hall, cutoff, db, cutoff - timedelta(days=7))
         print(f"{args.days} days of history:         MAE {m['mae']:.2f}  R² {m['r2']:.3f}  "
               f"(n={m['n']}, mean purchases {m['mean_actual']:.1f})")  # fmt: skip
-        print(f"  against the baselines: {hourly_baselines.summary(m['baselines'])}")
+        print(f"  against the baselines: {m['baselines'].summary()}")
         figures.update(held_out_mae=m["mae"], held_out_r2=m["r2"])
-        figures.update({f"held_out_{k}": v for k, v in m["baselines"].items()})
+        figures.update({f"held_out_{k}": v for k, v in m["baselines"].figures.items()})
         print(f"price response ({args.days}-day model): {price_check(client, hall, db)}")
 
         print("\n== prediction latency (30-day model) ==")

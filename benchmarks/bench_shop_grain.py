@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from profiteer_pipeline import settings
-from profiteer_pipeline.model import backtest, count_model, engine, evaluation
+from profiteer_pipeline.model import backtest, count_model, engine, evaluation, held_out
 from profiteer_pipeline.model import backtest_twins as twins
 from profiteer_pipeline.model import daily_features as mf
 from profiteer_pipeline.model.profile import whatif_profile
@@ -404,7 +404,7 @@ def daily(df: pd.DataFrame, cat: pd.DataFrame, points: int) -> dict:
     seconds: list[float] = []
 
     eval_panel = twins.evaluation_panel(rows)
-    folds = twins.n_folds(eval_panel)
+    folds = held_out.n_folds(eval_panel)
     out["folds"] = folds
     if folds:
 

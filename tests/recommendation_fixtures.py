@@ -17,13 +17,11 @@ import psycopg2
 import pytest
 from app_fixtures import APP_MODEL, HOURS, START
 
-from profiteer_pipeline.model import evaluation, hourly_baselines, training
+from profiteer_pipeline.model import evaluation, shop_backtest, training
 from profiteer_pipeline.model import recommendations as recs
 from profiteer_pipeline.model.client import MindsDBClient
-from profiteer_pipeline.model.figures import HOURLY, METRIC_FIELDS
-from profiteer_pipeline.pricing.advice_table import no_advice_reason
 
-HISTORY = 'SELECT product_id, "timestamp", purchases FROM public.sales WHERE "timestamp" < %s'
+SALES = 'SELECT product_id, "timestamp", purchases FROM public.sales'
 
 
 @pytest.fixture(scope="session")
@@ -38,15 +36,16 @@ def app_recommendations(app_db, app_model, mindsdb_url):
     conn = psycopg2.connect(app_db.dsn())
     try:
         with conn.cursor() as cur:
-            cur.execute(HISTORY, (since,))
-            history = pd.DataFrame(cur.fetchall(), columns=["product_id", "timestamp", "purchases"])
-            cur.execute("SELECT count(*) FROM public.sales")
-            error["training_rows"] = cur.fetchone()[0]
-        figures = hourly_baselines.figures(history, preds)
-        error |= {f: figures[f] for f in METRIC_FIELDS} | {
+            cur.execute(SALES)
+            sales = pd.DataFrame(cur.fetchall(), columns=["product_id", "timestamp", "purchases"])
+        error["training_rows"] = len(sales)
+        # the backtest the pipeline runs, on the fixture model's predictions of the latest day
+        ev = shop_backtest.score(shop_backtest.panel(sales), lambda _start, _end: preds).evaluation
+        assert ev.held_out_from == since and ev.folds == 1
+        error |= ev.figures | {
             "held_out_from": since,
-            "held_out_rows": figures["rows"],
-            "no_advice": no_advice_reason(figures, HOURLY),
+            "held_out_rows": ev.rows,
+            "no_advice": ev.no_advice_reason(),
         }
         result, run, _ = recs.refresh(
             conn,

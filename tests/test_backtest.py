@@ -318,36 +318,48 @@ def test_a_forecaster_that_skips_product_days_is_refused(tiny):
 
 
 def test_the_shops_held_out_day_against_the_same_hour_yesterday_and_its_weekly_mean():
-    """The shop's baselines at product-hour (`hourly_baselines`), by hand: only hours before the
-    held-out day are read; a held-out hour without the hour the day before is not scored."""
-    from profiteer_pipeline.model import hourly_baselines as hb
+    """The same backtest at product-hour (`figures.HOURLY`), by hand: one fold of the latest 24
+    hours; the seasonal naive is the same hour the day before, the trailing mean the same hour's
+    mean over the days before (up to 7); only hours before the held-out day are read; a product
+    younger than a day at the origin is left out and counted."""
+    from profiteer_pipeline.model.figures import HOURLY
 
-    start = pd.Timestamp("2026-05-01", tz="UTC")
-    hours = pd.date_range(start, periods=24 * 3, freq="h")  # 2 days of history, 1 held out
-    level = {"A": 10.0, "B": 4.0}
-    history = pd.DataFrame(
-        [(p, h, level[p] + (h.day - 1)) for p in level for h in hours[:48]],  # day 1: +0, day 2: +1
-        columns=["product_id", "timestamp", "purchases"],
+    hours = pd.date_range("2026-05-01", periods=24 * 3, freq="h")  # 2 days of history, 1 held out
+    level = {"A": 10.0, "B": 4.0}  # day 1: the level, day 2: +1, the held-out day 3: +2
+    panel = pd.DataFrame(
+        [(p, h, level[p] + (h.day - 1)) for p in level for h in hours]
+        + [("NEW", h, 3.0) for h in hours[48:]],  # a product that was not there the day before
+        columns=["product_id", "day", "units"],
     )
-    held = pd.DataFrame(
-        [(p, h, level[p] + 2.0, level[p] + 2.0) for p in level for h in hours[48:]]
-        + [("NEW", hours[50], 3.0, 3.0)],  # a product that was not there the day before
-        columns=["product_id", "timestamp", "actual", "predicted"],
-    )
-    # the held-out day itself in the history must not be read
-    leak = held.rename(columns={"actual": "purchases"})[["product_id", "timestamp", "purchases"]]
-    scored = hb.forecasts(pd.concat([history, leak.assign(purchases=1e6)]), held)
-    assert len(scored) == 48 and "NEW" not in set(scored["product_id"])
-    a = scored[scored["product_id"] == "A"]
-    assert (a["seasonal_naive"] == 11.0).all()  # the same hour, day 2
-    assert (a["trailing_mean"] == 10.5).all()  # the mean of days 1 and 2
-    figures = hb.figures(history, held)
-    assert figures["rows"] == 48 and set(figures) == {*bt.METRIC_FIELDS, "rows"}
-    assert figures["model_mae"] == 0.0 and figures["model_poisson_deviance"] == pytest.approx(0)
-    assert figures["seasonal_naive_mae"] == 1.0 and figures["trailing_mean_mae"] == 1.5
+    origin = hours[48]
+    assert bt.fold_origins(hours[-1], HOURLY.folds, HOURLY.horizon, HOURLY) == [origin]
+    seen = []
+
+    def perfect(history: pd.DataFrame, start: pd.Timestamp, horizon: int) -> pd.DataFrame:
+        seen.append((history["day"].max(), start, horizon))
+        held = panel[panel["day"] >= start]
+        return held.rename(columns={"units": "forecast"})
+
+    # the held-out day itself is never read by the baselines: a leak would move them
+    leaky = panel.assign(units=panel["units"].where(panel["day"] < origin, 1e6))
+    naive = bt.seasonal_naive(leaky[leaky["day"] < origin], origin, 24, HOURLY)
+    assert (naive.loc[naive["product_id"] == "A", "forecast"] == 11.0).all()  # day 2, same hour
+    mean = bt.trailing_mean(leaky[leaky["day"] < origin], origin, 24, HOURLY)
+    assert (mean.loc[mean["product_id"] == "A", "forecast"] == 10.5).all()  # days 1 and 2
+
+    result = bt.backtest(panel, perfect, HOURLY.folds, HOURLY.horizon, yardstick=HOURLY)
+    assert seen == [(hours[47], origin, 24)]
+    (fold,) = result.folds.to_dict("records")
+    assert (fold["rows"], fold["products"], fold["too_young"]) == (48, 2, 1)
+    figure = {f"{m}_{k}": result.overall(m, k) for m, k in bt.FIGURES}
+    assert figure["model_mae"] == 0.0 and figure["model_poisson_deviance"] == pytest.approx(0)
+    assert figure["seasonal_naive_mae"] == 1.0 and figure["trailing_mean_mae"] == 1.5
     # RMSSE is scaled by the hour-to-hour change of the history: one step of 1 in 47 changes
-    assert figures["model_rmsse"] == 0.0
-    assert figures["seasonal_naive_rmsse"] == pytest.approx(math.sqrt(47))
-    assert figures["trailing_mean_rmsse"] == pytest.approx(1.5 * math.sqrt(47))
-    empty = hb.figures(history.iloc[:0], held)
-    assert empty["rows"] == 0 and empty["model_rmsse"] is None
+    assert figure["model_rmsse"] == 0.0
+    assert figure["seasonal_naive_rmsse"] == pytest.approx(math.sqrt(47))
+    assert figure["trailing_mean_rmsse"] == pytest.approx(1.5 * math.sqrt(47))
+    assert result.summary().endswith(
+        "1 fold of 24 hours, 48 product-hours (products left out over the folds: 1 younger "
+        "than 24 hours)"
+    )
+    assert "RMSSE 0.00 vs 6.86 seasonal naive (−100 %) and 10.28 same-hour mean" in result.summary()

@@ -19,7 +19,7 @@ from import_fixtures import connection, connector, read_table
 from profiteer_pipeline.defs.files.model import import_forecast
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import warehouse_resource
-from profiteer_pipeline.model import backtest, elasticity, forecast
+from profiteer_pipeline.model import backtest, elasticity, forecast, held_out
 from profiteer_pipeline.model import backtest_twins as backtesting
 from profiteer_pipeline.model import daily_features as mf
 from profiteer_pipeline.model.client import MindsDBClient
@@ -239,7 +239,7 @@ def test_each_fold_is_forecast_from_what_was_known_at_its_start():
     assert sorted(ahead.loc[ahead["product_id"] == "A", "day_of_week"]) == list(range(7))
 
 
-def _evaluated(rows: pd.DataFrame, predict) -> backtesting.Evaluation:
+def _evaluated(rows: pd.DataFrame, predict) -> held_out.Evaluation:
     """The backtest `backtesting.evaluate` runs, with `predict(inputs)` in place of the twin."""
     panel = backtesting.evaluation_panel(rows)
 
@@ -249,8 +249,8 @@ def _evaluated(rows: pd.DataFrame, predict) -> backtesting.Evaluation:
         out = inputs.assign(day=day, forecast=predict(inputs))
         return out.groupby(["product_id", "day"], as_index=False)["forecast"].sum()
 
-    return backtesting.Evaluation(
-        backtest.backtest(panel, forecaster, folds=backtesting.n_folds(panel), horizon=7)
+    return held_out.Evaluation(
+        backtest.backtest(panel, forecaster, folds=held_out.n_folds(panel), horizon=7)
     )
 
 
@@ -273,12 +273,12 @@ def test_the_accuracy_check_needs_the_model_below_the_28_day_mean_on_both_metric
     assert reason.startswith("The model does not beat the product's 28-day mean out of sample")
     assert f"RMSSE {nothing.figures['model_rmsse']:.3f} against" in reason
     # too short to hold a week out after a week: not evaluated, and no advice
-    short = backtesting.Evaluation(None)
+    short = held_out.Evaluation(None)
     from profiteer_pipeline.model.figures import DAILY
 
     assert not short.beats_baseline and short.no_advice_reason() == DAILY.not_evaluated()
-    assert backtesting.n_folds(backtesting.evaluation_panel(_daily(days=13))) == 0
-    assert backtesting.n_folds(backtesting.evaluation_panel(_daily(days=21))) == 2
+    assert held_out.n_folds(backtesting.evaluation_panel(_daily(days=13))) == 0
+    assert held_out.n_folds(backtesting.evaluation_panel(_daily(days=21))) == 2
 
 
 def test_the_price_response_check_fails_on_a_rising_curve_and_allows_a_flat_one():
@@ -317,7 +317,7 @@ def test_the_price_response_check_fails_when_most_curves_are_flat():
 
     from profiteer_pipeline.defs.files.model import _checks
 
-    run = SimpleNamespace(result=backtesting.Evaluation(None), verdict=all_flat)
+    run = SimpleNamespace(result=held_out.Evaluation(None), verdict=all_flat)
     check = {c.check_name: c for c in _checks(run)}["price_response"]
     assert not check.passed and check.description.startswith("3 of 3 curves are flat")
     assert check.metadata["flat_curves"].value == 3

@@ -144,7 +144,9 @@ def test_checks_pass_held_out_beats_the_baseline_and_price_response(first_run):
     assert checks["held_out_accuracy"].passed, checks["held_out_accuracy"].description
     verdict = checks["beats_baseline"]  # the rule every source's model answers to
     assert verdict.passed, verdict.description
-    assert verdict.description.startswith("on ") and "same-hour 7-day mean" in verdict.description
+    # the backtest an import's model runs, in one fold of the latest 24 hours at product-hour
+    assert verdict.description.startswith("RMSSE ") and " same-hour mean (" in verdict.description
+    assert verdict.description.endswith("1 fold of 24 hours, 360 product-hours")
     md = {k: v.value for k, v in verdict.metadata.items()}
     assert 0 < md["model_rmsse"] < md["trailing_mean_rmsse"] and md["rows"] > 0
     pr = checks["price_response"]

@@ -1,10 +1,13 @@
-"""Rolling-origin backtest of daily demand forecasts at product-day grain.
+"""Rolling-origin backtest of demand forecasts, at a grain's step: product-day (an import's
+weekly folds) or product-hour (the shop's held-out day), as its `figures.Yardstick` declares.
 
 Sparse (intermittent) demand makes MAE a poor judge: a forecast of zero for every day has the
 lowest MAE whenever most days sell nothing, yet it would never price anything. So forecasts are
 scored by RMSSE (M5's scaled RMSE) and the mean Poisson deviance, with MAE only for reference,
 against two baselines on exactly the same product-days: the seasonal naive (same weekday last
-week) and the product's trailing 28-day mean. The goal: at least 20 % below the seasonal naive
+week) and the product's trailing 28-day mean; at product-hour, the same hour the day before and
+the same hour's mean over the 7 days before. The panel's `day` column holds each step's start.
+The goal: at least 20 % below the seasonal naive
 and below the 28-day mean on both metrics (`meets_goal`); a model that does not beat the
 28-day mean advises no price change (`pricing.advice_table.no_advice_reason`).
 
@@ -21,6 +24,7 @@ import pandas as pd
 
 from profiteer_pipeline.model.evaluation import paired
 from profiteer_pipeline.model.figures import (  # noqa: F401 (re-exported: backtest.MODEL, ...)
+    DAILY,
     DECIDING,
     FIGURES,
     METHODS,
@@ -28,23 +32,18 @@ from profiteer_pipeline.model.figures import (  # noqa: F401 (re-exported: backt
     MODEL,
     SEASONAL_NAIVE,
     TRAILING_MEAN,
+    Yardstick,
 )
 
 PANEL_COLUMNS = ("product_id", "day", "units")
 FORECAST_COLUMNS = ("product_id", "day", "forecast")
-WEEK = pd.Timedelta(days=7)
 DAY = pd.Timedelta(days=1)
-#: A product must have existed this long before an origin to be scored in that fold: the
-#: seasonal naive needs the product's last week.
-MIN_HISTORY = WEEK
-TRAILING_WINDOW = 28
 #: Poisson deviance: a forecast is clipped to this inside the log, so a zero forecast for a
 #: positive actual y costs 2·(y·log(y/1e-6) − y), about 25.6 for y = 1: heavy but finite.
 EPSILON = 1e-6
 #: The goal: this far below the seasonal naive on both metrics (M5's winner: 24.8 %).
 GOAL_VS_SEASONAL_NAIVE = 0.20
 
-LABELS = {SEASONAL_NAIVE: "seasonal naive", TRAILING_MEAN: f"{TRAILING_WINDOW}-day mean"}
 METRIC_COLUMNS = ("method", "fold", "rmsse", "poisson_deviance", "mae", "rows")
 OVERALL = "all"  # `fold` of the rows over all folds
 
@@ -92,66 +91,86 @@ def daily_panel(
     return sums.reindex(index, fill_value=0).reset_index()
 
 
-def fold_origins(last_day, folds: int = 3, horizon: int = 7) -> list[pd.Timestamp]:
-    """The first held-out day of each fold, oldest first. Fold k holds out the `horizon` days
+def step(yardstick: Yardstick) -> pd.Timedelta:
+    """One row of the grain's panel: a day, or an hour."""
+    return pd.Timedelta(hours=yardstick.step_hours)
+
+
+def fold_origins(
+    last_day, folds: int = 3, horizon: int = 7, yardstick: Yardstick = DAILY
+) -> list[pd.Timestamp]:
+    """The first held-out step of each fold, oldest first. Fold k holds out the `horizon` steps
     from its origin; the folds follow each other without overlap, the last ending at
-    `last_day` (so every fold is scored on days the newest data covers)."""
+    `last_day` (so every fold is scored on steps the newest data covers)."""
     if folds < 1 or horizon < 1:
-        raise ValueError(f"need at least one fold and one day (got {folds}, {horizon})")
-    last = pd.Timestamp(last_day).normalize()
-    return [last - (folds - k) * horizon * DAY + DAY for k in range(folds)]
+        raise ValueError(f"need at least one fold and one step (got {folds}, {horizon})")
+    one = step(yardstick)
+    last = pd.Timestamp(last_day).floor(one)
+    return [last - (folds - k) * horizon * one + one for k in range(folds)]
 
 
 def _history(panel: pd.DataFrame, origin: pd.Timestamp) -> pd.DataFrame:
     return panel[panel["day"] < origin]
 
 
-def _grid(products: pd.Index, origin: pd.Timestamp, horizon: int) -> pd.DataFrame:
-    """Every (product, held-out day), with `ahead` the days since the origin."""
+def _grid(products: pd.Index, origin: pd.Timestamp, horizon: int, one: pd.Timedelta):
+    """Every (product, held-out step), with `ahead` the steps since the origin."""
     ahead = np.tile(np.arange(horizon), len(products))
     return pd.DataFrame(
         {
             "product_id": products.repeat(horizon),
-            "day": origin + pd.to_timedelta(ahead, unit="D"),
+            "day": origin + ahead * one,
             "ahead": ahead,
         }
     )
 
 
+def _units(history: pd.DataFrame) -> pd.Series:
+    return history.set_index(["product_id", "day"])["units"].astype(float)
+
+
+def _read(units: pd.Series, grid: pd.DataFrame, back: np.ndarray, one) -> np.ndarray:
+    """Each grid row's product's `units` `back` steps before its step (NaN where none)."""
+    at = pd.MultiIndex.from_arrays([grid["product_id"], grid["day"] - back * one])
+    return units.reindex(at).to_numpy()
+
+
 # --- baselines -----------------------------------------------------------------------------
 
 
-def seasonal_naive(panel: pd.DataFrame, origin, horizon: int = 7) -> pd.DataFrame:
-    """Same weekday last week: each held-out day's forecast is the product's units 7 days
-    earlier. Only days before `origin` are read, so a day more than a week after the origin
-    repeats the last observed week (the latest day before the origin with that weekday).
-    Products that existed less than 7 days before the origin get no forecast.
-    Returns (product_id, day, forecast)."""
-    origin = pd.Timestamp(origin)
+def seasonal_naive(
+    panel: pd.DataFrame, origin, horizon: int = 7, yardstick: Yardstick = DAILY
+) -> pd.DataFrame:
+    """The same step a season earlier (same weekday last week; at product-hour, the same hour
+    the day before). Only steps before `origin` are read, so a step more than a season after
+    the origin repeats the last observed season. Products younger than a season at the origin
+    get no forecast. Returns (product_id, day, forecast)."""
+    origin, one, season = pd.Timestamp(origin), step(yardstick), yardstick.season
     history = _history(panel, origin)
     first = history.groupby("product_id")["day"].min()
-    grid = _grid(first.index[first <= origin - MIN_HISTORY], origin, horizon)
-    # day d = origin + a is read at d − 7·(a // 7 + 1): a day of the week before the origin
-    grid["day_read"] = grid["day"] - pd.to_timedelta(7 * (grid["ahead"] // 7 + 1), unit="D")
-    last_week = history[history["day"] >= origin - MIN_HISTORY]
-    last_week = last_week.rename(columns={"day": "day_read", "units": "forecast"})
-    out = grid.merge(last_week, on=["product_id", "day_read"], how="left")
-    out["forecast"] = out["forecast"].fillna(0.0).astype(float)  # a missing day sold nothing
-    return out[list(FORECAST_COLUMNS)]
+    grid = _grid(first.index[first <= origin - season * one], origin, horizon, one)
+    # step d = origin + a is read at d − season·(a // season + 1): in the season before origin
+    back = season * (grid["ahead"].to_numpy() // season + 1)
+    grid["forecast"] = np.nan_to_num(_read(_units(history), grid, back, one))  # none: sold 0
+    return grid[list(FORECAST_COLUMNS)]
 
 
 def trailing_mean(
-    panel: pd.DataFrame, origin, horizon: int = 7, window: int = TRAILING_WINDOW
+    panel: pd.DataFrame, origin, horizon: int = 7, yardstick: Yardstick = DAILY
 ) -> pd.DataFrame:
-    """The product's mean units per day over the `window` days before `origin`, counting only
-    the days it existed (a dense panel starts at its first sale), for every held-out day.
+    """The product's mean units over its `trailing` steps `stride` apart before `origin` (the
+    28 days before; at product-hour, the same hour on each of the 7 days before), counting only
+    the steps it existed (a dense panel starts at its first sale), for every held-out step.
     Returns (product_id, day, forecast)."""
-    origin = pd.Timestamp(origin)
+    origin, one, stride = pd.Timestamp(origin), step(yardstick), yardstick.stride
     history = _history(panel, origin)
-    recent = history[history["day"] >= origin - window * DAY]
-    mean = recent.groupby("product_id")["units"].mean().astype(float)
-    grid = _grid(mean.index, origin, horizon)
-    grid["forecast"] = mean.reindex(grid["product_id"]).to_numpy()
+    grid = _grid(pd.Index(history["product_id"].unique()), origin, horizon, one)
+    units, first = _units(history), grid["ahead"].to_numpy() // stride + 1  # lags before origin
+    lags = np.vstack(
+        [_read(units, grid, (first + k) * stride, one) for k in range(yardstick.trailing)]
+    )
+    seen = (~np.isnan(lags)).sum(axis=0)
+    grid["forecast"] = np.where(seen > 0, np.nansum(lags, axis=0) / np.maximum(seen, 1), np.nan)
     return grid[list(FORECAST_COLUMNS)]
 
 
@@ -179,8 +198,9 @@ def poisson_deviance(actual, forecast, eps: float = EPSILON) -> float:
 
 
 def _scales(history: pd.DataFrame) -> pd.Series:
-    """M5's scale per product: the mean squared one-day change over its history (NaN with a
-    single day). `history` is a dense panel, so consecutive rows are consecutive days."""
+    """M5's scale per product: the mean squared one-step change (a day, or an hour) over its
+    history (NaN with a single step). `history` is a dense panel, so consecutive rows are
+    consecutive steps."""
     h = history.sort_values(["product_id", "day"])
     step = h.groupby("product_id", sort=False)["units"].diff()
     return (step.astype(float) ** 2).groupby(h["product_id"]).mean()
@@ -269,6 +289,7 @@ class BacktestResult:
     folds: pd.DataFrame  # fold, origin, end, rows, products, too_young, zero_scale
     scored: pd.DataFrame  # fold, product_id, day, units and one forecast column per method
     horizon: int
+    yardstick: Yardstick = DAILY
 
     def overall(self, method: str, metric: str) -> float:
         row = self.metrics[(self.metrics["method"] == method) & (self.metrics["fold"] == OVERALL)]
@@ -300,23 +321,27 @@ class BacktestResult:
         return int(self.folds["rows"].sum())
 
     def summary(self) -> str:
+        ys = self.yardstick
+        labels = {SEASONAL_NAIVE: "seasonal naive", TRAILING_MEAN: ys.short}
+
         def metric(name: str, label: str) -> str:
             parts = [
-                f"{self.overall(b, name):.2f} {LABELS[b]} ({_change(self.improvement(MODEL, b, name))})"
+                f"{self.overall(b, name):.2f} {labels[b]} ({_change(self.improvement(MODEL, b, name))})"
                 for b in (SEASONAL_NAIVE, TRAILING_MEAN)
             ]
             return f"{label} {self.overall(MODEL, name):.2f} vs " + " and ".join(parts)
 
         left_out = []
         if self.folds["too_young"].sum():
-            left_out.append(f"{int(self.folds['too_young'].sum())} younger than a week")
+            season = _count(ys.season, ys.unit)
+            left_out.append(f"{int(self.folds['too_young'].sum())} younger than {season}")
         if self.folds["zero_scale"].sum():
             left_out.append(f"{int(self.folds['zero_scale'].sum())} never changing (not in RMSSE)")
         tail = f" (products left out over the folds: {', '.join(left_out)})" if left_out else ""
         return (
             f"{metric('rmsse', 'RMSSE')}; {metric('poisson_deviance', 'Poisson deviance')}; "
-            f"{_count(len(self.folds), 'fold')} of {self.horizon} days, "
-            f"{self.rows:,} product-days{tail}"
+            f"{_count(len(self.folds), 'fold')} of {_count(self.horizon, ys.unit)}, "
+            f"{self.rows:,} {ys.grain}s{tail}"
         )
 
 
@@ -338,31 +363,40 @@ def backtest(
     folds: int = 3,
     horizon: int = 7,
     weights: Mapping | pd.Series | None = None,
+    yardstick: Yardstick = DAILY,
 ) -> BacktestResult:
-    """Score `forecaster` and both baselines on `folds` rolling origins of `horizon` days each.
+    """Score `forecaster` and both baselines on `folds` rolling origins of `horizon` steps each
+    (days, or hours: `yardstick`).
 
-    `panel`: a dense panel (`daily_panel`). For each fold, `forecaster(history, origin,
-    horizon)` sees only the days before the origin and returns (product_id, day, forecast) for
-    every held-out product-day of the products that existed at least 7 days before the origin
-    (extra rows are ignored; negative forecasts count as 0). Younger products are left out of
-    the fold for every method and counted (`folds.too_young`). `weights` weight RMSSE's mean."""
+    `panel`: a dense panel (`daily_panel`, or one row per product-hour). For each fold,
+    `forecaster(history, origin, horizon)` sees only the steps before the origin and returns
+    (product_id, day, forecast) for every held-out step of the products that existed at least a
+    season (`yardstick.season` steps) before the origin (extra rows are ignored; negative
+    forecasts count as 0). Younger products are left out of the fold for every method and
+    counted (`folds.too_young`). `weights` weight RMSSE's mean."""
     missing = set(PANEL_COLUMNS) - set(panel.columns)
     if missing:
         raise ValueError(f"panel lacks column(s) {sorted(missing)}")
     panel = panel[list(PANEL_COLUMNS)].sort_values(["product_id", "day"], ignore_index=True)
     first = panel.groupby("product_id")["day"].min()
+    one, ys = step(yardstick), yardstick
     scored_parts, per_product, fold_rows = [], [], []
-    for k, origin in enumerate(fold_origins(panel["day"].max(), folds, horizon), start=1):
+    origins = fold_origins(panel["day"].max(), folds, horizon, ys)
+    for k, origin in enumerate(origins, start=1):
         history = _history(panel, origin)
-        window = panel[(panel["day"] >= origin) & (panel["day"] < origin + horizon * DAY)]
-        actual = window[window["product_id"].isin(first.index[first <= origin - MIN_HISTORY])]
+        window = panel[(panel["day"] >= origin) & (panel["day"] < origin + horizon * one)]
+        old = first.index[first <= origin - ys.season * one]
+        actual = window[window["product_id"].isin(old)]
         if actual.empty:
-            raise ValueError(f"fold {k} (from {origin:%Y-%m-%d}): no product existed a week before")
+            raise ValueError(
+                f"fold {k} (from {origin:%Y-%m-%d %H:%M}): no product existed "
+                f"{_count(ys.season, ys.unit)} before"
+            )
         actual = actual.reset_index(drop=True)
         forecasts = {
             MODEL: forecaster(history.copy(), origin, horizon),
-            SEASONAL_NAIVE: seasonal_naive(history, origin, horizon),
-            TRAILING_MEAN: trailing_mean(history, origin, horizon),
+            SEASONAL_NAIVE: seasonal_naive(history, origin, horizon, ys),
+            TRAILING_MEAN: trailing_mean(history, origin, horizon, ys),
         }
         scored = actual.assign(fold=k)
         for method, forecast in forecasts.items():
@@ -374,7 +408,7 @@ def backtest(
             {
                 "fold": k,
                 "origin": origin,
-                "end": origin + (horizon - 1) * DAY,
+                "end": origin + (horizon - 1) * one,
                 "rows": len(actual),
                 "products": actual["product_id"].nunique(),
                 "too_young": window["product_id"].nunique() - actual["product_id"].nunique(),
@@ -403,4 +437,4 @@ def backtest(
             )
     metrics = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
     metrics["fold"] = metrics["fold"].astype(object)
-    return BacktestResult(metrics, pd.DataFrame(fold_rows), scored, horizon)
+    return BacktestResult(metrics, pd.DataFrame(fold_rows), scored, horizon, yardstick)

@@ -2,7 +2,7 @@
 and the week-ahead forecast at today's prices, both from `fold_inputs` (what was known at a
 start). Pure of Dagster; MindsDB is reached through the client passed in.
 
-- `evaluate`: for each of the latest `FOLDS` weeks, a twin trained only on the days before it
+- `evaluate`: for each of the latest 3 weeks (`figures.DAILY`), a twin trained only on the days before it
   forecasts that week's units per product-day from what was known at its start (the prices the
   shop set, the calendar, recent demand frozen at the start), scored with RMSSE and Poisson
   deviance (`model.backtest`) beside the seasonal naive (same weekday last week) and the
@@ -15,7 +15,6 @@ start). Pure of Dagster; MindsDB is reached through the client passed in.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,14 +24,12 @@ from profiteer_pipeline.model import daily_features as mf
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.figures import DAILY
+from profiteer_pipeline.model.held_out import Evaluation, n_folds
 from profiteer_pipeline.model.spec import ModelSpec
-from profiteer_pipeline.pricing import advice_table as at
 
-#: The backtest: the latest FOLDS weeks, one after the other, each after at least a week of
-#: history (fewer folds where the data are shorter; none below two weeks: not evaluated).
-FOLDS = 3
-
-HORIZON_DAYS = 7
+#: The backtest: the latest weeks, one after the other, each after at least a week of history
+#: (fewer folds where the data are shorter; none below two weeks: not evaluated).
+HORIZON_DAYS = DAILY.horizon
 
 
 def week_ahead(
@@ -52,14 +49,6 @@ def week_ahead(
 def evaluation_panel(rows: pd.DataFrame) -> pd.DataFrame:
     """Units per product-day (UTC) of the modelled rows, zero days included: what is scored."""
     return backtest.daily_panel(rows, day=mf.TS_COLUMN, units=mf.TARGET)
-
-
-def n_folds(panel: pd.DataFrame) -> int:
-    """How many weekly folds the data allow, each after at least a week of history."""
-    if panel.empty:
-        return 0
-    days = (panel["day"].max() - panel["day"].min()).days + 1
-    return max(0, min(FOLDS, (days - 7) // HORIZON_DAYS))
 
 
 def fold_inputs(rows: pd.DataFrame, origin: pd.Timestamp, horizon: int) -> pd.DataFrame:
@@ -88,55 +77,6 @@ def fold_inputs(rows: pd.DataFrame, origin: pd.Timestamp, horizon: int) -> pd.Da
     return grid
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """The backtest's verdict (`result` None: the data were too short to hold a week out)."""
-
-    result: backtest.BacktestResult | None
-    twin_seconds: float = 0.0
-
-    @property
-    def figures(self) -> dict[str, float | None]:
-        """`backtest.METRIC_FIELDS`: each method's figures over all folds (None when not
-        evaluated); the columns of `model_evaluation` and the run's metadata."""
-        if self.result is None:
-            return dict.fromkeys(backtest.METRIC_FIELDS)
-        return {
-            field: self.result.overall(method, metric)
-            for field, (method, metric) in zip(
-                backtest.METRIC_FIELDS, backtest.FIGURES, strict=True
-            )
-        }
-
-    @property
-    def rows(self) -> int:
-        return self.result.rows if self.result is not None else 0
-
-    @property
-    def folds(self) -> int:
-        return len(self.result.folds) if self.result is not None else 0
-
-    @property
-    def held_out_from(self) -> pd.Timestamp | None:
-        if self.result is None:
-            return None
-        return pd.Timestamp(self.result.folds["origin"].min()).tz_localize("UTC")
-
-    @property
-    def beats_baseline(self) -> bool:
-        return self.no_advice_reason() is None
-
-    def no_advice_reason(self) -> str | None:
-        """None when the model beats the 28-day mean on both metrics, else why no product gets
-        a price (the same words the app shows for a stored evaluation)."""
-        return at.no_advice_reason(self.figures if self.result is not None else None)
-
-    def summary(self) -> str:
-        if self.result is None:
-            return DAILY.not_evaluated()
-        return self.result.summary()
-
-
 def evaluate(
     client: MindsDBClient,
     twin: ModelSpec,
@@ -148,9 +88,9 @@ def evaluate(
 ) -> Evaluation:
     """The rolling-origin backtest of `twin` (retrained before each fold) on `rows`."""
     panel = evaluation_panel(rows)
-    folds = n_folds(panel)
+    folds = n_folds(panel, DAILY)
     if folds == 0:
-        return Evaluation(None)
+        return Evaluation(None, yardstick=DAILY)
     seconds = 0.0
 
     def forecaster(history: pd.DataFrame, origin: pd.Timestamp, horizon: int) -> pd.DataFrame:
@@ -169,4 +109,4 @@ def evaluate(
         return out.groupby(["product_id", "day"], as_index=False)["forecast"].sum()
 
     result = backtest.backtest(panel, forecaster, folds=folds, horizon=HORIZON_DAYS)
-    return Evaluation(result, seconds)
+    return Evaluation(result, seconds, DAILY)

@@ -19,8 +19,17 @@ METRIC_FIELDS = tuple(f"{method}_{metric}" for method, metric in FIGURES)
 
 @dataclass(frozen=True)
 class Yardstick:
-    """How a model's figures were made and the trailing mean it must beat, as sentences say it."""
+    """How a grain's model is held out and what it must beat: in numbers, which the backtest
+    reads (`model.backtest`), and as sentences say it. One step is a row of the grain's panel."""
 
+    grain: str  # what a row of the panel is: "product-day", "product-hour"
+    unit: str  # one step, as a word: "day", "hour"
+    step_hours: int  # one step's length
+    horizon: int  # steps held out per fold
+    folds: int  # folds at most, one after the other, the last ending at the latest step
+    season: int  # the seasonal naive's lag, in steps; a product must be this old at an origin
+    trailing: int  # how many earlier steps the trailing mean averages...
+    stride: int  # ...this many steps apart (1: the latest days; 24: the same hour, daily)
     baseline: str  # the trailing mean the model must beat out of sample
     short: str  # the same, on a card
     seasonal: str  # the seasonal naive forecast, the other baseline
@@ -36,14 +45,30 @@ class Yardstick:
 
 #: An import's model, at product-day: rolling-origin weekly folds (`backtest_twins`).
 DAILY = Yardstick(
+    grain="product-day",
+    unit="day",
+    step_hours=24,
+    horizon=7,
+    folds=3,
+    season=7,
+    trailing=28,
+    stride=1,
     baseline="product's 28-day mean",
     short="28-day mean",
     seasonal="seasonal naive (same weekday last week)",
     how="weekly folds at product-day",
     too_short="a week held out after a week of history",
 )
-#: The simulated shop's model, at product-hour: its latest day held out (`hourly_baselines`).
+#: The simulated shop's model, at product-hour: its latest day held out (`shop_backtest`).
 HOURLY = Yardstick(
+    grain="product-hour",
+    unit="hour",
+    step_hours=1,
+    horizon=24,
+    folds=1,
+    season=24,
+    trailing=7,
+    stride=24,
     baseline="same-hour 7-day mean",
     short="same-hour mean",
     seasonal="same hour the day before",

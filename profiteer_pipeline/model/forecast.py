@@ -30,7 +30,7 @@ from psycopg2.extensions import connection as PgConnection
 
 from profiteer_pipeline.model import backtest_twins as backtesting
 from profiteer_pipeline.model import daily_features as mf
-from profiteer_pipeline.model import elasticity, engine, evaluation, grain
+from profiteer_pipeline.model import elasticity, engine, evaluation, grain, held_out
 from profiteer_pipeline.model import training as training_mod
 from profiteer_pipeline.model.client import Datasource, MindsDBClient
 from profiteer_pipeline.model.spec import HOLDOUT_SUFFIX, ModelSpec
@@ -82,7 +82,7 @@ def evaluation_row(
     trained_at: datetime,
     training_rows: int,
     selection: mf.Selection,
-    result: backtesting.Evaluation,
+    result: held_out.Evaluation,
     price_response_ok: bool,
     pooled: elasticity.Pooled,
 ) -> pd.DataFrame:
@@ -164,7 +164,7 @@ class ForecastRun:
     selection: mf.Selection
     evidence: pd.DataFrame
     training_rows: int
-    result: backtesting.Evaluation
+    result: held_out.Evaluation
     training: training_mod.TrainingResult
     curve: pd.DataFrame
     advice: pd.DataFrame

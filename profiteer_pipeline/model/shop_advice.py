@@ -14,7 +14,7 @@ Pure (psycopg2, pandas; no Dagster): `recommendations.refresh` calls it after th
   customer was offered is the price paid.
 - **The evaluation** (`model_evaluation`, as every source's): the latest 24 hours held out at
   product-hour (one fold), against the same hour the day before and the same hour's 7-day mean
-  (`hourly_baselines`), as `sales_forecast`'s materialization reported them.
+  (`shop_backtest`), as `sales_forecast`'s materialization reported them.
 - **The rules**: a price only where the model beats the same-hour baselines out of sample, the
   curve falls with the price, the product's own elasticity interval lies below zero and backs
   the direction of the move, within the guardrails, and the move gains at least their minimum.

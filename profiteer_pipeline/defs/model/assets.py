@@ -9,8 +9,9 @@ One materialization:
 2. trains `sales_forecast_holdout` on every hour except the latest 24 and scores it on those 24
    hours (MAE, R², a predicted-vs-actual chart): an honest estimate of the error on new hours;
    and against what a forecaster would use at product-hour, the same hour the day before and the
-   same hour's 7-day mean, with the figures an import's backtest reports (RMSSE, Poisson
-   deviance: `model.hourly_baselines`);
+   same hour's 7-day mean, by the backtest every source's model answers to (RMSSE, Poisson
+   deviance: `model.shop_backtest`, `model.backtest` at `figures.HOURLY`); with less than a day
+   of history before the held-out day, not evaluated;
 3. trains `sales_forecast` on all hours (CREATE the first time, RETRAIN afterwards: a new version
    that replaces the active one only once it is complete), so the model the app queries has
    seen the latest day. Its held-out figures are those of step 2: same inputs, same procedure,
@@ -23,8 +24,6 @@ rule every source's model answers to, `baseline_check`) and
 `price_response` (`checks.py`: queries the live model, predicted purchases must not rise with the
 price).
 """
-
-from datetime import timedelta
 
 import dagster as dg
 
@@ -40,13 +39,11 @@ from profiteer_pipeline.model.spec import DEFAULT_SPEC, HOLDOUT_SUFFIX
 
 SPEC = DEFAULT_SPEC
 HOLDOUT_SPEC = SPEC.with_name(SPEC.name + HOLDOUT_SUFFIX)
-HELD_OUT_HOURS = 24
+HELD_OUT_HOURS = HOURLY.horizon
+#: A day held out after a day of history: the same hour the day before is the seasonal naive.
+MIN_HOURS = HOURLY.season + HOURLY.horizon
 #: The held-out check passes at R² >= this on the latest 24 hours (measured: 0.97-0.99).
 MIN_HELD_OUT_R2 = 0.8
-HISTORY_SQL = (
-    'SELECT product_id, "timestamp", purchases FROM public.sales_features '
-    'WHERE "timestamp" >= %s AND "timestamp" < %s'
-)
 #: MindsDB keeps every version; older finished ones beyond this many are dropped.
 KEEP_VERSIONS = 5
 
@@ -99,7 +96,7 @@ def _train_and_evaluate(
     # without them
     import pandas as pd
 
-    from profiteer_pipeline.model import backtest, evaluation, grain, hourly_baselines, training
+    from profiteer_pipeline.model import evaluation, grain, shop_backtest, training
 
     log = context.log.info
     source = mindsdb.ensure_warehouse_datasource(client, SPEC.datasource)
@@ -116,7 +113,6 @@ def _train_and_evaluate(
             "hourly_sales_job first (e.g. `dagster job backfill ... -j hourly_sales_job`)."
         )
     last = pd.Timestamp(window["last_hour"]).to_pydatetime()
-    held_out_from = last - timedelta(hours=HELD_OUT_HOURS - 1)
     dense = grain.density(warehouse.read_sql(SOLD_SQL), window["last_hour"])
     log(f"per {grain.HOUR}: {dense.phrase(grain.HOUR)}")
     metadata: dict[str, object] = {
@@ -130,25 +126,24 @@ def _train_and_evaluate(
         "datasource": f"{source.name} ({source.state})",
     }
 
-    # 1. the held-out twin: all hours but the latest 24, scored on those 24
+    # 1. the held-out twin: all hours but the latest 24, scored on those 24 against the
+    # same-hour baselines (the backtest every source's model answers to)
+    panel = shop_backtest.panel(
+        warehouse.read_sql(shop_backtest.PANEL_SQL, (shop_backtest.first_hour(last),))
+    )
+    held = shop_backtest.evaluate(
+        client, twin_spec, panel, timeout=mindsdb.training_timeout, log=log
+    )
+    ev = held.evaluation
+    verdict = baseline_check.result(ev.figures, HOURLY, ev.summary(), ev.rows)
+    log(verdict.description)
     check: dg.AssetCheckResult
-    verdict = baseline_check.result(None, HOURLY, "", 0)  # until a day is held out
-    if hours > HELD_OUT_HOURS:
-        twin = training.train(
-            client, twin_spec, before=held_out_from, timeout=mindsdb.training_timeout, log=log
-        )
-        preds = training.held_out_predictions(client, twin_spec, held_out_from)
-        if preds.empty:
-            raise dg.Failure(description="the held-out prediction returned no rows")
+    if ev.folds:
+        preds = held.predictions
         m = evaluation.regression_metrics(preds["actual"], preds["predicted"])
-        log(f"held-out ({m['n']} rows from {held_out_from}): MAE {m['mae']:.2f}, R² {m['r2']:.3f}")
-        since = held_out_from - timedelta(days=hourly_baselines.SAME_HOUR_DAYS)
-        history = warehouse.read_sql(HISTORY_SQL, (since, held_out_from))
-        figures = hourly_baselines.figures(history, preds)
-        verdict = baseline_check.result(
-            figures, HOURLY, hourly_baselines.summary(figures), figures["rows"]
+        log(
+            f"held-out ({m['n']} rows from {ev.held_out_from}): MAE {m['mae']:.2f}, R² {m['r2']:.3f}"
         )
-        log(verdict.description)
         chart = previews.predicted_vs_actual(
             preds["actual"].to_numpy(),
             preds["predicted"].to_numpy(),
@@ -160,14 +155,14 @@ def _train_and_evaluate(
             "held_out_r2": dg.MetadataValue.float(round(m["r2"], 4)),
             "held_out_rmse": dg.MetadataValue.float(round(m["rmse"], 4)),
             "held_out_rows": m["n"],
-            "held_out_from": str(held_out_from),
+            "held_out_from": str(ev.held_out_from.to_pydatetime()),
             "held_out_mean_purchases": round(m["mean_actual"], 2),
-            "holdout_training_seconds": round(twin.seconds, 1),
+            "holdout_training_seconds": round(ev.twin_seconds, 1),
             "predicted_vs_actual": dg.MetadataValue.md(chart),
-            "held_out_baseline_rows": figures["rows"],
+            "held_out_baseline_rows": ev.rows,
             **{
-                f"held_out_{field}": dg.MetadataValue.float(previews.rounded(figures[field]))
-                for field in backtest.METRIC_FIELDS
+                f"held_out_{field}": dg.MetadataValue.float(previews.rounded(value))
+                for field, value in ev.figures.items()
             },
         }
         check = dg.AssetCheckResult(
@@ -177,13 +172,13 @@ def _train_and_evaluate(
             description=f"R² {m['r2']:.3f} (min {MIN_HELD_OUT_R2}), MAE {m['mae']:.2f} purchases",
         )
     else:
-        log(f"only {hours} hours of data: no held-out evaluation (needs > {HELD_OUT_HOURS})")
+        log(f"only {hours} hours of data: no held-out evaluation (needs {MIN_HOURS})")
         check = dg.AssetCheckResult(
             check_name="held_out_accuracy",
             passed=False,
             severity=dg.AssetCheckSeverity.WARN,
-            description=f"not evaluated: {hours} hours of data, the evaluation needs more "
-            f"than {HELD_OUT_HOURS}",
+            description=f"not evaluated: {hours} hours of data, the evaluation needs "
+            f"{MIN_HOURS} (a day held out after a day of history)",
         )
 
     # 2. the model itself, on every hour
