@@ -262,7 +262,7 @@ def model_stage(
         "backtest_folds": run.result.folds,
         **{k: round(v, 4) if v is not None else None for k, v in run.result.figures.items()},
         "backtest": run.result.summary(),
-        "backtest_meets_goal": bool(run.result.result is not None and run.result.result.meets_goal),
+        "backtest_meets_goal": run.result.meets_goal,
         "beats_baseline": run.result.beats_baseline,
         "pooled_elasticity": run.elasticities.pooled.elasticity,
         "pooled_elasticity_low": run.elasticities.pooled.low,

@@ -179,7 +179,7 @@ def report(args, made: order_export.KnownExport | None, summary: dict, run, cloc
         "selection": run.selection.reason,
         "training_rows": run.training_rows,
         **{k: round(v, 4) if v is not None else None for k, v in run.result.figures.items()},
-        "backtest_meets_goal": bool(run.result.result is not None and run.result.result.meets_goal),
+        "backtest_meets_goal": run.result.meets_goal,
         "beats_baseline": run.result.beats_baseline,
         "pooled_elasticity": run.elasticities.pooled.summary(),
         "true_mean_elasticity": round(float(truth["elasticity"].mean()), 3) if len(truth) else None,

@@ -138,13 +138,13 @@ def test_band_comes_from_the_held_out_error(run):
     assert md["held_out_relative_error"] == pytest.approx(rmse / mean)
     # scored as every source is: against the same hour the day before and the same hour's
     # 7-day mean, on the held-out day, with RMSSE and Poisson deviance; the model wins there
-    figures = {k[len("held_out_"):]: v.value for k, v in model.metadata.items()
-               if k.startswith("held_out_") and k[len("held_out_"):] in METRIC_FIELDS}  # fmt: skip
+    figures = {k: v.value for k, v in model.metadata.items() if k in METRIC_FIELDS}
     assert set(figures) == set(METRIC_FIELDS)
     for metric in ("rmsse", "poisson_deviance"):
         assert figures[f"model_{metric}"] < figures[f"trailing_mean_{metric}"]
         assert figures[f"model_{metric}"] < figures[f"seasonal_naive_{metric}"]
-    assert model.metadata["held_out_baseline_rows"].value == 15 * 24
+    assert model.metadata["held_out_rows"].value == 15 * 24
+    assert model.metadata["backtest_folds"].value == 1
     checks = {e.check_name: e for e in trained.get_asset_check_evaluations()}
     assert set(checks) == {"held_out_accuracy", "beats_baseline"}
     verdict = checks["beats_baseline"]  # the rule every source's model answers to

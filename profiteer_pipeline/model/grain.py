@@ -19,10 +19,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from profiteer_pipeline.model.figures import DAILY, HOURLY
+
 #: An hourly model fits where products sell in at least this share of their hours.
 MIN_HOURLY_SHARE = 0.5
-HOUR = "product-hour"
-DAY = "product-day"
+HOUR = HOURLY.grain  # "product-hour"
+DAY = DAILY.grain  # "product-day"
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,12 @@ class Evaluation:
         return pd.Timestamp(self.result.folds["origin"].min()).tz_localize("UTC")
 
     @property
+    def meets_goal(self) -> bool:
+        """At least 20 % below the seasonal naive and below the trailing mean, on both metrics
+        (`backtest.BacktestResult.meets_goal`); never when not evaluated."""
+        return self.result is not None and self.result.meets_goal
+
+    @property
     def beats_baseline(self) -> bool:
         return self.no_advice_reason() is None
 

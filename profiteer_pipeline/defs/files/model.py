@@ -25,7 +25,7 @@ import dagster as dg
 from profiteer_pipeline import previews
 from profiteer_pipeline.defs.files.assets import GROUP, PRODUCTS, SALES
 from profiteer_pipeline.defs.files.partitions import imported_files
-from profiteer_pipeline.defs.model import baseline_check
+from profiteer_pipeline.defs.model import baseline_check, run_metadata
 from profiteer_pipeline.defs.model.advice_metadata import advice_metadata
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
@@ -117,11 +117,7 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
     advised = advice[advice["status"] == "advice"]
     top = advised.sort_values("revenue_per_day_at_best", ascending=False)
     metadata: dict[str, object] = {
-        "model": run.spec.qualified_name,
-        "model_version": run.training.version.version,
-        "training_action": run.training.action,
-        "training_seconds": round(run.training.seconds, 1),
-        "holdout_training_seconds": round(result.twin_seconds, 1),
+        **run_metadata.model(run.spec, run.training),
         "seconds": dg.MetadataValue.json(run.seconds),
         "dagster/row_count": run.training_rows,
         "training_rows": run.training_rows,
@@ -133,13 +129,7 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
         "selection": run.selection.reason,
         **run.density.metadata(grain.DAY),
         "first_modelled_day": f"{run.selection.since:%Y-%m-%d}",
-        "engine": run.spec.engine,
-        "held_out_from": str(result.held_out_from) if result.folds else "none",
-        "held_out_rows": result.rows,
-        "backtest_folds": result.folds,
-        # >= 20 % below the seasonal naive and below the 28-day mean, on both metrics
-        "backtest_meets_goal": bool(result.result is not None and result.result.meets_goal),
-        **{k: dg.MetadataValue.float(previews.rounded(v)) for k, v in result.figures.items()},
+        **run_metadata.evaluation(result),
         "curves": verdict.n_curves,
         "rising_curves": verdict.n_rising,
         "flat_curves": verdict.n_flat,
@@ -156,18 +146,6 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
                 ),
                 "product_id",
                 "Expected units per day by price (top products by revenue)",
-            )
-        )
-    if result.result is not None:
-        metadata["backtest"] = dg.MetadataValue.md(
-            previews.markdown_table(result.result.metrics.round(4), rows=len(result.result.metrics))
-        )
-        metadata["predicted_vs_actual"] = dg.MetadataValue.md(
-            previews.predicted_vs_actual(
-                result.result.scored["units"].to_numpy(),
-                result.result.scored["model"].to_numpy(),
-                f"Units per product-day in {result.folds} held-out weeks from "
-                f"{result.held_out_from:%Y-%m-%d}",
             )
         )
     return metadata

@@ -27,9 +27,8 @@ price).
 
 import dagster as dg
 
-from profiteer_pipeline import previews
 from profiteer_pipeline.defs.automation.conditions import first_model
-from profiteer_pipeline.defs.model import baseline_check
+from profiteer_pipeline.defs.model import baseline_check, run_metadata
 from profiteer_pipeline.defs.model.gate import failed_sales_hours, gate_message
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
@@ -144,26 +143,11 @@ def _train_and_evaluate(
         log(
             f"held-out ({m['n']} rows from {ev.held_out_from}): MAE {m['mae']:.2f}, R² {m['r2']:.3f}"
         )
-        chart = previews.predicted_vs_actual(
-            preds["actual"].to_numpy(),
-            preds["predicted"].to_numpy(),
-            f"Latest {HELD_OUT_HOURS} h, model trained without them: "
-            f"MAE {m['mae']:.2f}, R² {m['r2']:.3f}",
-        )
         metadata |= {
             "held_out_mae": dg.MetadataValue.float(round(m["mae"], 4)),
             "held_out_r2": dg.MetadataValue.float(round(m["r2"], 4)),
             "held_out_rmse": dg.MetadataValue.float(round(m["rmse"], 4)),
-            "held_out_rows": m["n"],
-            "held_out_from": str(ev.held_out_from.to_pydatetime()),
             "held_out_mean_purchases": round(m["mean_actual"], 2),
-            "holdout_training_seconds": round(ev.twin_seconds, 1),
-            "predicted_vs_actual": dg.MetadataValue.md(chart),
-            "held_out_baseline_rows": ev.rows,
-            **{
-                f"held_out_{field}": dg.MetadataValue.float(previews.rounded(value))
-                for field, value in ev.figures.items()
-            },
         }
         check = dg.AssetCheckResult(
             check_name="held_out_accuracy",
@@ -187,12 +171,6 @@ def _train_and_evaluate(
     dropped += client.drop_versions(HOLDOUT_SPEC.name, KEEP_VERSIONS, SPEC.project)
     if dropped:
         log(f"dropped {len(dropped)} old model versions (keeping {KEEP_VERSIONS} of each)")
-    metadata |= {
-        "model": SPEC.qualified_name,
-        "model_version": final.version.version,
-        "training_action": final.action,
-        "training_seconds": round(final.seconds, 1),
-        "engine": SPEC.engine,
-    }
+    metadata |= run_metadata.model(SPEC, final) | run_metadata.evaluation(ev)
     log(f"{SPEC.qualified_name} v{final.version.version} ready (engine {SPEC.engine})")
     return dg.MaterializeResult(metadata=metadata, check_results=[check, verdict])

@@ -58,8 +58,8 @@ def held_out_error(instance: dg.DagsterInstance) -> dict[str, object]:
         return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
     out: dict[str, object] = {
-        n: num(f"held_out_{n}") for n in ("r2", "mae", "rmse", "mean_purchases", *METRIC_FIELDS)
-    }
+        n: num(f"held_out_{n}") for n in ("r2", "mae", "rmse", "mean_purchases")
+    } | {n: num(n) for n in METRIC_FIELDS}
     text = {
         k: getattr(meta.get(k), "value", None)
         for k in ("held_out_from", "training_rows", "density")
@@ -69,7 +69,7 @@ def held_out_error(instance: dg.DagsterInstance) -> dict[str, object]:
         "training_rows": text["training_rows"],
         "held_out_from": text["held_out_from"],
         "density": text["density"],
-        "held_out_rows": num("held_out_baseline_rows"),
+        "held_out_rows": num("held_out_rows"),
     }
     rmse, mean = out["rmse"], out["mean_purchases"]
     out["relative_error"] = rmse / mean if rmse is not None and mean else None
