@@ -315,10 +315,10 @@ def test_the_price_response_check_fails_when_most_curves_are_flat():
     # the asset's check result, as `import_forecast` emits it
     from types import SimpleNamespace
 
-    from profiteer_pipeline.defs.files.model import _checks
+    from profiteer_pipeline.defs.files.model import _price_response
 
-    run = SimpleNamespace(result=held_out.Evaluation(None), verdict=all_flat)
-    check = {c.check_name: c for c in _checks(run)}["price_response"]
+    check = _price_response(SimpleNamespace(verdict=all_flat))
+    assert check.check_name == "price_response"
     assert not check.passed and check.description.startswith("3 of 3 curves are flat")
     assert check.metadata["flat_curves"].value == 3
 
@@ -569,6 +569,8 @@ def trained(tmp_path_factory, settings, mindsdb_url):
                 "mindsdb": MindsDBResource(url=mindsdb_url),
                 "warehouse": warehouse_resource(),
             },
+            # the run config the README shows (a code the file does not have: nothing changes)
+            run_config={"ops": {"import_forecast": {"config": {"non_merchandise": ["NOPE"]}}}},
             raise_on_error=False,
         )
     return result

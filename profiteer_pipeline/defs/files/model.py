@@ -1,6 +1,8 @@
 """`import_forecast`: the model on an import's real fields, trained after each import.
 
-One materialization per import (partition = the import's name), `forecast.run`:
+The asset is every source's model asset (`defs/model/model_asset`: MindsDB's session, pruned
+versions, the run metadata and `beats_baseline`); this module gives an import's grain. One
+materialization per import (partition = the import's name), `forecast.run`:
 1. `model_features`, one row per product-day, from the import's order lines and `products`
    (which products and days, and why, in the metadata, with how densely the products sell:
    `model.grain`), readable by MindsDB's login;
@@ -25,8 +27,8 @@ import dagster as dg
 from profiteer_pipeline import previews
 from profiteer_pipeline.defs.files.assets import GROUP, PRODUCTS, SALES
 from profiteer_pipeline.defs.files.partitions import imported_files
-from profiteer_pipeline.defs.model import baseline_check, run_metadata
 from profiteer_pipeline.defs.model.advice_metadata import advice_metadata
+from profiteer_pipeline.defs.model.model_asset import Trained, model_asset
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model import tolerances
@@ -36,6 +38,7 @@ from profiteer_pipeline.sources.files.names import schema_name
 if TYPE_CHECKING:
     # the model run (numpy, pandas) is imported where it runs: the code location loads without it
     from profiteer_pipeline.model import forecast
+    from profiteer_pipeline.model.client import MindsDBClient
 
 KEY = dg.AssetKey("import_forecast")
 
@@ -50,15 +53,52 @@ class ForecastConfig(dg.Config):
 KEEP_VERSIONS = 3
 
 
-@dg.asset(
+def _train(
+    context: dg.AssetExecutionContext,
+    client: "MindsDBClient",
+    mindsdb: MindsDBResource,
+    warehouse: PostgresResource,
+    config: "ForecastConfig",
+) -> Trained:
+    from profiteer_pipeline.defs.model import guardrails
+    from profiteer_pipeline.model import forecast
+
+    schema = schema_name(context.partition_key)
+    try:
+        run = forecast.run(
+            client,
+            warehouse.connect,
+            schema,
+            model_user=mindsdb.warehouse_user,
+            ensure_datasource=mindsdb.ensure_warehouse_datasource,
+            timeout=mindsdb.training_timeout,
+            log=context.log.info,
+            non_merchandise=tuple(config.non_merchandise),
+            rails=guardrails.load(context),
+        )
+    except forecast.NothingToModel as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    return Trained(
+        run.spec,
+        forecast.holdout_spec(run.spec),
+        run.training,
+        run.result,
+        _metadata(schema, run),
+        [_price_response(run)],
+    )
+
+
+import_forecast = model_asset(
     key=KEY,
+    yardstick=DAILY,
+    train=_train,
+    keep_versions=KEEP_VERSIONS,
+    config=ForecastConfig,
     group_name=GROUP,
     deps=[SALES, PRODUCTS],
     partitions_def=imported_files,
-    kinds={"mindsdb"},
     automation_condition=dg.AutomationCondition.eager(),
     check_specs=[
-        baseline_check.spec(KEY, DAILY),
         dg.AssetCheckSpec(
             "price_response",
             asset=KEY,
@@ -75,49 +115,15 @@ KEEP_VERSIONS = 3
     "against the seasonal naive and the 28-day mean; each product's price elasticity with its 90 % interval; its price "
     "curves and advice in `price_curves`, `price_advice` and `model_evaluation`.",
 )
-def import_forecast(
-    context: dg.AssetExecutionContext,
-    config: ForecastConfig,
-    mindsdb: MindsDBResource,
-    warehouse: PostgresResource,
-) -> dg.MaterializeResult:
-    from profiteer_pipeline.defs.model import guardrails
-    from profiteer_pipeline.model import forecast
-
-    schema = schema_name(context.partition_key)
-    rails = guardrails.load(context)
-    with mindsdb.session() as client:
-        try:
-            run = forecast.run(
-                client,
-                warehouse.connect,
-                schema,
-                model_user=mindsdb.warehouse_user,
-                ensure_datasource=mindsdb.ensure_warehouse_datasource,
-                timeout=mindsdb.training_timeout,
-                log=context.log.info,
-                non_merchandise=tuple(config.non_merchandise),
-                rails=rails,
-            )
-        except forecast.NothingToModel as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from None
-        spec = run.spec
-        dropped = client.drop_versions(spec.name, KEEP_VERSIONS, spec.project)
-        twin = forecast.holdout_spec(spec).name
-        dropped += client.drop_versions(twin, KEEP_VERSIONS, spec.project)
-    if dropped:
-        context.log.info(f"dropped {len(dropped)} old model versions (keeping {KEEP_VERSIONS})")
-    return dg.MaterializeResult(metadata=_metadata(schema, run), check_results=_checks(run))
 
 
 def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
     from profiteer_pipeline.model import grain
 
-    result, verdict, advice = run.result, run.verdict, run.advice
+    verdict, advice = run.verdict, run.advice
     advised = advice[advice["status"] == "advice"]
     top = advised.sort_values("revenue_per_day_at_best", ascending=False)
     metadata: dict[str, object] = {
-        **run_metadata.model(run.spec, run.training),
         "seconds": dg.MetadataValue.json(run.seconds),
         "dagster/row_count": run.training_rows,
         "training_rows": run.training_rows,
@@ -129,7 +135,6 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
         "selection": run.selection.reason,
         **run.density.metadata(grain.DAY),
         "first_modelled_day": f"{run.selection.since:%Y-%m-%d}",
-        **run_metadata.evaluation(result),
         "curves": verdict.n_curves,
         "rising_curves": verdict.n_rising,
         "flat_curves": verdict.n_flat,
@@ -151,22 +156,20 @@ def _metadata(schema: str, run: "forecast.ForecastRun") -> dict[str, object]:
     return metadata
 
 
-def _checks(run: "forecast.ForecastRun") -> list[dg.AssetCheckResult]:
+def _price_response(run: "forecast.ForecastRun") -> dg.AssetCheckResult:
+    """The check `price_response` on the run's curves."""
     from profiteer_pipeline.pricing import curves as price_curves
 
-    result, verdict = run.result, run.verdict
+    verdict = run.verdict
     worst = float(verdict.curves["max_rise"].max()) if verdict.n_curves else 0.0
-    return [
-        baseline_check.result(result.figures, DAILY, result.summary(), result.rows),
-        dg.AssetCheckResult(
-            check_name="price_response",
-            passed=verdict.passed,
-            description=price_curves.response_summary(verdict),
-            metadata={
-                "curves": verdict.n_curves,
-                "rising_curves": verdict.n_rising,
-                "flat_curves": verdict.n_flat,
-                "worst_step_up": worst,
-            },
-        ),
-    ]
+    return dg.AssetCheckResult(
+        check_name="price_response",
+        passed=verdict.passed,
+        description=price_curves.response_summary(verdict),
+        metadata={
+            "curves": verdict.n_curves,
+            "rising_curves": verdict.n_rising,
+            "flat_curves": verdict.n_flat,
+            "worst_step_up": worst,
+        },
+    )

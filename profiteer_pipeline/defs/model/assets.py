@@ -1,6 +1,7 @@
 """The MindsDB model `mindsdb.sales_forecast`: trained, evaluated and checked by the pipeline.
 
-One materialization:
+The asset is every source's model asset (`model_asset`: MindsDB's session, pruned versions, the
+run metadata and `beats_baseline`); this module gives the shop's grain. One materialization:
 1. makes sure MindsDB has the warehouse as a datasource `profiteer_warehouse_<digest>` (the
    model's login, which reads `public.sales_features` only; named after its connection, so a
    moved warehouse gets a new datasource: see `client.datasource_name`), and states how densely
@@ -28,8 +29,8 @@ price).
 import dagster as dg
 
 from profiteer_pipeline.defs.automation.conditions import first_model
-from profiteer_pipeline.defs.model import baseline_check, run_metadata
 from profiteer_pipeline.defs.model.gate import failed_sales_hours, gate_message
+from profiteer_pipeline.defs.model.model_asset import Trained, model_asset
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model.client import MindsDBClient
@@ -55,20 +56,33 @@ WINDOW_SQL = (
 )
 
 
-@dg.asset(
-    name=SPEC.name,
+def _train(
+    context: dg.AssetExecutionContext,
+    client: MindsDBClient,
+    mindsdb: MindsDBResource,
+    warehouse: PostgresResource,
+    _config: None,
+) -> Trained:
+    if failed := failed_sales_hours(context.instance):
+        raise dg.Failure(description=gate_message(failed), allow_retries=False)
+    return _train_and_evaluate(context, client, mindsdb, warehouse)
+
+
+sales_forecast = model_asset(
+    key=MODEL_KEY,
+    yardstick=HOURLY,
+    train=_train,
+    keep_versions=KEEP_VERSIONS,
     group_name="model",
     deps=[dg.AssetKey("sales_features")],
-    kinds={"mindsdb"},
     automation_condition=first_model(),
     check_specs=[
         dg.AssetCheckSpec(
             "held_out_accuracy",
-            asset=SPEC.name,
+            asset=MODEL_KEY,
             description=f"R² >= {MIN_HELD_OUT_R2} on the latest {HELD_OUT_HOURS} hours, for a "
             "model trained without them.",
         ),
-        baseline_check.spec(SPEC.name, HOURLY),
     ],
     description=f"MindsDB model `{SPEC.qualified_name}` predicting purchases from "
     f"{', '.join(SPEC.features)}: the count model every source trains (demand never rising with "
@@ -76,13 +90,6 @@ WINDOW_SQL = (
     "hours by a twin trained without them, against the same hour the day before and the same "
     "hour's 7-day mean.",
 )
-def sales_forecast(
-    context: dg.AssetExecutionContext, mindsdb: MindsDBResource, warehouse: PostgresResource
-) -> dg.MaterializeResult:
-    if failed := failed_sales_hours(context.instance):
-        raise dg.Failure(description=gate_message(failed), allow_retries=False)
-    with mindsdb.session() as client:  # fails fast, naming the URL, when MindsDB is down
-        return _train_and_evaluate(context, client, mindsdb, warehouse)
 
 
 def _train_and_evaluate(
@@ -90,7 +97,7 @@ def _train_and_evaluate(
     client: MindsDBClient,
     mindsdb: MindsDBResource,
     warehouse: PostgresResource,
-) -> dg.MaterializeResult:
+) -> Trained:
     # the training and its maths (pandas, numpy) are imported here: the code location loads
     # without them
     import pandas as pd
@@ -134,8 +141,7 @@ def _train_and_evaluate(
         client, twin_spec, panel, timeout=mindsdb.training_timeout, log=log
     )
     ev = held.evaluation
-    verdict = baseline_check.result(ev.figures, HOURLY, ev.summary(), ev.rows)
-    log(verdict.description)
+    log(ev.summary())
     check: dg.AssetCheckResult
     if ev.folds:
         preds = held.predictions
@@ -167,10 +173,4 @@ def _train_and_evaluate(
 
     # 2. the model itself, on every hour
     final = training.train(client, spec, timeout=mindsdb.training_timeout, log=log)
-    dropped = client.drop_versions(SPEC.name, KEEP_VERSIONS, SPEC.project)
-    dropped += client.drop_versions(HOLDOUT_SPEC.name, KEEP_VERSIONS, SPEC.project)
-    if dropped:
-        log(f"dropped {len(dropped)} old model versions (keeping {KEEP_VERSIONS} of each)")
-    metadata |= run_metadata.model(SPEC, final) | run_metadata.evaluation(ev)
-    log(f"{SPEC.qualified_name} v{final.version.version} ready (engine {SPEC.engine})")
-    return dg.MaterializeResult(metadata=metadata, check_results=[check, verdict])
+    return Trained(spec, twin_spec, final, ev, metadata, [check])
