@@ -228,7 +228,7 @@ def bench(
     buckets = wh.load_buckets(target, "P001")
     inputs = buckets[buckets["time_of_day_bucket"] == "Afternoon"].iloc[0].to_dict()
     grid = pricing.price_grid(
-        product["min_price"], product["max_price"], include=product["base_price"]
+        product["min_price"], product["max_price"], include=(product["base_price"],)
     )
     curve_rows = feat.feature_rows(product, inputs, grid)
     rng = np.random.default_rng(0)

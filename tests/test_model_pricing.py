@@ -14,10 +14,10 @@ def test_price_grid_spans_the_range_in_cents():
 
 
 def test_price_grid_includes_the_base_price_when_asked():
-    grid = price_grid(440, 560, 21, include=499)
+    grid = price_grid(440, 560, 21, include=(499,))
     assert 499 in grid and len(grid) == 22
     assert (np.diff(grid) > 0).all()
-    assert len(price_grid(440, 560, 21, include=700)) == 21  # outside the range: not added
+    assert len(price_grid(440, 560, 21, include=(700,))) == 21  # outside the range: not added
 
 
 @pytest.mark.parametrize(

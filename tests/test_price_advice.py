@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from profiteer_pipeline.pricing import advice as pa
-from profiteer_pipeline.pricing.grid import PricingError
+from profiteer_pipeline.pricing.grid import PricingError, price_grid
 
 
 def shop_demand(prices, base, peak=40.0):
@@ -16,17 +16,17 @@ def shop_demand(prices, base, peak=40.0):
     return peak / (1 + np.exp(20 * (np.asarray(prices) / base - 1)))
 
 
-def test_fine_grid_has_41_points_plus_base_and_current():
-    grid = pa.fine_grid(80.0, 120.0, include=(100.37, 93.11, 500.0))
+def test_the_grid_has_41_points_plus_base_and_current():
+    grid = price_grid(80.0, 120.0, pa.GRID_POINTS, include=(100.37, 93.11, 500.0))
     assert grid[0] == 80.0 and grid[-1] == 120.0
     assert 100.37 in grid and 93.11 in grid and 500.0 not in grid  # outside: left out
     assert len(grid) == 43 and np.all(np.diff(grid) > 0)
     with pytest.raises(PricingError, match="max_price"):
-        pa.fine_grid(10, 5)
+        price_grid(10, 5)
 
 
 def test_smoothing_never_rises_and_follows_a_monotone_curve():
-    prices = pa.fine_grid(80, 120)
+    prices = price_grid(80, 120, pa.GRID_POINTS)
     truth = shop_demand(prices, 100)
     rng = np.random.default_rng(1)
     jagged = truth + rng.normal(0, 1.0, truth.size)
@@ -46,7 +46,7 @@ def test_price_points():
 
 def test_advise_finds_the_revenue_optimum_about_13_percent_below_base():
     base = 200.0
-    prices = pa.fine_grid(150, 250, include=(base,))
+    prices = price_grid(150, 250, pa.GRID_POINTS, include=(base,))
     q = pa.monotone_smooth(shop_demand(prices, base))
     a = pa.advise(prices, q, min_price=150, max_price=250, current_price=base, rel_error=0.05)
     assert a.objective == "revenue"
@@ -65,7 +65,7 @@ def test_advise_finds_the_revenue_optimum_about_13_percent_below_base():
 
 def test_profit_with_a_unit_cost_moves_the_best_price_up():
     base = 200.0
-    prices = pa.fine_grid(150, 250, include=(base,))
+    prices = price_grid(150, 250, pa.GRID_POINTS, include=(base,))
     q = shop_demand(prices, base)
     revenue = pa.advise(prices, q, min_price=150, max_price=250, current_price=base)
     profit = pa.advise(prices, q, min_price=150, max_price=250, current_price=base, unit_cost=150)
@@ -81,7 +81,7 @@ def test_profit_with_a_unit_cost_moves_the_best_price_up():
     ],
 )
 def test_bounds_are_respected_and_a_narrow_range_falls_back_to_the_grid(base, expected):
-    prices = pa.fine_grid(10.2, 10.8)
+    prices = price_grid(10.2, 10.8, pa.GRID_POINTS)
     assert pa.price_points(10.2, 10.8).size == 0  # no .99 inside: the grid must stand in
     q = shop_demand(prices, base)
     a = pa.advise(prices, q, min_price=10.2, max_price=10.8, current_price=10.5)
@@ -95,14 +95,14 @@ def test_bounds_are_respected_and_a_narrow_range_falls_back_to_the_grid(base, ex
 
 
 def test_elasticity_of_the_shop_curve_near_base():
-    prices = pa.fine_grid(80, 120, 401)
+    prices = price_grid(80, 120, 401)
     e = pa.elasticity(prices, shop_demand(prices, 100), 100)
     assert e == pytest.approx(-10, abs=0.5)  # about 10 % fewer purchases per 1 % of price
 
 
 def test_a_jagged_curve_caps_the_confidence():
     base = 200.0
-    prices = pa.fine_grid(150, 250, include=(base,))
+    prices = price_grid(150, 250, pa.GRID_POINTS, include=(base,))
     truth = shop_demand(prices, base)
     smooth = pa.monotone_smooth(truth)
     clean = pa.advise(prices, smooth, min_price=150, max_price=250, current_price=base,

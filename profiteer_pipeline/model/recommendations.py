@@ -2,7 +2,7 @@
 
 Pure (psycopg2, pandas; no Dagster): the `price_recommendations` asset, the tests and the
 benchmark call it. For every product × time-of-day bucket it builds the what-if inputs
-(`profile.whatif_profile`, the one way) over a fine price grid (`price_advice.fine_grid`: 41+
+(`profile.whatif_profile`, the one way) over a fine price grid (`pricing.grid.price_grid`: 41+
 prices plus the base and current prices), asks the model in batches of whole products (one call
 for the default catalog), smooths each curve monotonically and advises (`price_advice.advise`).
 The results are the rows of the tables declared in `warehouse/recommendation_tables.py`.
@@ -24,6 +24,7 @@ from profiteer_pipeline.model import elasticity, shop_advice
 from profiteer_pipeline.model import features as feat
 from profiteer_pipeline.model.profile import read_profiles
 from profiteer_pipeline.pricing import advice, guardrails
+from profiteer_pipeline.pricing.grid import price_grid
 from profiteer_pipeline.synth.time_of_day import HOURS_PER_DAY, bucket_of_hour
 from profiteer_pipeline.warehouse import recommendation_tables as pt
 
@@ -91,7 +92,7 @@ def build_grid(inputs: Inputs, features: tuple[str, ...], points: int) -> pd.Dat
             continue
         p = by_id.loc[row["product_id"]]
         base, cur = float(p["base_price"]), float(p["current_price"])
-        grid = advice.fine_grid(p["min_price"], p["max_price"], points, include=(base, cur))
+        grid = price_grid(p["min_price"], p["max_price"], points, include=(base, cur))
         rows = feat.model_inputs(row, grid, features)
         keys = pd.DataFrame(
             {

@@ -5,8 +5,8 @@ Pure numpy (no Dagster, no MindsDB, no Streamlit): the `price_recommendations` a
 simulation and Recommendations pages and the tests all call these functions, so the page shows
 exactly what the asset stored.
 
-- `fine_grid`: at least 41 evenly spaced prices over [min_price, max_price], plus the base and
-  the current price (exact values there);
+- the grid: `GRID_POINTS` (41) evenly spaced prices over [min_price, max_price], plus the base
+  and the current price (`grid.price_grid`, the one price grid);
 - `monotone_smooth`: the model's purchases made non-increasing in price (isotonic regression,
   pool-adjacent-violators), then a short moving average (which keeps it monotone) so that the
   steps of the isotonic fit do not create false revenue peaks at their right ends;
@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from profiteer_pipeline.pricing.grid import PricingError
+from profiteer_pipeline.pricing.grid import PricingError, price_grid
 
 if TYPE_CHECKING:
     import numpy as np  # imported in each function: importing this module costs no numpy
@@ -30,28 +30,6 @@ if TYPE_CHECKING:
 GRID_POINTS = 41
 SMOOTH_WINDOW = 5  # grid points in the moving average (2 on each side)
 ENDINGS = ("99", "whole", "cents")
-
-
-def fine_grid(
-    min_price: float,
-    max_price: float,
-    points: int = GRID_POINTS,
-    *,
-    include: tuple[float, ...] = (),
-) -> np.ndarray:
-    """`points` evenly spaced prices over the range, plus each of `include` inside it, in cents,
-    sorted, without duplicates."""
-    import numpy as np
-
-    lo, hi = float(min_price), float(max_price)
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0:
-        raise PricingError(f"min_price must be a positive number, got {min_price}")
-    if hi < lo:
-        raise PricingError(f"max_price {max_price} is below min_price {min_price}")
-    if points < 2:
-        raise PricingError(f"points must be at least 2, got {points}")
-    extra = [float(p) for p in include if p is not None and lo <= float(p) <= hi]
-    return np.unique(np.round(np.concatenate([np.linspace(lo, hi, points), extra]), 2))
 
 
 def isotonic_decreasing(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -101,7 +79,7 @@ def price_points(min_price: float, max_price: float, ending: str = "99") -> np.n
 
     lo, hi = float(min_price), float(max_price)
     if ending == "cents":
-        return fine_grid(lo, hi)
+        return price_grid(lo, hi, GRID_POINTS)
     if ending not in ENDINGS:
         raise PricingError(f"price ending must be one of {', '.join(ENDINGS)}, got {ending!r}")
     offset = 0.01 if ending == "99" else 0.0

@@ -41,7 +41,7 @@ def price_grid(ev: pd.DataFrame, products: pd.DataFrame, points: int = GRID_POIN
     frames = []
     for row in ev.itertuples(index=False):
         b = float(base.at[row.product_id, "base_price"])
-        prices = pricing.price_grid(row.price_low, row.price_high, points, include=b, decimals=4)
+        prices = pricing.price_grid(row.price_low, row.price_high, points, include=(b,), decimals=4)
         frames.append(pd.DataFrame({"product_id": row.product_id, "price": prices}))
         frames[-1]["price_ratio"] = prices / b
     if not frames:

@@ -6,6 +6,7 @@ Pure numpy (no Dagster, no MindsDB); the curves and the advice read off them liv
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,14 +24,15 @@ def price_grid(
     max_price: float,
     points: int = DEFAULT_POINTS,
     *,
-    include: float | None = None,
+    include: Iterable[float | None] = (),
     decimals: int = 2,
 ) -> np.ndarray:
     """`points` evenly spaced prices over [min_price, max_price], rounded to cents (or to
-    `decimals`: an import's cheapest lines are priced below a cent apart).
+    `decimals`: an import's cheapest lines are priced below a cent apart), sorted.
 
-    `include` (e.g. the base price) is added to the grid when it lies inside the range, so the
-    curve has an exact value there. Duplicates after rounding are dropped.
+    Each of `include` (the base price, today's) is added where it lies inside the range, so the
+    curve has an exact value there. Duplicates after rounding are dropped. The one price grid:
+    the shop's curves by time of day, every source's daily curves and the app's.
     """
     import numpy as np
 
@@ -41,7 +43,5 @@ def price_grid(
         raise PricingError(f"max_price {max_price} is below min_price {min_price}")
     if points < 2:
         raise PricingError(f"points must be at least 2, got {points}")
-    grid = np.linspace(lo, hi, points)
-    if include is not None and lo <= float(include) <= hi:
-        grid = np.append(grid, float(include))
-    return np.unique(np.round(grid, decimals))
+    extra = [float(p) for p in include if p is not None and lo <= float(p) <= hi]
+    return np.unique(np.round(np.concatenate([np.linspace(lo, hi, points), extra]), decimals))
