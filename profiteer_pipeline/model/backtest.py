@@ -361,12 +361,12 @@ def backtest(
     panel: pd.DataFrame,
     forecaster: Forecaster,
     folds: int = 3,
-    horizon: int = 7,
+    horizon: int | None = None,
     weights: Mapping | pd.Series | None = None,
     yardstick: Yardstick = DAILY,
 ) -> BacktestResult:
     """Score `forecaster` and both baselines on `folds` rolling origins of `horizon` steps each
-    (days, or hours: `yardstick`).
+    (days, or hours: `yardstick`, whose horizon is the default).
 
     `panel`: a dense panel (`daily_panel`, or one row per product-hour). For each fold,
     `forecaster(history, origin, horizon)` sees only the steps before the origin and returns
@@ -380,6 +380,7 @@ def backtest(
     panel = panel[list(PANEL_COLUMNS)].sort_values(["product_id", "day"], ignore_index=True)
     first = panel.groupby("product_id")["day"].min()
     one, ys = step(yardstick), yardstick
+    horizon = ys.horizon if horizon is None else horizon
     scored_parts, per_product, fold_rows = [], [], []
     origins = fold_origins(panel["day"].max(), folds, horizon, ys)
     for k, origin in enumerate(origins, start=1):

@@ -2,10 +2,10 @@
 and the week-ahead forecast at today's prices, both from `fold_inputs` (what was known at a
 start). Pure of Dagster; MindsDB is reached through the client passed in.
 
-- `evaluate`: for each of the latest 3 weeks (`figures.DAILY`), a twin trained only on the days before it
-  forecasts that week's units per product-day from what was known at its start (the prices the
-  shop set, the calendar, recent demand frozen at the start), scored with RMSSE and Poisson
-  deviance (`model.backtest`) beside the seasonal naive (same weekday last week) and the
+- `evaluate`: for each of the latest 3 weeks (`figures.DAILY`), a twin trained only on the days
+  before it forecasts that week's units per product-day from what was known at its start (the
+  prices the shop set, the calendar, recent demand frozen at the start), scored with RMSSE and
+  Poisson deviance (`model.backtest`) beside the seasonal naive (same weekday last week) and the
   product's trailing 28-day mean on the same days. It beats them only when it is below the
   28-day mean on both (`advice_table.no_advice_reason`, the rule the app applies too).
 - `week_ahead`: the final model's units per day for the week after the data at today's prices:
@@ -108,5 +108,5 @@ def evaluate(
         out = inputs.assign(day=day, forecast=predicted.clip(lower=0.0).to_numpy())
         return out.groupby(["product_id", "day"], as_index=False)["forecast"].sum()
 
-    result = backtest.backtest(panel, forecaster, folds=folds, horizon=HORIZON_DAYS)
+    result = backtest.backtest(panel, forecaster, folds=folds, yardstick=DAILY)
     return Evaluation(result, seconds, DAILY)

@@ -25,12 +25,10 @@ from profiteer_pipeline.model.figures import HOURLY
 from profiteer_pipeline.model.held_out import Evaluation, n_folds
 from profiteer_pipeline.model.spec import ModelSpec
 
-#: The hours the backtest reads, from `public.sales_features` (dense: every product-hour).
-PANEL_SQL = (
-    'SELECT product_id, "timestamp", purchases FROM public.sales_features '
-    'WHERE "timestamp" >= %s ORDER BY product_id, "timestamp"'
-)
-#: How far back it reads before the held-out hours: the trailing mean's days.
+#: The shop's hours (dense: every product-hour), read once by its training: the window trained
+#: on, how densely the products sell (`grain`) and the backtest's panel all come from them.
+HOURS_SQL = 'SELECT product_id, "timestamp", purchases FROM public.sales_features'
+#: How far back the backtest reads before the held-out hours: the trailing mean's days.
 LOOKBACK = timedelta(hours=HOURLY.trailing * HOURLY.stride)
 
 #: (start, end) -> the predictions for the product-hours in [start, end): product_id,
@@ -39,15 +37,21 @@ Predict = Callable[[datetime, datetime], pd.DataFrame]
 
 
 def first_hour(last_hour: datetime) -> datetime:
-    """The first hour the backtest reads (`PANEL_SQL`'s parameter), for data up to `last_hour`."""
+    """The first hour the backtest reads, for data up to `last_hour`: its held-out hours and the
+    trailing mean's days before them."""
     held = HOURLY.horizon * HOURLY.folds
     return last_hour - timedelta(hours=held - 1) - LOOKBACK
 
 
 def panel(frame: pd.DataFrame) -> pd.DataFrame:
     """The backtest's panel (product_id, day: each hour's start in UTC, tz-naive; units) from
-    rows of product_id, timestamp, purchases."""
-    hours = pd.to_datetime(frame["timestamp"], utc=True).dt.tz_convert(None)
+    rows of product_id, timestamp, purchases, from `first_hour` on (the RMSSE's scale is the
+    hour-to-hour change over those days)."""
+    stamps = pd.to_datetime(frame["timestamp"], utc=True)
+    if not frame.empty:
+        frame = frame[(stamps >= first_hour(stamps.max().to_pydatetime())).to_numpy()]
+        stamps = stamps[stamps >= first_hour(stamps.max().to_pydatetime())]
+    hours = stamps.dt.tz_convert(None)
     return pd.DataFrame(
         {
             "product_id": frame["product_id"].astype(str).to_numpy(),
@@ -86,7 +90,7 @@ def score(hours: pd.DataFrame, predict: Predict) -> HeldOut:
             }
         )
 
-    result = backtest.backtest(hours, forecaster, folds, HOURLY.horizon, yardstick=HOURLY)
+    result = backtest.backtest(hours, forecaster, folds, yardstick=HOURLY)
     return HeldOut(Evaluation(result, yardstick=HOURLY), latest[0])
 
 

@@ -49,12 +49,6 @@ KEEP_VERSIONS = 5
 
 MODEL_KEY = dg.AssetKey(SPEC.name)
 
-SOLD_SQL = 'SELECT product_id, "timestamp" FROM public.sales_features WHERE purchases > 0'
-WINDOW_SQL = (
-    'SELECT count(*) AS rows, count(DISTINCT "timestamp") AS hours, '
-    'min("timestamp") AS first_hour, max("timestamp") AS last_hour FROM public.sales_features'
-)
-
 
 def _train(
     context: dg.AssetExecutionContext,
@@ -65,39 +59,6 @@ def _train(
 ) -> Trained:
     if failed := failed_sales_hours(context.instance):
         raise dg.Failure(description=gate_message(failed), allow_retries=False)
-    return _train_and_evaluate(context, client, mindsdb, warehouse)
-
-
-sales_forecast = model_asset(
-    key=MODEL_KEY,
-    yardstick=HOURLY,
-    train=_train,
-    keep_versions=KEEP_VERSIONS,
-    group_name="model",
-    deps=[dg.AssetKey("sales_features")],
-    automation_condition=first_model(),
-    check_specs=[
-        dg.AssetCheckSpec(
-            "held_out_accuracy",
-            asset=MODEL_KEY,
-            description=f"R² >= {MIN_HELD_OUT_R2} on the latest {HELD_OUT_HOURS} hours, for a "
-            "model trained without them.",
-        ),
-    ],
-    description=f"MindsDB model `{SPEC.qualified_name}` predicting purchases from "
-    f"{', '.join(SPEC.features)}: the count model every source trains (demand never rising with "
-    f"the price). Retrained on all of `sales_features`; evaluated on the latest {HELD_OUT_HOURS} "
-    "hours by a twin trained without them, against the same hour the day before and the same "
-    "hour's 7-day mean.",
-)
-
-
-def _train_and_evaluate(
-    context: dg.AssetExecutionContext,
-    client: MindsDBClient,
-    mindsdb: MindsDBResource,
-    warehouse: PostgresResource,
-) -> Trained:
     # the training and its maths (pandas, numpy) are imported here: the code location loads
     # without them
     import pandas as pd
@@ -111,20 +72,21 @@ def _train_and_evaluate(
     where = f"{m.warehouse_host}:{m.warehouse_port}/{m.warehouse_database}"
     log(f"datasource {source.name}: {source.state} (as {m.warehouse_user} on {where})")
 
-    window = warehouse.read_sql(WINDOW_SQL).iloc[0]
-    rows, hours = int(window["rows"]), int(window["hours"])
-    if rows == 0:
+    sales = warehouse.read_sql(shop_backtest.HOURS_SQL)  # every product-hour, read once
+    if sales.empty:
         raise dg.Failure(
             description="public.sales_features has no rows: materialize some hours of "
             "hourly_sales_job first (e.g. `dagster job backfill ... -j hourly_sales_job`)."
         )
-    last = pd.Timestamp(window["last_hour"]).to_pydatetime()
-    dense = grain.density(warehouse.read_sql(SOLD_SQL), window["last_hour"])
+    stamps = pd.to_datetime(sales["timestamp"], utc=True)
+    rows, hours = len(sales), int(stamps.nunique())
+    last = stamps.max().to_pydatetime()
+    dense = grain.density(sales[sales["purchases"] > 0], last)
     log(f"per {grain.HOUR}: {dense.phrase(grain.HOUR)}")
     metadata: dict[str, object] = {
         "training_rows": rows,
         "training_hours": hours,
-        "first_hour": str(window["first_hour"]),
+        "first_hour": str(stamps.min()),
         "trained_through": str(last),
         "features": ", ".join(SPEC.features),
         **dense.metadata(grain.HOUR),
@@ -134,11 +96,8 @@ def _train_and_evaluate(
 
     # 1. the held-out twin: all hours but the latest 24, scored on those 24 against the
     # same-hour baselines (the backtest every source's model answers to)
-    panel = shop_backtest.panel(
-        warehouse.read_sql(shop_backtest.PANEL_SQL, (shop_backtest.first_hour(last),))
-    )
     held = shop_backtest.evaluate(
-        client, twin_spec, panel, timeout=mindsdb.training_timeout, log=log
+        client, twin_spec, shop_backtest.panel(sales), timeout=mindsdb.training_timeout, log=log
     )
     ev = held.evaluation
     log(ev.summary())
@@ -174,3 +133,27 @@ def _train_and_evaluate(
     # 2. the model itself, on every hour
     final = training.train(client, spec, timeout=mindsdb.training_timeout, log=log)
     return Trained(spec, twin_spec, final, ev, metadata, [check])
+
+
+sales_forecast = model_asset(
+    key=MODEL_KEY,
+    yardstick=HOURLY,
+    train=_train,
+    keep_versions=KEEP_VERSIONS,
+    group_name="model",
+    deps=[dg.AssetKey("sales_features")],
+    automation_condition=first_model(),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "held_out_accuracy",
+            asset=MODEL_KEY,
+            description=f"R² >= {MIN_HELD_OUT_R2} on the latest {HELD_OUT_HOURS} hours, for a "
+            "model trained without them.",
+        ),
+    ],
+    description=f"MindsDB model `{SPEC.qualified_name}` predicting purchases from "
+    f"{', '.join(SPEC.features)}: the count model every source trains (demand never rising with "
+    f"the price). Retrained on all of `sales_features`; evaluated on the latest {HELD_OUT_HOURS} "
+    "hours by a twin trained without them, against the same hour the day before and the same "
+    "hour's 7-day mean.",
+)

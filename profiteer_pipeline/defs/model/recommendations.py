@@ -46,8 +46,8 @@ class RecommendationConfig(dg.Config):
 
 def held_out_error(instance: dg.DagsterInstance) -> dict[str, object]:
     """The latest training's held-out figures (None where it had too few hours to evaluate), when
-    and on how many rows it trained, how densely the products sold, and `no_advice`: why no price may be advised (the model lost
-    to a baseline, or was not evaluated), else None."""
+    and on how many rows it trained, how densely the products sold, and `no_advice`: why no
+    price may be advised (the model lost to a baseline, or was not evaluated), else None."""
     from profiteer_pipeline.pricing.advice_table import no_advice_reason
 
     event = instance.get_latest_materialization_event(MODEL_KEY)
