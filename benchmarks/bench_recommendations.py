@@ -101,14 +101,28 @@ def bench(
     return figures
 
 
+def true_revenue(base, price) -> np.ndarray:
+    """The simulated shop's own revenue at `price`, per unit of traffic: price x the logistic
+    conversion at the price ratio (SEED-GENERATOR.md; traffic does not move with the price)."""
+    price = np.asarray(price, float)
+    return price / (1 + np.exp(20 * (price / np.asarray(base, float) - 1)))
+
+
 def true_gain_pct(base, now, new) -> np.ndarray:
-    """The simulated shop's own revenue change (%) of a move from `now` to `new`: price x the
-    logistic conversion at the price ratio (SEED-GENERATOR.md; traffic does not move with it)."""
+    """The shop's true revenue change (%) of a move from `now` to `new`."""
+    return (true_revenue(base, new) / true_revenue(base, now) - 1) * 100
 
-    def revenue(price):
-        return price / (1 + np.exp(20 * (price / base - 1)))
 
-    return (revenue(np.asarray(new, float)) / revenue(np.asarray(now, float)) - 1) * 100
+def captured(frame, price: str) -> float:
+    """The share of the attainable true revenue gain the advised prices capture: Σ (true revenue
+    at `price` − at the current price) ÷ Σ (at the true optimum within the product's bounds −
+    at the current price), over every row (a row with no change captures nothing)."""
+    base, now = frame["base_price"].to_numpy(float), frame["current_price"].to_numpy(float)
+    lo, hi = frame["min_price"].to_numpy(float), frame["max_price"].to_numpy(float)
+    grid = lo[:, None] + (hi - lo)[:, None] * np.linspace(0, 1, 2001)[None, :]
+    best = true_revenue(base[:, None], grid).max(axis=1)
+    got = true_revenue(base, frame[price].to_numpy(float)) - true_revenue(base, now)
+    return float(got.sum() / (best - true_revenue(base, now)).sum())
 
 
 def against_the_truth(result: recs.Result) -> dict:
@@ -128,6 +142,7 @@ def against_the_truth(result: recs.Result) -> dict:
                float(advised["revenue_uplift_pct"].median()) if len(true) else None,
            "bucket_changes": len(moved), "bucket_changes_raise_true_revenue":
                int((bucket_true > 0).sum()),
+           "bucket_gain_captured": captured(r, "recommended_price"),
            "pooled_elasticity": result.pooled.elasticity}  # fmt: skip
     print(f"per product (price_advice): {out['advised']} of {out['products']} advised "
           f"({', '.join(f'{n} {s}' for s, n in a['status'].value_counts().items())}); "
@@ -135,7 +150,9 @@ def against_the_truth(result: recs.Result) -> dict:
           f"{out['advised_median_true_gain_pct'] or 0:+.1f} %, predicted "
           f"{out['advised_median_predicted_gain_pct'] or 0:+.1f} %); {result.pooled.summary()}")  # fmt: skip
     print(f"per bucket (price_recommendations): {out['bucket_changes_raise_true_revenue']} of "
-          f"{out['bucket_changes']} changes raise the shop's true revenue")  # fmt: skip
+          f"{out['bucket_changes']} changes raise the shop's true revenue; the recommended prices "
+          f"capture {out['bucket_gain_captured']:.1%} of the true revenue gain attainable within "
+          "the bounds")  # fmt: skip
     return out
 
 

@@ -1,7 +1,7 @@
 """The simulation's Plotly figures from the stored curve (no Streamlit), so tests can inspect them.
 
 Both start their y-axis at zero. The demand chart shows the evidence: the model's own
-predictions at each grid price, the monotone smoothing with the held-out error band, and the
+predictions at each grid price, their demand line with the held-out error band, and the
 observed hours of the product in that bucket (average purchases per price bin).
 """
 
@@ -56,7 +56,7 @@ def demand_figure(
     fig.add_trace(
         go.Scatter(
             x=curve["price"], y=curve["purchases"], mode="lines",
-            line=dict(color="#54A24B", width=3), name="smoothed (never rises with price)",
+            line=dict(color="#54A24B", width=3), name="demand line",
             hovertemplate=f"{sym}%{{x:,.2f}}: %{{y:,.1f}} purchases/h<extra></extra>",
         )
     )  # fmt: skip

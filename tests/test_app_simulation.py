@@ -116,5 +116,5 @@ def test_time_of_day_changes_the_curve(app_recommendations, app_env_model):
     at.get("button_group")[0].set_value("Afternoon").run()
     assert not at.exception
     day = plotly_specs(at)[-2]
-    smooth = lambda spec: next(t for t in spec["data"] if t["name"].startswith("smoothed"))["y"]  # noqa: E731
+    smooth = lambda spec: next(t for t in spec["data"] if t["name"] == "demand line")["y"]  # noqa: E731
     assert max(smooth(day)) > max(smooth(night))  # afternoon hours have ~3x the views

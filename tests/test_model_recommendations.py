@@ -24,6 +24,7 @@ from profiteer_pipeline.defs.model.recommendations import price_recommendations
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model import features as feat
+from profiteer_pipeline.model import recommendations as rc
 from profiteer_pipeline.model import training
 from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.figures import METRIC_FIELDS
@@ -112,15 +113,27 @@ def test_curves_and_best_prices_equal_a_direct_batch_prediction(run, db, mindsdb
         frames.append(feat.model_inputs(profile, c["price"].to_numpy(), SPEC.features))
     direct = training.predict_frame(client, SPEC, pd.concat(frames, ignore_index=True))
     assert curves["model_purchases"].to_numpy() == pytest.approx(direct.clip(lower=0).to_numpy())
-    for (pid, bucket), c in curves.groupby(["product_id", "time_of_day_bucket"]):
+    # the one smoothing rule, applied independently to the stored predictions: each product and
+    # time of day's demand line where its curve falls, the model's own points where it does not
+    keyed = curves.rename(columns={"time_of_day_bucket": "bucket"})
+    falling = rc.bucket_falls(keyed)
+    assert falling.sum() >= 0.9 * len(falling)  # the shop's demand falls with the price
+    for (pid, bucket), c in rc.smoothed_by_bucket(keyed).groupby(["product_id", "bucket"]):
         rec = recs.loc[(pid, bucket)]
         assert len(c) >= 41 and c["is_base"].sum() == 1 and c["is_current"].sum() == 1
         assert c["price"].min() == rec["min_price"] and c["price"].max() == rec["max_price"]
-        assert np.all(np.diff(c["purchases"].to_numpy()) <= 1e-9)  # the smoothing never rises
+        assert c["purchases"].to_numpy() == pytest.approx(c["fit_units"].to_numpy())
+        if falling[(pid, bucket)]:  # a straight falling line (clipped at zero)
+            assert np.all(np.diff(c["purchases"].to_numpy()) <= 1e-9)
+            on = c[c["purchases"] > 0]
+            slope, intercept = np.polyfit(on["price"], on["purchases"], 1)
+            assert slope < 0 and on["purchases"].to_numpy() == pytest.approx(
+                (intercept + slope * on["price"]).to_numpy(), abs=1e-6
+            )
         expected = pa.advise(
-            c["price"].to_numpy(), pa.monotone_smooth(c["model_purchases"].to_numpy()),
-            min_price=rec["min_price"], max_price=rec["max_price"],
-            current_price=rec["current_price"], rel_error=None,
+            c["price"].to_numpy(), c["fit_units"].to_numpy(), min_price=rec["min_price"],
+            max_price=rec["max_price"], current_price=rec["current_price"], rel_error=None,
+            falls=bool(falling[(pid, bucket)]),
         )  # fmt: skip
         assert rec["best_price"] == pytest.approx(expected.best_price)
         assert round(rec["best_price"] * 100) % 100 == 99  # a .99 price point

@@ -1,13 +1,15 @@
-"""The pure price-advice maths: grid, monotone smoothing, price points, best price, band."""
+"""The pure price-advice maths: grid, the one smoothing rule, price points, best price, band."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from profiteer_pipeline.pricing import advice as pa
+from profiteer_pipeline.pricing import curves
 from profiteer_pipeline.pricing.grid import PricingError, price_grid
 
 
@@ -25,16 +27,23 @@ def test_the_grid_has_41_points_plus_base_and_current():
         price_grid(10, 5)
 
 
-def test_smoothing_never_rises_and_follows_a_monotone_curve():
+def line(prices, purchases) -> np.ndarray:
+    """The one smoothing rule (`curves.smoothed`) on one curve."""
+    frame = pd.DataFrame({"product_id": "P", "price": prices, "units_per_day": purchases})
+    return curves.smoothed(frame)["fit_units"].to_numpy()
+
+
+def test_the_smoothing_is_the_demand_line_where_the_curve_falls():
     prices = price_grid(80, 120, pa.GRID_POINTS)
-    truth = shop_demand(prices, 100)
+    truth = 50.0 - 0.3 * prices  # a straight demand line, 26 to 14 units
     rng = np.random.default_rng(1)
-    jagged = truth + rng.normal(0, 1.0, truth.size)
-    smooth = pa.monotone_smooth(jagged)
-    assert np.all(np.diff(smooth) <= 1e-12)
-    assert np.max(np.abs(smooth - truth)) < 3.0
-    already = shop_demand(prices, 100)
-    assert np.allclose(pa.isotonic_decreasing(already), already)
+    noisy = truth + rng.normal(0, 1.0, truth.size)
+    smooth = line(prices, noisy)
+    assert np.all(np.diff(smooth) < 0)
+    assert np.max(np.abs(smooth - truth)) < 1.0  # the noise (sd 1) mostly averaged away
+    # a curve that rises with the price keeps the model's own points: no line, no optimum
+    rising = 5.0 + 0.1 * prices
+    assert line(prices, rising) == pytest.approx(rising)
 
 
 def test_price_points():
@@ -46,21 +55,29 @@ def test_price_points():
 
 def test_advise_finds_the_revenue_optimum_about_13_percent_below_base():
     base = 200.0
-    prices = price_grid(150, 250, pa.GRID_POINTS, include=(base,))
-    q = pa.monotone_smooth(shop_demand(prices, base))
-    a = pa.advise(prices, q, min_price=150, max_price=250, current_price=base, rel_error=0.05)
+    prices = price_grid(170, 230, pa.GRID_POINTS, include=(base,))  # the catalog's ±15 %
+    q = line(prices, shop_demand(prices, base))
+    a = pa.advise(prices, q, min_price=170, max_price=230, current_price=base, rel_error=0.05)
     assert a.objective == "revenue"
     assert round(a.best_price * 100) % 100 == 99  # a .99 price point
+    # the true optimum is 0.861 x base; the line's, bounded by the range, earns within 0.1 % of
+    # its true revenue
     assert 0.84 * base <= a.best_price <= 0.9 * base
+    true = shop_demand(np.array([a.best_price, 0.861 * base]), base) * [a.best_price, 0.861 * base]
+    assert true[0] >= 0.999 * true[1]
     assert a.gain > 0 and a.band == pytest.approx(0.05 * np.hypot(a.best_value, a.current_value))
     assert a.confidence == "high" and a.recommended_price == a.best_price
     # the same curve with a noisy model: the gain is within the band, so no change
-    noisy = pa.advise(prices, q, min_price=150, max_price=250, current_price=base, rel_error=1.0)
+    noisy = pa.advise(prices, q, min_price=170, max_price=230, current_price=base, rel_error=1.0)
     assert noisy.confidence == "no change" and noisy.recommended_price == base
     # no held-out error known: unrated, not silently confident
-    assert pa.advise(prices, q, min_price=150, max_price=250, current_price=base).confidence == (
+    assert pa.advise(prices, q, min_price=170, max_price=230, current_price=base).confidence == (
         "unrated"
     )
+    # a curve that does not fall has no best price but today's, whatever its steps suggest
+    flat = pa.advise(prices, q, min_price=170, max_price=230, current_price=base, rel_error=0.05,
+                     falls=False)  # fmt: skip
+    assert flat.best_price == base and flat.gain == 0 and flat.confidence == "no change"
 
 
 def test_profit_with_a_unit_cost_moves_the_best_price_up():
@@ -102,15 +119,13 @@ def test_elasticity_of_the_shop_curve_near_base():
 
 def test_a_jagged_curve_caps_the_confidence():
     base = 200.0
-    prices = price_grid(150, 250, pa.GRID_POINTS, include=(base,))
-    truth = shop_demand(prices, base)
-    smooth = pa.monotone_smooth(truth)
-    clean = pa.advise(prices, smooth, min_price=150, max_price=250, current_price=base,
-                      rel_error=0.05, model_purchases=truth)  # fmt: skip
+    prices = price_grid(170, 230, pa.GRID_POINTS, include=(base,))
+    truth = 40.0 - 0.15 * prices  # a straight line: its smoothing is itself
+    clean = pa.advise(prices, line(prices, truth), min_price=170, max_price=230,
+                      current_price=base, rel_error=0.05, model_purchases=truth)  # fmt: skip
     assert not clean.jagged and clean.confidence == "high"
     spiky = truth.copy()
     spiky[5] += 15  # one prediction far above its neighbours
-    s2 = pa.monotone_smooth(spiky)
-    rough = pa.advise(prices, s2, min_price=150, max_price=250, current_price=base,
-                      rel_error=0.05, model_purchases=spiky)  # fmt: skip
+    rough = pa.advise(prices, line(prices, spiky), min_price=170, max_price=230,
+                      current_price=base, rel_error=0.05, model_purchases=spiky)  # fmt: skip
     assert rough.jagged and rough.confidence == "medium"

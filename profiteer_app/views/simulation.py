@@ -3,8 +3,8 @@ them (`daily_simulation`); then, for the simulated shop's time-of-day buckets, t
 of one product in one time of day, instant at any price.
 
 The `price_recommendations` asset stores, after each training, the model's predictions over a
-fine price grid (`analytics.price_curves`), their monotone smoothing with the held-out error band,
-and the advice. This page only reads them: the slider interpolates the stored curve (no model
+fine price grid (`analytics.price_curves`), their demand line (the one smoothing rule, every
+source's) with the held-out error band, and the advice. This page only reads them: the slider interpolates the stored curve (no model
 call), so it answers at once even when MindsDB's worker is cold or MindsDB is down. An exact
 live prediction is a button at the bottom, after everything else has rendered.
 """
@@ -23,6 +23,7 @@ from profiteer_app import predictor as pred
 from profiteer_app import recommendation_data as prices
 from profiteer_app import simulation_charts as price_charts
 from profiteer_app.daily_simulation import slider_prices
+from profiteer_pipeline.model import recommendations as recs
 from profiteer_pipeline.pricing import advice as pa
 from profiteer_pipeline.sources.base import Source
 
@@ -111,8 +112,8 @@ def per_day(chosen: Source, product, ev) -> None:
     if chosen.capabilities.time_of_day:
         st.caption(
             "One price for the whole day, read off a straight demand line, as for every source; "
-            "below, each time of day's own curve and best price (the model's monotone "
-            "smoothing), which can differ where demand bends."
+            "below, each time of day's own curve and best price, read off its own demand line "
+            "by the same rule."
         )
 
 
@@ -160,6 +161,7 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
         p, q, min_price=lo, max_price=hi, current_price=current,
         ending=str(run["price_ending"]) if run is not None else "99",
         unit_cost=cost, rel_error=rel_error, model_purchases=curve["model_purchases"].to_numpy(),
+        falls=bool(recs.bucket_falls(curve.assign(product_id=pid, bucket=bucket)).iloc[0]),
     )  # fmt: skip
     curve = curve.assign(profit=pa.value_of(p, q, cost)) if cost else curve
     column = "profit" if cost else "revenue"
@@ -217,7 +219,13 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
     verdict, explained = {
         "high": ("change it", "the gain is over twice the model's error band"),
         "medium": ("change it", "the gain is over the model's error band"),
-        "no change": ("keep the price", "the gain is within the model's error: no change"),
+        "no change": (
+            "keep the price",
+            "the gain is within the model's error: no change"
+            if a.falls
+            else "the predicted purchases do not fall with the price, so no price is better "
+            "supported than the current one",
+        ),
         "unrated": ("unrated", "no held-out error is known for this model"),
     }[a.confidence]
     b3.metric(
@@ -251,7 +259,8 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
         f"**Stored curve, interpolated** — {len(curve)} prices predicted in one batch by "
         f"`{run['model'] if run is not None else 'the model'}` v{adv['model_version']} "
         f"{fmt.ago(computed)} ({fmt.utc_label(computed)}); no model call while you move the "
-        f"slider. Grey dots: the model at each price; green: its monotone smoothing"
+        f"slider. Grey dots: the model at each price; green: its demand line (the model's "
+        "own points where they do not fall with the price)"
         + ("" if rel_error is None else f", band ± {rel_error:.0%} (held-out RMSE ÷ mean)")
         + f"; the smoothing moved the model's points by up to {a.smoothing_error:.1f} purchases/h"
         + (" — more than twice the model's error: the model's curve is jagged here, so the "

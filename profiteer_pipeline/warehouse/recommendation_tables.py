@@ -37,14 +37,15 @@ PRICE_CURVES = MetricTable(
     role="model",
     description="Per product × time-of-day bucket: the model's predicted purchases per hour over "
     "a price grid (41+ prices over [min_price, max_price], plus the base and current prices), the "
-    "monotone smoothing of it, revenue, profit (with a unit cost) and the held-out error band.",
+    "demand line fitted to it where it falls (the one smoothing rule), revenue, profit (with a "
+    "unit cost) and the held-out error band.",
     columns=(
         C("product_id", "text NOT NULL"),
         C("time_of_day_bucket", "text NOT NULL"),
         C("price", "double precision NOT NULL"),
         C("model_purchases", "double precision NOT NULL", None, "the model's prediction"),
         C("purchases", "double precision NOT NULL", None,
-          "monotone smoothing of model_purchases (never rises with the price)"),
+          "model_purchases on its demand line where it falls, else as predicted"),
         C("purchases_low", "double precision", None, "purchases − the held-out error"),
         C("purchases_high", "double precision", None, "purchases + the held-out error"),
         C("revenue", "double precision NOT NULL", None, "price × purchases"),
@@ -64,7 +65,8 @@ PRICE_RECOMMENDATIONS = MetricTable(
     description="Per product × time-of-day bucket: the best price point on the smoothed curve "
     "(inside the product's bounds), expected revenue per hour there, the gain over the current "
     "price per hour and per day, the uncertainty band from the model's held-out error and a "
-    "confidence mark (`no change` when the gain is within the band).",
+    "confidence mark (`no change` when the gain is within the band, or the curve does not "
+    "fall with the price).",
     columns=(
         C("product_id", "text NOT NULL"),
         C("time_of_day_bucket", "text NOT NULL"),
