@@ -92,7 +92,8 @@ def evidence(stored: Advice, source: Source) -> None:
         )
         return
     st.caption(f"**Modelled**: {fmt.md_escape(ev['selection'])}.")
-    e1, e2, e3, e4 = st.columns(4)
+    # two cards a row: at four a row the delta's caption was cut at 1,400 pixels
+    (e1, e2), (e3, e4) = st.columns(2), st.columns(2)
     e1.metric(
         "Model", f"v{int(ev['model_version'])}", border=True,
         help=f"`{ev['model']}`, trained {fmt.utc_label(ev['trained_at'])} on "
@@ -103,7 +104,7 @@ def evidence(stored: Advice, source: Source) -> None:
         folds=int(ev["folds"]),
         since=fmt.utc_label(ev["held_out_from"]),
     )
-    versus = f"vs {words.yardstick.short}"  # short: the card does not truncate it
+    versus = f"vs {words.yardstick.short}"
     e2.metric(
         "Out-of-sample RMSSE", f"{ev['model_rmsse']:.2f}",
         fmt.signed_percent(fmt.change_pct(ev["model_rmsse"], ev["trailing_mean_rmsse"])),
