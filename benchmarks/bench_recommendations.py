@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import psycopg2
 from bench_app import free_port, start_mindsdb
 
@@ -36,6 +37,8 @@ from profiteer_pipeline.model import evaluation, training
 from profiteer_pipeline.model import recommendations as recs
 from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.spec import ModelSpec
+from profiteer_pipeline.pricing import advice as pa
+from profiteer_pipeline.pricing import guardrails
 from profiteer_pipeline.settings import PgUrl
 from profiteer_pipeline.stack.postgres import EmbeddedPostgres, wait_ready
 from profiteer_pipeline.synth import Product, load_default_catalog
@@ -113,16 +116,38 @@ def true_gain_pct(base, now, new) -> np.ndarray:
     return (true_revenue(base, new) / true_revenue(base, now) - 1) * 100
 
 
-def captured(frame, price: str) -> float:
+def captured(frame, price: str, step: float | None = None) -> float:
     """The share of the attainable true revenue gain the advised prices capture: Σ (true revenue
-    at `price` − at the current price) ÷ Σ (at the true optimum within the product's bounds −
-    at the current price), over every row (a row with no change captures nothing)."""
+    at `price` − at the current price) ÷ Σ (at the true optimum − at the current price), over
+    every row (a row with no change captures nothing); the optimum within the product's bounds,
+    and within one `step` (a fraction) of the current price where given (the guardrails')."""
     base, now = frame["base_price"].to_numpy(float), frame["current_price"].to_numpy(float)
     lo, hi = frame["min_price"].to_numpy(float), frame["max_price"].to_numpy(float)
+    if step is not None:
+        lo, hi = np.maximum(lo, now * (1 - step)), np.minimum(hi, now * (1 + step))
     grid = lo[:, None] + (hi - lo)[:, None] * np.linspace(0, 1, 2001)[None, :]
     best = true_revenue(base[:, None], grid).max(axis=1)
     got = true_revenue(base, frame[price].to_numpy(float)) - true_revenue(base, now)
     return float(got.sum() / (best - true_revenue(base, now)).sum())
+
+
+def line_alone(result: recs.Result) -> pd.DataFrame:
+    """The per-bucket rows with `line_price`: each curve's best price on its demand line (the one
+    smoothing rule) within the product's bounds, with no step and no minimum gain: what the
+    smoothing alone finds."""
+    free = guardrails.Guardrails(max_step_pct=1000, min_gain_pct=0)
+    curves = result.curves.rename(columns={"time_of_day_bucket": "bucket"})
+    falling = recs.bucket_falls(curves)
+    r = result.recommendations.set_index(["product_id", "time_of_day_bucket"])
+    best = {}
+    for key, c in curves.groupby(["product_id", "bucket"]):
+        row = r.loc[key]
+        best[key] = pa.advise(
+            c["price"].to_numpy(), c["purchases"].to_numpy(), min_price=row["min_price"],
+            max_price=row["max_price"], current_price=row["current_price"], rails=free,
+            falls=bool(falling[key]),
+        ).best_price  # fmt: skip
+    return r.assign(line_price=pd.Series(best)).reset_index()
 
 
 def against_the_truth(result: recs.Result) -> dict:
@@ -142,7 +167,10 @@ def against_the_truth(result: recs.Result) -> dict:
                float(advised["revenue_uplift_pct"].median()) if len(true) else None,
            "bucket_changes": len(moved), "bucket_changes_raise_true_revenue":
                int((bucket_true > 0).sum()),
+           "bucket_line_alone_captured": captured(line_alone(result), "line_price"),
            "bucket_gain_captured": captured(r, "recommended_price"),
+           "bucket_gain_captured_in_one_step":
+               captured(r, "recommended_price", guardrails.DEFAULT.max_step_pct / 100),
            "pooled_elasticity": result.pooled.elasticity}  # fmt: skip
     print(f"per product (price_advice): {out['advised']} of {out['products']} advised "
           f"({', '.join(f'{n} {s}' for s, n in a['status'].value_counts().items())}); "
@@ -150,9 +178,12 @@ def against_the_truth(result: recs.Result) -> dict:
           f"{out['advised_median_true_gain_pct'] or 0:+.1f} %, predicted "
           f"{out['advised_median_predicted_gain_pct'] or 0:+.1f} %); {result.pooled.summary()}")  # fmt: skip
     print(f"per bucket (price_recommendations): {out['bucket_changes_raise_true_revenue']} of "
-          f"{out['bucket_changes']} changes raise the shop's true revenue; the recommended prices "
-          f"capture {out['bucket_gain_captured']:.1%} of the true revenue gain attainable within "
-          "the bounds")  # fmt: skip
+          f"{out['bucket_changes']} changes raise the shop's true revenue; of the true revenue "
+          "gain attainable within the bounds, the demand line's best prices alone capture "
+          f"{out['bucket_line_alone_captured']:.1%}, the recommended prices (one step of the "
+          f"default guardrails) {out['bucket_gain_captured']:.1%}, which is "
+          f"{out['bucket_gain_captured_in_one_step']:.1%} of the gain attainable in one "
+          "step")  # fmt: skip
     return out
 
 

@@ -84,7 +84,7 @@ def test_the_shop_shows_the_per_product_advice_an_import_shows(stored, download_
     headers = [h.value for h in at.subheader]
     assert headers[0] == "Best price per product" and "By time of day" in headers
     advised = advice[advice["status"] == "advice"]
-    tables = [d.value for d in at.dataframe if "guardrail" in d.value.columns]
+    tables = [d.value for d in at.dataframe if {"guardrail", "best_price"} <= set(d.value.columns)]
     if advised.empty:
         assert not tables and any("No recommended price" in i.value for i in at.info)
     else:
@@ -193,7 +193,7 @@ def test_a_model_that_lost_to_its_baseline_shows_why_no_price_moves(stored):
             w.value for w in at.warning if "does not beat the same-hour 7-day mean**" in w.value
         ]
         assert "RMSSE 0.900 against 0.800" in lost and "no price change" in lost
-        assert not [d for d in at.dataframe if "guardrail" in d.value.columns]
+        assert not [d for d in at.dataframe if {"guardrail", "best_price"} <= set(d.value.columns)]
         rmsse = next(m for m in at.metric if m.label == "Out-of-sample RMSSE")
         assert rmsse.value == "0.90" and rmsse.delta == "+12.5 %"
         (by_time,) = [w.value for w in at.warning if "No price change is advised" in w.value]
@@ -224,7 +224,7 @@ def test_sort_and_csv(stored, download_files):
     assert list(back.columns) == [
         "product_name", "product_id", "category", "time_of_day_bucket", "current_price",
         "recommended_price", "base_price", "change_pct", "gain_per_hour", "gain_per_day",
-        "band_per_day", "gain_pct", "mark", "objective",
+        "band_per_day", "gain_pct", "mark", "guardrail", "objective",
     ]  # fmt: skip
     assert len(back) == len(df) > 0
     for column in ("product_id", "time_of_day_bucket", "mark", "objective"):

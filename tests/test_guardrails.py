@@ -44,6 +44,16 @@ def test_each_guardrail_binds_and_is_named():
         np.array([12.0, 12.0]), margin, cost=np.array([10.0, np.nan]),
     )  # fmt: skip
     assert price.tolist() == [12.0, 10.5] and named.tolist() == ["min margin 20 %", "none"]
+    # a catalog's bounds outrank everything, the ending is found inside them, and a product
+    # without bounds (NaN) is held by the rest only
+    catalog = np.array([9.5, 9.5, np.nan]), np.array([10.2, 10.8, np.nan])
+    price, named = guardrails.bound(
+        np.array([11.0, 10.52, 10.52]), np.full(3, 10.0), np.full(3, 8.0), np.full(3, 12.0),
+        Guardrails(price_ending="0.49", min_margin_pct=20), cost=np.array([10.0, np.nan, np.nan]),
+        catalog=catalog,
+    )  # fmt: skip
+    assert price.tolist() == [10.2, 10.49, 10.49]
+    assert named.tolist() == ["catalog bounds", "price ending", "price ending"]
     # vectorized: one row per product
     price, named = guardrails.bound(
         np.array([10.5, 7.9]), np.array([10.0, 10.0]), np.array([8.0, 8.0]), np.array([12.0, 12.0])

@@ -18,6 +18,7 @@ import pytest
 from automation_fixtures import requested
 from metrics_fixtures import private_database
 
+from profiteer_pipeline import settings as settings_mod
 from profiteer_pipeline.definitions import defs
 from profiteer_pipeline.defs.model.assets import SPEC, sales_forecast
 from profiteer_pipeline.defs.model.recommendations import price_recommendations
@@ -30,6 +31,8 @@ from profiteer_pipeline.model.client import MindsDBClient
 from profiteer_pipeline.model.figures import METRIC_FIELDS
 from profiteer_pipeline.model.profile import read_profiles
 from profiteer_pipeline.pricing import advice as pa
+from profiteer_pipeline.pricing import guardrails
+from profiteer_pipeline.pricing.guardrails import Guardrails
 from profiteer_pipeline.stack.roles import grant_model
 from profiteer_pipeline.synth import generate_window, load_default_catalog
 from profiteer_pipeline.warehouse import metrics
@@ -64,8 +67,22 @@ def db(settings) -> str:
     return dsn
 
 
+#: The shop's guardrails for this module's runs (its state folder's file, taken back after).
+RAILS = Guardrails(max_step_pct=12, price_ending="0.99")
+
+
 @pytest.fixture(scope="module")
 def run(db, mindsdb_url):
+    path = settings_mod.state_dir() / guardrails.FILE_NAME
+    assert not path.exists()  # nobody else's: this module's runs read the one it writes
+    path.write_text('max_step_pct = 12\nprice_ending = "0.99"\n')
+    try:
+        yield from _trained_and_priced(mindsdb_url)
+    finally:
+        path.unlink()
+
+
+def _trained_and_priced(mindsdb_url):
     client = MindsDBClient(mindsdb_url)
     client.query(f"DROP MODEL IF EXISTS {SPEC.qualified_name}")
     resources = {
@@ -79,7 +96,6 @@ def run(db, mindsdb_url):
             [price_recommendations],
             resources=resources,
             instance=instance,
-            run_config={"ops": {"price_recommendations": {"config": {"price_ending": "99"}}}},
         )
         assert result.success
         yield trained, result
@@ -133,10 +149,13 @@ def test_curves_and_best_prices_equal_a_direct_batch_prediction(run, db, mindsdb
         expected = pa.advise(
             c["price"].to_numpy(), c["fit_units"].to_numpy(), min_price=rec["min_price"],
             max_price=rec["max_price"], current_price=rec["current_price"], rel_error=None,
-            falls=bool(falling[(pid, bucket)]),
+            falls=bool(falling[(pid, bucket)]), rails=RAILS,
         )  # fmt: skip
         assert rec["best_price"] == pytest.approx(expected.best_price)
-        assert round(rec["best_price"] * 100) % 100 == 99  # a .99 price point
+        assert rec["guardrail"] == expected.guardrail
+        if expected.changed:  # within the step from today's price, at the file's ending
+            assert abs(rec["best_price"] / rec["current_price"] - 1) <= 0.12 + 1e-9
+            assert round(rec["best_price"] * 100) % 100 == 99
         assert rec["min_price"] <= rec["best_price"] <= rec["max_price"]
         assert rec["gain_per_hour"] == pytest.approx(expected.gain)
 
@@ -198,8 +217,13 @@ def test_the_real_model_prices_the_shop_per_product_by_every_source_s_rules(run,
     assert (advice["elasticity_high"] < 0).all()  # the shop's demand does fall with the price
     advised = advice[advice["status"] == "advice"]
     assert advised["guardrail"].notna().all() and (advised["elasticity_source"] == "own").all()
+    # within the shop's guardrails file (the step of 12 %, the .99 ending) and its catalog
     step = advised["best_price"].astype(float) / advised["current_price"].astype(float) - 1
-    assert (step.abs() <= 0.10 + 1e-4).all()
+    assert (step.abs() <= RAILS.max_step_pct / 100 + 1e-4).all()
+    assert ((advised["best_price"] * 100).round() % 100 == 99).all()
+    bounds = read(db, "SELECT product_id, min_price, max_price FROM public.products")
+    held = advised.merge(bounds, on="product_id")
+    assert held["best_price"].between(held["min_price"], held["max_price"]).all()
     meta = result.asset_materializations_for_node("price_recommendations")[0].metadata
     assert meta["products_advised"].value == len(advised)
     assert sum(meta["products_by_status"].value.values()) == 15

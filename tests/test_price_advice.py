@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from profiteer_pipeline.pricing import advice as pa
-from profiteer_pipeline.pricing import curves
+from profiteer_pipeline.pricing import curves, guardrails
 from profiteer_pipeline.pricing.grid import PricingError, price_grid
+from profiteer_pipeline.pricing.guardrails import Guardrails
 
 
 def shop_demand(prices, base, peak=40.0):
@@ -46,25 +45,22 @@ def test_the_smoothing_is_the_demand_line_where_the_curve_falls():
     assert line(prices, rising) == pytest.approx(rising)
 
 
-def test_price_points():
-    assert pa.price_points(9.5, 12.2).tolist() == [9.99, 10.99, 11.99]
-    assert pa.price_points(9.5, 12.2, "whole").tolist() == [10.0, 11.0, 12.0]
-    with pytest.raises(PricingError, match="ending"):
-        pa.price_points(1, 2, "50")
-
-
-def test_advise_finds_the_revenue_optimum_about_13_percent_below_base():
+def test_advise_finds_the_revenue_optimum_within_the_guardrails():
     base = 200.0
     prices = price_grid(170, 230, pa.GRID_POINTS, include=(base,))  # the catalog's ±15 %
     q = line(prices, shop_demand(prices, base))
+    wide = Guardrails(max_step_pct=20)
+    free = pa.advise(prices, q, min_price=170, max_price=230, current_price=base, rel_error=0.05,
+                     rails=wide)  # fmt: skip
+    # the line's own optimum lies below the bounds, so the lowest price stands, named; the true
+    # optimum is 0.861 x base, and the bound earns within 0.2 % of its true revenue
+    assert free.best_price == 170 and free.guardrail == guardrails.TESTED_RANGE
+    true = shop_demand(np.array([170, 0.861 * base]), base) * [170, 0.861 * base]
+    assert true[0] >= 0.998 * true[1]
+    # the default step (±10 % from today's price) holds it at 180, and says so
     a = pa.advise(prices, q, min_price=170, max_price=230, current_price=base, rel_error=0.05)
     assert a.objective == "revenue"
-    assert round(a.best_price * 100) % 100 == 99  # a .99 price point
-    # the true optimum is 0.861 x base; the line's, bounded by the range, earns within 0.1 % of
-    # its true revenue
-    assert 0.84 * base <= a.best_price <= 0.9 * base
-    true = shop_demand(np.array([a.best_price, 0.861 * base]), base) * [a.best_price, 0.861 * base]
-    assert true[0] >= 0.999 * true[1]
+    assert a.best_price == 180 and a.guardrail == guardrails.DEFAULT.step_label
     assert a.gain > 0 and a.band == pytest.approx(0.05 * np.hypot(a.best_value, a.current_value))
     assert a.confidence == "high" and a.recommended_price == a.best_price
     # the same curve with a noisy model: the gain is within the band, so no change
@@ -78,6 +74,13 @@ def test_advise_finds_the_revenue_optimum_about_13_percent_below_base():
     flat = pa.advise(prices, q, min_price=170, max_price=230, current_price=base, rel_error=0.05,
                      falls=False)  # fmt: skip
     assert flat.best_price == base and flat.gain == 0 and flat.confidence == "no change"
+    assert flat.guardrail == guardrails.NONE
+    # a gain below the guardrails' minimum is no change either
+    assert a.gain_pct < 60
+    small = pa.advise(prices, q, min_price=170, max_price=230, current_price=base, rel_error=0.05,
+                      rails=Guardrails(min_gain_pct=60))  # fmt: skip
+    assert small.best_price == a.best_price and small.confidence == "no change"
+    assert small.recommended_price == base
 
 
 def test_profit_with_a_unit_cost_moves_the_best_price_up():
@@ -91,24 +94,23 @@ def test_profit_with_a_unit_cost_moves_the_best_price_up():
 
 
 @pytest.mark.parametrize(
-    ("base", "expected"),
+    ("base", "expected", "bound_by"),
     [
-        (10.5, 10.2),  # revenue falls across the whole range: its lowest grid price
-        (12.3, 10.59),  # revenue peaks inside the range, at a price no .99 ending reaches
+        (10.5, 10.2, guardrails.TESTED_RANGE),  # revenue falls across the range: its lowest price
+        (12.3, 10.59, guardrails.NONE),  # revenue peaks inside the range
     ],
 )
-def test_bounds_are_respected_and_a_narrow_range_falls_back_to_the_grid(base, expected):
+def test_the_best_price_stays_inside_a_narrow_range(base, expected, bound_by):
     prices = price_grid(10.2, 10.8, pa.GRID_POINTS)
-    assert pa.price_points(10.2, 10.8).size == 0  # no .99 inside: the grid must stand in
     q = shop_demand(prices, base)
     a = pa.advise(prices, q, min_price=10.2, max_price=10.8, current_price=10.5)
-    # the expected price, independently: the grid price with the most revenue (first on ties),
-    # revenue = price x the shop's purchases at that price
-    revenue = [float(p) * 40.0 / (1 + math.exp(20 * (float(p) / base - 1))) for p in prices]
-    best = float(prices[revenue.index(max(revenue))])
-    assert best == expected
-    assert a.best_price == expected
-    assert a.best_purchases == pytest.approx(40.0 / (1 + math.exp(20 * (expected / base - 1))))
+    # the expected price, independently: the most revenue on a fine grid of the range, revenue =
+    # price x the shop's purchases at that price (interpolated between the curve's prices)
+    fine = np.linspace(10.2, 10.8, 6001)
+    revenue = fine * np.interp(fine, prices, q)
+    assert round(float(fine[np.argmax(revenue)]), 2) == expected
+    assert a.best_price == pytest.approx(expected, abs=0.005) and a.guardrail == bound_by
+    assert a.best_purchases == pytest.approx(float(np.interp(a.best_price, prices, q)))
 
 
 def test_elasticity_of_the_shop_curve_near_base():

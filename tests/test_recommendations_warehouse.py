@@ -17,6 +17,7 @@ from profiteer_app.sample_data import prepare_warehouse, recreate_database
 from profiteer_pipeline.model import recommendations as recs
 from profiteer_pipeline.model.spec import DEFAULT_SPEC
 from profiteer_pipeline.pricing import advice as pa
+from profiteer_pipeline.pricing import guardrails
 from profiteer_pipeline.warehouse import recommendation_tables as pt
 from profiteer_pipeline.warehouse.source_tables import EVALUATION_COLUMNS
 
@@ -72,11 +73,19 @@ def test_one_call_for_the_catalog_and_the_tables_the_app_reads(db):
     assert (recs_["objective"] == "revenue").all() and recs_["unit_cost"].isna().all()
     assert (recs_["best_price"] >= recs_["min_price"]).all()
     assert (recs_["best_price"] <= recs_["max_price"]).all()
-    cents = (recs_["best_price"] * 100).round().astype(int) % 100
-    assert (cents == 99).all()  # x.99 price points (the default ending)
-    # the shop's optimum sits about 13 % below base (or at min_price): the curve finds it
-    ratio = recs_["best_price"] / recs_["base_price"]
-    assert ((ratio > 0.8) & (ratio < 0.95) | (recs_["best_price"] < recs_["min_price"] + 1)).all()
+    # the default guardrails: one step (±10 %) from today's price at most, named where it binds
+    step = recs_["best_price"] / recs_["current_price"] - 1
+    assert (step.abs() <= 0.10 + 1e-4).all()
+    by = recs_.groupby("guardrail")
+    assert set(by.groups) <= {"none", "tested range", guardrails.DEFAULT.step_label}
+    assert (step[by.groups.get(guardrails.DEFAULT.step_label, [])].abs() > 0.0999).all()
+    # the shop's optimum sits about 13 % below base: where no guardrail binds, the curve finds
+    # it; where its own optimum lies below the bounds, the lowest price stands
+    free = recs_.loc[by.groups.get("none", [])]
+    assert (free["best_price"] / free["base_price"]).between(0.8, 0.95).all()
+    lowest = recs_.loc[by.groups.get("tested range", [])]
+    assert (lowest["best_price"] == lowest["min_price"]).all()
+    assert len(free) + len(lowest) > 0
     assert (recs_["band_per_hour"] > 0).all()
     # the observed evidence covers every hour of `sales`, binned by price
     obs = read(db, "SELECT sum(hours)::int AS h FROM analytics.price_observations")

@@ -35,7 +35,7 @@ SORTS = {
 }
 COLUMNS = ["product_name", "product_id", "category", "time_of_day_bucket", "current_price",
            "recommended_price", "base_price", "change_pct", "gain_per_hour", "gain_per_day",
-           "band_per_day", "gain_pct", "mark", "objective"]  # fmt: skip
+           "band_per_day", "gain_pct", "mark", "guardrail", "objective"]  # fmt: skip
 
 
 def table(recs: pd.DataFrame, categories, buckets, only_changes: bool, sort: str, asc: bool):
@@ -155,6 +155,9 @@ def by_time_of_day(chosen: Source, model_loses: str | None) -> None:
             "band_per_day": st.column_config.NumberColumn("± /day", format=money),
             "gain_pct": st.column_config.NumberColumn("Gain %", format="%+.1f %%"),
             "mark": st.column_config.TextColumn("Confidence"),
+            "guardrail": st.column_config.TextColumn(
+                "Guardrail", help="the shop's guardrail that bound the best price, if any"
+            ),
             "objective": st.column_config.TextColumn("Maximizes", width="small"),
         },
     )

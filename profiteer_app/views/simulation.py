@@ -23,8 +23,10 @@ from profiteer_app import predictor as pred
 from profiteer_app import recommendation_data as prices
 from profiteer_app import simulation_charts as price_charts
 from profiteer_app.daily_simulation import slider_prices
+from profiteer_pipeline import settings
 from profiteer_pipeline.model import recommendations as recs
 from profiteer_pipeline.pricing import advice as pa
+from profiteer_pipeline.pricing import guardrails
 from profiteer_pipeline.sources.base import Source
 
 
@@ -140,6 +142,17 @@ def by_time_of_day(pid: str, bucket: str) -> None:
     render_curve(product, bucket, stored)
 
 
+def _why_no_change(a: pa.Advice) -> str:
+    if not a.falls:
+        return (
+            "the predicted purchases do not fall with the price, so no price is better supported "
+            "than the current one"
+        )
+    if a.too_small:
+        return f"the gain is below the {a.min_gain_pct:g} % a change must gain (guardrails)"
+    return "the gain is within the model's error: no change"
+
+
 def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
     curve, adv, run = stored.curve, stored.advice, stored.run
     pid = str(product["product_id"])
@@ -157,10 +170,14 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
         help="With a unit cost the best price maximizes profit, (price − cost) × purchases; "
         "without one, revenue.",
     ) or None  # fmt: skip
+    try:  # the shop's guardrails, read as the asset reads them
+        rails = guardrails.load(settings.state_dir() / guardrails.FILE_NAME)
+    except guardrails.GuardrailsError as exc:
+        st.error(f"The shop's guardrails cannot be used: {exc}", icon=":material/error:")
+        return
     a = pa.advise(
-        p, q, min_price=lo, max_price=hi, current_price=current,
-        ending=str(run["price_ending"]) if run is not None else "99",
-        unit_cost=cost, rel_error=rel_error, model_purchases=curve["model_purchases"].to_numpy(),
+        p, q, min_price=lo, max_price=hi, current_price=current, rails=rails, unit_cost=cost,
+        rel_error=rel_error, model_purchases=curve["model_purchases"].to_numpy(),
         falls=bool(recs.bucket_falls(curve.assign(product_id=pid, bucket=bucket)).iloc[0]),
     )  # fmt: skip
     curve = curve.assign(profit=pa.value_of(p, q, cost)) if cost else curve
@@ -219,13 +236,7 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
     verdict, explained = {
         "high": ("change it", "the gain is over twice the model's error band"),
         "medium": ("change it", "the gain is over the model's error band"),
-        "no change": (
-            "keep the price",
-            "the gain is within the model's error: no change"
-            if a.falls
-            else "the predicted purchases do not fall with the price, so no price is better "
-            "supported than the current one",
-        ),
+        "no change": ("keep the price", _why_no_change(a)),
         "unrated": ("unrated", "no held-out error is known for this model"),
     }[a.confidence]
     b3.metric(
@@ -240,8 +251,9 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
         f"Maximizing **{'profit' if cost else 'revenue'}**"
         + (f" with a unit cost of {fmt.money(cost, exact=True)}." if cost else
            " (no unit cost known: enter one above to maximize profit).")
-        + f" Prices are rounded to price points ({'x.99' if str(run['price_ending']) == '99' else run['price_ending']})"
-        " inside the product's bounds."
+        + " The best price lies inside the product's bounds and the shop's guardrails "
+        f"({rails.describe()})"
+        + ("." if a.guardrail == guardrails.NONE else f"; it is bound by the {a.guardrail}.")
     )  # fmt: skip
 
     marks = {"base": base, "current": current, "slider": float(price)}

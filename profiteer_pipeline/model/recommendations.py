@@ -173,12 +173,14 @@ def advise_all(
     predicted: np.ndarray,
     inputs: Inputs,
     *,
-    ending: str,
+    rails: guardrails.Guardrails,
     rel_error: float | None,
     computed_at: datetime,
     model_version: int | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The `price_curves` and `price_recommendations` rows from the grid's predictions."""
+    """The `price_curves` and `price_recommendations` rows from the grid's predictions: each
+    curve's best price within the product's bounds (the prices the shop draws from) and the
+    shop's `rails`, as every source's per-product advice is held."""
     by_id = inputs.products.set_index("product_id")
     hours = inputs.profiles.set_index(["product_id", "time_of_day_bucket"])["hours"]
     g = smoothed_by_bucket(grid.assign(model_purchases=predicted))
@@ -192,7 +194,7 @@ def advise_all(
         cost = None if pd.isna(p["unit_cost"]) else float(p["unit_cost"])
         a = advice.advise(
             prices, smooth, min_price=p["min_price"], max_price=p["max_price"],
-            current_price=p["current_price"], ending=ending, unit_cost=cost,
+            current_price=p["current_price"], rails=rails, unit_cost=cost,
             rel_error=rel_error, model_purchases=raw, falls=bool(falling[(pid, bucket)]),
         )  # fmt: skip
         none = np.full(len(prices), np.nan)  # NULL in the table
@@ -243,6 +245,7 @@ def advise_all(
                 "gain_per_day": a.gain * per_day,
                 "band_per_day": None if a.band is None else a.band * per_day,
                 "confidence": a.confidence,
+                "guardrail": a.guardrail,
                 "elasticity": advice.elasticity(prices, smooth, a.current_price),
                 "smoothing_error": a.smoothing_error,
                 "jagged": a.jagged,
@@ -288,7 +291,7 @@ def compute(
     features: tuple[str, ...],
     predict: Predict,
     *,
-    ending: str = "99",
+    rails: guardrails.Guardrails = guardrails.DEFAULT,
     points: int = advice.GRID_POINTS,
     rel_error: float | None = None,
     computed_at: datetime,
@@ -304,7 +307,7 @@ def compute(
     predicted, calls = predict_batches(grid, features, predict, max_rows)
     t2 = time.perf_counter()
     curve_rows, recs = advise_all(
-        grid, predicted, inputs, ending=ending, rel_error=rel_error,
+        grid, predicted, inputs, rails=rails, rel_error=rel_error,
         computed_at=computed_at, model_version=model_version,
     )  # fmt: skip
     forecast = forecast_24h(recs, inputs.latest_hour, computed_at, model_version)
@@ -328,7 +331,6 @@ def refresh(
     model: str,
     model_version: int | None,
     error: Mapping[str, Any],
-    ending: str = "99",
     points: int = advice.GRID_POINTS,
     max_rows: int = MAX_ROWS_PER_CALL,
     rails: guardrails.Guardrails = guardrails.DEFAULT,
@@ -347,7 +349,7 @@ def refresh(
     pt.ensure_tables(conn)
     inputs = read_inputs(conn)
     result = compute(
-        inputs, features, predict, ending=ending, points=points,
+        inputs, features, predict, rails=rails, points=points,
         rel_error=error.get("relative_error"), computed_at=computed_at,
         model_version=model_version, max_rows=max_rows,
     )  # fmt: skip
@@ -365,7 +367,6 @@ def refresh(
         "model_version": model_version,
         **{f"held_out_{k}": error.get(k) for k in ("r2", "mae", "rmse", "mean_purchases")},
         "relative_error": error.get("relative_error"),
-        "price_ending": ending,
         "grid_points": points,
         "curves": len(result.recommendations),
         "predictions": result.predictions,

@@ -17,7 +17,8 @@ Pure (psycopg2, pandas; no Dagster): `recommendations.refresh` calls it after th
   (`shop_backtest`), as `sales_forecast`'s materialization reported them.
 - **The rules**: a price only where the model beats the same-hour baselines out of sample, the
   curve falls with the price, the product's own elasticity interval lies below zero and backs
-  the direction of the move, within the guardrails, and the move gains at least their minimum.
+  the direction of the move, within the guardrails and the catalog's price bounds, and the move
+  gains at least the guardrails' minimum.
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ def advise(
         current=by_id["current_price"],
         rails=rails,
         costs=costs if not costs.empty else None,
+        catalog=by_id[["min_price", "max_price"]],
     )
     return rows, curve, found
 

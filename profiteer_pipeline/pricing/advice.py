@@ -1,5 +1,5 @@
-"""Price advice from a predicted demand curve: smoothing, price points, the best price, its gain
-and whether the gain is larger than the model's error.
+"""Price advice from a predicted demand curve: the best price within the shop's guardrails, its
+gain and whether the gain is larger than the model's error.
 
 Pure numpy (no Dagster, no MindsDB, no Streamlit): the `price_recommendations` asset, the app's
 simulation and Recommendations pages and the tests all call these functions, so the page shows
@@ -9,10 +9,11 @@ exactly what the asset stored.
   and the current price (`grid.price_grid`, the one price grid);
 - the curve it reads: the model's purchases on the one smoothing rule, the demand line where
   the curve falls (`curves.smoothed`);
-- `price_points`: the candidate prices a shop would set (`.99` endings, whole units or cents);
-- `advise`: the objective (revenue, or profit when a unit cost is known) maximized over the price
-  points inside the bounds, the gain against the current price, and the uncertainty band from
-  the model's held-out error; a gain inside the band is "no change recommended".
+- `advise`: the objective (revenue, or profit when a unit cost is known) maximized on the curve
+  inside the bounds, then held by the shop's guardrails (`guardrails.bound`, as every source's
+  per-product advice is), the gain against the current price, and the uncertainty band from the
+  model's held-out error; a gain inside the band, or below the guardrails' minimum, is "no
+  change recommended".
 """
 
 from __future__ import annotations
@@ -21,28 +22,15 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from profiteer_pipeline.pricing.grid import PricingError, price_grid
+from profiteer_pipeline.pricing import guardrails
+from profiteer_pipeline.pricing.grid import PricingError
 
 if TYPE_CHECKING:
     import numpy as np  # imported in each function: importing this module costs no numpy
 
 GRID_POINTS = 41
-ENDINGS = ("99", "whole", "cents")
-
-
-def price_points(min_price: float, max_price: float, ending: str = "99") -> np.ndarray:
-    """Every price point of `ending` inside [min_price, max_price] (cents: a 41-point grid)."""
-    import numpy as np
-
-    lo, hi = float(min_price), float(max_price)
-    if ending == "cents":
-        return price_grid(lo, hi, GRID_POINTS)
-    if ending not in ENDINGS:
-        raise PricingError(f"price ending must be one of {', '.join(ENDINGS)}, got {ending!r}")
-    offset = 0.01 if ending == "99" else 0.0
-    whole = np.arange(math.ceil(lo + offset - 1e-9), math.floor(hi + offset + 1e-9) + 1)
-    points = np.round(whole - offset, 2)
-    return points[(points >= lo - 1e-9) & (points <= hi + 1e-9)]
+#: The prices the best one is searched among: this many, evenly over the curve's bounds.
+SEARCH_POINTS = 2001
 
 
 def elasticity(prices: np.ndarray, purchases: np.ndarray, at: float) -> float | None:
@@ -77,6 +65,8 @@ class Advice:
     smoothing_error: float  # largest |model - smoothed| purchases on the grid
     jagged: bool = False  # the smoothing moved a point by more than twice the model's error
     falls: bool = True  # the curve falls with the price (`curves.falls`); else no best price
+    guardrail: str = guardrails.NONE  # the guardrail that bound the best price
+    min_gain_pct: float = 0.0  # a change must gain at least this % (the guardrails')
 
     @property
     def gain_pct(self) -> float | None:
@@ -87,12 +77,17 @@ class Advice:
         return abs(self.best_price - self.current_price) >= 0.005
 
     @property
+    def too_small(self) -> bool:
+        """A gain, but below the guardrails' minimum (`min_gain_pct` of today's objective)."""
+        return self.changed and self.gain > 0 and (self.gain_pct or 0.0) < self.min_gain_pct
+
+    @property
     def confidence(self) -> str:
         """`high` (gain over twice the band), `medium` (over the band), `no change` (within it,
-        or the best price is the current one, or the curve does not fall), `unrated` (no
-        held-out error known). A jagged curve (the model's own points far off its smoothing) is
-        at most `medium`."""
-        if not self.changed or self.gain <= 0:
+        below the guardrails' minimum gain, or the best price is the current one, or the curve
+        does not fall), `unrated` (no held-out error known). A jagged curve (the model's own
+        points far off its smoothing) is at most `medium`."""
+        if not self.changed or self.gain <= 0 or self.too_small:
             return "no change"
         if self.band is None:
             return "unrated"
@@ -130,18 +125,21 @@ def advise(
     min_price: float,
     max_price: float,
     current_price: float,
-    ending: str = "99",
+    rails: guardrails.Guardrails = guardrails.DEFAULT,
     unit_cost: float | None = None,
     rel_error: float | None = None,
     model_purchases: np.ndarray | None = None,
     falls: bool = True,
 ) -> Advice:
-    """The best price point inside the bounds on the smoothed curve, against the current price.
+    """The best price on the smoothed curve inside [min_price, max_price] (the catalog's bounds:
+    the prices the shop draws from, so the prices tested, and those it allows), held by the
+    shop's `rails` around the current price, against the current price; `guardrail` names the
+    rail that bound it (the tested range where the curve's own optimum lies beyond the bounds).
 
-    The objective is profit when `unit_cost` is given, else revenue. When no price point of
-    `ending` lies inside the bounds, the grid prices stand in. Ties go to the lower price. A
-    curve that does not fall with the price (`falls` False: flat, or rising) has no best price
-    but the current one: the data support no other.
+    The objective is profit when `unit_cost` is given, else revenue. Ties go to the lower price.
+    A curve that does not fall with the price (`falls` False: flat, or rising) has no best price
+    but the current one: the data support no other. Purchases beyond the curve's prices (a
+    guardrail can lift a price above them: the minimum margin) are its value at the nearer end.
     """
     import numpy as np
 
@@ -149,32 +147,42 @@ def advise(
     q = np.asarray(smoothed, dtype=float)
     if p.size == 0 or p.shape != q.shape:
         raise PricingError(f"need one smoothed value per price (got {q.size} for {p.size})")
-    candidates = price_points(min_price, max_price, ending)
-    if candidates.size == 0:
-        candidates = p
-    if not falls:
-        candidates = np.asarray([float(current_price)])
-    cand_q = np.interp(candidates, p, q)
-    values = value_of(candidates, cand_q, unit_cost)
-    i = int(np.argmax(values))  # first maximum: the lower price on ties
     cur = float(current_price)
+    cost = np.nan if unit_cost is None else float(unit_cost)
+    bound_by = guardrails.NONE
+    best = cur
+    if falls:
+        search = np.linspace(float(min_price), float(max_price), SEARCH_POINTS)
+        i = int(np.argmax(value_of(search, np.interp(search, p, q), unit_cost)))
+        bounds = np.array([float(min_price)]), np.array([float(max_price)])
+        price, rail = guardrails.bound(
+            search[i : i + 1], np.array([cur]), *bounds, rails, cost=np.array([cost]),
+            catalog=bounds,
+        )  # fmt: skip
+        best, bound_by = float(price[0]), str(rail[0])
+        if bound_by == guardrails.NONE and i in (0, SEARCH_POINTS - 1):
+            bound_by = guardrails.TESTED_RANGE  # the curve's own optimum lies beyond its bounds
+    best_q = float(np.interp(best, p, q))
     cur_q = float(np.interp(cur, p, q))
-    best = float(candidates[i])
+    best_value = float(value_of(best, best_q, unit_cost))
+    current_value = float(value_of(cur, cur_q, unit_cost))
     raw = q if model_purchases is None else np.asarray(model_purchases, dtype=float)
     return Advice(
         objective="profit" if unit_cost else "revenue",
         best_price=best,
-        best_purchases=float(cand_q[i]),
-        best_value=float(values[i]),
-        best_revenue=best * float(cand_q[i]),
+        best_purchases=best_q,
+        best_value=best_value,
+        best_revenue=best * best_q,
         current_price=cur,
         current_purchases=cur_q,
-        current_value=float(value_of(cur, cur_q, unit_cost)),
+        current_value=current_value,
         current_revenue=cur * cur_q,
-        gain=float(values[i] - value_of(cur, cur_q, unit_cost)),
-        band=gain_band(float(values[i]), float(value_of(cur, cur_q, unit_cost)), rel_error),
+        gain=best_value - current_value,
+        band=gain_band(best_value, current_value, rel_error),
         smoothing_error=float(np.max(np.abs(raw - q))) if raw.size else 0.0,
         jagged=rel_error is not None
         and bool(np.any(np.abs(raw - q) > 2 * rel_error * np.maximum(q, 1.0))),
         falls=falls,
+        guardrail=bound_by if abs(best - cur) >= 0.005 else guardrails.NONE,
+        min_gain_pct=rails.min_gain_pct,
     )

@@ -65,6 +65,7 @@ def advice(
     rails: guardrails.Guardrails = guardrails.DEFAULT,
     costs: pd.Series | None = None,
     forecast: pd.Series | None = None,
+    catalog: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """price_advice: one row per product; the best price where it has a curve that falls, the
     model beats the baseline (`model_loses` is None, else why not: `no_advice_reason`) and the
@@ -75,8 +76,10 @@ def advice(
     The best price maximizes revenue on the product's demand line (`line_fit`), profit where
     `costs` (product_id -> unit cost) has the product, within the shop's `rails` around its
     `current` price (product_id -> today's offered price; the base price where absent);
-    `guardrail` names the one that bound it. `forecast` (product_id -> the model's units per
-    day for the coming week at today's price) sets the level of every figure."""
+    `guardrail` names the one that bound it; a source with a catalog (`catalog`: product_id ->
+    `min_price`, `max_price`) holds every price inside its bounds. `forecast` (product_id -> the
+    model's units per day for the coming week at today's price) sets the level of every
+    figure."""
     prod = products.assign(product_id=products["product_id"].astype(str))
     out = prod[["product_id", "product_name", "category", "base_price"]].merge(
         ev[["product_id", "sale_hours", "price_points", "price_low", "price_high", "note"]],
@@ -108,7 +111,7 @@ def advice(
             out.loc[has, f"revenue_per_day_at_{where}"] = (
                 frame["fit_revenue"].reindex(ids).to_numpy()
             )
-        out = _within_rails(out, curve, fit, rails, forecast)
+        out = _within_rails(out, curve, fit, rails, forecast, catalog)
         # the gain of the move: at the best price against today's (the base price, the median
         # paid, may lie far from today's)
         rc = out["revenue_per_day_at_current"]
@@ -225,6 +228,7 @@ def _within_rails(
     fit: pd.DataFrame,
     rails: guardrails.Guardrails,
     forecast: pd.Series | None,
+    catalog: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The best price and its figures on the demand line within the guardrails, the units per
     day at today's price, and the guardrail that bound each product."""
@@ -246,9 +250,13 @@ def _within_rails(
         optimum = np.nan_to_num(cost) / 2 - fitted["intercept"].to_numpy() / (
             2 * fitted["slope"].to_numpy()
         )
+        bounds = None
+        if catalog is not None:
+            known = catalog.reindex(ids[lined].to_numpy())
+            bounds = (known["min_price"].to_numpy(float), known["max_price"].to_numpy(float))
         price, bound_by = guardrails.bound(
             optimum, now[lined].to_numpy(dtype=float), ends["price_low"].to_numpy(dtype=float),
-            ends["price_high"].to_numpy(dtype=float), rails, cost=cost,
+            ends["price_high"].to_numpy(dtype=float), rails, cost=cost, catalog=bounds,
         )  # fmt: skip
         units = on_line(line, ids[lined], price)
         out.loc[lined, "best_price"] = price

@@ -62,11 +62,11 @@ PRICE_CURVES = MetricTable(
 PRICE_RECOMMENDATIONS = MetricTable(
     "price_recommendations",
     role="model",
-    description="Per product × time-of-day bucket: the best price point on the smoothed curve "
-    "(inside the product's bounds), expected revenue per hour there, the gain over the current "
-    "price per hour and per day, the uncertainty band from the model's held-out error and a "
-    "confidence mark (`no change` when the gain is within the band, or the curve does not "
-    "fall with the price).",
+    description="Per product × time-of-day bucket: the best price on the smoothed curve inside "
+    "the product's bounds, held by the shop's guardrails, expected revenue per hour there, the "
+    "gain over the current price per hour and per day, the uncertainty band from the model's "
+    "held-out error and a confidence mark (`no change` when the gain is within the band or "
+    "below the guardrails' minimum, or the curve does not fall with the price).",
     columns=(
         C("product_id", "text NOT NULL"),
         C("time_of_day_bucket", "text NOT NULL"),
@@ -79,7 +79,7 @@ PRICE_RECOMMENDATIONS = MetricTable(
         C("current_price", "double precision NOT NULL", None, "the latest hour's price"),
         C("unit_cost", "double precision", None, "NULL: unknown, revenue is maximized"),
         C("objective", "text NOT NULL", None, "'revenue' or 'profit'"),
-        C("best_price", "double precision NOT NULL", None, "the best price point"),
+        C("best_price", "double precision NOT NULL", None, "the best price within the bounds and the guardrails"),
         C("recommended_price", "double precision NOT NULL",
           None, "best_price, or current_price when the gain is within the band"),
         C("best_purchases", "double precision NOT NULL"),
@@ -93,6 +93,7 @@ PRICE_RECOMMENDATIONS = MetricTable(
         C("gain_per_day", "double precision NOT NULL", None, "gain_per_hour × hours_per_day"),
         C("band_per_day", "double precision", None, "band_per_hour × hours_per_day"),
         C("confidence", "text NOT NULL", None, "high | medium | no change | unrated"),
+        C("guardrail", "text NOT NULL", None, "the shop's guardrail that bound best_price, or none"),
         C("elasticity", "double precision", None,
           "% change of purchases for +1 % of price at the current price"),
         C("smoothing_error", "double precision NOT NULL",
@@ -160,7 +161,7 @@ PRICE_RECOMMENDATION_RUNS = MetricTable(
     "price_recommendation_runs",
     role="model",
     description="One row per computation of the recommendations (append-only): the model, its "
-    "held-out error (the band of the gains), the settings and how long it took. The model's "
+    "held-out error (the band of the gains), the grid and how long it took. The model's "
     "figures against the baselines are its evaluation, `shop_model.model_evaluation`.",
     columns=(
         C("computed_at", "timestamptz NOT NULL"),
@@ -171,7 +172,6 @@ PRICE_RECOMMENDATION_RUNS = MetricTable(
         C("held_out_rmse", "double precision"),
         C("held_out_mean_purchases", "double precision"),
         C("relative_error", "double precision", None, "held_out_rmse ÷ mean purchases"),
-        C("price_ending", "text NOT NULL", None, "99 | whole | cents"),
         C("grid_points", "integer NOT NULL"),
         C("curves", "integer NOT NULL"),
         C("predictions", "integer NOT NULL"),

@@ -1,7 +1,8 @@
 """`price_recommendations`: the best price of every product × time-of-day bucket, after each training.
 
 The model's what-if curves over a fine price grid, predicted in batches (one MindsDB call for
-the default catalog), smoothed monotonically, and the advice with its uncertainty from the
+the default catalog), read off their demand line (the one smoothing rule), and the advice within
+the shop's guardrails (`.profiteer/guardrails.toml`) with its uncertainty from the
 model's held-out error (the `sales_forecast` materialization's `held_out_rmse` and
 `held_out_mean_purchases`). Stored in `analytics.price_curves`, `analytics.price_recommendations`,
 `analytics.price_observations` (the observed evidence), `analytics.sales_forecast_hourly` (the
@@ -11,7 +12,6 @@ cold model. The computation itself is `profiteer_pipeline/model/recommendations.
 """
 
 import math
-import os
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -26,21 +26,20 @@ from profiteer_pipeline.defs.model.assets import MODEL_KEY, SPEC
 from profiteer_pipeline.defs.model.resources import MindsDBResource
 from profiteer_pipeline.defs.warehouse.resources import PostgresResource
 from profiteer_pipeline.model.figures import HOURLY, METRIC_FIELDS
-from profiteer_pipeline.pricing.advice import ENDINGS, GRID_POINTS
+from profiteer_pipeline.pricing.advice import GRID_POINTS
 from profiteer_pipeline.warehouse import recommendation_tables as pt
 
 if TYPE_CHECKING:
     import pandas as pd  # the refresh (pandas, numpy) is imported where it runs
 
-#: The price points prices are rounded to, unless the run config says otherwise.
-ENDING_VARIABLE = "PROFITEER_PRICE_ENDING"
+    from profiteer_pipeline.pricing.guardrails import Guardrails
+
 KEY = dg.AssetKey("price_recommendations")
 TOP = 10
 _TABLES = [*pt.DECLARED, *pt.PER_PRODUCT.values()]
 
 
 class RecommendationConfig(dg.Config):
-    price_ending: str = ""  # "99" (x.99), "whole" or "cents"; empty: PROFITEER_PRICE_ENDING or 99
     grid_points: int = GRID_POINTS
 
 
@@ -94,14 +93,16 @@ def _column_schema(table: pt.MetricTable) -> dg.TableSchema:
             "recommendations_sound",
             asset=KEY,
             description="Every product × time of day has a curve of at least "
-            f"{GRID_POINTS} prices that never rises with the price, and a best price inside its "
-            "[min_price, max_price]; a recommended change gains more than its error band.",
+            f"{GRID_POINTS} prices and a best price inside its [min_price, max_price]; a "
+            "recommended change reads a curve that never rises with the price and gains more "
+            "than its error band.",
         )
     ],
     description="Best price per product × time-of-day bucket from the model's curves over "
     f"{GRID_POINTS}+ prices in [min_price, max_price] (plus base and current): expected revenue "
     "(or profit, with a unit cost) per hour, the gain over the current price, an uncertainty band "
-    "from the held-out error (a gain within it: no change recommended), rounded to a price point. "
+    "from the held-out error (a gain within it: no change recommended), within the shop's "
+    "guardrails. "
     f"Tables: {', '.join(t.qualified_name for t in _TABLES)}; per product, as every source: "
     "the advice with the guardrail and the elasticity's interval.",
     metadata={
@@ -121,9 +122,6 @@ def price_recommendations(
 
     t0 = time.perf_counter()
     rails = guardrails.load(context)
-    ending = config.price_ending or os.environ.get(ENDING_VARIABLE, "") or "99"
-    if ending not in ENDINGS:
-        raise dg.Failure(f"price_ending must be one of {', '.join(ENDINGS)}, got {ending!r}")
     error = held_out_error(context.instance)
     if error["relative_error"] is None:
         context.log.warning("no held-out error from the latest training: gains are unrated")
@@ -138,7 +136,6 @@ def price_recommendations(
             model=SPEC.qualified_name,
             model_version=active.version if active else None,
             error=error,
-            ending=ending,
             points=config.grid_points,
             rails=rails,
         )
@@ -149,7 +146,7 @@ def price_recommendations(
     context.log.info(f"per product: {advice_summary(result.advice)}; {result.pooled.summary()}")
     return dg.MaterializeResult(
         metadata={
-            **_metadata(result.recommendations, run, counts),
+            **_metadata(result.recommendations, run, counts, rails),
             **advice_metadata(result.advice, result.pooled),
         },
         check_results=[soundness(result.curves, result.recommendations, config.grid_points)],
@@ -160,7 +157,9 @@ def soundness(curves: "pd.DataFrame", r: "pd.DataFrame", points: int) -> dg.Asse
     """The check `recommendations_sound` over what this run stored."""
     per = curves.groupby(["product_id", "time_of_day_bucket"])
     short = int((per.size() < points).sum())
-    rising = int(per["purchases"].apply(lambda q: bool((q.diff().dropna() > 1e-9).any())).sum())
+    rises = per["purchases"].apply(lambda q: bool((q.diff().dropna() > 1e-9).any()))
+    changes = r.set_index(["product_id", "time_of_day_bucket"])["confidence"] != "no change"
+    rising = int((rises & changes.reindex(rises.index, fill_value=False)).sum())
     outside = int(((r["best_price"] < r["min_price"]) | (r["best_price"] > r["max_price"])).sum())
     act = r[r["confidence"].isin(["high", "medium"])]
     noisy = int((act["gain_per_hour"] <= act["band_per_hour"]).sum())
@@ -175,19 +174,19 @@ def soundness(curves: "pd.DataFrame", r: "pd.DataFrame", points: int) -> dg.Asse
     )
 
 
-def _metadata(r: "pd.DataFrame", run: dict, counts: dict) -> dict:
+def _metadata(r: "pd.DataFrame", run: dict, counts: dict, rails: "Guardrails") -> dict:
     act = r[r["confidence"].isin(["high", "medium"])]
     band = math.sqrt(float((act["band_per_day"].fillna(0) ** 2).sum()))
     top = r[r["confidence"] != "no change"].sort_values("gain_per_day", ascending=False).head(TOP)
     cols = ["product_id", "time_of_day_bucket", "current_price", "best_price", "gain_per_hour",
-            "gain_pct", "band_per_hour", "gain_per_day", "confidence"]  # fmt: skip
+            "gain_pct", "band_per_hour", "gain_per_day", "confidence", "guardrail"]  # fmt: skip
     meta: dict[str, object] = {
         "curves": run["curves"],
         "predictions": run["predictions"],
         "mindsdb_calls": run["mindsdb_calls"],
         "seconds": dg.MetadataValue.float(run["seconds"]),
         "model_version": run["model_version"] if run["model_version"] is not None else "",
-        "price_ending": run["price_ending"],
+        "guardrails": rails.describe(),
         "objective": ", ".join(sorted(r["objective"].unique())) if not r.empty else "",
         "held_out_relative_error": dg.MetadataValue.float(float(run["relative_error"] or math.nan)),
         "changes_recommended": int(len(act)),
