@@ -203,12 +203,12 @@ def products(stored: Advice, source: Source) -> None:
         )  # fmt: skip
         st.caption(
             f"{len(table)} products with a price curve. {words.base_and_today} The best price "
-            "maximizes the "
-            "model's expected revenue per day within the shop's guardrails (by default at most "
-            "±10 % from today's price per step and within 5 % of the prices the product sold "
-            "at; the shop's own in `.profiteer/guardrails.toml`), and Guardrail names the one "
-            "that bound it. Sale hours and distinct prices paid are the evidence behind each "
-            "curve."
+            "maximizes the model's expected revenue per day within the shop's guardrails (by "
+            "default at most ±10 % from today's price per step and within 5 % of the prices the "
+            "product sold at; the shop's own in `.profiteer/guardrails.toml`)"
+            + (", inside the catalog's price bounds" if source.capabilities.catalog else "")
+            + ", and Guardrail names the one that bound it. Sale hours and distinct prices paid "
+            "are the evidence behind each curve."
         )
         money = ui.money_column_format()
         st.dataframe(

@@ -103,7 +103,7 @@ def value_figure(
             hovertemplate=f"{sym}%{{x:,.2f}}: {sym}%{{y:,.0f}}/h<extra></extra>",
         )
     )  # fmt: skip
-    _best_star(fig, best_price, best_value)
+    _best_star(fig, best_price, best_value, curve["price"])
     _marks(fig, marks)
     top = max(float(curve[column].max()), best_value, 0.0) or 1.0
     fig.update_layout(
@@ -115,13 +115,17 @@ def value_figure(
     return fig
 
 
-def _best_star(fig: go.Figure, price: float, value: float) -> None:
-    """The best price, starred and labelled, on a price curve."""
+def _best_star(fig: go.Figure, price: float, value: float, prices: pd.Series) -> None:
+    """The best price, starred and labelled, on a price curve over `prices`: the label leans
+    inward near either end of the axis, so it is not cut off."""
+    low, high = float(prices.min()), float(prices.max())
+    where = (price - low) / (high - low) if high > low else 0.5
+    lean = "top right" if where < 0.25 else "top left" if where > 0.75 else "top center"
     fig.add_trace(
         go.Scatter(
             x=[price], y=[value], mode="markers+text",
             marker=dict(symbol="star", size=16, color="#E45756"),
-            text=[f"best {money(price, exact=True)}"], textposition="top center",
+            text=[f"best {money(price, exact=True)}"], textposition=lean,
             name=f"best price {money(price, exact=True)}",
         )
     )  # fmt: skip
@@ -163,7 +167,7 @@ def daily_curve_figures(
         )  # fmt: skip
         if best_price is not None:
             at_best = float(curve[line_col].iloc[(price - best_price).abs().argmin()])
-            _best_star(fig, best_price, at_best)
+            _best_star(fig, best_price, at_best, price)
         seen = observed if observed is not None and not observed.empty else None
         if seen is not None:
             count = "days" if "days" in seen else "hours"  # what each point averages

@@ -130,8 +130,11 @@ def by_time_of_day(chosen: Source, model_loses: str | None) -> None:
          "Maximizing **profit** where a unit cost is known, revenue elsewhere. ")
         + f"Computed {fmt.ago(run['computed_at']) if run is not None else '–'} from model "
         f"v{run['model_version'] if run is not None else '–'}; per day = per hour × the bucket's "
-        "hours (Overnight 8, Morning 6, Afternoon 6, Evening 4). Confidence: ●●● the gain is over "
-        "twice the error band, ●●○ over it, ○○○ within it (keep the current price)."
+        "hours (Overnight 8, Morning 6, Afternoon 6, Evening 4). Each best price is read off the "
+        "curve's demand line within the product's bounds and the shop's guardrails, as the best "
+        "price per product is; Guardrail names the one that bound it. Confidence: ●●● the gain "
+        "is over twice the error band, ●●○ over it, ○○○ within it or below the guardrails' "
+        "minimum gain (keep the current price)."
     )  # fmt: skip
 
     money = ui.money_column_format()

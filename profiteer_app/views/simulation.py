@@ -275,8 +275,8 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
         "own points where they do not fall with the price)"
         + ("" if rel_error is None else f", band ± {rel_error:.0%} (held-out RMSE ÷ mean)")
         + f"; the smoothing moved the model's points by up to {a.smoothing_error:.1f} purchases/h"
-        + (" — more than twice the model's error: the model's curve is jagged here, so the "
-           "advice is at most medium confidence." if a.jagged else ".")
+        + (" — more than twice the model's error: the model's own curve bends away from its "
+           "straight line here, so the advice is at most medium confidence." if a.jagged else ".")
         + f" Blue: {int(stored.observed['hours'].sum()) if not stored.observed.empty else 0} "
         f"observed {bucket.lower()} hours, averaged per price bin."
         + " Vertical lines: base (dashed), current (dotted), the slider (red)."
