@@ -224,7 +224,7 @@ def test_sort_and_csv(stored, download_files):
     assert list(back.columns) == [
         "product_name", "product_id", "category", "time_of_day_bucket", "current_price",
         "recommended_price", "base_price", "change_pct", "gain_per_hour", "gain_per_day",
-        "band_per_day", "gain_pct", "mark", "guardrail", "objective",
+        "band_per_day", "gain_pct", "mark", "guardrail", "objective", "note",
     ]  # fmt: skip
     assert len(back) == len(df) > 0
     for column in ("product_id", "time_of_day_bucket", "mark", "objective"):

@@ -129,6 +129,47 @@ def test_the_shop_writes_the_advice_contract_every_source_writes(db):
     assert (after > before).all(), advised[["product_id", "current_price", "best_price"]]
     # the shop's pooled elasticity: the logistic's slope over the prices it draws
     assert -12 < result.pooled.low < result.pooled.elasticity < result.pooled.high < -3
+    # the table by time of day moves only products whose own interval lies below zero, and says
+    # why every other row keeps its price
+    by_time = read(db, "SELECT product_id, confidence, note FROM analytics.price_recommendations")
+    own = stored["elasticity_source"].eq("own") & (stored["elasticity_high"].astype(float) < 0)
+    moved = by_time["confidence"] != "no change"
+    assert set(by_time.loc[moved, "product_id"]) <= set(stored.loc[own, "product_id"])
+    assert (
+        by_time.loc[~moved, "note"].str.len().gt(0).all()
+        and by_time.loc[moved, "note"].isna().all()
+    )
+
+
+def test_the_table_by_time_of_day_answers_to_the_product_s_own_elasticity():
+    """The evidence rule every source's advice answers to, per time of day: a move stands only
+    where the product's own 90 % interval lies below zero and backs its direction (revenue: a
+    cut needs demand more elastic than -1 over the whole interval, a rise less elastic); the
+    others keep today's price, and the note says why. Pure: hand-made rows."""
+    rows = pd.DataFrame({
+        "product_id": ["A", "B", "C", "D", "E", "A"],
+        "best_price": [90.0, 90.0, 90.0, 90.0, 110.0, 100.0],
+        "current_price": 100.0, "unit_cost": np.nan, "objective": "revenue",
+        "recommended_price": [90.0, 90.0, 90.0, 90.0, 110.0, 100.0],
+        "confidence": ["high", "high", "medium", "high", "high", "no change"],
+        "note": [None] * 5 + ["Today's price already is the best one within the guardrails."],
+    })  # fmt: skip
+    products = pd.DataFrame({
+        "product_id": ["A", "B", "C", "D", "E"],
+        "elasticity": [-2.5, -0.5, -0.6, -2.0, -0.4],
+        "elasticity_low": [-3.0, -1.5, -0.8, -2.5, -0.7],
+        "elasticity_high": [-2.0, 0.5, -0.3, -1.5, -0.1],
+        "source": ["own", "own", "own", "pooled", "own"],
+    })  # fmt: skip
+    recs.withhold_unsupported(rows, products)
+    assert rows["confidence"].tolist() == ["high"] + ["no change"] * 3 + ["high", "no change"]
+    assert rows["recommended_price"].tolist() == [90.0, 100.0, 100.0, 100.0, 110.0, 100.0]
+    notes = rows["note"].tolist()
+    assert notes[0] is None and notes[4] is None  # A's cut and E's rise are backed
+    assert notes[1].startswith("No evidence that price moves demand: elasticity -0.50")
+    assert notes[2].startswith("The data cannot tell whether a lower price earns more revenue")
+    assert notes[3].startswith("No evidence of this product's own price response")
+    assert notes[5].startswith("Today's price already is the best one")  # kept
 
 
 def test_a_model_that_loses_to_a_baseline_advises_no_price_and_says_why(db):
@@ -154,6 +195,7 @@ def test_a_model_that_loses_to_a_baseline_advises_no_price_and_says_why(db):
         conn.close()
     stored = read(db, "SELECT * FROM analytics.price_recommendations")
     assert len(stored) == 60 and (stored["confidence"] == "no change").all()
+    assert (stored["note"] == reason).all()
     assert (stored["recommended_price"] == stored["current_price"]).all()
     assert (stored["best_price"] != stored["current_price"]).any()  # the curves still say where
     (last,) = read(db, "SELECT * FROM analytics.price_recommendation_runs WHERE model_version = 8"

@@ -35,7 +35,7 @@ SORTS = {
 }
 COLUMNS = ["product_name", "product_id", "category", "time_of_day_bucket", "current_price",
            "recommended_price", "base_price", "change_pct", "gain_per_hour", "gain_per_day",
-           "band_per_day", "gain_pct", "mark", "guardrail", "objective"]  # fmt: skip
+           "band_per_day", "gain_pct", "mark", "guardrail", "objective", "note"]  # fmt: skip
 
 
 def table(recs: pd.DataFrame, categories, buckets, only_changes: bool, sort: str, asc: bool):
@@ -133,8 +133,9 @@ def by_time_of_day(chosen: Source, model_loses: str | None) -> None:
         "hours (Overnight 8, Morning 6, Afternoon 6, Evening 4). Each best price is read off the "
         "curve's demand line within the product's bounds and the shop's guardrails, as the best "
         "price per product is; Guardrail names the one that bound it. Confidence: ●●● the gain "
-        "is over twice the error band, ●●○ over it, ○○○ within it or below the guardrails' "
-        "minimum gain (keep the current price)."
+        "is over twice the error band, ●●○ over it, ○○○ no change (keep the current price: the "
+        "note says why, such as a gain within the band or no evidence in the product's own "
+        "elasticity)."
     )  # fmt: skip
 
     money = ui.money_column_format()
@@ -162,6 +163,7 @@ def by_time_of_day(chosen: Source, model_loses: str | None) -> None:
                 "Guardrail", help="the shop's guardrail that bound the best price, if any"
             ),
             "objective": st.column_config.TextColumn("Maximizes", width="small"),
+            "note": st.column_config.TextColumn("Why no change", width="large"),
         },
     )
     selected = list(getattr(getattr(event, "selection", None), "rows", []) or [])

@@ -142,17 +142,6 @@ def by_time_of_day(pid: str, bucket: str) -> None:
     render_curve(product, bucket, stored)
 
 
-def _why_no_change(a: pa.Advice) -> str:
-    if not a.falls:
-        return (
-            "the predicted purchases do not fall with the price, so no price is better supported "
-            "than the current one"
-        )
-    if a.too_small:
-        return f"the gain is below the {a.min_gain_pct:g} % a change must gain (guardrails)"
-    return "the gain is within the model's error: no change"
-
-
 def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
     curve, adv, run = stored.curve, stored.advice, stored.run
     pid = str(product["product_id"])
@@ -236,7 +225,7 @@ def render_curve(product, bucket: str, stored: prices.StoredCurve) -> None:
     verdict, explained = {
         "high": ("change it", "the gain is over twice the model's error band"),
         "medium": ("change it", "the gain is over the model's error band"),
-        "no change": ("keep the price", _why_no_change(a)),
+        "no change": ("keep the price", a.no_change_reason),
         "unrated": ("unrated", "no held-out error is known for this model"),
     }[a.confidence]
     b3.metric(

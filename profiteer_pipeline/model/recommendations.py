@@ -24,7 +24,7 @@ from psycopg2.extensions import connection as PgConnection
 from profiteer_pipeline.model import elasticity, shop_advice
 from profiteer_pipeline.model import features as feat
 from profiteer_pipeline.model.profile import read_profiles
-from profiteer_pipeline.pricing import advice, curves, guardrails
+from profiteer_pipeline.pricing import advice, advice_table, curves, guardrails
 from profiteer_pipeline.pricing.grid import price_grid
 from profiteer_pipeline.synth.time_of_day import HOURS_PER_DAY, bucket_of_hour
 from profiteer_pipeline.warehouse import recommendation_tables as pt
@@ -245,6 +245,7 @@ def advise_all(
                 "gain_per_day": a.gain * per_day,
                 "band_per_day": None if a.band is None else a.band * per_day,
                 "confidence": a.confidence,
+                "note": a.no_change_reason,
                 "guardrail": a.guardrail,
                 "elasticity": advice.elasticity(prices, smooth, a.current_price),
                 "smoothing_error": a.smoothing_error,
@@ -316,11 +317,43 @@ def compute(
     return Result(curve_rows, recs, forecast, len(grid), calls, t3 - t0, timings)
 
 
-def withheld(recs: pd.DataFrame) -> None:
-    """No price advised (in place): every curve keeps its current price, its gain stays in the
-    table for people to see, its confidence is `no change`."""
-    recs["recommended_price"] = recs["current_price"]
-    recs["confidence"] = "no change"
+def withheld(recs: pd.DataFrame, note: str | list[str], where: np.ndarray | None = None) -> None:
+    """No price advised (in place) for the rows `where` (all when None): each keeps its current
+    price, its gain stays in the table for people to see, its confidence is `no change`, and
+    `note` says why (one for all, or one per row)."""
+    rows = np.ones(len(recs), dtype=bool) if where is None else where
+    recs.loc[rows, "recommended_price"] = recs.loc[rows, "current_price"]
+    recs.loc[rows, "confidence"] = "no change"
+    recs.loc[rows, "note"] = note
+
+
+def withhold_unsupported(recs: pd.DataFrame, products: pd.DataFrame) -> None:
+    """The evidence rule every source's advice answers to, per time of day (in place): a move
+    stands only where the product's own elasticity interval lies below zero and backs the move's
+    direction (`advice_table`: `elasticity.shows_response`, `direction_supported`); the others
+    keep today's price, and `note` says why. `products`: the product elasticities
+    (`elasticity.Elasticities.products`)."""
+    found = products.rename(columns={"source": "elasticity_source"}).astype({"product_id": str})
+    ev = recs[["product_id", "best_price", "current_price", "unit_cost", "objective"]].merge(
+        found[["product_id", *advice_table.ELASTICITY_COLUMNS]], on="product_id", how="left"
+    )
+    moving = (recs["confidence"] != "no change").to_numpy()
+    unproven = moving & ~elasticity.shows_response(ev).to_numpy()
+    unsure = moving & ~unproven & ~advice_table.direction_supported(ev).to_numpy()
+    threshold = advice_table.break_even_elasticity(ev)
+    notes = [
+        advice_table.no_evidence_note(r.elasticity, r.elasticity_low, r.elasticity_high,
+                                      r.elasticity_source)
+        if no_evidence
+        else advice_table.unsure_note(r.best_price - r.current_price, limit, r.objective,
+                                      r.elasticity, r.elasticity_low, r.elasticity_high)
+        for r, limit, no_evidence in zip(
+            ev[unproven | unsure].itertuples(index=False), threshold[unproven | unsure],
+            unproven[unproven | unsure], strict=True,
+        )
+    ]  # fmt: skip
+    if notes:
+        withheld(recs, notes, unproven | unsure)
 
 
 def refresh(
@@ -355,12 +388,13 @@ def refresh(
     )  # fmt: skip
     reason = error.get("no_advice")
     if reason:
-        withheld(result.recommendations)
+        withheld(result.recommendations, reason)
     result.advice, daily, found = shop_advice.advise(
         result.curves, inputs.products, shop_advice.read_sales(conn), HOURS_PER_DAY,
         model_loses=reason or None, rails=rails,
     )  # fmt: skip
     result.pooled = found.pooled
+    withhold_unsupported(result.recommendations, found.products)
     run = {
         "computed_at": computed_at,
         "model": model,

@@ -96,6 +96,22 @@ class Advice:
         return "medium" if self.gain > self.band else "no change"
 
     @property
+    def no_change_reason(self) -> str | None:
+        """Why the price stays (None where a change is recommended)."""
+        if self.confidence != "no change":
+            return None
+        if not self.falls:
+            return (
+                "The predicted purchases do not fall with the price, so no price is better "
+                "supported than the current one."
+            )
+        if not self.changed or self.gain <= 0:
+            return "Today's price already is the best one within the guardrails."
+        if self.too_small:
+            return f"The gain is below the {self.min_gain_pct:g} % a change must gain (guardrails)."
+        return "The gain is within the model's error band."
+
+    @property
     def recommended_price(self) -> float:
         """The price to set: the best one, or the current one when the gain is within the noise."""
         return self.current_price if self.confidence == "no change" else self.best_price

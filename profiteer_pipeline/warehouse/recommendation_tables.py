@@ -66,7 +66,8 @@ PRICE_RECOMMENDATIONS = MetricTable(
     "the product's bounds, held by the shop's guardrails, expected revenue per hour there, the "
     "gain over the current price per hour and per day, the uncertainty band from the model's "
     "held-out error and a confidence mark (`no change` when the gain is within the band or "
-    "below the guardrails' minimum, or the curve does not fall with the price).",
+    "below the guardrails' minimum, the curve does not fall with the price, or the product's "
+    "own elasticity does not back the move; `note` says which).",
     columns=(
         C("product_id", "text NOT NULL"),
         C("time_of_day_bucket", "text NOT NULL"),
@@ -94,6 +95,7 @@ PRICE_RECOMMENDATIONS = MetricTable(
         C("band_per_day", "double precision", None, "band_per_hour × hours_per_day"),
         C("confidence", "text NOT NULL", None, "high | medium | no change | unrated"),
         C("guardrail", "text NOT NULL", None, "the shop's guardrail that bound best_price, or none"),
+        C("note", "text", None, "why the price stays (no change); NULL: a change is recommended"),
         C("elasticity", "double precision", None,
           "% change of purchases for +1 % of price at the current price"),
         C("smoothing_error", "double precision NOT NULL",
