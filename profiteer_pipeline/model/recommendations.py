@@ -330,30 +330,16 @@ def withheld(recs: pd.DataFrame, note: str | list[str], where: np.ndarray | None
 def withhold_unsupported(recs: pd.DataFrame, products: pd.DataFrame) -> None:
     """The evidence rule every source's advice answers to, per time of day (in place): a move
     stands only where the product's own elasticity interval lies below zero and backs the move's
-    direction (`advice_table`: `elasticity.shows_response`, `direction_supported`); the others
+    direction (`advice_table.unsupported`, as for every source's advice per product); the others
     keep today's price, and `note` says why. `products`: the product elasticities
     (`elasticity.Elasticities.products`)."""
     found = products.rename(columns={"source": "elasticity_source"}).astype({"product_id": str})
     ev = recs[["product_id", "best_price", "current_price", "unit_cost", "objective"]].merge(
         found[["product_id", *advice_table.ELASTICITY_COLUMNS]], on="product_id", how="left"
     )
-    moving = (recs["confidence"] != "no change").to_numpy()
-    unproven = moving & ~elasticity.shows_response(ev).to_numpy()
-    unsure = moving & ~unproven & ~advice_table.direction_supported(ev).to_numpy()
-    threshold = advice_table.break_even_elasticity(ev)
-    notes = [
-        advice_table.no_evidence_note(r.elasticity, r.elasticity_low, r.elasticity_high,
-                                      r.elasticity_source)
-        if no_evidence
-        else advice_table.unsure_note(r.best_price - r.current_price, limit, r.objective,
-                                      r.elasticity, r.elasticity_low, r.elasticity_high)
-        for r, limit, no_evidence in zip(
-            ev[unproven | unsure].itertuples(index=False), threshold[unproven | unsure],
-            unproven[unproven | unsure], strict=True,
-        )
-    ]  # fmt: skip
+    unbacked, notes = advice_table.unsupported(ev, (recs["confidence"] != "no change").to_numpy())
     if notes:
-        withheld(recs, notes, unproven | unsure)
+        withheld(recs, notes, unbacked)
 
 
 def refresh(

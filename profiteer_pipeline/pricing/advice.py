@@ -154,8 +154,7 @@ def advise(
 
     The objective is profit when `unit_cost` is given, else revenue. Ties go to the lower price.
     A curve that does not fall with the price (`falls` False: flat, or rising) has no best price
-    but the current one: the data support no other. Purchases beyond the curve's prices (a
-    guardrail can lift a price above them: the minimum margin) are its value at the nearer end.
+    but the current one: the data support no other.
     """
     import numpy as np
 

@@ -142,22 +142,9 @@ def advice(
         out = _with_elasticity(out, elasticities)
         # each rule below withholds only what the rules before it left standing
         standing = has.to_numpy() & ~flat
-        unproven = standing & ~elasticity.shows_response(out).to_numpy()
-        standing &= ~unproven
-        out.loc[unproven, "note"] = [
-            no_evidence_note(e, lo, hi, source)
-            for e, lo, hi, source in out.loc[unproven, list(ELASTICITY_COLUMNS)].itertuples(
-                index=False
-            )
-        ]
-        unsure = standing & ~direction_supported(out).to_numpy()
-        standing &= ~unsure
-        out.loc[unsure, "note"] = [
-            unsure_note(r.best_price - r.current_price, threshold, r.objective, r.elasticity,
-                        r.elasticity_low, r.elasticity_high)
-            for r, threshold in zip(out[unsure].itertuples(index=False),
-                                    break_even_elasticity(out)[unsure], strict=True)
-        ]  # fmt: skip
+        unbacked, notes = unsupported(out, standing)
+        standing &= ~unbacked
+        out.loc[unbacked, "note"] = notes
         # today's price already is the best one (within the guardrails): no move to advise
         kept = standing & ((out["best_price"] - out["current_price"]).abs() < 0.005).to_numpy()
         standing &= ~kept
@@ -311,6 +298,27 @@ def direction_supported(out: pd.DataFrame) -> pd.Series:
     up = (move > 0) & (out["elasticity_low"].astype(float) > threshold)
     down = (move < 0) & (out["elasticity_high"].astype(float) < threshold)
     return (move == 0) | up | down
+
+
+def unsupported(out: pd.DataFrame, moving: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The evidence rule, on the rows `moving` of `out` (a best and today's price, the objective,
+    a unit cost and the product's `ELASTICITY_COLUMNS` per row): those whose product's own
+    interval does not lie below zero (`elasticity.shows_response`) or does not back the move's
+    direction (`direction_supported`), and why, one note per such row."""
+    unproven = moving & ~elasticity.shows_response(out).to_numpy()
+    unsure = moving & ~unproven & ~direction_supported(out).to_numpy()
+    unbacked = unproven | unsure
+    threshold = break_even_elasticity(out)[unbacked]
+    notes = [
+        no_evidence_note(r.elasticity, r.elasticity_low, r.elasticity_high, r.elasticity_source)
+        if no_evidence
+        else unsure_note(r.best_price - r.current_price, limit, r.objective, r.elasticity,
+                         r.elasticity_low, r.elasticity_high)
+        for r, limit, no_evidence in zip(
+            out[unbacked].itertuples(index=False), threshold, unproven[unbacked], strict=True
+        )
+    ]  # fmt: skip
+    return unbacked, notes
 
 
 def unsure_note(
