@@ -45,6 +45,8 @@ BENCHES = [
     Bench("year", "bench_import_year.py"),  # a UCI-size year, 4,000 products: file to advice
     Bench("metrics", "bench_metrics.py"),
     Bench("model", "bench_model.py"),
+    # the shop's advice against its own demand formula: 200 products x 4 times of day, 48 h
+    Bench("recommendations", "bench_recommendations.py", ["--products", "200"]),
     Bench("app", "bench_app.py"),
     Bench("latency", "bench_latency.py"),  # 10 scheduled hours, a 30-day range run (its events)
     Bench("stack", "bench_stack.py", ["--days", "30"], timeout=3600),
@@ -282,6 +284,24 @@ def grain_rows(f: dict | None) -> list[Row]:
     ]  # fmt: skip
 
 
+def recommendation_rows(f: dict | None) -> list[Row]:
+    """The shop's advice scored by its own demand formula (bench_recommendations)."""
+    return [
+        ("shop advice per product: raise the true revenue", num(get(f, "advised_raise_true_revenue")),
+         f"of {num(get(f, 'advised'))} advised ({num(get(f, 'products'))} products); median true "
+         f"gain {num(get(f, 'advised_median_true_gain_pct'), ' %', 1)}, predicted "
+         f"{num(get(f, 'advised_median_predicted_gain_pct'), ' %', 1)}", "bench_recommendations"),
+        ("shop advice by time of day: true gain captured",
+         num(100 * (get(f, "bucket_gain_captured_in_one_step") or 0), " %", 1),
+         f"of the gain one guardrail step can reach; the demand line alone, no step: "
+         f"{num(100 * (get(f, 'bucket_line_alone_captured') or 0), ' %', 1)} of all within the "
+         f"bounds; {num(get(f, 'bucket_changes_raise_true_revenue'))} of "
+         f"{num(get(f, 'bucket_changes'))} changes raise the true revenue; "
+         f"{num(get(f, 'seconds'), ' s', 1)} for {num(get(f, 'curves'))} curves",
+         "bench_recommendations"),
+    ]  # fmt: skip
+
+
 ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
     "synth": synth_rows,
     "ingest": ingest_rows,
@@ -299,6 +319,7 @@ ROWS: dict[str, Callable[[dict | None], list[Row]]] = {
     "year": year_rows,
     "metrics": metrics_rows,
     "model": model_rows,
+    "recommendations": recommendation_rows,
     "app": app_rows,
     "latency": latency_rows,
     "stack": stack_rows,
