@@ -49,8 +49,8 @@ def panel(frame: pd.DataFrame) -> pd.DataFrame:
     hour-to-hour change over those days)."""
     stamps = pd.to_datetime(frame["timestamp"], utc=True)
     if not frame.empty:
-        frame = frame[(stamps >= first_hour(stamps.max().to_pydatetime())).to_numpy()]
-        stamps = stamps[stamps >= first_hour(stamps.max().to_pydatetime())]
+        read = (stamps >= first_hour(stamps.max().to_pydatetime())).to_numpy()
+        frame, stamps = frame[read], stamps[read]
     hours = stamps.dt.tz_convert(None)
     return pd.DataFrame(
         {
