@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--file", type=Path, help="import this export instead of generating one")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--csv", type=Path, help="write every product's price_advice row here")
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="profiteer-bench-year-"))
@@ -85,6 +86,8 @@ def main() -> None:
             )
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2, default=str))
+        if args.csv:
+            run.advice.to_csv(args.csv, index=False)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -107,7 +110,8 @@ def advice_against_truth(advice: pd.DataFrame, truth: pd.DataFrame) -> dict:
     """Would following the advice raise revenue? With the export's true demand, units ~
     price ** elasticity, moving from today's price to the advised one changes revenue by
     (best / today) ** (1 + elasticity) - 1: the share of advised products where that is
-    positive, and its median beside the model's own prediction (best over today)."""
+    positive, its median beside the model's own prediction (best over today), and the share
+    whose true change lies inside the advice's 90 % range of its gain."""
     advised = advice[advice["status"] == "advice"].merge(
         truth, on="product_id", suffixes=("", "_t")
     )
@@ -120,7 +124,14 @@ def advice_against_truth(advice: pd.DataFrame, truth: pd.DataFrame) -> dict:
         / (today * advised["units_per_day_at_current"].astype(float))
         - 1
     )
+    # the stored 90 % range of each move's gain (revenue: the export has no costs), as a share
+    # of today's revenue, against the true change
+    now = today * advised["units_per_day_at_current"].astype(float)
+    low, high = (advised[f"gain_per_day_{end}"].astype(float) / now for end in ("low", "high"))
     return {
+        "advised_true_gain_in_range_share": round(
+            float(((low <= true) & (true <= high)).mean()), 3
+        ),
         "advised_true_revenue_up_share": round(float((true > 0).mean()), 3),
         "advised_true_revenue_change_median_pct": round(float(100 * true.median()), 2),
         "advised_predicted_revenue_change_median_pct": round(float(100 * predicted.median()), 2),
@@ -153,6 +164,40 @@ def best_sellers(admin, run, n: int = 5) -> pd.DataFrame:
             "status": advice.reindex(top["product_id"])["status"].to_numpy(),
         }
     )
+
+
+#: The reasons a product with a curve keeps its price, by the words its note starts with
+#: (`advice_table`'s notes).
+NO_CHANGE_REASONS = {
+    "The data cannot tell": "the data cannot tell which way earns more",
+    "No evidence that price": "no evidence that price moves demand",
+    "No evidence of this product": "its own price never moved enough",
+    "Predicted sales do not fall": "the curve does not fall",
+    "Today's price": "today's price already is the best",
+    "The best price": "a gain below the minimum",
+    "The model does not beat": "the model loses to the baseline",
+}
+
+
+def no_change_reasons(advice: pd.DataFrame) -> dict[str, int]:
+    """How many products keep their price, by reason (most first)."""
+    notes = advice.loc[advice["status"] == "no_change", "note"].fillna("")
+    reason = pd.Series("other", index=notes.index)
+    for start, label in NO_CHANGE_REASONS.items():
+        reason[notes.str.startswith(start)] = label
+    return {k: int(v) for k, v in reason.value_counts().items()}
+
+
+def advised_gains(advice: pd.DataFrame) -> dict:
+    """The advised moves: their median gain in % of today's revenue (profit), and how many have
+    a 90 % range of gain wholly above zero."""
+    advised = advice[advice["status"] == "advice"]
+    if advised.empty:
+        return {}
+    return {
+        "advised_gain_pct_median": round(float(advised["revenue_uplift_pct"].median()), 2),
+        "advised_range_above_zero": int((advised["gain_per_day_low"] > 0).sum()),
+    }
 
 
 def indented(line: str) -> None:
@@ -189,6 +234,8 @@ def report(args, made: order_export.KnownExport | None, summary: dict, run, cloc
         )
         if len(own)
         else None,
+        "no_change_by_reason": no_change_reasons(run.advice),
+        **advised_gains(run.advice),
         **advice_against_truth(run.advice, truth),
         "seconds": {k: round(v, 1) for k, v in clock.items()},
         "model_parts_s": run.seconds,
@@ -201,6 +248,13 @@ def report(args, made: order_export.KnownExport | None, summary: dict, run, cloc
         f"{figures['products_qualifying']:,} qualify for a curve, "
         f"{figures['products_modelled']:,} modelled; advice status {status}"
     )
+    print(f"no change, by reason: {figures['no_change_by_reason']}")
+    if "advised_gain_pct_median" in figures:
+        print(
+            f"advised: median gain {figures['advised_gain_pct_median']:+.1f} % of today's "
+            f"revenue; {figures['advised_range_above_zero']:,} of {status.get('advice', 0):,} "
+            "with a 90 % range of gain wholly above zero"
+        )
     print(f"backtest: {run.result.summary()} (meets the goal: {figures['backtest_meets_goal']})")
     print(f"elasticity: {figures['pooled_elasticity']} (published for UCI: -1.88)")
     if len(own):
@@ -214,7 +268,8 @@ def report(args, made: order_export.KnownExport | None, summary: dict, run, cloc
             f"the advice against the truth: {figures['advised_true_revenue_up_share']:.1%} of "
             f"the {status.get('advice', 0):,} advised price changes raise the true revenue "
             f"(median true change {figures['advised_true_revenue_change_median_pct']:+.2f} %, "
-            f"predicted {figures['advised_predicted_revenue_change_median_pct']:+.2f} %)"
+            f"predicted {figures['advised_predicted_revenue_change_median_pct']:+.2f} %); "
+            f"{figures['advised_true_gain_in_range_share']:.1%} inside their 90 % range of gain"
         )
     minutes = figures["file_to_advice_s"] / 60
     print(

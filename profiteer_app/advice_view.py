@@ -19,6 +19,7 @@ from profiteer_app import formatting as fmt
 from profiteer_app.advice_data import Advice
 from profiteer_pipeline.model import figures
 from profiteer_pipeline.model.figures import Yardstick
+from profiteer_pipeline.pricing.advice_table import objective_gain
 from profiteer_pipeline.sources.base import Source
 
 
@@ -155,22 +156,29 @@ SHOWN = ["product_name", "product_id", "category", "base_price", "current_price"
                   "best_price", "change_pct", "guardrail", "units_per_day_at_current",
                   "units_per_day_at_base", "units_per_day_at_best",
                   "revenue_per_day_at_current", "revenue_per_day_at_best", "gain_per_day",
-                  "revenue_uplift_pct", "unit_cost", "profit_per_day_at_current",
-                  "profit_per_day_at_best", "objective", "elasticity", "elasticity_low",
-                  "elasticity_high", "sale_hours", "price_points", "note"]  # fmt: skip
+                  "gain_per_day_low", "gain_per_day_high", "revenue_uplift_pct", "unit_cost",
+                  "profit_per_day_at_current", "profit_per_day_at_best", "objective",
+                  "elasticity", "elasticity_low", "elasticity_high", "sale_hours", "price_points",
+                  "note"]  # fmt: skip
 
+
+GAIN_RANGE = (
+    "the least (low) and the most (high) the move adds per day, at either end of the product's "
+    "90 % elasticity interval or on the model's curve: how sure the data are of the move"
+)
 
 #: what the no-price tables show of each product's evidence
 EVIDENCE = ["base_price", "sale_hours", "price_points"]
 
 
 def advice_table(advised: pd.DataFrame) -> pd.DataFrame:
-    """The advised products as shown: the change from today's price and the revenue gain per day
-    added."""
+    """The advised products as shown: the change from today's price and the gain per day added,
+    in what the advice maximizes (revenue, or profit where a unit cost is known), as its stored
+    90 % range is."""
     return (
         advised.assign(
             change_pct=(advised["best_price"] / advised["current_price"] - 1) * 100,
-            gain_per_day=advised["revenue_per_day_at_best"] - advised["revenue_per_day_at_current"],
+            gain_per_day=objective_gain(advised),
         )[SHOWN]
         .pipe(ui.dashed)
         .reset_index(drop=True)
@@ -196,10 +204,15 @@ def products(stored: Advice, source: Source) -> None:
     else:
         table = advice_table(advised)
         gain = float(table["gain_per_day"].clip(lower=0).sum())
+        low, high = (float(table[f"gain_per_day_{end}"].sum()) for end in ("low", "high"))
         st.metric(
-            "Applying every best price", f"{'+' if gain >= 0 else '−'}{fmt.money(abs(gain))}/day",
-            help="the expected revenue per day at each best price minus at today's price, "
-            "summed over the products with advice", border=True,
+            "Applying every best price", f"{fmt.signed_money(gain)}/day",
+            f"90 %: {fmt.signed_money(low)} to {fmt.signed_money(high)}", delta_color="off",
+            delta_arrow="off",
+            help="the expected revenue (profit where a unit cost is known) per day at each best "
+            "price minus at today's price, summed over the products with advice; the range sums "
+            "each product's own, as if every product's elasticity lay at the same end of its "
+            "interval", border=True,
         )  # fmt: skip
         st.caption(
             f"{len(table)} products with a price curve. {words.base_and_today} The best price "
@@ -207,8 +220,9 @@ def products(stored: Advice, source: Source) -> None:
             "default at most ±10 % from today's price per step and within 5 % of the prices the "
             "product sold at; the shop's own in `.profiteer/guardrails.toml`)"
             + (", inside the catalog's price bounds" if source.capabilities.catalog else "")
-            + ", and Guardrail names the one that bound it. Sale hours and distinct prices paid "
-            "are the evidence behind each curve."
+            + ", and Guardrail names the one that bound it. Gain/day is what the move adds, "
+            "with its 90 % range: at either end of the product's own elasticity interval. Sale "
+            "hours and distinct prices paid are the evidence behind each curve."
         )
         money = ui.money_column_format()
         st.dataframe(
@@ -240,7 +254,16 @@ def products(stored: Advice, source: Source) -> None:
                                                                          format=money),
                 "revenue_per_day_at_best": st.column_config.NumberColumn("Revenue/day at best",
                                                                          format=money),
-                "gain_per_day": st.column_config.NumberColumn("Gain/day", format=money),
+                "gain_per_day": st.column_config.NumberColumn(
+                    "Gain/day", format=money, help="what the move adds per day, in what Maximizes "
+                    "names",
+                ),
+                "gain_per_day_low": st.column_config.NumberColumn(
+                    "Gain/day, 90 % low", format=money, help=GAIN_RANGE,
+                ),
+                "gain_per_day_high": st.column_config.NumberColumn(
+                    "Gain/day, 90 % high", format=money, help=GAIN_RANGE,
+                ),
                 "unit_cost": st.column_config.NumberColumn("Unit cost", format=money),
                 "profit_per_day_at_current": st.column_config.NumberColumn(
                     "Profit/day today", format=money

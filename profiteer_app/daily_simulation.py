@@ -13,6 +13,7 @@ import streamlit as st
 from profiteer_app import advice_data
 from profiteer_app import formatting as fmt
 from profiteer_app import simulation_charts as price_charts
+from profiteer_pipeline.pricing.advice_table import objective_gain
 
 SLIDER_STEPS = 60
 
@@ -122,6 +123,8 @@ def section(
             f"; {fmt.money(float(product['profit_per_day_at_best']), exact=True)} profit per day "
             "at the best price (the revenue cards above are before costs)."
         )
+    if pd.notna(product.get("gain_per_day_low")):
+        st.caption(gain_line(product))
     bound = product.get("guardrail")
     st.caption(
         f"**Guardrail**: {fmt.md_escape(str(bound))}" + (
@@ -130,6 +133,19 @@ def section(
             " (the best price is the curve's own, inside every guardrail)"
         )
     )  # fmt: skip
+
+
+def gain_line(product: pd.Series) -> str:
+    """What the move to the best price adds per day, with its 90 % range (`gain_per_day_low`,
+    `gain_per_day_high`: at either end of the product's elasticity interval)."""
+    gain = float(objective_gain(pd.DataFrame([product])).iloc[0])
+    low, high = float(product["gain_per_day_low"]), float(product["gain_per_day_high"])
+    return (
+        f"**Gain of the move**: {fmt.signed_money(gain)} {product['objective']} per day from "
+        "today's price "
+        f"(90 %: {fmt.signed_money(low)} to {fmt.signed_money(high)}, if the elasticity lies "
+        "anywhere in its interval)."
+    )
 
 
 def elasticity_line(product: pd.Series, estimated: str) -> str:

@@ -76,6 +76,13 @@ def money(value: float | int | None, *, exact: bool = False) -> str:
     return f"{sign}{symbol}{compact(abs(x))}"
 
 
+def signed_money(value: float | int | None) -> str:
+    """A change of money: '+$1.2M', '−$3.40' (compact as `money`)."""
+    if _missing(value):
+        return "–"
+    return ("+" if float(value) >= 0 else "−") + money(abs(float(value)))
+
+
 def percent(value: float | None, digits: int = 1) -> str:
     """A rate already in percent: 12.345 -> '12.3 %'."""
     if _missing(value):

@@ -227,7 +227,8 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
                     advice.append((pid, p["product_name"], p["category"], base, None, None, None,
                                    None, None, None, 2, 1, "too_little_data",
                                    "2 sale hours at 1 price: too few to tell how sales respond "
-                                   "to the price", *ELASTICITY[pid], base, None, None, None, None, None, None, "revenue"))  # fmt: skip
+                                   "to the price", *ELASTICITY[pid], base, None, None, None, None, None, None, "revenue",
+                                   None, None))  # fmt: skip
                     continue
                 curve = known_curve(base, lo, hi, float(p["units"]) / days)
                 curves[pid] = curve
@@ -247,7 +248,7 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
                                "40 sale hours at 3 prices; sales fall as the price rises",
                                *ELASTICITY[pid], base, float(at_base["fit_units"]),
                                float(at_base["fit_revenue"]), "none", None, None, None,
-                               "revenue"))  # fmt: skip
+                               "revenue", *gain_range(best["fit_revenue"] - at_base["fit_revenue"])))  # fmt: skip
             cur.executemany(
                 pgsql.SQL("INSERT INTO {} VALUES ({})").format(
                     t("price_advice"),
@@ -270,6 +271,11 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
     finally:
         conn.close()
     return curves
+
+
+def gain_range(gain: float) -> tuple[float, float]:
+    """A stored advice row's 90 % range of its gain per day: a known one around `gain`."""
+    return 0.4 * float(gain), 1.6 * float(gain)
 
 
 def run_test_import(url: PgUrl, path: Path, name: str, reader: str) -> dict:

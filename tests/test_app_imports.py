@@ -25,6 +25,7 @@ from app_fixtures import (
     IMPORTED,
     SELECTION,
     closed_port,
+    gain_range,
     order_export,
     plotly_specs,
     point_app_at,
@@ -301,6 +302,15 @@ def test_recommendations_show_advice_evidence_and_too_little_data(import_env):
     )
     gain = (stored["revenue_best"] - stored["revenue_now"]).sum()  # against today's prices
     assert c["Applying every best price"].value == f"+{fmt.money(gain)}/day"
+    # each product's stored 90 % range of its gain, shown and summed
+    low, high = (sum(gain_range(g)[i] for g in stored["revenue_best"] - stored["revenue_now"])
+                 for i in (0, 1))  # fmt: skip
+    assert c["Applying every best price"].delta == f"90 %: +{fmt.money(low)} to +{fmt.money(high)}"
+    for pid in ("MUG", "TOWEL"):
+        g = stored.loc[pid, "revenue_best"] - stored.loc[pid, "revenue_now"]
+        assert advice.loc[pid, "gain_per_day"] == pytest.approx(g)
+        got = advice.loc[pid, ["gain_per_day_low", "gain_per_day_high"]].tolist()
+        assert got == pytest.approx(list(gain_range(g)))
     little = frame(at, "advice_too_little")
     assert little["product_id"].tolist() == ["LAMP"]
     assert little["note"].iloc[0].startswith("2 sale hours at 1 price")
@@ -459,6 +469,12 @@ def test_price_curve_reads_the_demand_line_and_agrees_with_the_advice(import_env
     e, lo, hi, _ = ELASTICITY["MUG"]
     assert f"**Elasticity {e:.2f}** (90 % interval {lo:.2f} to {hi:.2f})" in texts(at)
     assert "**Guardrail**: none (the best price is the curve's own" in texts(at)
+    move = mug["revenue_best"] - mug["revenue_now"]
+    low, high = gain_range(move)
+    assert (
+        f"**Gain of the move**: +{fmt.money(move)} revenue per day from today's price (90 %: "
+        f"+{fmt.money(low)} to +{fmt.money(high)}, if the elasticity" in texts(at)
+    )
 
 
 def test_with_unit_costs_the_pages_say_they_maximize_profit(import_env):

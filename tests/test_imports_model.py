@@ -394,6 +394,41 @@ def test_a_price_moves_only_the_way_the_product_s_own_elasticity_backs():
     )
 
 
+def test_the_gain_s_90_pct_range_spans_the_product_s_elasticity_interval():
+    """A cut from 10 to 9 on A's line (10 units/day today, 12 at 9: +8 revenue per day): at
+    elasticity e the units at 9 are 10 x 0.9^e, so the range runs from e = -1.1 to e = -2.5."""
+    products, ev, curve = _two_products()
+    out = advice_table.advice(
+        products, ev, curve, model_loses=None, elasticities=_elastic("A", "F", low=-2.5, high=-1.1)
+    ).set_index("product_id")
+    a = out.loc["A"]
+    assert a["status"] == "advice" and a["best_price"] == 9.0
+    assert a["units_per_day_at_current"] == pytest.approx(10.0)
+    assert a["revenue_per_day_at_best"] - a["revenue_per_day_at_current"] == pytest.approx(8.0)
+    assert a["gain_per_day_low"] == pytest.approx(9 * 10 * 0.9**-1.1 - 100)  # +1.05
+    assert a["gain_per_day_high"] == pytest.approx(9 * 10 * 0.9**-2.5 - 100)  # +17.12
+    assert pd.isna(out.loc["F", "gain_per_day_low"])  # no change: no range
+    # an interval that does not back the cut: no advice, no range
+    out = advice_table.advice(
+        products, ev, curve, model_loses=None, elasticities=_elastic("A", low=-2.5, high=-0.3)
+    ).set_index("product_id")
+    assert out.loc["A", "status"] == "no_change"
+    assert pd.isna(out.loc["A", ["gain_per_day_low", "gain_per_day_high"]]).all()
+    # with a unit cost the range is of profit, and holds the curve's own gain
+    out = advice_table.advice(
+        products, ev, curve, model_loses=None, elasticities=_elastic("A", low=-2.0, high=-1.2),
+        costs=pd.Series({"A": 6.0}),
+    ).set_index("product_id")  # fmt: skip
+    a = out.loc["A"]
+    b, units = a["best_price"], a["units_per_day_at_current"]
+    ends = [units * ((b / 10) ** e * (b - 6) - 4) for e in (-2.0, -1.2)]
+    on_curve = a["profit_per_day_at_best"] - a["profit_per_day_at_current"]
+    assert a["objective"] == "profit" and b > 10
+    assert a["gain_per_day_low"] == pytest.approx(min(*ends, on_curve))
+    assert a["gain_per_day_high"] == pytest.approx(max(*ends, on_curve))
+    assert a["gain_per_day_low"] <= on_curve <= a["gain_per_day_high"]
+
+
 def test_a_model_that_loses_to_the_baseline_advises_no_price_at_all():
     products, ev, curve = _two_products()
     figures = {"model_rmsse": 1.25, "trailing_mean_rmsse": 1.1,
@@ -699,6 +734,8 @@ CONTRACT = {
         ("profit_per_day_at_current", FLOAT, True),
         ("profit_per_day_at_best", FLOAT, True),
         ("objective", TEXT, False),  # CHECK: revenue or profit
+        ("gain_per_day_low", FLOAT, True),
+        ("gain_per_day_high", FLOAT, True),
     ],
     "model_evaluation": [
         ("model", TEXT, False),

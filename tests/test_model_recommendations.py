@@ -224,6 +224,16 @@ def test_the_real_model_prices_the_shop_per_product_by_every_source_s_rules(run,
     bounds = read(db, "SELECT product_id, min_price, max_price FROM public.products")
     held = advised.merge(bounds, on="product_id")
     assert held["best_price"].between(held["min_price"], held["max_price"]).all()
+    # each move's 90 % range of its gain, around the curve's own (the shop knows its unit costs)
+    on_curve = np.where(
+        advised["objective"] == "profit",
+        advised["profit_per_day_at_best"] - advised["profit_per_day_at_current"],
+        advised["revenue_per_day_at_best"] - advised["revenue_per_day_at_current"],
+    )
+    assert (advised["gain_per_day_low"] <= on_curve + 1e-9).all()
+    assert (on_curve <= advised["gain_per_day_high"] + 1e-9).all()
+    kept = advice[advice["status"] != "advice"]
+    assert kept[["gain_per_day_low", "gain_per_day_high"]].isna().all().all()
     meta = result.asset_materializations_for_node("price_recommendations")[0].metadata
     assert meta["products_advised"].value == len(advised)
     assert sum(meta["products_by_status"].value.values()) == 15

@@ -102,7 +102,7 @@ def by_time_of_day(chosen: Source, model_loses: str | None) -> None:
 
     s1, s2, s3 = st.columns(3)
     s1.metric(
-        "Applying all recommendations", f"{'+' if gain >= 0 else '−'}{fmt.money(abs(gain))}/day",
+        "Applying all recommendations", f"{fmt.signed_money(gain)}/day",
         f"± {fmt.money(band)}", delta_color="off", delta_arrow="off", border=True,
         help="the expected change of revenue (profit where a unit cost is known) per day from "
         "every recommended change in the table, ± the model's held-out error (independent "

@@ -10,6 +10,8 @@ Dagster, no database), shared by `forecast` (which writes the table), the app an
   falls with the price (`price_curves.falls`) and its own elasticity interval lies below zero;
   otherwise its status is `no_change`, with no price and the reason in its note. Postage, fees
   and adjustments are `excluded` (`merchandise`).
+- How sure: each move's gain per day has a 90 % range, from the product's own elasticity
+  interval (`gain_range`).
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def advice(
     out["objective"] = np.where(out["unit_cost"].notna(), "profit", "revenue")
     out["profit_per_day_at_current"] = np.nan
     out["profit_per_day_at_best"] = np.nan
+    out["gain_per_day_low"] = out["gain_per_day_high"] = np.nan
     out["status"] = "too_little_data"
     if not curve.empty:
         fit = smoothed(curve)
@@ -140,6 +143,7 @@ def advice(
             .itertuples(index=False)
         ]  # fmt: skip
         out = _with_elasticity(out, elasticities)
+        out["gain_per_day_low"], out["gain_per_day_high"] = gain_range(out)
         # each rule below withholds only what the rules before it left standing
         standing = has.to_numpy() & ~flat
         unbacked, notes = unsupported(out, standing)
@@ -192,14 +196,50 @@ def advice(
     return out[list(ADVICE_COLUMNS)].sort_values("product_id").reset_index(drop=True)
 
 
+def _per_day(out: pd.DataFrame, at: str) -> pd.Series:
+    """The objective per day `at` "best" or "current": profit where the objective is profit,
+    else revenue."""
+    profit = out[f"profit_per_day_at_{at}"].astype(float)
+    return profit.where(out["objective"] == "profit", out[f"revenue_per_day_at_{at}"].astype(float))
+
+
+def objective_gain(out: pd.DataFrame) -> pd.Series:
+    """The move's gain per day in its objective: at the best price minus at today's."""
+    return _per_day(out, "best") - _per_day(out, "current")
+
+
 def _gain_pct(out: pd.DataFrame) -> pd.Series:
-    """The move's predicted gain over today's price, in % of today's: revenue, or profit where
-    the objective is profit (NaN where today's is not positive)."""
-    revenue = out["revenue_uplift_pct"].astype(float)
-    now, best = out["profit_per_day_at_current"], out["profit_per_day_at_best"]
-    profit = (best.astype(float) / now.astype(float) - 1.0) * 100.0
-    profit = profit.where(now.astype(float) > 0)
-    return pd.Series(np.where(out["objective"] == "profit", profit, revenue), index=out.index)
+    """The move's predicted gain over today's price, in % of today's objective (NaN where
+    today's is not positive)."""
+    now = _per_day(out, "current")
+    return (objective_gain(out) / now * 100.0).where(now > 0)
+
+
+def gain_range(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The move's gain per day in the objective (revenue, or profit), 90 % range: from the least
+    to the most it earns at either end of the product's elasticity interval or on the model's
+    curve (NaN without a move's figures or an interval).
+
+    Why the elasticity: the curve says where the best price lies, the product's own interval
+    how sure the data are of its response. At elasticity e the units at the best price are
+    today's times (best / today)^e, so the gain is units_today x ((best / today)^e x (best -
+    cost) - (today - cost)); it is monotone in e, so the interval's ends bound it. The evidence
+    rule (`unsupported`) lets a move stand only where the whole interval backs its direction:
+    for revenue that is exactly a range above zero."""
+    now = out["current_price"].astype(float)
+    best = out["best_price"].astype(float)
+    cost = out["unit_cost"].astype(float).fillna(0.0)
+    units = out["units_per_day_at_current"].astype(float)
+    ratio = (best / now).where(now > 0)
+
+    def gain(e: pd.Series) -> pd.Series:
+        return units * (ratio ** e.astype(float) * (best - cost) - (now - cost))
+
+    ends = pd.concat(
+        [gain(out["elasticity_low"]), gain(out["elasticity_high"]), objective_gain(out)], axis=1
+    )
+    known = ends.notna().all(axis=1)
+    return ends.min(axis=1).where(known), ends.max(axis=1).where(known)
 
 
 def _nearest_point(fit: pd.DataFrame, price: pd.Series) -> pd.DataFrame:

@@ -2,9 +2,9 @@
 import's in `import_<name>`, the simulated shop's in `shop_model` (`in_schema` places them).
 
 `price_advice` is the one contract of what a source's advice says, per product (status, today's
-and the best price with the units per day at each, the elasticity with its 90 % interval, the
-guardrail that bound the price, the note): the app, the CSV export and outside checks read it,
-whichever source wrote it. The advice builds its rows from these columns (`advice_table`), so
+and the best price with the units per day at each, the move's gain per day with its 90 % range,
+the elasticity with its 90 % interval, the guardrail that bound the price, the note): the app,
+the CSV export and outside checks read it, whichever source wrote it. The advice builds its rows from these columns (`advice_table`), so
 the rows and the table cannot drift apart.
 
 Pure (psycopg2.sql only: no Dagster, numpy or pandas), so the code location loads it cheaply.
@@ -30,6 +30,8 @@ NO_PRICE = (
     "revenue_uplift_pct",
     "guardrail",
     "profit_per_day_at_best",
+    "gain_per_day_low",
+    "gain_per_day_high",
 )
 
 ADVICE_COLUMNS = {
@@ -61,6 +63,9 @@ ADVICE_COLUMNS = {
     "profit_per_day_at_current": "double precision",
     "profit_per_day_at_best": "double precision",
     "objective": "text NOT NULL CHECK (objective IN ('revenue', 'profit'))",
+    # the move's gain per day in the objective, 90 % range (`advice_table.gain_range`)
+    "gain_per_day_low": "double precision",
+    "gain_per_day_high": "double precision",
 }
 
 #: Per product and price: the model's expected units and revenue per day.
@@ -112,7 +117,8 @@ PRICE_ADVICE = declared(
     ("product_id",),
     "Per product: the advice (a best price, no change, too little data, or not merchandise) "
     "with today's and the best price, the expected units and revenue per day at each, the "
-    "elasticity with its 90 % interval, the guardrail that bound the price and the reason.",
+    "move's gain per day with its 90 % range, the elasticity with its 90 % interval, the "
+    "guardrail that bound the price and the reason.",
 )
 PRICE_CURVES = declared(
     "price_curves",
