@@ -110,8 +110,9 @@ def advice_against_truth(advice: pd.DataFrame, truth: pd.DataFrame) -> dict:
     """Would following the advice raise revenue? With the export's true demand, units ~
     price ** elasticity, moving from today's price to the advised one changes revenue by
     (best / today) ** (1 + elasticity) - 1: the share of advised products where that is
-    positive, its median beside the model's own prediction (best over today), and the share
-    whose true change lies inside the advice's 90 % range of its gain."""
+    positive, its median beside the model's own prediction (best over today), the share whose
+    true change lies inside the advice's 90 % range of its gain, and, where the curve's move
+    and the product's own elasticity disagree (no change), which one the truth sides with."""
     advised = advice[advice["status"] == "advice"].merge(
         truth, on="product_id", suffixes=("", "_t")
     )
@@ -128,7 +129,17 @@ def advice_against_truth(advice: pd.DataFrame, truth: pd.DataFrame) -> dict:
     # of today's revenue, against the true change
     now = today * advised["units_per_day_at_current"].astype(float)
     low, high = (advised[f"gain_per_day_{end}"].astype(float) / now for end in ("low", "high"))
+    # where the curve's move and the product's own interval disagree: which one the truth backs
+    other = advice[advice["note"].fillna("").str.startswith("The model's curve and")].merge(
+        truth, on="product_id", suffixes=("", "_t")
+    )
+    up = other["note"].str.contains("at a higher price")
+    elasticity_right = np.where(up, other["elasticity_t"] < -1, other["elasticity_t"] > -1)
     return {
+        "disagreements": len(other),
+        "disagreements_elasticity_right_share": round(float(elasticity_right.mean()), 3)
+        if len(other)
+        else None,
         "advised_true_gain_in_range_share": round(
             float(((low <= true) & (true <= high)).mean()), 3
         ),
@@ -170,6 +181,7 @@ def best_sellers(admin, run, n: int = 5) -> pd.DataFrame:
 #: (`advice_table`'s notes).
 NO_CHANGE_REASONS = {
     "The data cannot tell": "the data cannot tell which way earns more",
+    "The model's curve and": "the curve and the product's elasticity disagree",
     "No evidence that price": "no evidence that price moves demand",
     "No evidence of this product": "its own price never moved enough",
     "Predicted sales do not fall": "the curve does not fall",
@@ -270,6 +282,12 @@ def report(args, made: order_export.KnownExport | None, summary: dict, run, cloc
             f"(median true change {figures['advised_true_revenue_change_median_pct']:+.2f} %, "
             f"predicted {figures['advised_predicted_revenue_change_median_pct']:+.2f} %); "
             f"{figures['advised_true_gain_in_range_share']:.1%} inside their 90 % range of gain"
+        )
+    if figures.get("disagreements"):
+        print(
+            f"where the curve and the product's own elasticity disagree ({figures['disagreements']:,}"
+            f" products, no change): the truth sides with the elasticity in "
+            f"{figures['disagreements_elasticity_right_share']:.1%}"
         )
     minutes = figures["file_to_advice_s"] / 60
     print(

@@ -374,14 +374,19 @@ def test_a_price_moves_only_the_way_the_product_s_own_elasticity_backs():
         return out.set_index("product_id").loc["A"]
 
     assert status(-2.5, -1.1)["status"] == "advice"  # elastic: a lower price earns more
-    for low, high in ((-2.5, -0.3), (-0.9, -0.2)):  # either way, or inelastic: cannot tell
-        row = status(low, high)
-        assert row["status"] == "no_change" and pd.isna(row["best_price"])
-        assert row["note"] == (
-            "The data cannot tell whether a lower price earns more revenue: that needs an "
-            f"elasticity below -1.00, and this product's is {(low + high) / 2:.2f} (90 % "
-            f"interval {low:.2f} to {high:.2f})."
-        )
+    row = status(-2.5, -0.3)  # either way: cannot tell
+    assert row["status"] == "no_change" and pd.isna(row["best_price"])
+    assert row["note"] == (
+        "The data cannot tell whether a lower price earns more revenue: that needs an "
+        "elasticity below -1.00, and this product's is -1.40 (90 % interval -2.50 to -0.30)."
+    )
+    row = status(-0.9, -0.2)  # inelastic: the elasticity says the curve's cut earns less
+    assert row["status"] == "no_change" and pd.isna(row["best_price"])
+    assert row["note"] == (
+        "The model's curve and this product's elasticity disagree: the curve earns most "
+        "revenue at a lower price, but the elasticity, -0.55 (90 % interval -0.90 to -0.20), "
+        "lies wholly above the break-even -1.00, where a lower price earns less. No change."
+    )
     # with a unit cost of 6 at today's 10 (40 % margin) profit breaks even at -1 / 0.4 = -2.5:
     # the profit optimum lies above today's price, and an interval above -2.5 backs a raise
     costed = status(-2.0, -1.2, costs=pd.Series({"A": 6.0}))
@@ -663,9 +668,13 @@ def test_the_model_recovers_the_price_response_and_beats_the_baseline(trained, s
         )
         if not backed:
             assert advice.loc[pid, "status"] == "no_change"
+            low, high = advice.loc[pid, ["elasticity_low", "elasticity_high"]]
+            against = high < -1 if up else low > -1  # the interval says the move earns less
             assert advice.loc[pid, "note"].startswith(
-                f"The data cannot tell whether a {'higher' if up else 'lower'} price earns more"
-            )
+                "The model's curve and this product's elasticity disagree"
+                if against
+                else f"The data cannot tell whether a {'higher' if up else 'lower'} price earns"
+            ), advice.loc[pid, "note"]
             continue
         assert advice.loc[pid, "status"] == "advice"
         best = float(advice.loc[pid, "best_price"])

@@ -167,7 +167,11 @@ def test_the_table_by_time_of_day_answers_to_the_product_s_own_elasticity():
     notes = rows["note"].tolist()
     assert notes[0] is None and notes[4] is None  # A's cut and E's rise are backed
     assert notes[1].startswith("No evidence that price moves demand: elasticity -0.50")
-    assert notes[2].startswith("The data cannot tell whether a lower price earns more revenue")
+    assert notes[2].startswith(  # C's interval lies wholly above -1: a cut earns less
+        "The model's curve and this product's elasticity disagree: the curve earns most revenue "
+        "at a lower price, but the elasticity, -0.60 (90 % interval -0.80 to -0.30), lies wholly "
+        "above the break-even -1.00"
+    )
     assert notes[3].startswith("No evidence of this product's own price response")
     assert notes[5].startswith("Today's price already is the best one")  # kept
 

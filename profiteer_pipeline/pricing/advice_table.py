@@ -352,8 +352,8 @@ def unsupported(out: pd.DataFrame, moving: np.ndarray) -> tuple[np.ndarray, list
     notes = [
         no_evidence_note(r.elasticity, r.elasticity_low, r.elasticity_high, r.elasticity_source)
         if no_evidence
-        else unsure_note(r.best_price - r.current_price, limit, r.objective, r.elasticity,
-                         r.elasticity_low, r.elasticity_high)
+        else direction_note(r.best_price - r.current_price, limit, r.objective, r.elasticity,
+                            r.elasticity_low, r.elasticity_high)
         for r, limit, no_evidence in zip(
             out[unbacked].itertuples(index=False), threshold, unproven[unbacked], strict=True
         )
@@ -361,16 +361,27 @@ def unsupported(out: pd.DataFrame, moving: np.ndarray) -> tuple[np.ndarray, list
     return unbacked, notes
 
 
-def unsure_note(
+def direction_note(
     move: float, threshold: float, objective: str, value: float, low: float, high: float
 ) -> str:
-    """Why a product whose curve falls and whose price moves demand still gets no price."""
+    """Why a product whose curve falls and whose price moves demand still gets no price: its
+    interval straddles the break-even `threshold`, or lies wholly on the other side of it, where
+    the product's own elasticity says the curve's move earns less (on a generated year with
+    known elasticities the elasticity was right in 95 % of such disagreements:
+    `benchmarks/bench_import_year.py`)."""
     word, side = ("higher", "above") if move > 0 else ("lower", "below")
     where = " at today's margin" if objective == "profit" else ""
+    interval = f"{value:.2f} (90 % interval {low:.2f} to {high:.2f})"
+    if (high < threshold) if move > 0 else (low > threshold):
+        other = "below" if move > 0 else "above"
+        return (
+            f"The model's curve and this product's elasticity disagree: the curve earns most "
+            f"{objective} at a {word} price, but the elasticity, {interval}, lies wholly {other} "
+            f"the break-even {threshold:.2f}{where}, where a {word} price earns less. No change."
+        )
     return (
         f"The data cannot tell whether a {word} price earns more {objective}: that needs an "
-        f"elasticity {side} {threshold:.2f}{where}, and this product's is {value:.2f} (90 % "
-        f"interval {low:.2f} to {high:.2f})."
+        f"elasticity {side} {threshold:.2f}{where}, and this product's is {interval}."
     )
 
 
