@@ -40,6 +40,7 @@ from bench_import import connector, train_import_model, warehouse_server
 
 from profiteer_pipeline.sources.files.pipeline import run_import
 from profiteer_pipeline.synth import order_export
+from profiteer_pipeline.warehouse.source_tables import REASONS
 
 UCI_LINES = 541_909
 #: orders per product-day at the base price that give about UCI_LINES lines over 4,000 x 364
@@ -130,10 +131,10 @@ def advice_against_truth(advice: pd.DataFrame, truth: pd.DataFrame) -> dict:
     now = today * advised["units_per_day_at_current"].astype(float)
     low, high = (advised[f"gain_per_day_{end}"].astype(float) / now for end in ("low", "high"))
     # where the curve's move and the product's own interval disagree: which one the truth backs
-    other = advice[advice["note"].fillna("").str.startswith("The model's curve and")].merge(
+    other = advice[advice["reason"] == "disagree"].merge(
         truth, on="product_id", suffixes=("", "_t")
     )
-    up = other["note"].str.contains("at a higher price")
+    up = other["elasticity_high"] < -1  # the curve's rise, the interval wholly below -1
     elasticity_right = np.where(up, other["elasticity_t"] < -1, other["elasticity_t"] > -1)
     return {
         "disagreements": len(other),
@@ -177,27 +178,10 @@ def best_sellers(admin, run, n: int = 5) -> pd.DataFrame:
     )
 
 
-#: The reasons a product with a curve keeps its price, by the words its note starts with
-#: (`advice_table`'s notes).
-NO_CHANGE_REASONS = {
-    "The data cannot tell": "the data cannot tell which way earns more",
-    "The model's curve and": "the curve and the product's elasticity disagree",
-    "No evidence that price": "no evidence that price moves demand",
-    "No evidence of this product": "its own price never moved enough",
-    "Predicted sales do not fall": "the curve does not fall",
-    "Today's price": "today's price already is the best",
-    "The best price": "a gain below the minimum",
-    "The model does not beat": "the model loses to the baseline",
-}
-
-
 def no_change_reasons(advice: pd.DataFrame) -> dict[str, int]:
-    """How many products keep their price, by reason (most first)."""
-    notes = advice.loc[advice["status"] == "no_change", "note"].fillna("")
-    reason = pd.Series("other", index=notes.index)
-    for start, label in NO_CHANGE_REASONS.items():
-        reason[notes.str.startswith(start)] = label
-    return {k: int(v) for k, v in reason.value_counts().items()}
+    """How many products keep their price, by the rule that kept it (`REASONS`, most first)."""
+    kept = advice.loc[advice["status"] == "no_change", "reason"].map(REASONS)
+    return {k: int(v) for k, v in kept.value_counts().items()}
 
 
 def advised_gains(advice: pd.DataFrame) -> dict:

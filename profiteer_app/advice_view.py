@@ -21,6 +21,7 @@ from profiteer_pipeline.model import figures
 from profiteer_pipeline.model.figures import Yardstick
 from profiteer_pipeline.pricing.advice_table import objective_gain
 from profiteer_pipeline.sources.base import Source
+from profiteer_pipeline.warehouse.source_tables import REASONS
 
 
 @dataclass(frozen=True)
@@ -285,13 +286,16 @@ def products(stored: Advice, source: Source) -> None:
         ui.simulation_picker(source, table, key="advice_pick", label="Open simulation")
 
     _unpriced(
-        "No price change advised", no_change, key="advice_no_change", why="Why no change",
+        "No price change advised", no_change.assign(reason=no_change["reason"].map(REASONS)),
+        key="advice_no_change", why="Why no change",
         empty="Every product with a price curve has a best price.",
         says=f"{_count(len(no_change), 'product', 'products')} with a price curve but no "
         f"advice: keep the current price. The model must beat the {words.yardstick.baseline} "
         "out of sample, the curve must fall with the price, and the product's own elasticity "
-        "interval must lie below zero and back the way the price would move.",
-        columns=["category", "elasticity", "elasticity_low", "elasticity_high", *EVIDENCE],
+        "interval must lie below zero and back the way the price would move."
+        + by_reason(no_change["reason"]),
+        columns=["category", "reason", "elasticity", "elasticity_low", "elasticity_high",
+                 *EVIDENCE],
     )  # fmt: skip
     _unpriced(
         "Too little data for a price curve", too_little, key="advice_too_little",
@@ -330,6 +334,15 @@ def elasticity_columns() -> dict:
     }  # fmt: skip
 
 
+def by_reason(codes: pd.Series) -> str:
+    """' By reason: 955 the curve and its own elasticity disagree · 743 ...' (most first), from
+    the rows' `reason` codes; empty without any."""
+    counts = codes.dropna().map(REASONS).value_counts()
+    if counts.empty:
+        return ""
+    return " By reason: " + " · ".join(f"{n:,} {label}" for label, n in counts.items()) + "."
+
+
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
@@ -361,6 +374,7 @@ def _unpriced(
             **ui.product_columns(),
             "sale_hours": st.column_config.NumberColumn("Sale hours"),
             "price_points": st.column_config.NumberColumn("Prices paid"),
+            "reason": st.column_config.TextColumn("Reason", help="the rule that kept the price"),
             **elasticity_columns(),
             "note": st.column_config.TextColumn(why, width="large"),
         },

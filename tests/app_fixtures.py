@@ -228,7 +228,7 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
                                    None, None, None, 2, 1, "too_little_data",
                                    "2 sale hours at 1 price: too few to tell how sales respond "
                                    "to the price", *ELASTICITY[pid], base, None, None, None, None, None, None, "revenue",
-                                   None, None))  # fmt: skip
+                                   None, None, "too_little_data"))  # fmt: skip
                     continue
                 curve = known_curve(base, lo, hi, float(p["units"]) / days)
                 curves[pid] = curve
@@ -248,7 +248,8 @@ def write_model_tables(url: PgUrl, name: str) -> dict[str, pd.DataFrame]:
                                "40 sale hours at 3 prices; sales fall as the price rises",
                                *ELASTICITY[pid], base, float(at_base["fit_units"]),
                                float(at_base["fit_revenue"]), "none", None, None, None,
-                               "revenue", *gain_range(best["fit_revenue"] - at_base["fit_revenue"])))  # fmt: skip
+                               "revenue", *gain_range(best["fit_revenue"] - at_base["fit_revenue"]),
+                               None))  # fmt: skip
             cur.executemany(
                 pgsql.SQL("INSERT INTO {} VALUES ({})").format(
                     t("price_advice"),

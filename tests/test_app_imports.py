@@ -397,7 +397,8 @@ def test_a_product_with_no_change_advised_shows_the_reason_not_a_price(import_en
     reason = "Predicted sales do not fall with the price"
     flat = ("UPDATE import_test_shop.price_advice SET status = 'no_change', best_price = NULL,"
             " units_per_day_at_best = NULL, revenue_per_day_at_best = NULL,"
-            " revenue_uplift_pct = NULL, note = %s WHERE product_id = 'TOWEL'")  # fmt: skip
+            " revenue_uplift_pct = NULL, note = %s, reason = 'curve_does_not_fall'"
+            " WHERE product_id = 'TOWEL'")  # fmt: skip
     with advice_edited(import_env, flat, (reason + ".",)):
         at = on_import(page="views/recommendations.py")
         assert not at.warning
@@ -405,6 +406,9 @@ def test_a_product_with_no_change_advised_shows_the_reason_not_a_price(import_en
         no_change = frame(at, "advice_no_change")
         assert no_change["product_id"].tolist() == ["TOWEL"]
         assert no_change["note"].iloc[0].startswith(reason)
+        # the rule that kept it, by name, and the section's count by rule
+        assert no_change["reason"].tolist() == ["the curve does not fall with the price"]
+        assert "By reason: 1 the curve does not fall with the price." in texts(at)
         ok(at.switch_page("views/simulation.py").run())
         ok(at.selectbox(key="product").set_value("TOWEL").run())
         options = at.selectbox(key="product").options

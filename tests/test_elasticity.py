@@ -157,10 +157,12 @@ def test_a_falling_curve_gets_advice_only_with_its_own_negative_interval():
     )
     assert out.loc["C", "status"] == "no_change"
     assert "not this product's" in out.loc["C", "note"] and "-1.20" in out.loc["C", "note"]
+    assert out.loc[["B", "C"], "reason"].tolist() == ["no_evidence", "no_evidence"]
     # without an estimate at all there is no advice either
     bare = advice_table.advice(products, ev, curve, model_loses=None)
     assert set(bare["status"]) == {"no_change"}
     assert bare["note"].str.contains("no elasticity could be estimated").all()
+    assert set(bare["reason"]) == {"no_evidence"}
 
 
 def test_non_merchandise_is_excluded_and_listed():
@@ -195,4 +197,5 @@ def test_non_merchandise_is_excluded_and_listed():
     post = advice.set_index("product_id").loc["POST"]
     assert post["status"] == "excluded" and pd.isna(post["best_price"])
     assert post["note"] == merchandise.note("postage")
+    assert post["reason"] == "not_merchandise"
     assert "'excluded'" in advice_table.ADVICE_COLUMNS["status"]

@@ -358,6 +358,7 @@ def test_a_flat_curve_gets_no_change_and_a_falling_one_advice_when_the_model_win
     flat = out.loc["F"]
     assert flat["status"] == "no_change" and flat["note"].startswith("Predicted sales do not")
     assert "do not fall with the price (3.00 units/day at 8.00, 3.00 at 12.00)" in flat["note"]
+    assert flat["reason"] == "curve_does_not_fall" and pd.isna(out.loc["A", "reason"])
     for column in advice_table.NO_PRICE:
         assert pd.isna(flat[column]), column
     assert flat["units_per_day_at_base"] == pytest.approx(3.0)  # the base figures stay
@@ -376,12 +377,14 @@ def test_a_price_moves_only_the_way_the_product_s_own_elasticity_backs():
     assert status(-2.5, -1.1)["status"] == "advice"  # elastic: a lower price earns more
     row = status(-2.5, -0.3)  # either way: cannot tell
     assert row["status"] == "no_change" and pd.isna(row["best_price"])
+    assert row["reason"] == "cannot_tell"
     assert row["note"] == (
         "The data cannot tell whether a lower price earns more revenue: that needs an "
         "elasticity below -1.00, and this product's is -1.40 (90 % interval -2.50 to -0.30)."
     )
     row = status(-0.9, -0.2)  # inelastic: the elasticity says the curve's cut earns less
     assert row["status"] == "no_change" and pd.isna(row["best_price"])
+    assert row["reason"] == "disagree"
     assert row["note"] == (
         "The model's curve and this product's elasticity disagree: the curve earns most "
         "revenue at a lower price, but the elasticity, -0.55 (90 % interval -0.90 to -0.20), "
@@ -434,6 +437,19 @@ def test_the_gain_s_90_pct_range_spans_the_product_s_elasticity_interval():
     assert a["gain_per_day_low"] <= on_curve <= a["gain_per_day_high"]
 
 
+def test_a_product_the_budget_left_out_says_so():
+    products, ev, curve = _two_products()
+    out = advice_table.advice(
+        products, ev, curve[curve["product_id"] == "A"], ("F",), "the 1 with the most revenue",
+        model_loses=None, elasticities=_elastic("A"),
+    ).set_index("product_id")  # fmt: skip
+    f = out.loc["F"]
+    assert f["status"] == "too_little_data" and f["reason"] == "not_modelled"
+    assert f["note"] == (
+        "Enough data, but not modelled in this training: the 1 with the most revenue."
+    )
+
+
 def test_a_model_that_loses_to_the_baseline_advises_no_price_at_all():
     products, ev, curve = _two_products()
     figures = {"model_rmsse": 1.25, "trailing_mean_rmsse": 1.1,
@@ -444,6 +460,7 @@ def test_a_model_that_loses_to_the_baseline_advises_no_price_at_all():
     out = advice_table.advice(products, ev, curve, model_loses=reason)
     assert out["status"].tolist() == ["no_change", "no_change"]
     assert out["note"].tolist() == [reason, reason]
+    assert out["reason"].tolist() == ["model_loses", "model_loses"]
     assert out["best_price"].isna().all() and out["revenue_uplift_pct"].isna().all()
     # a tie loses too, a win on one metric only too; not evaluated: no advice either
     tie = {**figures, "model_rmsse": 1.1, "model_poisson_deviance": 0.9}
@@ -483,6 +500,7 @@ def test_the_advice_takes_the_revenue_maximizing_price_and_explains_the_rest():
     assert out.loc["A", "revenue_uplift_pct"] == pytest.approx((8 * 14 / 100 - 1) * 100)
     assert out.loc["B", "status"] == "too_little_data" and pd.isna(out.loc["B", "best_price"])
     assert out.loc["B", "note"].startswith("Too little data")
+    assert out.loc["B", "reason"] == "too_little_data"
     assert list(out.reset_index().columns) == list(advice_table.ADVICE_COLUMNS)
 
 
@@ -517,11 +535,13 @@ def test_the_gain_is_the_move_from_today_s_price_and_today_s_best_price_is_no_ch
     kept = advise(8.0)
     assert kept["status"] == "no_change" and pd.isna(kept["best_price"])
     assert kept["note"].startswith("Today's price, 8.00, is already where predicted revenue")
+    assert kept["reason"] == "already_best" and pd.isna(dear["reason"])
     assert kept["revenue_per_day_at_current"] == pytest.approx(8 * 14)
     # a move too small to matter: 8.20 -> 8.00 gains 0.4 %, below the 1 % the defaults ask
     small = advise(8.2)
     assert small["status"] == "no_change" and pd.isna(small["best_price"])
     assert small["note"].startswith("The best price, 8.00, would gain 0.4 % revenue per day")
+    assert small["reason"] == "small_gain"
     keen = advice_table.advice(
         products, ev, curve, model_loses=None, elasticities=_elastic("A"),
         rails=guardrails.Guardrails(max_step_pct=100, range_margin_pct=0, min_gain_pct=0),
@@ -745,6 +765,7 @@ CONTRACT = {
         ("objective", TEXT, False),  # CHECK: revenue or profit
         ("gain_per_day_low", FLOAT, True),
         ("gain_per_day_high", FLOAT, True),
+        ("reason", TEXT, True),  # CHECK: one of source_tables.REASONS
     ],
     "model_evaluation": [
         ("model", TEXT, False),

@@ -337,7 +337,9 @@ def withhold_unsupported(recs: pd.DataFrame, products: pd.DataFrame) -> None:
     ev = recs[["product_id", "best_price", "current_price", "unit_cost", "objective"]].merge(
         found[["product_id", *advice_table.ELASTICITY_COLUMNS]], on="product_id", how="left"
     )
-    unbacked, notes = advice_table.unsupported(ev, (recs["confidence"] != "no change").to_numpy())
+    unbacked, notes, _ = advice_table.unsupported(
+        ev, (recs["confidence"] != "no change").to_numpy()
+    )
     if notes:
         withheld(recs, notes, unbacked)
 

@@ -102,6 +102,7 @@ def advice(
     out["profit_per_day_at_best"] = np.nan
     out["gain_per_day_low"] = out["gain_per_day_high"] = np.nan
     out["status"] = "too_little_data"
+    out["reason"] = "too_little_data"
     if not curve.empty:
         fit = smoothed(curve)
         best = fit.loc[fit.groupby("product_id")["fit_revenue"].idxmax()].set_index("product_id")
@@ -122,6 +123,7 @@ def advice(
             has & (rc > 0), (out["revenue_per_day_at_best"] / rc - 1.0) * 100.0, np.nan
         )
         out.loc[has, "status"] = "advice"
+        out.loc[has, "reason"] = None
         out.loc[has, "note"] = [
             f"Curve from {int(h)} hours with sales at {int(n)} prices between "
             f"{lo:.2f} and {hi:.2f}; predicted {goal} per day is highest at {p:.2f}"
@@ -142,13 +144,15 @@ def advice(
             for a, lo, b, hi in ends.loc[flat, ["at_low", "price_low", "at_high", "price_high"]]
             .itertuples(index=False)
         ]  # fmt: skip
+        out.loc[flat, "reason"] = "curve_does_not_fall"
         out = _with_elasticity(out, elasticities)
         out["gain_per_day_low"], out["gain_per_day_high"] = gain_range(out)
         # each rule below withholds only what the rules before it left standing
         standing = has.to_numpy() & ~flat
-        unbacked, notes = unsupported(out, standing)
+        unbacked, notes, codes = unsupported(out, standing)
         standing &= ~unbacked
         out.loc[unbacked, "note"] = notes
+        out.loc[unbacked, "reason"] = codes
         # today's price already is the best one (within the guardrails): no move to advise
         kept = standing & ((out["best_price"] - out["current_price"]).abs() < 0.005).to_numpy()
         standing &= ~kept
@@ -159,6 +163,7 @@ def advice(
             for p, g, goal in out.loc[kept, ["current_price", "guardrail", "objective"]]
             .itertuples(index=False)
         ]  # fmt: skip
+        out.loc[kept, "reason"] = "already_best"
         # a move too small to matter: below the shop's minimum gain over today's revenue (profit)
         gain = _gain_pct(out)
         small = standing & (gain < rails.min_gain_pct).to_numpy()
@@ -172,9 +177,11 @@ def advice(
                 out.loc[small, "objective"], strict=True,
             )
         ]  # fmt: skip
+        out.loc[small, "reason"] = "small_gain"
         withheld = has.to_numpy() & ~standing if model_loses is None else has.to_numpy()
         if model_loses is not None:
             out.loc[withheld, "note"] = model_loses
+            out.loc[withheld, "reason"] = "model_loses"
         out.loc[withheld, "status"] = "no_change"
         out.loc[withheld, list(NO_PRICE)] = np.nan
     else:
@@ -183,12 +190,14 @@ def advice(
         reasons = excluded.set_index("product_id")["reason"]
         hit = out["product_id"].isin(reasons.index)
         out.loc[hit, "status"] = "excluded"
+        out.loc[hit, "reason"] = "not_merchandise"
         out.loc[hit, "note"] = out.loc[hit, "product_id"].map(reasons).map(merchandise.note)
         out.loc[hit, list(NO_PRICE) + list(ELASTICITY_COLUMNS)] = None
     leftover = out["status"].eq("too_little_data") & out["product_id"].isin(skipped)
     out.loc[leftover, "note"] = (
         "Enough data, but not modelled in this training: " + skipped_reason + "."
     )
+    out.loc[leftover, "reason"] = "not_modelled"
     unexplained = out["status"].eq("too_little_data") & (out["note"].fillna("") == "")
     out.loc[unexplained, "note"] = "Too little data for a price curve."
     out["sale_hours"] = out["sale_hours"].fillna(0).astype(int)
@@ -340,25 +349,36 @@ def direction_supported(out: pd.DataFrame) -> pd.Series:
     return (move == 0) | up | down
 
 
-def unsupported(out: pd.DataFrame, moving: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def unsupported(out: pd.DataFrame, moving: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
     """The evidence rule, on the rows `moving` of `out` (a best and today's price, the objective,
     a unit cost and the product's `ELASTICITY_COLUMNS` per row): those whose product's own
     interval does not lie below zero (`elasticity.shows_response`) or does not back the move's
-    direction (`direction_supported`), and why, one note per such row."""
+    direction (`direction_supported`), and why: one note and one `REASONS` code per such row."""
     unproven = moving & ~elasticity.shows_response(out).to_numpy()
     unsure = moving & ~unproven & ~direction_supported(out).to_numpy()
     unbacked = unproven | unsure
     threshold = break_even_elasticity(out)[unbacked]
-    notes = [
-        no_evidence_note(r.elasticity, r.elasticity_low, r.elasticity_high, r.elasticity_source)
-        if no_evidence
-        else direction_note(r.best_price - r.current_price, limit, r.objective, r.elasticity,
-                            r.elasticity_low, r.elasticity_high)
-        for r, limit, no_evidence in zip(
-            out[unbacked].itertuples(index=False), threshold, unproven[unbacked], strict=True
-        )
-    ]  # fmt: skip
-    return unbacked, notes
+    notes, reasons = [], []
+    for r, limit, no_evidence in zip(
+        out[unbacked].itertuples(index=False), threshold, unproven[unbacked], strict=True
+    ):
+        if no_evidence:
+            notes.append(no_evidence_note(r.elasticity, r.elasticity_low, r.elasticity_high,
+                                          r.elasticity_source))  # fmt: skip
+            reasons.append("no_evidence")
+            continue
+        move = r.best_price - r.current_price
+        against = _against(move, limit, r.elasticity_low, r.elasticity_high)
+        notes.append(direction_note(move, limit, r.objective, r.elasticity, r.elasticity_low,
+                                    r.elasticity_high))  # fmt: skip
+        reasons.append("disagree" if against else "cannot_tell")
+    return unbacked, notes, reasons
+
+
+def _against(move: float, threshold: float, low: float, high: float) -> bool:
+    """Whether the whole interval [low, high] says the move earns less: below the break-even
+    `threshold` for a rise, above it for a cut."""
+    return bool(high < threshold) if move > 0 else bool(low > threshold)
 
 
 def direction_note(
@@ -372,7 +392,7 @@ def direction_note(
     word, side = ("higher", "above") if move > 0 else ("lower", "below")
     where = " at today's margin" if objective == "profit" else ""
     interval = f"{value:.2f} (90 % interval {low:.2f} to {high:.2f})"
-    if (high < threshold) if move > 0 else (low > threshold):
+    if _against(move, threshold, low, high):
         other = "below" if move > 0 else "above"
         return (
             f"The model's curve and this product's elasticity disagree: the curve earns most "

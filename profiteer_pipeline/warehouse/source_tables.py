@@ -22,6 +22,22 @@ from profiteer_pipeline.warehouse.metrics.declaration import Column, MetricTable
 #: curve at all; not merchandise (postage, fees: `merchandise.py`).
 STATUSES = ("advice", "no_change", "too_little_data", "excluded")
 
+#: price_advice.reason: the rule that kept a product's price, a code per rule and what it means
+#: (NULL where a price is advised), so the app, the CSV and outside checks can count and filter
+#: them; the note says the same for a person, with the product's figures.
+REASONS = {
+    "model_loses": "the model does not beat its baseline",
+    "curve_does_not_fall": "the curve does not fall with the price",
+    "no_evidence": "no evidence that price moves its demand",
+    "cannot_tell": "the data cannot tell which way earns more",
+    "disagree": "the curve and its own elasticity disagree",
+    "already_best": "today's price already is the best",
+    "small_gain": "the gain is below the guardrails' minimum",
+    "too_little_data": "too little data for a price curve",
+    "not_modelled": "not modelled in this training",
+    "not_merchandise": "not merchandise",
+}
+
 #: What a `no_change` row leaves empty (it keeps the units and revenue at the base price).
 NO_PRICE = (
     "best_price",
@@ -66,6 +82,7 @@ ADVICE_COLUMNS = {
     # the move's gain per day in the objective, 90 % range (`advice_table.gain_range`)
     "gain_per_day_low": "double precision",
     "gain_per_day_high": "double precision",
+    "reason": "text CHECK (reason IN (" + ", ".join(f"'{r}'" for r in REASONS) + "))",
 }
 
 #: Per product and price: the model's expected units and revenue per day.
