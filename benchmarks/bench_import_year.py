@@ -196,6 +196,27 @@ def advised_gains(advice: pd.DataFrame) -> dict:
     }
 
 
+#: the comparison's step: the default guardrails' largest move per step
+STEP = 0.10
+
+
+def elasticity_steps(advice: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """A comparison, not the advice: one STEP toward more revenue for every modelled product
+    whose own interval lies wholly on one side of -1 (a cut below it, a rise above), whatever
+    its curve says. How many products that would move, and, on a generated export, the share
+    whose true revenue rises."""
+    modelled = advice["status"].isin(["advice", "no_change"])
+    own = advice[modelled & (advice["elasticity_source"] == "own")]
+    cut, rise = own["elasticity_high"] < -1, own["elasticity_low"] > -1
+    out = {"elasticity_steps": int((cut | rise).sum()), "elasticity_steps_cuts": int(cut.sum())}
+    moved = own[cut | rise].merge(truth, on="product_id", suffixes=("", "_t"))
+    if len(moved) and "elasticity_t" in moved:
+        factor = np.where(moved["elasticity_high"] < -1, 1 - STEP, 1 + STEP)
+        true = factor ** (1 + moved["elasticity_t"]) - 1
+        out["elasticity_steps_true_up_share"] = round(float((true > 0).mean()), 3)
+    return out
+
+
 def indented(line: str) -> None:
     print("  " + line)
 
@@ -232,6 +253,7 @@ def report(args, made: order_export.KnownExport | None, summary: dict, run, cloc
         else None,
         "no_change_by_reason": no_change_reasons(run.advice),
         **advised_gains(run.advice),
+        **elasticity_steps(run.advice, truth),
         **advice_against_truth(run.advice, truth),
         "seconds": {k: round(v, 1) for k, v in clock.items()},
         "model_parts_s": run.seconds,
@@ -267,6 +289,13 @@ def report(args, made: order_export.KnownExport | None, summary: dict, run, cloc
             f"predicted {figures['advised_predicted_revenue_change_median_pct']:+.2f} %); "
             f"{figures['advised_true_gain_in_range_share']:.1%} inside their 90 % range of gain"
         )
+    truly = figures.get("elasticity_steps_true_up_share")
+    print(
+        f"for comparison, one {STEP * 100:.0f} % step wherever a product's own interval lies wholly on "
+        f"one side of -1, whatever its curve says: {figures['elasticity_steps']:,} products "
+        f"({figures['elasticity_steps_cuts']:,} cuts)"
+        + (f"; {truly:.1%} of them raise the true revenue" if truly is not None else "")
+    )
     if figures.get("disagreements"):
         print(
             f"where the curve and the product's own elasticity disagree ({figures['disagreements']:,}"

@@ -24,7 +24,7 @@ from psycopg2.extensions import connection as PgConnection
 from profiteer_pipeline.model import elasticity, shop_advice
 from profiteer_pipeline.model import features as feat
 from profiteer_pipeline.model.profile import read_profiles
-from profiteer_pipeline.pricing import advice, advice_table, curves, guardrails
+from profiteer_pipeline.pricing import advice, advice_table, curves, evidence, guardrails
 from profiteer_pipeline.pricing.grid import price_grid
 from profiteer_pipeline.synth.time_of_day import HOURS_PER_DAY, bucket_of_hour
 from profiteer_pipeline.warehouse import recommendation_tables as pt
@@ -330,16 +330,14 @@ def withheld(recs: pd.DataFrame, note: str | list[str], where: np.ndarray | None
 def withhold_unsupported(recs: pd.DataFrame, products: pd.DataFrame) -> None:
     """The evidence rule every source's advice answers to, per time of day (in place): a move
     stands only where the product's own elasticity interval lies below zero and backs the move's
-    direction (`advice_table.unsupported`, as for every source's advice per product); the others
+    direction (`evidence.unsupported`, as for every source's advice per product); the others
     keep today's price, and `note` says why. `products`: the product elasticities
     (`elasticity.Elasticities.products`)."""
     found = products.rename(columns={"source": "elasticity_source"}).astype({"product_id": str})
     ev = recs[["product_id", "best_price", "current_price", "unit_cost", "objective"]].merge(
         found[["product_id", *advice_table.ELASTICITY_COLUMNS]], on="product_id", how="left"
     )
-    unbacked, notes, _ = advice_table.unsupported(
-        ev, (recs["confidence"] != "no change").to_numpy()
-    )
+    unbacked, notes, _ = evidence.unsupported(ev, (recs["confidence"] != "no change").to_numpy())
     if notes:
         withheld(recs, notes, unbacked)
 
