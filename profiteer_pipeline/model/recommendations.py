@@ -333,10 +333,8 @@ def withhold_unsupported(recs: pd.DataFrame, products: pd.DataFrame) -> None:
     direction (`evidence.unsupported`, as for every source's advice per product); the others
     keep today's price, and `note` says why. `products`: the product elasticities
     (`elasticity.Elasticities.products`)."""
-    found = products.rename(columns={"source": "elasticity_source"}).astype({"product_id": str})
-    ev = recs[["product_id", "best_price", "current_price", "unit_cost", "objective"]].merge(
-        found[["product_id", *advice_table.ELASTICITY_COLUMNS]], on="product_id", how="left"
-    )
+    moves = recs[["product_id", "best_price", "current_price", "unit_cost", "objective"]]
+    ev = advice_table.with_elasticity(moves.astype({"product_id": str}), products)
     unbacked, notes, _ = evidence.unsupported(ev, (recs["confidence"] != "no change").to_numpy())
     if notes:
         withheld(recs, notes, unbacked)

@@ -1,6 +1,7 @@
-"""Every source's price advice per product, read off its daily price curves (`price_curves`): one
-row per product in `price_advice`, and the rules that decide which products get a price. Pure pandas/numpy (no
-Dagster, no database), shared by `forecast` (which writes the table), the app and the tests.
+"""Every source's price advice per product, read off its daily price curves (`price_curves`):
+one row per product in `price_advice`, and the rules that decide which products get a price.
+Pure pandas/numpy (no Dagster, no database), shared by `forecast` (which writes the table), the
+app and the tests.
 
 - The best price maximizes revenue (profit where a unit cost is known) on the product's demand
   line (`price_curves.line_fit`), within the shop's guardrails (`model.guardrails`) around its
@@ -9,8 +10,8 @@ Dagster, no database), shared by `forecast` (which writes the table), the app an
   when the model beat the product's 28-day mean out of sample (`no_advice_reason`), its curve
   falls with the price (`price_curves.falls`) and its own elasticity interval lies below zero
   and backs the move (`evidence`); otherwise its status is `no_change`, with no price, the
-  rule's code in `reason` and the reason in its note. Postage, fees
-  and adjustments are `excluded` (`merchandise`).
+  rule's code in `reason` and the reason in its note. Postage, fees and adjustments are
+  `excluded` (`merchandise`).
 - How sure: each move's gain per day has a 90 % range, from the product's own elasticity
   interval (`gain_range`).
 """
@@ -147,7 +148,7 @@ def advice(
             .itertuples(index=False)
         ]  # fmt: skip
         out.loc[flat, "reason"] = "curve_does_not_fall"
-        out = _with_elasticity(out, elasticities)
+        out = with_elasticity(out, elasticities)
         out["gain_per_day_low"], out["gain_per_day_high"] = gain_range(out)
         # each rule below withholds only what the rules before it left standing
         standing = has.to_numpy() & ~flat
@@ -187,7 +188,7 @@ def advice(
         out.loc[withheld, "status"] = "no_change"
         out.loc[withheld, list(NO_PRICE)] = np.nan
     else:
-        out = _with_elasticity(out, elasticities)
+        out = with_elasticity(out, elasticities)
     if excluded is not None and not excluded.empty:
         reasons = excluded.set_index("product_id")["reason"]
         hit = out["product_id"].isin(reasons.index)
@@ -327,8 +328,9 @@ def _at_forecast_level(out: pd.DataFrame, forecast: pd.Series) -> pd.DataFrame:
     return out
 
 
-def _with_elasticity(out: pd.DataFrame, elasticities: pd.DataFrame | None) -> pd.DataFrame:
-    """The elasticity columns merged in by product (empty where none was estimated)."""
+def with_elasticity(out: pd.DataFrame, elasticities: pd.DataFrame | None) -> pd.DataFrame:
+    """The elasticity columns merged in by product (empty where none was estimated), from
+    `elasticities` (`elasticity.Elasticities.products`)."""
     out = out.drop(columns=list(ELASTICITY_COLUMNS), errors="ignore")
     if elasticities is None or elasticities.empty:
         return out.assign(**{c: None for c in ELASTICITY_COLUMNS}).astype(

@@ -3,9 +3,10 @@ import's in `import_<name>`, the simulated shop's in `shop_model` (`in_schema` p
 
 `price_advice` is the one contract of what a source's advice says, per product (status, today's
 and the best price with the units per day at each, the move's gain per day with its 90 % range,
-the elasticity with its 90 % interval, the guardrail that bound the price, the note): the app,
-the CSV export and outside checks read it, whichever source wrote it. The advice builds its rows from these columns (`advice_table`), so
-the rows and the table cannot drift apart.
+the elasticity with its 90 % interval, the guardrail that bound the price, the note, the rule
+that kept a price): the app, the CSV export and outside checks read it, whichever source wrote
+it. The advice builds its rows from these columns (`advice_table`), so the rows and the table
+cannot drift apart.
 
 Pure (psycopg2.sql only: no Dagster, numpy or pandas), so the code location loads it cheaply.
 """
@@ -38,6 +39,12 @@ REASONS = {
     "not_merchandise": "not merchandise",
 }
 
+
+def _listed(values) -> str:
+    """`'a', 'b'`: the values of a CHECK (... IN (...)), quoted."""
+    return ", ".join(f"'{value}'" for value in values)
+
+
 #: What a `no_change` row leaves empty (it keeps the units and revenue at the base price).
 NO_PRICE = (
     "best_price",
@@ -63,9 +70,7 @@ ADVICE_COLUMNS = {
     "revenue_uplift_pct": "double precision",
     "sale_hours": "integer NOT NULL",
     "price_points": "integer NOT NULL",
-    "status": "text NOT NULL CHECK (status IN ("
-    + ", ".join(f"'{status}'" for status in STATUSES)
-    + "))",
+    "status": f"text NOT NULL CHECK (status IN ({_listed(STATUSES)}))",
     "note": "text NOT NULL",
     "elasticity": "double precision",
     "elasticity_low": "double precision",
@@ -82,7 +87,7 @@ ADVICE_COLUMNS = {
     # the move's gain per day in the objective, 90 % range (`advice_table.gain_range`)
     "gain_per_day_low": "double precision",
     "gain_per_day_high": "double precision",
-    "reason": "text CHECK (reason IN (" + ", ".join(f"'{r}'" for r in REASONS) + "))",
+    "reason": f"text CHECK (reason IN ({_listed(REASONS)}))",
 }
 
 #: Per product and price: the model's expected units and revenue per day.
