@@ -65,6 +65,41 @@ def test_the_true_elasticities_fall_inside_their_90_percent_intervals(known):
     assert found.pooled.high < -1.0 and found.pooled.products == len(own)
 
 
+def test_one_product_whose_fit_rules_out_a_sale_it_made_does_not_widen_every_interval(known):
+    """UCI Online Retail up to October has a product whose small lines move between 0.79 and
+    0.83 with its units swinging tenfold, and one line at 4.13: its fit makes that sale all but
+    impossible (a fitted mean of 1e-24). In a shop-wide Pearson dispersion that one day counted
+    as 1e24 and made every product's interval hundreds wide."""
+    export, found, _ = known
+    panel = elasticity.daily_panel(_sale_lines(export))
+    days = np.sort(panel["day"].unique())[:61]
+    price = np.where(np.arange(61) % 2 == 0, 0.79, 0.83)
+    price[-1] = 4.13
+    units = np.where(price == 0.79, 30.0, 2.0)
+    units[-1] = 1.0
+    odd = pd.DataFrame(
+        {"product_id": "ODD", "day": days, "units": units, "offered_price": price,
+         elasticity.RESPONSE: units}
+    )  # fmt: skip
+    with_odd = elasticity.estimate(pd.concat([panel, odd], ignore_index=True)).products
+    pair = found.products.merge(with_odd, on="product_id", suffixes=("", "_odd"))
+    width = pair["elasticity_high"] - pair["elasticity_low"]
+    width_odd = pair["elasticity_high_odd"] - pair["elasticity_low_odd"]
+    assert (width_odd / width).max() < 1.1, (width_odd / width).describe()
+    fitted = with_odd.set_index("product_id").loc["ODD"]
+    assert fitted["elasticity"] < -20  # the steep local fit that rules out the 4.13 sale
+
+
+def test_the_dispersion_is_the_typical_products():
+    product = np.repeat(np.arange(3), 100)
+    mu = np.full(300, 2.0)
+    y = np.tile(np.r_[np.zeros(50), np.full(50, 4.0)], 3)  # Pearson 2 per day: dispersion ~2
+    assert elasticity.dispersion(y, mu, product, 3) == pytest.approx(200 / 98)
+    mu[150] = 1e-24  # one impossible sale: the median over products does not move
+    assert elasticity.dispersion(y, mu, product, 3) == pytest.approx(200 / 98)
+    assert elasticity.dispersion(np.zeros(300), np.full(300, 0.1), product, 3) == 1.0  # Poisson
+
+
 def test_the_offered_price_is_the_price_of_small_lines_not_the_tier_price(known):
     export, _, _ = known
     lines = _sale_lines(export)
