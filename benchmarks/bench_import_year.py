@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from bench_import import connector, train_import_model, warehouse_server
 
+from profiteer_pipeline.model.backtest_twins import HORIZON_DAYS
 from profiteer_pipeline.sources.files import dates, layouts
 from profiteer_pipeline.sources.files.pipeline import run_import
 from profiteer_pipeline.synth import order_export
@@ -152,13 +153,20 @@ TRAILING_DAYS = 28
 
 def sold_after(admin, advice: pd.DataFrame, until: date) -> pd.DataFrame:
     """Per modelled product: the advice's units per day at today's price (the model's forecast),
-    the units per day it really sold from `until` to the export's last day (import `later`),
-    and its mean over the TRAILING_DAYS before `until` (import `year`)."""
+    the units per day it really sold from `until` to the export's last day and over the week the
+    forecast is for (import `later`), and its mean over the TRAILING_DAYS before `until`
+    (import `year`)."""
     with connector(admin)() as conn, conn.cursor() as cur:
         cur.execute("SELECT max(day) FROM import_later.daily")
         days = (cur.fetchone()[0] - until).days + 1
         cur.execute("SELECT product_id, sum(units) FROM import_later.daily GROUP BY product_id")
         sold = {p: float(u) / days for p, u in cur.fetchall()}
+        cur.execute(
+            "SELECT product_id, sum(units) FROM import_later.daily WHERE day < %s"
+            " GROUP BY product_id",
+            (until + timedelta(days=HORIZON_DAYS),),
+        )
+        week = {p: float(u) / HORIZON_DAYS for p, u in cur.fetchall()}
         cur.execute(
             "SELECT product_id, sum(units) FROM import_year.daily WHERE day >= %s"
             " GROUP BY product_id",
@@ -174,6 +182,7 @@ def sold_after(admin, advice: pd.DataFrame, until: date) -> pd.DataFrame:
             "revenue": modelled["revenue_per_day_at_current"].astype(float).to_numpy(),
             "forecast": modelled["units_per_day_at_current"].astype(float).to_numpy(),
             "sold": ids.map(sold).fillna(0.0).to_numpy(),
+            "sold_week": ids.map(week).fillna(0.0).to_numpy(),
             "trailing": ids.map(trailing).fillna(0.0).to_numpy(),
             "days": days,
         }
@@ -186,14 +195,14 @@ def out_of_sample(ahead: pd.DataFrame, until: date) -> dict:
     of products the forecast is nearer for; over every modelled product, the advised ones and
     the 20 best sellers. Prints them."""
 
-    def scored(rows: pd.DataFrame) -> dict:
+    def scored(rows: pd.DataFrame, sold: str) -> dict:
         out = {"products": len(rows)}
         for name in ("forecast", "trailing"):
-            miss = rows[name] - rows["sold"]
+            miss = rows[name] - rows[sold]
             out[f"{name}_mae"] = round(float(miss.abs().mean()), 3)
             out[f"{name}_rmse"] = round(float(np.sqrt((miss**2).mean())), 3)
             out[f"{name}_bias"] = round(float(miss.mean()), 3)
-        nearer = (rows["forecast"] - rows["sold"]).abs() < (rows["trailing"] - rows["sold"]).abs()
+        nearer = (rows["forecast"] - rows[sold]).abs() < (rows["trailing"] - rows[sold]).abs()
         out["forecast_nearer_share"] = round(float(nearer.mean()), 3)
         return out
 
@@ -202,21 +211,28 @@ def out_of_sample(ahead: pd.DataFrame, until: date) -> dict:
         "advised": ahead[ahead["status"] == "advice"],
         "best_sellers": ahead.nlargest(20, "revenue"),
     }
-    figures = {"days": int(ahead["days"].iloc[0]) if len(ahead) else 0}
+    days = int(ahead["days"].iloc[0]) if len(ahead) else 0
+    figures: dict = {"days": days}
     print(
-        f"out of sample, from {until} over {figures['days']} days: the advice's units per day at "
-        f"today's price against what each product sold, beside its {TRAILING_DAYS}-day mean:"
+        f"out of sample from {until}: the advice's units per day at today's price against what "
+        f"each product sold per day, beside its {TRAILING_DAYS}-day mean before {until}:"
     )
-    for name, rows in groups.items():
-        if rows.empty:
-            continue
-        f = figures[name] = scored(rows)
-        print(
-            f"  {name:<12} {f['products']:>5,} products: MAE {f['forecast_mae']:.2f} vs "
-            f"{f['trailing_mae']:.2f}, RMSE {f['forecast_rmse']:.2f} vs {f['trailing_rmse']:.2f}, "
-            f"bias {f['forecast_bias']:+.2f} vs {f['trailing_bias']:+.2f} units/day; the "
-            f"forecast is nearer for {f['forecast_nearer_share']:.0%}"
-        )
+    for sold, span in (
+        ("sold_week", f"the {HORIZON_DAYS} days forecast"),
+        ("sold", f"all {days} days"),
+    ):
+        print(f"  over {span}:")
+        for name, rows in groups.items():
+            if rows.empty:
+                continue
+            f = figures[f"{name}_{sold}"] = scored(rows, sold)
+            print(
+                f"    {name:<12} {f['products']:>5,} products: MAE {f['forecast_mae']:.2f} vs "
+                f"{f['trailing_mae']:.2f}, RMSE {f['forecast_rmse']:.2f} vs "
+                f"{f['trailing_rmse']:.2f}, bias {f['forecast_bias']:+.2f} vs "
+                f"{f['trailing_bias']:+.2f}; the forecast is nearer for "
+                f"{f['forecast_nearer_share']:.0%}"
+            )
     return figures
 
 
