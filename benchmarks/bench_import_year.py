@@ -44,7 +44,9 @@ import numpy as np
 import pandas as pd
 from bench_import import connector, train_import_model, warehouse_server
 
+from profiteer_pipeline.model import elasticity, forecast
 from profiteer_pipeline.model.backtest_twins import HORIZON_DAYS
+from profiteer_pipeline.pricing import advice_table, evidence
 from profiteer_pipeline.sources.files import dates, layouts
 from profiteer_pipeline.sources.files.pipeline import run_import
 from profiteer_pipeline.synth import order_export
@@ -92,10 +94,12 @@ def main() -> None:
                 root, admin, "year", lightwood=args.engine == "lightwood"
             )
             sellers = best_sellers(admin, run)
+            every_unit = elasticity_of_every_unit(admin, run.advice)
             if later is not None:
                 run_import(later, "later", connector(admin))
                 ahead = sold_after(admin, run.advice, args.until)
         figures = report(args, made, imported.summary, run, clock)
+        figures["every_unit"] = whichever_units(run.advice, every_unit, made)
         if later is not None:
             figures["after_until"] = out_of_sample(ahead, args.until)
         figures["best_sellers"] = sellers.to_dict("records")
@@ -234,6 +238,50 @@ def out_of_sample(ahead: pd.DataFrame, until: date) -> dict:
                 f"{f['forecast_nearer_share']:.0%}"
             )
     return figures
+
+
+def elasticity_of_every_unit(admin, advice: pd.DataFrame) -> elasticity.Elasticities:
+    """The products' elasticities refitted with every unit sold as the response, bulk and tier
+    lines included, instead of the units billed at the offered price (`elasticity.RESPONSE`)."""
+    excluded = advice.loc[advice["status"] == "excluded", "product_id"].tolist()
+    with connector(admin)() as conn:
+        lines = forecast.read_sale_lines(conn, "import_year", excluded)
+    return elasticity.estimate(elasticity.daily_panel(lines), response="units")
+
+
+def whichever_units(advice: pd.DataFrame, refit: elasticity.Elasticities, made) -> dict:
+    """A sensitivity check, not the advice: how many advised moves the evidence rule still
+    backs when every unit sold is the response (`elasticity_of_every_unit`): which units answer
+    the offered price is a choice, and a move that holds either way rests on less of it. On a
+    generated export, the share of those moves, and of the others, that raise the true revenue.
+    Prints it."""
+    advised = advice[advice["status"] == "advice"]
+    again = advice_table.with_elasticity(advised, refit.products)
+    held = (elasticity.shows_response(again) & evidence.direction_supported(again)).to_numpy()
+    out = {
+        "pooled": refit.pooled.summary(),
+        "advised": len(advised),
+        "held": int(held.sum()),
+    }
+    line = (
+        f"with every unit sold as the response (bulk and tier lines too): {refit.pooled.summary()};"
+        f" {out['held']:,} of the {len(advised):,} advised moves still backed"
+    )
+    if made is not None and len(advised):
+        true = advised.merge(made.truth, on="product_id", suffixes=("", "_t"))
+        factor = true["best_price"].astype(float) / true["current_price"].astype(float)
+        up = (factor ** (1 + true["elasticity_t"]) - 1 > 0).to_numpy()
+        kept = true["product_id"].isin(advised["product_id"][held]).to_numpy()
+        for name, rows in (("held", kept), ("not_held", ~kept)):
+            if rows.any():
+                out[f"{name}_true_up_share"] = round(float(up[rows].mean()), 3)
+        line += "; true revenue rises for " + ", ".join(
+            f"{out[k]:.1%} of those {k.split('_true')[0].replace('_', ' ')}"
+            for k in ("held_true_up_share", "not_held_true_up_share")
+            if k in out
+        )
+    print(line)
+    return out
 
 
 def advice_against_truth(advice: pd.DataFrame, truth: pd.DataFrame) -> dict:

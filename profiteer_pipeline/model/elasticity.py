@@ -169,15 +169,17 @@ def calendar(panel: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit(
-    panel: pd.DataFrame, effects: tuple[np.ndarray, np.ndarray] | None = None
+    panel: pd.DataFrame,
+    effects: tuple[np.ndarray, np.ndarray] | None = None,
+    response: str = RESPONSE,
 ) -> tuple[pd.DataFrame, int]:
-    """The per-product Poisson fit with a period and a cycle effect (`effects`, as codes from 0;
-    default the `calendar`: week and weekday): product_id, own_elasticity, own_se, sale_days,
-    price_levels (and the number of iterations)."""
+    """The per-product Poisson fit of the `response` column with a period and a cycle effect
+    (`effects`, as codes from 0; default the `calendar`: week and weekday): product_id,
+    own_elasticity, own_se, sale_days, price_levels (and the number of iterations)."""
     product, ids = pd.factorize(panel["product_id"], sort=True)
     week, weekday = calendar(panel) if effects is None else effects
     week, weekday = np.asarray(week), np.asarray(weekday)
-    y = panel[RESPONSE].to_numpy(dtype=float)
+    y = panel[response].to_numpy(dtype=float)
     price = panel["offered_price"].to_numpy(dtype=float)
     log_price = np.log(price)
     n_products, n_weeks, n_cycle = len(ids), int(week.max()) + 1, int(weekday.max()) + 1
@@ -324,15 +326,17 @@ def estimate(
     panel: pd.DataFrame,
     confidence: float = CONFIDENCE,
     effects: tuple[np.ndarray, np.ndarray] | None = None,
+    response: str = RESPONSE,
 ) -> Elasticities:
     """Every product's elasticity with its interval, and the shop's pooled one, from a
     `daily_panel` (or any panel of the same columns whose time effects `effects` gives, as
-    `fit` takes them; its `day` then orders the rows in time)."""
+    `fit` takes them; its `day` then orders the rows in time). `response` is what responds to
+    the price (a benchmark's sensitivity check fits `units`, every unit sold)."""
     if panel.empty:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
         none = pd.Series(dtype=float)
         return Elasticities(empty, Pooled(np.nan, np.nan, np.nan, np.nan, 0), 0, 0, none)
-    own, iterations = fit(panel, effects)
+    own, iterations = fit(panel, effects, response)
     products, pooled = with_pooled(own, confidence)
     current = panel.sort_values("day").groupby("product_id")["offered_price"].last()
     return Elasticities(products, pooled, len(panel), iterations, current)
