@@ -9,10 +9,13 @@ price response (interval below zero), what was excluded as non-merchandise, and 
     .venv/bin/python benchmarks/bench_elasticity.py                     # 4,000 products x 364 days
     .venv/bin/python benchmarks/bench_elasticity.py --products 300 --json out.json
     .venv/bin/python benchmarks/bench_elasticity.py --uci Online_Retail.xlsx   # a real export
+    .venv/bin/python benchmarks/bench_elasticity.py --standing 0.3 --response units
 
 With `--uci`, the file's sale lines (no C-invoices, positive quantity and price) are read with
 pandas, non-merchandise is excluded by the import's rules, and the pooled elasticity is printed
 beside the published -1.88 (double ML on UCI Online Retail); there is no truth per product.
+`--standing` bills a share of the generated lines at an older price (customers on a standing
+price list); `--response units` fits every unit sold instead of the units billed at the offer.
 """
 
 from __future__ import annotations
@@ -57,9 +60,9 @@ def sale_lines(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return lines, excluded
 
 
-def measure(lines: pd.DataFrame) -> tuple[elasticity.Elasticities, float]:
+def measure(lines: pd.DataFrame, response: str) -> tuple[elasticity.Elasticities, float]:
     t0 = time.perf_counter()
-    found = elasticity.estimate(elasticity.daily_panel(lines))
+    found = elasticity.estimate(elasticity.daily_panel(lines), response=response)
     return found, time.perf_counter() - t0
 
 
@@ -69,10 +72,18 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=364)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--uci", type=Path, help="a real UCI-layout export (xlsx or csv)")
+    ap.add_argument(
+        "--standing", type=float, default=0.0,
+        help="the share of generated lines billed at the price offered 35 days before",
+    )  # fmt: skip
+    ap.add_argument(
+        "--response", default=elasticity.RESPONSE, choices=(elasticity.RESPONSE, "units"),
+        help="what responds to the price: the units billed at the offer, or every unit sold",
+    )  # fmt: skip
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
-    figures: dict[str, object] = {}
+    figures: dict[str, object] = {"response": args.response, "standing": args.standing}
     if args.uci:
         raw = (
             pd.read_excel(args.uci)
@@ -80,12 +91,14 @@ def main() -> None:
             else pd.read_csv(args.uci, encoding_errors="replace")
         )
         lines, excluded = sale_lines(raw)
-        found, seconds = measure(lines)
+        found, seconds = measure(lines, args.response)
         figures["published_pooled"] = PUBLISHED_UCI
     else:
-        export = order_export.generate(products=args.products, days=args.days, seed=args.seed)
+        export = order_export.generate(
+            products=args.products, days=args.days, seed=args.seed, standing=args.standing
+        )
         lines, excluded = sale_lines(export.lines)
-        found, seconds = measure(lines)
+        found, seconds = measure(lines, args.response)
         truth = found.products.merge(export.truth, on="product_id", suffixes=("", "_true"))
         inside = (truth["elasticity_low"] <= truth["elasticity_true"]) & (
             truth["elasticity_true"] <= truth["elasticity_high"]
@@ -123,7 +136,8 @@ def main() -> None:
           f"product-days, estimated in {seconds:.2f} s ({found.iterations} iterations)")  # fmt: skip
     print(f"excluded (not merchandise): {len(excluded)}: "
           + ", ".join(f"{r.product_id} ({r.reason})" for r in excluded.itertuples()))  # fmt: skip
-    print(found.pooled.summary())
+    print(f"{found.pooled.summary()}; response {args.response}"
+          + (f"; {args.standing:.0%} of lines on standing prices" if args.standing else ""))  # fmt: skip
     if args.uci:
         print(f"published (double ML): {PUBLISHED_UCI}")
     else:

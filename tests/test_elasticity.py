@@ -100,6 +100,25 @@ def test_the_dispersion_is_the_typical_products():
     assert elasticity.dispersion(np.zeros(300), np.full(300, 0.1), product, 3) == 1.0  # Poisson
 
 
+def test_lines_on_a_standing_price_list_are_billed_at_the_older_price():
+    """`standing` changes only what lines are billed: the orders and quantities stay, so the
+    true elasticities do; every line is then billed at the price offered 35 days before."""
+    plain = order_export.generate(products=20, days=120, seed=2)
+    kept = order_export.generate(products=20, days=120, seed=2, standing=1.0)
+    assert plain.truth.equals(kept.truth) and plain.prices.equals(kept.prices)
+    assert len(plain.lines) == len(kept.lines)
+    assert plain.lines["Quantity"].tolist() == kept.lines["Quantity"].tolist()
+    lines = _sale_lines(kept)
+    small = lines[lines["quantity"] < order_export.TIERS[0][0]]
+    prices = kept.prices.assign(day=pd.to_datetime(kept.prices["day"]))
+    shifted = prices.assign(day=prices["day"] + pd.Timedelta(days=order_export.STANDING_DAYS))
+    joined = small.merge(shifted, on=["product_id", "day"])  # days from the 36th on
+    assert len(joined) > 100
+    assert (joined["unit_price"] == joined["offered_price"]).all()
+    today = small.merge(prices, on=["product_id", "day"])
+    assert (today["unit_price"] != today["offered_price"]).any()  # some prices moved since
+
+
 def test_the_offered_price_is_the_price_of_small_lines_not_the_tier_price(known):
     export, _, _ = known
     lines = _sale_lines(export)

@@ -11,6 +11,11 @@ It has what makes real exports hard (UCI Online Retail's shape):
 Each product's offered price moves in steps: every 2 to 6 weeks to 0.8 .. 1.2 x its base price.
 Orders per day are Poisson with mean level x season x (price / base) ** elasticity, so the units'
 elasticity is the product's `elasticity` (the quantities do not depend on the price).
+
+`standing` bills a share of the lines at the price offered STANDING_DAYS before (customers on a
+standing price list, as a wholesaler's regulars are): they buy as the others do, only what they
+are billed differs. An estimator that reads the offered price off the lines must not take that
+for a price change; `benchmarks/bench_elasticity.py --standing` measures how far it does.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ BULK_QUANTITIES = np.array([12, 24, 48, 100])
 BULK_SHARE = 0.15
 #: a price holds for 4 to 13 weeks (a quarter at most), then moves to another step
 REGIME_WEEKS = (4, 13)
+#: how old the price a line on a standing price list is billed at
+STANDING_DAYS = 35
 #: (stock code, description, price): lines that are not products to price
 NON_MERCHANDISE = (
     ("POST", "POSTAGE", 18.0),
@@ -69,10 +76,12 @@ def generate(
     elasticities: np.ndarray | None = None,
     mean_level: float = 0.12,
     start: str = "2011-01-03",
+    standing: float = 0.0,
 ) -> KnownExport:
     """`products` products over `days` days. `elasticities` (one per product) defaults to
     uniform draws in [-3, -0.5]; `mean_level` sets the orders per day at the base price, spread
-    log-normally across products (most sell rarely, a few often)."""
+    log-normally across products (most sell rarely, a few often); `standing` is the share of
+    lines billed at the price offered STANDING_DAYS before (none by default)."""
     rng = np.random.default_rng(seed)
     eps = (
         rng.uniform(-3.0, -0.5, products)
@@ -109,7 +118,13 @@ def generate(
     quantity = np.where(
         bulk, rng.choice(BULK_QUANTITIES, n), rng.choice(SMALL_QUANTITIES, n)
     ).astype(int)
-    price = np.round(offered[product_index, day_index] * tier_share(quantity), 2)
+    billed = offered[product_index, day_index]
+    if standing:
+        # a stream of its own, so the rest of the export is the same with or without it
+        kept = np.random.default_rng((seed, STANDING_DAYS)).random(n) < standing
+        before = np.maximum(day_index - STANDING_DAYS, 0)
+        billed = np.where(kept, offered[product_index, before], billed)
+    price = np.round(billed * tier_share(quantity), 2)
     stamp = (
         pd.Timestamp(start)
         + pd.to_timedelta(day_index, unit="D")
