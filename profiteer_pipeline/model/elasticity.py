@@ -262,8 +262,8 @@ def dispersion(y: np.ndarray, mu: np.ndarray, product: np.ndarray, n_products: i
     interval hundreds wide. A product more overdispersed than the typical one keeps its own
     width through the cluster-robust variance, the larger of the two being used."""
     pearson = np.bincount(product, (y - mu) ** 2 / np.maximum(mu, 1e-12), minlength=n_products)
-    days = np.bincount(product, minlength=n_products)
-    return max(float(np.median(pearson / np.maximum(days - 2, 1))), 1.0)
+    rows = np.bincount(product, minlength=n_products)
+    return max(float(np.median(pearson / np.maximum(rows - 2, 1))), 1.0)
 
 
 def with_pooled(own: pd.DataFrame, confidence: float = CONFIDENCE) -> tuple[pd.DataFrame, Pooled]:
