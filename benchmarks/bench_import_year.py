@@ -97,11 +97,11 @@ def main() -> None:
             every_unit = elasticity_of_every_unit(admin, run.advice)
             if later is not None:
                 run_import(later, "later", connector(admin))
-                ahead = sold_after(admin, run.advice, args.until)
+                ahead, days_after = sold_after(admin, run.advice, args.until)
         figures = report(args, made, imported.summary, run, clock)
         figures["every_unit"] = whichever_units(run.advice, every_unit, made)
         if later is not None:
-            figures["after_until"] = out_of_sample(ahead, args.until)
+            figures["after_until"] = out_of_sample(ahead, days_after, args.until)
         figures["best_sellers"] = sellers.to_dict("records")
         print("best sellers by revenue: the model's units per day at today's price (the advice's")
         print("level) against what each sold per day over its last 28 days:")
@@ -132,6 +132,12 @@ def generated(args, root: Path) -> tuple[order_export.KnownExport, Path]:
     return made, export
 
 
+def true_revenue_change(factor, true_elasticity):
+    """The true change in revenue, as a share, of multiplying a price by `factor` where demand is
+    units ~ price ** `true_elasticity` (the generated export's truth)."""
+    return factor ** (1 + true_elasticity) - 1
+
+
 def split_export(export: Path, until: date, root: Path) -> tuple[Path, Path]:
     """The export's lines ordered before `until` and from it on, as two CSV files under `root`,
     each line's text unchanged (the date column is found and read as the import reads it)."""
@@ -142,6 +148,7 @@ def split_export(export: Path, until: date, root: Path) -> tuple[Path, Path]:
     stamps = dates.parse_timestamps(
         lines[column].replace("", pd.NA), np.arange(len(lines)) + 2, column=column,
         day_first=found.options.day_first, date_format=found.options.date_format,
+        timezone=found.options.timezone,
     )  # fmt: skip
     after = (stamps >= pd.Timestamp(until, tz="UTC")).to_numpy()
     paths = root / "before.csv", root / "after.csv"
@@ -155,11 +162,11 @@ def split_export(export: Path, until: date, root: Path) -> tuple[Path, Path]:
 TRAILING_DAYS = 28
 
 
-def sold_after(admin, advice: pd.DataFrame, until: date) -> pd.DataFrame:
+def sold_after(admin, advice: pd.DataFrame, until: date) -> tuple[pd.DataFrame, int]:
     """Per modelled product: the advice's units per day at today's price (the model's forecast),
     the units per day it really sold from `until` to the export's last day and over the week the
     forecast is for (import `later`), and its mean over the TRAILING_DAYS before `until`
-    (import `year`)."""
+    (import `year`); and the days from `until` to the export's last."""
     with connector(admin)() as conn, conn.cursor() as cur:
         cur.execute("SELECT max(day) FROM import_later.daily")
         days = (cur.fetchone()[0] - until).days + 1
@@ -179,7 +186,7 @@ def sold_after(admin, advice: pd.DataFrame, until: date) -> pd.DataFrame:
         trailing = {p: float(u) / TRAILING_DAYS for p, u in cur.fetchall()}
     modelled = advice[advice["units_per_day_at_current"].notna()]
     ids = modelled["product_id"]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "product_id": ids.to_numpy(),
             "status": modelled["status"].to_numpy(),
@@ -188,12 +195,12 @@ def sold_after(admin, advice: pd.DataFrame, until: date) -> pd.DataFrame:
             "sold": ids.map(sold).fillna(0.0).to_numpy(),
             "sold_week": ids.map(week).fillna(0.0).to_numpy(),
             "trailing": ids.map(trailing).fillna(0.0).to_numpy(),
-            "days": days,
         }
     )
+    return frame, days
 
 
-def out_of_sample(ahead: pd.DataFrame, until: date) -> dict:
+def out_of_sample(ahead: pd.DataFrame, days: int, until: date) -> dict:
     """The advice's units per day at today's price against what each product then sold, beside
     its trailing mean: MAE (what the first import was judged by), RMSE, the bias, and the share
     of products the forecast is nearer for; over every modelled product, the advised ones and
@@ -215,7 +222,6 @@ def out_of_sample(ahead: pd.DataFrame, until: date) -> dict:
         "advised": ahead[ahead["status"] == "advice"],
         "best_sellers": ahead.nlargest(20, "revenue"),
     }
-    days = int(ahead["days"].iloc[0]) if len(ahead) else 0
     figures: dict = {"days": days}
     print(
         f"out of sample from {until}: the advice's units per day at today's price against what "
@@ -257,7 +263,8 @@ def whichever_units(advice: pd.DataFrame, refit: elasticity.Elasticities, made) 
     Prints it."""
     advised = advice[advice["status"] == "advice"]
     again = advice_table.with_elasticity(advised, refit.products)
-    held = (elasticity.shows_response(again) & evidence.direction_supported(again)).to_numpy()
+    unbacked, _, _ = evidence.unsupported(again, np.ones(len(again), dtype=bool))
+    held = ~unbacked
     out = {
         "pooled": refit.pooled.summary(),
         "advised": len(advised),
@@ -270,7 +277,7 @@ def whichever_units(advice: pd.DataFrame, refit: elasticity.Elasticities, made) 
     if made is not None and len(advised):
         true = advised.merge(made.truth, on="product_id", suffixes=("", "_t"))
         factor = true["best_price"].astype(float) / true["current_price"].astype(float)
-        up = (factor ** (1 + true["elasticity_t"]) - 1 > 0).to_numpy()
+        up = (true_revenue_change(factor, true["elasticity_t"]) > 0).to_numpy()
         kept = true["product_id"].isin(advised["product_id"][held]).to_numpy()
         for name, rows in (("held", kept), ("not_held", ~kept)):
             if rows.any():
@@ -297,7 +304,7 @@ def advice_against_truth(advice: pd.DataFrame, truth: pd.DataFrame) -> dict:
     if advised.empty or "elasticity_t" not in advised:
         return {}
     today = advised["current_price"].astype(float)
-    true = (advised["best_price"].astype(float) / today) ** (1 + advised["elasticity_t"]) - 1
+    true = true_revenue_change(advised["best_price"].astype(float) / today, advised["elasticity_t"])
     predicted = (
         advised["revenue_per_day_at_best"].astype(float)
         / (today * advised["units_per_day_at_current"].astype(float))
@@ -389,7 +396,7 @@ def elasticity_steps(advice: pd.DataFrame, truth: pd.DataFrame) -> dict:
     moved = own[cut | rise].merge(truth, on="product_id", suffixes=("", "_t"))
     if len(moved) and "elasticity_t" in moved:
         factor = np.where(moved["elasticity_high"] < -1, 1 - STEP, 1 + STEP)
-        true = factor ** (1 + moved["elasticity_t"]) - 1
+        true = true_revenue_change(factor, moved["elasticity_t"])
         out["elasticity_steps_true_up_share"] = round(float((true > 0).mean()), 3)
     return out
 

@@ -69,7 +69,7 @@ def test_one_product_whose_fit_rules_out_a_sale_it_made_does_not_widen_every_int
     """UCI Online Retail up to October has a product whose small lines move between 0.79 and
     0.83 with its units swinging tenfold, and one line at 4.13: its fit makes that sale all but
     impossible (a fitted mean of 1e-24). In a shop-wide Pearson dispersion that one day counted
-    as 1e24 and made every product's interval hundreds wide."""
+    as 1e12 (its mean floored at 1e-12) and made every product's interval hundreds wide."""
     export, found, _ = known
     panel = elasticity.daily_panel(_sale_lines(export))
     days = np.sort(panel["day"].unique())[:61]
